@@ -1,0 +1,2 @@
+/** rxon contracts: public entry point of this room. */
+export {};

@@ -1,0 +1,2 @@
+/** rxon hub: public entry point of this room. */
+export {};

@@ -1,0 +1,2 @@
+/** rxon listener: public entry point of this room. */
+export {};

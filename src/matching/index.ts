@@ -1,0 +1,2 @@
+/** rxon matching: public entry point of this room. */
+export {};

@@ -1,0 +1,2 @@
+/** rxon security: public entry point of this room. */
+export {};

@@ -1,0 +1,2 @@
+/** rxon testing: public entry point of this room. */
+export {};

@@ -1,0 +1,2 @@
+/** rxon transport: public entry point of this room. */
+export {};

@@ -1,0 +1,2 @@
+/** rxon worker: public entry point of this room. */
+export {};
