@@ -7,6 +7,8 @@ export * from "../generated/constants.js";
 export * from "./errors.js";
 export * from "./wire/json.js";
 export * from "./wire/pointer.js";
+export * from "./wire/codec.js";
+export type * from "../generated/types.js";
 export * from "./security/index.js";
 export * from "./matching/index.js";
 export * from "./contracts/index.js";
