@@ -1,0 +1,73 @@
+/**
+ * The worker side of the wire as one interface, implemented by the HTTP/WebSocket transport and by
+ * the in-memory MockTransport. The worker runtime depends only on this.
+ */
+import type {
+  Heartbeat,
+  HeartbeatResponse,
+  RegisterResponse,
+  ResultResponse,
+  TaskPayload,
+  TaskResult,
+  TokenResponse,
+  WorkerCommand,
+  WorkerEventPayload,
+  WorkerRegistration,
+} from "../../generated/types.js";
+
+/** Options of {@link WorkerTransport.pollTask}. */
+export interface PollOptions {
+  /** How long the server may hold the poll, in seconds (sent as `timeout`). Default 30. */
+  timeoutSeconds?: number;
+  /** Skills that can start now (sent as `available_skills`). */
+  availableSkills?: readonly string[];
+  /** Skills already loaded (sent as `hot_skills`). */
+  hotSkills?: readonly string[];
+  /** Cancels the poll promptly. */
+  signal?: AbortSignal;
+}
+
+/** Per-call options of the other operations. */
+export interface CallOptions {
+  /** Cancels the call. */
+  signal?: AbortSignal;
+}
+
+/** What happened to a result. */
+export type ResultDelivery =
+  | { readonly delivered: true; readonly response: ResultResponse | null }
+  | {
+      readonly delivered: false;
+      /** The orchestrator's reason, e.g. `stale_task` (see IgnoredReason). */
+      readonly reason: string;
+      readonly message: string;
+      readonly response: ResultResponse;
+    };
+
+/**
+ * A worker's connection to one orchestrator. Outgoing registration, heartbeats, results and
+ * events are stamped with `timestamp` and signed (when signing is configured) by the transport, so
+ * callers pass them without `timestamp`/`security`.
+ */
+export interface WorkerTransport extends AsyncDisposable {
+  /** The worker id this transport speaks for. */
+  readonly workerId: string;
+  /** Opens resources (idempotent). Other calls connect lazily when needed. */
+  connect(): Promise<void>;
+  /** Closes everything (idempotent); pending calls are aborted and `commands()` iterators end. */
+  close(): Promise<void>;
+  /** POST the registration; adopts a token from the response if one comes back. */
+  register(registration: WorkerRegistration, options?: CallOptions): Promise<RegisterResponse | null>;
+  /** Long-polls for the next task; null when the server had none (204). */
+  pollTask(options?: PollOptions): Promise<TaskPayload | null>;
+  /** Delivers a result, retrying network failures with bounded backoff. */
+  sendResult(result: TaskResult, options?: CallOptions): Promise<ResultDelivery>;
+  /** Sends a heartbeat (null: an empty PATCH that only refreshes the TTL); returns the server's directives. */
+  sendHeartbeat(heartbeat: Heartbeat | null, options?: CallOptions): Promise<HeartbeatResponse | null>;
+  /** Emits an event over the open WebSocket when there is one, else over HTTP; false if it was not delivered. */
+  emitEvent(event: WorkerEventPayload, options?: CallOptions): Promise<boolean>;
+  /** Commands pushed by the orchestrator, reconnecting until closed or aborted. */
+  commands(options?: CallOptions): AsyncIterable<WorkerCommand>;
+  /** Obtains a new access token (refresh token if known, else a fresh STS token); null on failure. */
+  refreshToken(options?: CallOptions): Promise<TokenResponse | null>;
+}
