@@ -1,2 +1,5 @@
-/** rxon testing: public entry point of this room. */
-export {};
+/**
+ * rxon testing: an in-memory transport and helpers for testing workers without a server.
+ */
+export { MockTransport, type MockTransportOptions, type MockAnswer, type MockOperation } from "./mock-transport.js";
+export { waitUntil, type WaitOptions } from "./wait.js";

@@ -1,2 +1,11 @@
-/** rxon transport: public entry point of this room. */
-export {};
+/**
+ * rxon transport: the worker side of the wire (HTTP with undici, WebSocket commands with ws).
+ */
+export type { CallOptions, PollOptions, ResultDelivery, WorkerTransport } from "./types.js";
+export { createTransport } from "./factory.js";
+export { HttpTransport } from "./http-transport.js";
+export { TRANSPORT_DEFAULTS, type TransportOptions, type TransportTlsOptions } from "./options.js";
+export { parseRetryAfter } from "./retry-after.js";
+export { prepareOutgoing, IGNORED_FIELDS, type OutgoingKind, type OutgoingModels, type PreparedMessage, type MessageSigner } from "./outgoing.js";
+export { createSigner, type SignerSettings } from "./signing.js";
+export { Backoff } from "./backoff.js";

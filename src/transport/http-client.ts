@@ -1,0 +1,268 @@
+/**
+ * One HTTP exchange with the orchestrator and the response rules of PROTOCOL.md 1.3: the three
+ * common headers on every request, a single token refresh and retry after a 401, typed errors for
+ * 403 / 429 / other statuses, content-type and JSON checks, bounded bodies, and a once-only
+ * warning on a protocol version mismatch.
+ */
+import type { Dispatcher } from "undici";
+import { ErrorCode, Header } from "../../generated/constants.js";
+import { AuthError, NetworkError, ProtocolError, RateLimitError, RxonError } from "../errors.js";
+import { parseJson, type JsonValue } from "../wire/json.js";
+import { linkSignals } from "./abort.js";
+import type { ResolvedTransportOptions } from "./options.js";
+import { parseRetryAfter } from "./retry-after.js";
+
+/** One request through {@link HttpClient.call}. */
+export interface HttpRequest {
+  readonly method: "GET" | "POST" | "PATCH";
+  /** Path under the base URL (placeholders already filled in); also names the endpoint in errors. */
+  readonly endpoint: string;
+  /** Query string including the leading `?`, if any. */
+  readonly query?: string;
+  /** JSON text of the body, if any. */
+  readonly body?: string;
+  readonly signal?: AbortSignal | undefined;
+  /** Client-side timeout of the exchange. */
+  readonly timeoutMs: number;
+  /** Do not refresh and retry on 401 (the STS calls themselves). */
+  readonly noRefresh?: boolean;
+}
+
+/** Status, headers and body bytes of one exchange. */
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly bytes: Buffer;
+}
+
+/** What the client needs from the token service. */
+export interface TokenHolder {
+  /** Current value of `X-Worker-Token` (may be empty: mTLS only). */
+  readonly token: string;
+  /** Obtains a new token; true when it did. */
+  refresh(signal?: AbortSignal): Promise<boolean>;
+}
+
+const JSON_TYPE = /^application\/(?:json|[^\s;/]+\+json)\s*(?:;|$)/i;
+const MAX_ERROR_TEXT = 512;
+
+/** Error thrown by calls made after {@link HttpClient.close}-time abort. */
+export function closedError(): NetworkError {
+  return new NetworkError("Transport is closed", { retryable: false, details: { reason: "closed" } });
+}
+
+/** Sends requests to one orchestrator over one dispatcher. */
+export class HttpClient {
+  private readonly origin: string;
+  private readonly basePath: string;
+  private readonly versionLower: string;
+  private versionWarned = false;
+
+  constructor(
+    baseUrl: URL,
+    private readonly workerId: string,
+    private readonly dispatcher: Dispatcher,
+    private readonly tokens: TokenHolder,
+    private readonly options: ResolvedTransportOptions,
+    private readonly closed: AbortSignal,
+    private readonly hasClientCert: boolean,
+  ) {
+    this.origin = baseUrl.origin;
+    this.basePath = baseUrl.pathname.replace(/\/+$/, "");
+    this.versionLower = options.protocolVersion;
+  }
+
+  /**
+   * Sends `req` and interprets the answer: the parsed JSON body, or null for 204 / an empty body.
+   * Throws AuthError, RateLimitError, ProtocolError, NetworkError, or the abort reason of `req.signal`.
+   */
+  async call(req: HttpRequest): Promise<JsonValue | null> {
+    let res = await this.exchange(req);
+    if (res.status === 401 && !req.noRefresh) {
+      if (await this.tokens.refresh(req.signal)) res = await this.exchange(req);
+      if (res.status === 401) throw new AuthError(`Unauthorized (401) from ${req.endpoint}`, { status: 401, details: this.where(req) });
+    }
+    return this.interpret(req, res);
+  }
+
+  /** One exchange: status, headers and the whole (bounded) body. Errors are mapped to rxon errors. */
+  async exchange(req: HttpRequest): Promise<RawResponse> {
+    if (this.closed.aborted) throw closedError();
+    if (req.signal?.aborted) throw req.signal.reason;
+    const headers: Record<string, string> = {
+      "x-worker-id": this.workerId,
+      "x-rxon-version": this.options.protocolVersion,
+    };
+    const token = this.tokens.token;
+    if (token !== "") headers["x-worker-token"] = token;
+    if (req.body !== undefined) headers["content-type"] = "application/json";
+    const linked = linkSignals(req.signal, this.closed);
+    try {
+      const res = await this.dispatcher.request({
+        origin: this.origin,
+        path: this.basePath + req.endpoint + (req.query ?? ""),
+        method: req.method,
+        headers,
+        body: req.body,
+        signal: linked.signal,
+        headersTimeout: req.timeoutMs,
+        bodyTimeout: req.timeoutMs,
+      });
+      const bytes = await readBody(res.body, res.headers, this.options.maxResponseBytes, req);
+      return { status: res.statusCode, headers: res.headers, bytes };
+    } catch (error) {
+      if (error instanceof RxonError) throw error;
+      if (this.closed.aborted) throw closedError();
+      if (req.signal?.aborted) throw req.signal.reason;
+      throw this.networkError(req, error);
+    } finally {
+      linked.dispose();
+    }
+  }
+
+  private interpret(req: HttpRequest, res: RawResponse): JsonValue | null {
+    this.checkVersion(res.headers);
+    const { status } = res;
+    if (status === 204) return null;
+    if (status >= 300 || status < 200) throw this.statusError(req, res);
+    if (res.bytes.length === 0) return null;
+    const type = headerValue(res.headers["content-type"]) ?? "";
+    if (!JSON_TYPE.test(type)) {
+      throw new ProtocolError(`Response is not a valid JSON: content type "${type}" from ${req.endpoint}`, {
+        status,
+        details: { ...this.where(req), status, contentType: type },
+      });
+    }
+    try {
+      return parseJson(res.bytes, { maxBytes: this.options.maxResponseBytes });
+    } catch (cause) {
+      const why = cause instanceof Error ? cause.message : String(cause);
+      throw new ProtocolError(`Response is not a valid JSON from ${req.endpoint}: ${why}`, {
+        status,
+        cause,
+        details: { ...this.where(req), status },
+      });
+    }
+  }
+
+  private statusError(req: HttpRequest, res: RawResponse): RxonError {
+    const { status } = res;
+    const text = res.bytes.toString("utf8");
+    const body = errorBody(res);
+    const details: Record<string, unknown> = { ...this.where(req), status };
+    if (body.code !== undefined) details.code = body.code;
+    if (status === 429) {
+      const header = headerValue(res.headers["retry-after"]);
+      const parsed = parseRetryAfter(header, this.options.clock(), this.options.rateLimitMaxMs);
+      const retryAfterMs = parsed ?? this.options.rateLimitDefaultMs;
+      details.retryAfterSource = parsed === undefined ? "default" : "header";
+      let message: string;
+      if (body.kind === "object") message = body.error ?? "Rate limit exceeded";
+      else if (body.kind === "json") message = clip(text);
+      else message = text.trim() === "" ? "Rate limit exceeded" : `Rate limit exceeded (429): ${clip(text)}`;
+      return new RateLimitError(message, retryAfterMs, { code: body.code ?? ErrorCode.LIMIT_EXCEEDED_ERROR, details });
+    }
+    const detail = body.error ?? clip(text);
+    if (status === 403) {
+      // The Python orchestrator answers bad tokens and bad signatures with 403: never worth a refresh.
+      return new AuthError(detail === "" ? `Forbidden (403) from ${req.endpoint}` : `HTTP 403: ${detail}`, {
+        status: 403,
+        code: body.code ?? ErrorCode.SECURITY_ERROR,
+        details,
+      });
+    }
+    return new ProtocolError(`HTTP ${status}: ${detail}`, {
+      status,
+      retryable: status >= 500 || status === 408,
+      ...(body.code !== undefined ? { code: body.code } : {}),
+      details,
+    });
+  }
+
+  private checkVersion(headers: RawResponse["headers"]): void {
+    if (this.versionWarned) return;
+    const theirs = headerValue(headers[Header.VERSION.toLowerCase()]);
+    if (theirs === undefined || theirs === this.versionLower) return;
+    this.versionWarned = true;
+    this.options.logger.warn(
+      { ours: this.options.protocolVersion, theirs, origin: this.origin },
+      "RXON protocol version mismatch with the orchestrator (warning shown once)",
+    );
+  }
+
+  private networkError(req: HttpRequest, cause: unknown): NetworkError {
+    const err = cause as { code?: unknown; message?: unknown } | null;
+    const code = typeof err?.code === "string" ? err.code : undefined;
+    let why = typeof err?.message === "string" && err.message !== "" ? err.message : String(cause);
+    if (this.origin.startsWith("https:") && !this.hasClientCert && (code === "UND_ERR_SOCKET" || code === "ECONNRESET" || /alert|certificate/i.test(why))) {
+      why += " (the orchestrator may require a TLS client certificate: set tls.cert and tls.key)";
+    }
+    return new NetworkError(`Network error during ${req.method} ${req.endpoint}: ${why}`, {
+      cause,
+      details: { ...this.where(req), ...(code !== undefined ? { errorCode: code } : {}) },
+    });
+  }
+
+  private where(req: HttpRequest): Record<string, unknown> {
+    return { method: req.method, endpoint: req.endpoint };
+  }
+}
+
+async function readBody(body: Dispatcher.ResponseData["body"], headers: RawResponse["headers"], max: number, req: HttpRequest): Promise<Buffer> {
+  const declared = Number(headerValue(headers["content-length"]) ?? NaN);
+  if (declared > max) {
+    body.destroy();
+    throw tooLarge(req, max);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) {
+      body.destroy();
+      throw tooLarge(req, max);
+    }
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+function tooLarge(req: HttpRequest, max: number): ProtocolError {
+  return new ProtocolError(`Response from ${req.endpoint} exceeds ${max} bytes`, {
+    status: 413,
+    details: { method: req.method, endpoint: req.endpoint, reason: "size", maxBytes: max },
+  });
+}
+
+interface ErrorBody {
+  /** `object`: a JSON object; `json`: other JSON; `text`: not JSON. */
+  kind: "object" | "json" | "text";
+  error?: string;
+  code?: string;
+}
+
+/** Reads `error` and `code` of a JSON error body; non-JSON bodies are just text. */
+function errorBody(res: RawResponse): ErrorBody {
+  const type = headerValue(res.headers["content-type"]) ?? "";
+  if (!JSON_TYPE.test(type) || res.bytes.length === 0) return { kind: "text" };
+  let value: JsonValue;
+  try {
+    value = parseJson(res.bytes, { maxBytes: 64 * 1024 });
+  } catch {
+    return { kind: "text" };
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return { kind: "json" };
+  const out: ErrorBody = { kind: "object" };
+  if (typeof value.error === "string" && value.error !== "") out.error = clip(value.error);
+  if (typeof value.code === "string" && value.code !== "") out.code = clip(value.code);
+  return out;
+}
+
+function clip(text: string): string {
+  const t = text.trim();
+  return t.length > MAX_ERROR_TEXT ? `${t.slice(0, MAX_ERROR_TEXT)}…` : t;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

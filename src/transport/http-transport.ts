@@ -1,0 +1,300 @@
+/**
+ * The worker transport over HTTP (undici, keep-alive, one dispatcher per orchestrator) with the
+ * WebSocket command channel: register, long-poll, results with bounded retries, heartbeats,
+ * events, commands and the token service.
+ */
+import type { ConnectionOptions } from "node:tls";
+import { Agent, type Dispatcher } from "undici";
+import type { ClientOptions } from "ws";
+import { Endpoint, IgnoredReason } from "../../generated/constants.js";
+import type {
+  Heartbeat,
+  HeartbeatResponse,
+  RegisterResponse,
+  ResultResponse,
+  TaskPayload,
+  TaskResult,
+  TokenResponse,
+  WorkerCommand,
+  WorkerEventPayload,
+  WorkerRegistration,
+} from "../../generated/types.js";
+import { NetworkError, ProtocolError, RxonError, ValidationError } from "../errors.js";
+import { silentLogger } from "../logger.js";
+import { decode, type ModelName } from "../wire/codec.js";
+import type { JsonValue } from "../wire/json.js";
+import { linkSignals } from "./abort.js";
+import { sleep } from "./backoff.js";
+import { CommandChannel } from "./commands.js";
+import { closedError, HttpClient } from "./http-client.js";
+import { resolveOptions, type ResolvedTransportOptions, type TransportOptions, type TransportTlsOptions } from "./options.js";
+import { prepareOutgoing, type MessageSigner } from "./outgoing.js";
+import { createSigner } from "./signing.js";
+import { TokenService } from "./tokens.js";
+import type { CallOptions, PollOptions, ResultDelivery, WorkerTransport } from "./types.js";
+
+/** Reasons of ignored results that are part of normal operation (logged at info, not warn). */
+const EXPECTED_IGNORES: ReadonlySet<string> = new Set([IgnoredReason.DEADLINE_EXCEEDED, IgnoredReason.JOB_CANCELLED]);
+
+/**
+ * {@link WorkerTransport} over HTTP(S) and WebSocket. Build it with {@link createTransport}.
+ *
+ * Results are retried only after network errors, i.e. when no answer was received; an answered
+ * result (accepted, ignored, or an error status) is never sent again. A retried result may
+ * therefore reach the orchestrator twice when the connection broke after it was processed: the
+ * orchestrator deduplicates by `task_id` (a second result for a finished task is ignored), which
+ * is what makes retrying safe.
+ */
+export class HttpTransport implements WorkerTransport {
+  /** Base URL of the orchestrator (http or https, no trailing slash). */
+  readonly baseUrl: string;
+  private readonly options: ResolvedTransportOptions;
+  private readonly closer = new AbortController();
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly http: HttpClient;
+  private readonly tokens: TokenService;
+  private readonly channel: CommandChannel;
+  private readonly signer: MessageSigner | undefined;
+  private readonly paths: { readonly nextTask: string; readonly heartbeat: string };
+  private closing: Promise<void> | undefined;
+
+  /** Prefer {@link createTransport}, which also checks the URL scheme and the worker id. */
+  constructor(
+    baseUrl: string,
+    readonly workerId: string,
+    token: string,
+    options: TransportOptions = {},
+  ) {
+    const url = new URL(baseUrl);
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.options = resolveOptions(options, options.logger ?? silentLogger);
+    this.signer = createSigner(workerId, options);
+    const tls = options.tls ?? {};
+    this.ownsDispatcher = options.dispatcher === undefined;
+    this.dispatcher =
+      options.dispatcher ??
+      new Agent({
+        connect: tlsConnectOptions(tls),
+        keepAliveTimeout: this.options.keepAliveTimeoutMs,
+        keepAliveMaxTimeout: Math.max(this.options.keepAliveTimeoutMs, 600_000),
+      });
+    this.tokens = new TokenService(token, this.options.logger, this.options.requestTimeoutMs);
+    const hasClientCert = tls.cert !== undefined && tls.key !== undefined;
+    this.http = new HttpClient(url, workerId, this.dispatcher, this.tokens, this.options, this.closer.signal, hasClientCert);
+    this.tokens.bind(this.http);
+    const id = encodeURIComponent(workerId);
+    this.paths = {
+      nextTask: Endpoint.NEXT_TASK.replace("{worker_id}", id),
+      heartbeat: Endpoint.HEARTBEAT.replace("{worker_id}", id),
+    };
+    // The reference derives the socket URL by replacing the first "http" of the base URL.
+    const wsUrl = this.baseUrl.replace(/^http/, "ws") + Endpoint.WEBSOCKET.replace("{worker_id}", id);
+    this.channel = new CommandChannel(wsUrl, wsTlsOptions(tls), this.options, this.closer.signal, {
+      headers: () => this.commonHeaders(),
+      refreshToken: () => this.tokens.refresh(),
+    });
+  }
+
+  /** The current `X-Worker-Token` (the STS access token once one was obtained). */
+  get token(): string {
+    return this.tokens.token;
+  }
+
+  /** True once {@link close} was called. */
+  get isClosed(): boolean {
+    return this.closer.signal.aborted;
+  }
+
+  /** True while the command channel's WebSocket is open. */
+  get commandChannelOpen(): boolean {
+    return this.channel.isOpen;
+  }
+
+  async connect(): Promise<void> {
+    if (this.isClosed) throw closedError();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closer.abort(closedError());
+      await this.channel.stop();
+      if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => undefined);
+    })();
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async register(registration: WorkerRegistration, options: CallOptions = {}): Promise<RegisterResponse | null> {
+    const { body } = prepareOutgoing("register", registration, this.options.clock(), this.signer);
+    const value = await this.http.call({ method: "POST", endpoint: Endpoint.REGISTER, body, signal: options.signal, timeoutMs: this.options.requestTimeoutMs });
+    if (value === null) return null;
+    if (isObject(value) && typeof value.access_token === "string" && value.access_token !== "") {
+      this.tokens.adopt(value.access_token, typeof value.refresh_token === "string" ? value.refresh_token : undefined);
+      this.options.logger.info({}, "Adopted the access token returned by the registration");
+    }
+    return decodeResponse("RegisterResponse", value, Endpoint.REGISTER);
+  }
+
+  async pollTask(options: PollOptions = {}): Promise<TaskPayload | null> {
+    const timeout = options.timeoutSeconds ?? 30;
+    if (!Number.isFinite(timeout) || timeout < 0) {
+      throw new ValidationError(`Invalid poll timeout: ${timeout}`, [{ path: "/timeoutSeconds", message: "must be a finite number >= 0" }]);
+    }
+    let query = `?timeout=${pythonFloat(timeout)}`;
+    if (options.availableSkills !== undefined) query += `&available_skills=${skillList(options.availableSkills)}`;
+    if (options.hotSkills !== undefined) query += `&hot_skills=${skillList(options.hotSkills)}`;
+    // The Python orchestrator holds a poll for 30 s whatever `timeout` says: wait longer than that.
+    const timeoutMs = Math.max(timeout, this.options.serverPollHoldSeconds) * 1000 + this.options.pollGraceMs;
+    const value = await this.http.call({ method: "GET", endpoint: this.paths.nextTask, query, signal: options.signal, timeoutMs });
+    if (value === null || isEmpty(value)) return null;
+    try {
+      return decode("TaskPayload", value, { copy: false });
+    } catch (error) {
+      throw malformed("task", this.paths.nextTask, error);
+    }
+  }
+
+  async sendResult(result: TaskResult, options: CallOptions = {}): Promise<ResultDelivery> {
+    const { signal } = options;
+    const attempts = this.options.resultRetries;
+    let delay = this.options.resultRetryDelayMs;
+    for (let attempt = 1; ; attempt++) {
+      // Stamped afresh on every attempt, so a late retry stays inside the replay window.
+      const { body } = prepareOutgoing("result", result, this.options.clock(), this.signer);
+      let value: JsonValue | null;
+      try {
+        value = await this.http.call({ method: "POST", endpoint: Endpoint.RESULT, body, signal, timeoutMs: this.options.requestTimeoutMs });
+      } catch (error) {
+        // Only "no answer at all" is retried: an answered result must never be sent twice.
+        if (!(error instanceof NetworkError) || !error.retryable || attempt >= attempts) throw error;
+        const wait = Math.min(delay, this.options.resultRetryMaxDelayMs);
+        this.options.logger.warn({ taskId: result.task_id, attempt, delayMs: wait, err: error }, "Result not delivered; retrying");
+        const linked = linkSignals(signal, this.closer.signal);
+        await sleep(wait, linked.signal);
+        linked.dispose();
+        if (signal?.aborted) throw signal.reason;
+        if (this.isClosed) throw closedError();
+        delay *= 2;
+        continue;
+      }
+      return this.delivery(result, value);
+    }
+  }
+
+  async sendHeartbeat(heartbeat: Heartbeat | null, options: CallOptions = {}): Promise<HeartbeatResponse | null> {
+    const body = heartbeat === null ? undefined : prepareOutgoing("heartbeat", heartbeat, this.options.clock(), this.signer).body;
+    const value = await this.http.call({
+      method: "PATCH",
+      endpoint: this.paths.heartbeat,
+      ...(body === undefined ? {} : { body }),
+      signal: options.signal,
+      timeoutMs: this.options.requestTimeoutMs,
+    });
+    if (value === null) return null;
+    return decodeResponse("HeartbeatResponse", value, this.paths.heartbeat);
+  }
+
+  async emitEvent(event: WorkerEventPayload, options: CallOptions = {}): Promise<boolean> {
+    const { body } = prepareOutgoing("event", event, this.options.clock(), this.signer);
+    if (this.channel.isOpen && (await this.channel.send(body))) return true;
+    try {
+      const value = await this.http.call({ method: "POST", endpoint: Endpoint.EVENTS, body, signal: options.signal, timeoutMs: this.options.requestTimeoutMs });
+      if (isObject(value) && value.status === "error") {
+        // The Python orchestrator refuses invalid events with HTTP 200 and this body.
+        this.options.logger.warn({ eventId: event.event_id, code: value.code, message: value.message }, "Event refused by the orchestrator");
+        return false;
+      }
+      return true;
+    } catch (error) {
+      if (!(error instanceof RxonError) || (error instanceof NetworkError && error.details.reason === "closed")) throw error;
+      this.options.logger.warn({ eventId: event.event_id, err: error }, "Event not delivered");
+      return false;
+    }
+  }
+
+  commands(options: CallOptions = {}): AsyncIterable<WorkerCommand> {
+    return { [Symbol.asyncIterator]: () => this.channel.iterate(options.signal) };
+  }
+
+  async refreshToken(options: CallOptions = {}): Promise<TokenResponse | null> {
+    if (this.isClosed) throw closedError();
+    return this.tokens.obtain(options.signal);
+  }
+
+  private delivery(result: TaskResult, value: JsonValue | null): ResultDelivery {
+    if (value === null) return { delivered: true, response: null };
+    if (isObject(value) && value.status === "ignored") {
+      const reason = typeof value.reason === "string" ? value.reason : "unknown";
+      const message = typeof value.message === "string" ? value.message : "";
+      const level = EXPECTED_IGNORES.has(reason) ? "info" : "warn";
+      this.options.logger[level]({ taskId: result.task_id, jobId: result.job_id, reason, message }, "Result ignored by the orchestrator");
+      return { delivered: false, reason, message, response: { status: "ignored", reason, message } as ResultResponse };
+    }
+    try {
+      return { delivered: true, response: decode("ResultResponse", value, { copy: false }) };
+    } catch {
+      // Any 2xx means the orchestrator took the result; an unusual body does not undo that.
+      this.options.logger.debug({ taskId: result.task_id }, "Result accepted with an unrecognised answer body");
+      return { delivered: true, response: null };
+    }
+  }
+
+  private commonHeaders(): Record<string, string> {
+    const headers: Record<string, string> = { "X-Worker-ID": this.workerId, "X-RXON-Version": this.options.protocolVersion };
+    if (this.tokens.token !== "") headers["X-Worker-Token"] = this.tokens.token;
+    return headers;
+  }
+}
+
+function decodeResponse<M extends ModelName>(model: M, value: JsonValue, endpoint: string): ReturnType<typeof decode<M>> {
+  try {
+    return decode(model, value, { copy: false });
+  } catch (error) {
+    throw malformed("answer", endpoint, error);
+  }
+}
+
+function malformed(what: string, endpoint: string, error: unknown): ProtocolError {
+  const errors = error instanceof ValidationError ? error.errors : [];
+  const why = error instanceof Error ? error.message : String(error);
+  return new ProtocolError(`Malformed ${what} from ${endpoint}: ${why}`, { cause: error, details: { endpoint, errors } });
+}
+
+function isObject(value: JsonValue | null): value is Record<string, JsonValue> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** The Python listener answers an empty handler value with 204; the same values mean "no task" here. */
+function isEmpty(value: JsonValue): boolean {
+  if (value === "" || value === false) return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return isObject(value) && Object.keys(value).length === 0;
+}
+
+/** Python's `str(float(x))` for the `timeout` query value (`30` → `30.0`). */
+function pythonFloat(x: number): string {
+  return Number.isInteger(x) ? `${x}.0` : String(x);
+}
+
+/** Comma-joined skill names; each escaped (identifiers are unchanged by it). */
+function skillList(skills: readonly string[]): string {
+  return skills.map((s) => encodeURIComponent(s)).join(",");
+}
+
+function tlsConnectOptions(tls: TransportTlsOptions): ConnectionOptions {
+  const out: ConnectionOptions = {};
+  if (tls.ca !== undefined) out.ca = typeof tls.ca === "string" || Buffer.isBuffer(tls.ca) ? tls.ca : [...tls.ca];
+  if (tls.cert !== undefined) out.cert = tls.cert;
+  if (tls.key !== undefined) out.key = tls.key;
+  if (tls.servername !== undefined) out.servername = tls.servername;
+  if (tls.rejectUnauthorized !== undefined) out.rejectUnauthorized = tls.rejectUnauthorized;
+  return out;
+}
+
+function wsTlsOptions(tls: TransportTlsOptions): ClientOptions {
+  return tlsConnectOptions(tls) as ClientOptions;
+}
