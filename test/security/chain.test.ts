@@ -24,7 +24,7 @@ function threeHops(): Event {
     timestamp: 1_700_000_000,
   };
   const signed = signChainHop(event, "origin", priv("origin"));
-  return forwardEvent(forwardEvent(signed, "hop-1", priv("hop-1")), "hop-2", priv("hop-2")) as Event;
+  return forwardEvent(forwardEvent(signed, "hop-1", priv("hop-1")), "hop-2", priv("hop-2")) as unknown as Event;
 }
 
 describe("signed bubbling chain", () => {
@@ -66,7 +66,7 @@ describe("signed bubbling chain", () => {
     const event = threeHops();
     const chain = event.security.identity_chain;
     // hop-1's entry re-signed by the intruder's key but still claiming to be hop-1.
-    const base = forwardEvent(signChainHop({ ...event, security: {}, worker_id: "origin", bubbling_chain: [] }, "origin", priv("origin")), "hop-1", priv("intruder")) as Event;
+    const base = forwardEvent(signChainHop({ ...event, security: {}, worker_id: "origin", bubbling_chain: [] }, "origin", priv("origin")), "hop-1", priv("intruder")) as unknown as Event;
     const forged = { ...event, security: { identity_chain: [chain[0]!, base.security.identity_chain[1]!, chain[2]!] } };
     expect(await verifyChain(forged, resolver)).toEqual({ ok: false, hop: 1, reason: "bad_signature" });
   });
