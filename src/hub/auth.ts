@@ -1,0 +1,137 @@
+/**
+ * Who is calling: worker tokens (individual and global), STS access tokens, client certificates;
+ * and which key verifies a worker's signatures. PROTOCOL.md 7.1 in the orchestrator's order, minus
+ * its weaknesses: no `ghost` bypass, no anonymous global-token identity (11: 16), refresh tokens
+ * are single-use (11: 18).
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { TokenResponse } from "../../generated/types.js";
+import { AuthError, ValidationError } from "../errors.js";
+import type { ListenerContext } from "../listener/types.js";
+import type { SignerKey, SignerKeyLookup } from "../security/index.js";
+import type { HubStore } from "./store.js";
+import type { HubAuthOptions } from "./types.js";
+
+/** Worker ids are identifiers (PROTOCOL.md 10.3), with an end-of-input anchor and a length cap. */
+const IDENTIFIER = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** SHA-256 hex of a token: only hashes of STS tokens are stored. */
+export function tokenHash(token: string): string {
+  return createHash("sha256").update(token, "utf8").digest("hex");
+}
+
+/** Compares two secrets in time independent of where they differ (and of their lengths). */
+export function secretsEqual(a: string, b: string): boolean {
+  const ha = createHash("sha256").update(a, "utf8").digest();
+  const hb = createHash("sha256").update(b, "utf8").digest();
+  return timingSafeEqual(ha, hb) && a.length === b.length;
+}
+
+function refuse(message: string, reason: string): AuthError {
+  return new AuthError(message, { details: { reason } });
+}
+
+/** Authentication and key lookup of a hub. */
+export class HubAuth {
+  readonly #tokens: ReadonlyMap<string, string>;
+  readonly #global: string | undefined;
+  readonly #ed25519: ReadonlyMap<string, SignerKey>;
+  readonly #store: HubStore;
+  readonly #now: () => number;
+  readonly #accessTtl: number;
+  readonly #refreshTtl: number;
+  /** True when no credential is configured and anonymous workers are allowed. */
+  readonly open: boolean;
+  /** Whether message signatures and timestamps are checked. */
+  readonly verifySignatures: boolean;
+
+  constructor(options: HubAuthOptions, store: HubStore, now: () => number) {
+    const tokens = options.tokens instanceof Map ? options.tokens : new Map(Object.entries(options.tokens ?? {}));
+    for (const [id, secret] of tokens) {
+      if (typeof secret !== "string" || secret === "") throw new ValidationError(`Empty token for worker ${id}`);
+    }
+    this.#tokens = tokens as ReadonlyMap<string, string>;
+    this.#global = options.globalToken === "" ? undefined : options.globalToken;
+    this.#ed25519 = new Map(
+      Object.entries(options.ed25519Keys ?? {}).map(([id, key]) => [id, { alg: "ed25519", publicKey: key } as SignerKey]),
+    );
+    this.#store = store;
+    this.#now = now;
+    this.#accessTtl = options.accessTokenTtlSeconds ?? 3600;
+    this.#refreshTtl = options.refreshTokenTtlSeconds ?? 86_400;
+    const hasCredentials = this.#tokens.size > 0 || this.#global !== undefined;
+    this.open = !hasCredentials && (options.allowAnonymous ?? true);
+    this.verifySignatures = options.verifySignatures ?? hasCredentials;
+  }
+
+  /**
+   * The authenticated worker id of a request. `claimedId` is the id the message names (payload
+   * `worker_id`), used when neither the path nor `X-Worker-ID` gives one. Throws AuthError (403).
+   */
+  async authenticate(ctx: ListenerContext, claimedId?: string | null): Promise<string> {
+    const hint = ctx.workerIdHint ?? (typeof claimedId === "string" ? claimedId : null);
+    if (hint !== null && !IDENTIFIER.test(hint)) {
+      throw new ValidationError(`Invalid worker_id: '${hint.slice(0, 64)}'. Must be alphanumeric, underscores, or hyphens only.`, [
+        { path: "/worker_id", message: "not an identifier" },
+      ]);
+    }
+    const cn = ctx.certIdentity?.commonName;
+    if (cn !== undefined) {
+      if (hint !== null && hint !== cn) throw refuse(`Unauthorized: Certificate CN '${cn.slice(0, 64)}' does not match worker_id`, "cn_mismatch");
+      return cn;
+    }
+    const token = ctx.token;
+    if (token === null || token === "") {
+      if (this.open && hint !== null) return hint;
+      throw refuse("Unauthorized: Missing X-Worker-Token header or client certificate.", "missing_token");
+    }
+    const sts = await this.#store.getToken(tokenHash(token));
+    if (sts !== undefined && sts.kind === "access" && sts.expiresAt > this.#now()) {
+      if (hint !== null && hint !== sts.workerId) throw refuse("Unauthorized: token belongs to another worker", "owner_mismatch");
+      return sts.workerId;
+    }
+    if (hint === null) throw refuse("Unauthorized: Missing X-Worker-ID header", "missing_worker_id");
+    const individual = this.#tokens.get(hint);
+    if (individual !== undefined) {
+      if (secretsEqual(token, individual)) return hint;
+      throw refuse("Unauthorized: Invalid individual worker token", "bad_token");
+    }
+    if (this.#global !== undefined && secretsEqual(token, this.#global)) return hint;
+    if (this.open) return hint;
+    throw refuse("Unauthorized: No valid token found", "bad_token");
+  }
+
+  /** Verification keys of a worker: its Ed25519 public key if configured, else its long-term secret. */
+  keysFor(workerId: string): SignerKeyLookup {
+    const ed = this.#ed25519.get(workerId);
+    if (ed !== undefined) return ed;
+    const secret = this.#tokens.get(workerId) ?? this.#global;
+    return secret === undefined ? null : { alg: "hmac-sha256", secret };
+  }
+
+  /** Issues a fresh access and refresh token for an authenticated worker. */
+  async issue(workerId: string): Promise<TokenResponse> {
+    const now = this.#now();
+    const access = randomBytes(32).toString("base64url");
+    const refresh = randomBytes(32).toString("base64url");
+    await this.#store.putToken(tokenHash(access), { kind: "access", workerId, expiresAt: now + this.#accessTtl * 1000 });
+    await this.#store.putToken(tokenHash(refresh), { kind: "refresh", workerId, expiresAt: now + this.#refreshTtl * 1000 });
+    return { access_token: access, refresh_token: refresh, expires_in: this.#accessTtl, worker_id: workerId };
+  }
+
+  /** Exchanges a refresh token (single use: it is revoked) for new tokens. */
+  async refresh(refreshToken: string, workerId: string | null): Promise<TokenResponse> {
+    if (typeof refreshToken !== "string" || refreshToken === "") {
+      throw new ValidationError("Missing refresh_token in payload", [{ path: "/refresh_token", message: "required" }]);
+    }
+    if (workerId === null) throw new ValidationError("Missing worker_id identification", [{ path: "/worker_id", message: "required" }]);
+    const hash = tokenHash(refreshToken);
+    const record = await this.#store.getToken(hash);
+    if (record === undefined || record.kind !== "refresh" || record.expiresAt <= this.#now()) {
+      throw refuse("Unauthorized: Invalid refresh token (not found)", "bad_refresh_token");
+    }
+    if (record.workerId !== workerId) throw refuse("Unauthorized: Invalid refresh token (owner mismatch)", "owner_mismatch");
+    await this.#store.deleteToken(hash);
+    return this.issue(workerId);
+  }
+}

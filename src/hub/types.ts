@@ -1,0 +1,175 @@
+/**
+ * Public types of the reference hub: what a client submits, what it gets back, and the options,
+ * events and statistics of a hub.
+ */
+import type { InstalledArtifact, Resources, SkillInfo, TaskError } from "../../generated/types.js";
+import type { Logger } from "../logger.js";
+import type { HubStore } from "./store.js";
+
+/** What a task needs from the worker that runs it, besides the skill named by its type. */
+export interface TaskRequirements {
+  /** Devices (each consumes one distinct worker device) and generic properties (`cpu_cores`, `ram_gb`...). */
+  resources?: Resources;
+  /** Exact skill version the worker must offer. */
+  skillVersion?: string;
+  /** Exact skill type (category) the worker's skill must have. */
+  skillType?: string;
+  /** Artifacts that must be installed; a string is an artifact name in any version. */
+  artifacts?: readonly (InstalledArtifact | string)[];
+  /** Installed software by name: an exact version, or `"any"`. */
+  software?: Readonly<Record<string, string>>;
+  /** Exact values required in the worker's `capabilities.extra`. */
+  extra?: Readonly<Record<string, unknown>>;
+}
+
+/** Arguments of {@link Hub.submit}. */
+export interface SubmitOptions {
+  /** Task type = the skill name that runs it. */
+  type: string;
+  /** Input parameters, checked against the worker skill's `input_schema` before dispatch. */
+  params?: Record<string, unknown>;
+  /** What the worker must offer. */
+  requirements?: TaskRequirements;
+  /** Higher runs first; FIFO among equals. Default 0. */
+  priority?: number;
+  /** Absolute deadline (epoch milliseconds or a Date): the task fails with TIMEOUT_ERROR after it. */
+  deadline?: number | Date;
+  /** Relative deadline in milliseconds from now (used when `deadline` is not given). */
+  timeoutMs?: number;
+  /** Re-runs allowed after transient failures or lost workers. Default: the hub's `maxRetries`. */
+  maxRetries?: number;
+  /** Job metadata handed to the worker. */
+  metadata?: Record<string, unknown>;
+}
+
+/** How a task ended. */
+export interface TaskOutcome {
+  /** `success`, `failure`, `cancelled`, or a custom status the skill declared in `output_statuses`. */
+  readonly status: string;
+  /** Output data (success and custom statuses). */
+  readonly data?: Record<string, unknown>;
+  /** Why it failed. */
+  readonly error?: TaskError;
+  /** Worker that produced the final result, if any. */
+  readonly workerId?: string;
+  /** Job id. */
+  readonly jobId: string;
+  /** Task id of the final attempt. */
+  readonly taskId: string;
+  /** Dispatches made (1 when it ran once). */
+  readonly attempts: number;
+  /** Milliseconds from submit to the outcome. */
+  readonly durationMs: number;
+}
+
+/** Lifecycle states of a submitted task (a subset of the protocol's job statuses). */
+export type TaskState = "waiting_for_worker" | "running" | "finished" | "failed" | "cancelled";
+
+/** A submitted task. */
+export interface TaskHandle {
+  /** Job id (stable across retries). */
+  readonly jobId: string;
+  /** Task id of the current attempt (a retry gets a new one, so late results of old attempts are `stale_task`). */
+  readonly taskId: string;
+  /** Current state. */
+  readonly status: TaskState;
+  /** Resolves once the task has ended (never rejects). */
+  result(): Promise<TaskOutcome>;
+  /** Cancels: a queued task ends at once; a running one is told to stop (WebSocket and heartbeat). */
+  cancel(): Promise<void>;
+}
+
+/** Worker credentials the hub accepts. */
+export interface HubAuthOptions {
+  /** Individual secrets by worker id: the `X-Worker-Token` and the HMAC key of that worker. */
+  tokens?: Readonly<Record<string, string>> | ReadonlyMap<string, string>;
+  /** A token any worker may use (weaker: its HMAC does not bind messages to one worker). */
+  globalToken?: string;
+  /** Ed25519 public keys by worker id (raw 32 bytes, or PEM/hex text); messages of these workers must be Ed25519-signed. */
+  ed25519Keys?: Readonly<Record<string, Uint8Array | string>>;
+  /** Accept workers without any credential (development only). Default: true only when no tokens are configured. */
+  allowAnonymous?: boolean;
+  /** Check message signatures and timestamps (replay protection). Default true when credentials exist. */
+  verifySignatures?: boolean;
+  /** Lifetime of STS access tokens, in seconds. Default 3600. */
+  accessTokenTtlSeconds?: number;
+  /** Lifetime of STS refresh tokens, in seconds. Default 86400. */
+  refreshTokenTtlSeconds?: number;
+}
+
+/** Options of {@link Hub}. */
+export interface HubOptions {
+  /** Where state lives. Default: a new MemoryStore. */
+  store?: HubStore;
+  /** Credentials and verification. */
+  auth?: HubAuthOptions;
+  /** Logger (pino-compatible). Default: silent. */
+  logger?: Logger;
+  /** Worker record lifetime without any sign of life, in ms. Default 2 × heartbeatIntervalMs. */
+  workerTtlMs?: number;
+  /** Heartbeat interval the workers are expected to use, in ms. Default 60 000 (so the TTL is 120 s). */
+  heartbeatIntervalMs?: number;
+  /** Longest a poll is held, in ms. Default 30 000. */
+  maxPollHoldMs?: number;
+  /** Default re-runs after transient failures or lost workers. Default 3. */
+  maxRetries?: number;
+  /** How long a running task may ignore a cancel before it is ended as cancelled anyway, in ms. Default 30 000. */
+  cancelGraceMs?: number;
+  /** How long finished tasks stay known (for duplicate/late result answers), in ms. Default 600 000. */
+  retentionMs?: number;
+  /** Most finished tasks kept. Default 100 000. */
+  maxRetained?: number;
+  /** Period of the housekeeping sweep (expiry, deadlines), in ms. Default min(1000, ttl / 4). */
+  sweepIntervalMs?: number;
+  /** Skill contracts known to the hub: params of submitted tasks are checked against them at once. */
+  skills?: readonly SkillInfo[];
+  /** Worker statuses that receive work. Default `idle`, `active`, `busy` (a poll is itself a request for work). */
+  dispatchableStatuses?: readonly string[];
+  /** Clock in epoch ms (tests). Default Date.now. */
+  now?: () => number;
+}
+
+/** Options of {@link Hub.listen}. */
+export interface ListenOptions {
+  /** TCP port (0 = any free one). Default 0. */
+  port?: number;
+  /** Interface. Default 127.0.0.1. */
+  host?: string;
+  /** Serve HTTPS: PEM texts or buffers; `requestCert` asks for client certificates verified against `ca`. */
+  tls?: {
+    cert: string | Buffer;
+    key: string | Buffer;
+    ca?: string | Buffer;
+    requestCert?: boolean;
+    rejectUnauthorized?: boolean;
+  };
+}
+
+/** Counters of a hub. */
+export interface HubStats {
+  readonly workers: number;
+  readonly queued: number;
+  readonly running: number;
+  readonly waitingPolls: number;
+  readonly submitted: number;
+  readonly dispatched: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly cancelled: number;
+  readonly retried: number;
+  readonly rejected: number;
+  readonly refused: number;
+}
+
+/** Observability events of a hub, with their payloads. */
+export interface HubEvents {
+  "worker:registered": [{ workerId: string; skills: string[] }];
+  "worker:expired": [{ workerId: string; requeued: string[] }];
+  "task:submitted": [{ jobId: string; taskId: string; type: string }];
+  "task:dispatched": [{ jobId: string; taskId: string; workerId: string; attempt: number }];
+  "task:requeued": [{ jobId: string; taskId: string; workerId: string | undefined; reason: string }];
+  "task:progress": [{ jobId: string; taskId?: string; workerId: string; progress: number; message: string }];
+  "task:completed": [TaskOutcome];
+  "result:ignored": [{ workerId: string; jobId: string; taskId: string; reason: string }];
+  "message:refused": [{ action: string; workerId: string | null; reason: string; message: string }];
+}
