@@ -1,0 +1,57 @@
+/**
+ * Delivering a result. The transport already retries network errors a few times; this outer loop
+ * covers longer outages and 429s with a small, bounded number of attempts (PROTOCOL.md 11 item 34:
+ * nested loops multiply, so both stay short). Only a thrown error is retried: once the orchestrator
+ * answered, accepted or ignored, the result is never sent again.
+ */
+import type { TaskResult } from "../../generated/types.js";
+import { isRxonError, NetworkError, ProtocolError, RateLimitError, ValidationError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { WorkerTransport } from "../transport/types.js";
+import { Backoff } from "./backoff.js";
+import type { WorkerClock } from "./types.js";
+
+/** How a delivery ended. */
+export type DeliveryOutcome =
+  | { readonly kind: "delivered" }
+  | { readonly kind: "ignored"; readonly reason: string }
+  /** The result itself cannot be sent (e.g. data that has no canonical JSON form). */
+  | { readonly kind: "invalid"; readonly error: ValidationError }
+  | { readonly kind: "lost"; readonly error: unknown };
+
+/** Settings of {@link deliverResult}. */
+export interface DeliveryOptions {
+  readonly attempts: number;
+  readonly clock: WorkerClock;
+  readonly logger: Logger;
+  /** Aborts the delivery (shutdown); the result then counts as lost. */
+  readonly signal: AbortSignal;
+  /** First wait between outer attempts. Default 1 s. */
+  readonly initialDelayMs?: number;
+}
+
+function retryable(err: unknown): boolean {
+  if (err instanceof RateLimitError || err instanceof NetworkError) return true;
+  if (err instanceof ProtocolError && typeof err.status === "number") return err.status >= 500 || err.status === 408;
+  return isRxonError(err) && err.retryable;
+}
+
+/** Sends `result` with bounded outer retries; never throws. */
+export async function deliverResult(transport: WorkerTransport, result: TaskResult, options: DeliveryOptions): Promise<DeliveryOutcome> {
+  const { attempts, clock, logger, signal } = options;
+  const backoff = new Backoff(options.initialDelayMs ?? 1_000, 30_000);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const delivery = await transport.sendResult(result, { signal });
+      if (delivery.delivered) return { kind: "delivered" };
+      return { kind: "ignored", reason: delivery.reason };
+    } catch (err) {
+      if (err instanceof ValidationError && !(err instanceof ProtocolError)) return { kind: "invalid", error: err };
+      if (signal.aborted || attempt >= attempts || !retryable(err)) return { kind: "lost", error: err };
+      const delay = err instanceof RateLimitError ? Math.max(err.retryAfterMs, backoff.next()) : backoff.next();
+      logger.warn({ err, attempt, delay_ms: delay }, "result not delivered; retrying");
+      await clock.sleep(delay, signal);
+      if (signal.aborted) return { kind: "lost", error: err };
+    }
+  }
+}
