@@ -1,0 +1,66 @@
+/**
+ * Building the {@link ListenerContext} of a request from its headers, path and TLS socket.
+ */
+import type { IncomingMessage } from "node:http";
+import type { JsonObject } from "../wire/json.js";
+import { certIdentityOf } from "./cert.js";
+import type { ListenerContext } from "./types.js";
+
+/** Poll-only context fields, parsed from the query (PROTOCOL.md 2.3). */
+export interface PollFields {
+  pollTimeout: number;
+  availableSkills?: readonly string[];
+  hotSkills?: readonly string[];
+}
+
+function header(req: IncomingMessage, name: string): string | null {
+  const value = req.headers[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined || first === "" ? null : first;
+}
+
+/** The context of a request; `pathId` (poll, heartbeat, WebSocket) wins over `X-Worker-ID`. */
+export function buildContext(
+  req: IncomingMessage,
+  pathId: string | null,
+  signal: AbortSignal,
+  rawBody: JsonObject | null,
+  extra?: PollFields | { verifiedWorkerId: string },
+): ListenerContext {
+  return {
+    token: header(req, "x-worker-token"),
+    workerIdHint: pathId ?? header(req, "x-worker-id"),
+    protocolVersion: header(req, "x-rxon-version"),
+    certIdentity: certIdentityOf(req.socket),
+    transport: "http",
+    rawRequest: req,
+    rawBody,
+    signal,
+    ...extra,
+  };
+}
+
+function list(value: string): string[] {
+  const items: string[] = [];
+  for (const part of value.split(",")) {
+    const item = part.trim();
+    if (item !== "") items.push(item);
+  }
+  return items;
+}
+
+/**
+ * `timeout` as a float (absent, unparseable, negative or infinite → 0); `available_skills` and
+ * `hot_skills` split on commas, trimmed, empty items dropped, present only when the parameter is.
+ */
+export function parsePollQuery(query: string): PollFields {
+  const params = new URLSearchParams(query);
+  const timeoutText = params.get("timeout");
+  const timeout = timeoutText === null || timeoutText.trim() === "" ? 0 : Number(timeoutText.trim());
+  const fields: PollFields = { pollTimeout: Number.isFinite(timeout) && timeout > 0 ? timeout : 0 };
+  const available = params.get("available_skills");
+  if (available !== null) fields.availableSkills = list(available);
+  const hot = params.get("hot_skills");
+  if (hot !== null) fields.hotSkills = list(hot);
+  return fields;
+}

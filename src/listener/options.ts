@@ -1,0 +1,86 @@
+/**
+ * Options of the listener and their defaults. Limits are enforced before any work is done on a
+ * request, so that a hostile or broken client costs a bounded amount of memory and time.
+ */
+import { Limit, ProtocolVersion } from "../../generated/constants.js";
+import type { Logger } from "../logger.js";
+import type { MessageVerifier, VerifierOptions } from "../security/verifier.js";
+import type { RxonHandler } from "./types.js";
+
+/** Limits applied to every request and WebSocket of the listener. */
+export interface ListenerLimits {
+  /** Largest accepted request body in bytes (413 above it). Default 1 MiB, as the orchestrator. */
+  maxBodyBytes?: number;
+  /** Deepest accepted JSON nesting (root = 0). Default 100, the canonical form's limit. */
+  maxDepth?: number;
+  /** Largest accepted WebSocket message in bytes. Default 4 MiB, as the orchestrator. */
+  maxWsMessageBytes?: number;
+  /** Time allowed to receive a request body once its headers arrived (408 after it). Default 30 s. */
+  bodyTimeoutMs?: number;
+  /**
+   * `server.headersTimeout` set by `attach()` when the application left Node's default. Default 20 s.
+   * (Node checks it every `connectionsCheckingInterval`, a server creation option, 30 s by default.)
+   */
+  headersTimeoutMs?: number;
+  /** `server.requestTimeout` set by `attach()` when the application left Node's default. Default 60 s. */
+  requestTimeoutMs?: number;
+  /** How long a refused upload's connection is kept (not read) so the client can read the answer. Default 500 ms. */
+  refusedLingerMs?: number;
+  /** Malformed WebSocket frames tolerated per minute before the socket is closed with 1008. Default 30. */
+  maxBadFramesPerMinute?: number;
+  /** Events from one WebSocket queued for the handler before the socket is paused. Default 32. */
+  maxPendingFrames?: number;
+  /** After `close()`, how long a held poll's handler may take to give up before 204 is sent. Default 1 s. */
+  closeGraceMs?: number;
+  /** After `close()`, how long WebSockets may take to finish their closing handshake. Default 2 s. */
+  wsCloseTimeoutMs?: number;
+}
+
+/** Resolved limits (every field present). */
+export type ResolvedLimits = Required<ListenerLimits>;
+
+/** Verification layer configuration: a ready verifier, or the options to build one. */
+export type ListenerVerifyOptions = { verifier: MessageVerifier } | VerifierOptions;
+
+/** Options of {@link RxonListener}. */
+export interface RxonListenerOptions {
+  /** The application's handler; may be set later with `setHandler` (503 until then). */
+  handler?: RxonHandler;
+  /** pino-compatible logger. Default silent. */
+  logger?: Logger;
+  /** Request and WebSocket limits. */
+  limits?: ListenerLimits;
+  /**
+   * Authenticates register, result, heartbeat (with a body) and event messages, over HTTP and the
+   * WebSocket, before the handler sees them (PROTOCOL.md 7.2).
+   */
+  verify?: ListenerVerifyOptions;
+  /** Value of the `X-RXON-Version` response header. Default `1.0b14`. */
+  protocolVersion?: string;
+}
+
+/** Fills in the default limits and checks the given ones. */
+export function resolveLimits(limits: ListenerLimits = {}): ResolvedLimits {
+  const resolved: ResolvedLimits = {
+    maxBodyBytes: limits.maxBodyBytes ?? Limit.MAX_BODY_BYTES,
+    maxDepth: limits.maxDepth ?? Limit.MAX_DEPTH,
+    maxWsMessageBytes: limits.maxWsMessageBytes ?? Limit.MAX_WS_MESSAGE_BYTES,
+    bodyTimeoutMs: limits.bodyTimeoutMs ?? 30_000,
+    headersTimeoutMs: limits.headersTimeoutMs ?? 20_000,
+    requestTimeoutMs: limits.requestTimeoutMs ?? 60_000,
+    refusedLingerMs: limits.refusedLingerMs ?? 500,
+    maxBadFramesPerMinute: limits.maxBadFramesPerMinute ?? 30,
+    maxPendingFrames: limits.maxPendingFrames ?? 32,
+    closeGraceMs: limits.closeGraceMs ?? 1000,
+    wsCloseTimeoutMs: limits.wsCloseTimeoutMs ?? 2000,
+  };
+  for (const [name, value] of Object.entries(resolved)) {
+    if (!(typeof value === "number" && Number.isFinite(value) && value >= 0)) {
+      throw new RangeError(`limits.${name} must be a finite number >= 0`);
+    }
+  }
+  return resolved;
+}
+
+/** The default protocol version announced in `X-RXON-Version`. */
+export const DEFAULT_PROTOCOL_VERSION: string = ProtocolVersion.CURRENT;
