@@ -20,7 +20,8 @@ import { ProtocolError, ValidationError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { closedError } from "../transport/http-client.js";
 import { prepareOutgoing, type MessageSigner } from "../transport/outgoing.js";
-import { createSigner } from "../transport/signing.js";
+import type { Ed25519PrivateKey } from "../security/ed25519.js";
+import { createSigner, type SignatureAlgorithm } from "../transport/signing.js";
 import type { CallOptions, PollOptions, ResultDelivery, WorkerTransport } from "../transport/types.js";
 import { decode, type ModelName, type Models } from "../wire/codec.js";
 import { waitUntil, type WaitOptions } from "./wait.js";
@@ -43,7 +44,9 @@ export interface MockTransportOptions {
   /** HMAC secret: sign what is sent, as the real transport does. */
   secret?: string;
   /** Ed25519 private key to sign with. */
-  ed25519Key?: unknown;
+  ed25519Key?: Ed25519PrivateKey | Uint8Array | string;
+  /** Which signature when both a secret and a key are given (see TransportOptions). */
+  signatureAlgorithm?: SignatureAlgorithm;
   /** Sign outgoing messages. Default: true when `secret` or `ed25519Key` is given. */
   sign?: boolean;
   /** Answer to registrations. Default `{status: "registered", worker_id}`. */

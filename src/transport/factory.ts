@@ -47,12 +47,13 @@ export function createTransport(url: string, workerId: string, token: string, op
 }
 
 /** The options that also mean something to the mock. */
-function pick(options: TransportOptions): Pick<TransportOptions, "logger" | "clock" | "secret" | "ed25519Key" | "sign"> {
-  const out: Pick<TransportOptions, "logger" | "clock" | "secret" | "ed25519Key" | "sign"> = {};
+function pick(options: TransportOptions): Pick<TransportOptions, "logger" | "clock" | "secret" | "ed25519Key" | "sign" | "signatureAlgorithm"> {
+  const out: Pick<TransportOptions, "logger" | "clock" | "secret" | "ed25519Key" | "sign" | "signatureAlgorithm"> = {};
   if (options.logger !== undefined) out.logger = options.logger;
   if (options.clock !== undefined) out.clock = options.clock;
   if (options.secret !== undefined) out.secret = options.secret;
   if (options.ed25519Key !== undefined) out.ed25519Key = options.ed25519Key;
   if (options.sign !== undefined) out.sign = options.sign;
+  if (options.signatureAlgorithm !== undefined) out.signatureAlgorithm = options.signatureAlgorithm;
   return out;
 }

@@ -3,6 +3,7 @@
  * WebSocket command channel: register, long-poll, results with bounded retries, heartbeats,
  * events, commands and the token service.
  */
+import { setMaxListeners } from "node:events";
 import type { ConnectionOptions } from "node:tls";
 import { Agent, type Dispatcher } from "undici";
 import type { ClientOptions } from "ws";
@@ -67,6 +68,8 @@ export class HttpTransport implements WorkerTransport {
     options: TransportOptions = {},
   ) {
     const url = new URL(baseUrl);
+    // Every call in flight listens on the close signal (and detaches when it ends): many at once is normal.
+    setMaxListeners(0, this.closer.signal);
     this.baseUrl = baseUrl.replace(/\/+$/, "");
     this.options = resolveOptions(options, options.logger ?? silentLogger);
     this.signer = createSigner(workerId, options);

@@ -7,5 +7,5 @@ export { HttpTransport } from "./http-transport.js";
 export { TRANSPORT_DEFAULTS, type TransportOptions, type TransportTlsOptions } from "./options.js";
 export { parseRetryAfter } from "./retry-after.js";
 export { prepareOutgoing, IGNORED_FIELDS, type OutgoingKind, type OutgoingModels, type PreparedMessage, type MessageSigner } from "./outgoing.js";
-export { createSigner, type SignerSettings } from "./signing.js";
+export { createSigner, type SignerSettings, type SignatureAlgorithm } from "./signing.js";
 export { Backoff } from "./backoff.js";

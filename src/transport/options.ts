@@ -4,6 +4,8 @@
 import type { Dispatcher } from "undici";
 import { ProtocolVersion } from "../../generated/constants.js";
 import type { Logger } from "../logger.js";
+import type { Ed25519PrivateKey } from "../security/ed25519.js";
+import type { SignatureAlgorithm } from "./signing.js";
 
 /** TLS material for `https://`/`wss://` orchestrators (PEM text or buffers). */
 export interface TransportTlsOptions {
@@ -38,10 +40,15 @@ export interface TransportOptions {
    * token (PROTOCOL.md 11 item 31): it stays the HMAC key after token refreshes.
    */
   secret?: string;
-  /** Ed25519 private key (see the security module) to sign with, alone or next to the HMAC secret. */
-  ed25519Key?: unknown;
+  /** Ed25519 private key (object, 64 hex characters of seed, raw bytes or PKCS#8 PEM) to sign with. */
+  ed25519Key?: Ed25519PrivateKey | Uint8Array | string;
   /** Sign outgoing messages. Default: true when `secret` or `ed25519Key` is given. */
   sign?: boolean;
+  /**
+   * Signature used when both `secret` and `ed25519Key` are given. Default `hmac-sha256`, the only
+   * one the Python orchestrator verifies; `ed25519` is verified by rxon listeners.
+   */
+  signatureAlgorithm?: SignatureAlgorithm;
   /** Sent as `X-RXON-Version`. Default {@link ProtocolVersion.CURRENT}. */
   protocolVersion?: string;
   /** Attempts per result on network errors, the first included. Default 3. */

@@ -1,20 +1,33 @@
 /**
- * The transport's signer, built once from its options.
+ * The transport's signer, built once from its options, on top of the security module's
+ * `signMessage` (PROTOCOL.md 6.3).
  */
 import { ValidationError } from "../errors.js";
-import { signHmac } from "../security/hmac.js";
+import { importEd25519PrivateKey, type Ed25519PrivateKey } from "../security/ed25519.js";
+import { signMessage } from "../security/sign-message.js";
 import type { MessageSigner } from "./outgoing.js";
+
+/** Which signature goes into `security`. */
+export type SignatureAlgorithm = "hmac-sha256" | "ed25519";
 
 /** Signing settings taken from the transport options. */
 export interface SignerSettings {
+  /** HMAC secret: the long-term worker token (never an STS access token). */
   readonly secret?: string | undefined;
-  readonly ed25519Key?: unknown;
+  /** Ed25519 private key: object, 64 hex characters of seed, raw 32 bytes, or PKCS#8 PEM. */
+  readonly ed25519Key?: Ed25519PrivateKey | Uint8Array | string | undefined;
+  /** Default: true when a secret or key is given. */
   readonly sign?: boolean | undefined;
+  /**
+   * Used when both a secret and a key are given. Default `hmac-sha256`, the only signature the
+   * Python orchestrator verifies; Ed25519 is verified by rxon listeners (PROTOCOL.md 7.8).
+   */
+  readonly signatureAlgorithm?: SignatureAlgorithm | undefined;
 }
 
 /**
- * A signer for `workerId`, or undefined when signing is off. Signing is on by default when a
- * secret or key is given; `sign: true` without either is a configuration error.
+ * A signer for `workerId` (written as `security.signer_id`), or undefined when signing is off.
+ * Throws ValidationError for `sign: true` without a secret or key, or for an unusable key.
  */
 export function createSigner(workerId: string, settings: SignerSettings): MessageSigner | undefined {
   const hasSecret = typeof settings.secret === "string" && settings.secret.length > 0;
@@ -26,9 +39,14 @@ export function createSigner(workerId: string, settings: SignerSettings): Messag
       { path: "/sign", message: "needs a secret or an Ed25519 key" },
     ]);
   }
+  const algorithm: SignatureAlgorithm = hasSecret && hasKey ? (settings.signatureAlgorithm ?? "hmac-sha256") : hasKey ? "ed25519" : "hmac-sha256";
+  if (algorithm === "ed25519") {
+    if (!hasKey) throw new ValidationError("signatureAlgorithm ed25519 needs `ed25519Key`", [{ path: "/ed25519Key", message: "required" }]);
+    // Imported once: a bad key fails at construction, and signing does not re-parse it.
+    const key = importEd25519PrivateKey(settings.ed25519Key as Ed25519PrivateKey | Uint8Array | string);
+    return (message, ignoreFields) => signMessage(message, { ed25519Key: key, signerId: workerId, keepTimestamp: true, ignoreFields });
+  }
+  if (!hasSecret) throw new ValidationError("signatureAlgorithm hmac-sha256 needs `secret`", [{ path: "/secret", message: "required" }]);
   const secret = settings.secret as string;
-  return (message, ignoreFields) => {
-    const signature = signHmac(message, secret, { ignoreFields });
-    return { ...message, security: { signature, signer_id: workerId } };
-  };
+  return (message, ignoreFields) => signMessage(message, { secret, signerId: workerId, keepTimestamp: true, ignoreFields });
 }
