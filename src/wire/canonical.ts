@@ -187,8 +187,12 @@ function writeObject(obj: Record<string, unknown>, depth: number, path: Segment[
     const member = obj[key];
     if (member === null || member === undefined) continue;
     if (path) path.push(key);
-    const text = writeMember(member, next, path);
-    if (text !== undefined) out += emittedKey(out.length === 1 ? texts[i] : commaTexts[i], path) + text;
+    if (typeof member !== "number" || member - member === 0) {
+      out += emittedKey(out.length === 1 ? texts[i] : commaTexts[i], path) + writeValue(member, next, path);
+    } else if (next > MAX_DEPTH) {
+      // NaN and ±Infinity members disappear, but the reference checks their depth first.
+      tooDeep(path);
+    }
     if (path) path.pop();
   }
   return out + "}";
