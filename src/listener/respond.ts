@@ -45,9 +45,17 @@ export function errorAnswer(error: unknown): ErrorAnswer {
   return { status: 500, body: { ...INTERNAL_BODY }, headers: {}, internal: true };
 }
 
-/** Serializes a handler value canonically (nulls dropped, keys in code point order, exact integers). */
+/**
+ * Serializes a handler value canonically (nulls dropped, keys in code point order, exact
+ * integers). A value that cannot be written is the application's fault, never the client's: it
+ * fails as an internal error (500), not as the ValidationError the canonical writer throws.
+ */
 export function jsonText(value: unknown): string {
-  return canonicalize(encode(value));
+  try {
+    return canonicalize(encode(value));
+  } catch (cause) {
+    throw new RxonError("The handler returned a value that cannot be serialized", { cause });
+  }
 }
 
 /** Writes a JSON response (status 200 unless given). */
