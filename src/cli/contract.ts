@@ -1,0 +1,53 @@
+/**
+ * `rxon contract <file.ts> [--export <name>] [--name <skill>] [--version <v>]`: prints the
+ * SkillInfo JSON inferred from a TypeScript file's exported functions (or one exported function,
+ * interface or type alias). Exit codes: 0 printed, 1 the file could not be described, 2 usage.
+ */
+import { isRxonError } from "../errors.js";
+
+const USAGE = `usage: rxon contract <file.ts> [--export <name>] [--name <skill>] [--version <version>]
+
+Prints SkillInfo JSON inferred from TypeScript types: for each exported function, its first
+parameter type becomes input_schema and its (awaited) return type output_schema. With --export,
+only that function; an exported interface or type alias becomes the input_schema.
+Without --export the output is a JSON array; with it, a single object.`;
+
+/** Runs the `contract` command; returns the process exit code. */
+export async function contractCommand(argv: string[], io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {
+  const flags: Record<string, string> = {};
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "-h" || arg === "--help") {
+      io.stdout(USAGE + "\n");
+      return 0;
+    }
+    const m = /^--(export|name|version)(?:=(.*))?$/.exec(arg);
+    if (m) {
+      const value = m[2] ?? argv[++i];
+      if (value === undefined || value === "") {
+        io.stderr(`--${m[1]} needs a value\n${USAGE}\n`);
+        return 2;
+      }
+      flags[m[1]!] = value;
+    } else if (arg.startsWith("-")) {
+      io.stderr(`unknown option ${arg}\n${USAGE}\n`);
+      return 2;
+    } else positional.push(arg);
+  }
+  if (positional.length !== 1) {
+    io.stderr(`${USAGE}\n`);
+    return 2;
+  }
+  try {
+    // Loaded here: ts-morph is heavy and only this command needs it.
+    const { contractsFromFile } = await import("../contracts/from-types.js");
+    const { skills, warnings } = contractsFromFile(positional[0]!, { export: flags.export, name: flags.name, version: flags.version });
+    for (const w of warnings) io.stderr(`warning: ${w}\n`);
+    io.stdout(JSON.stringify(flags.export === undefined ? skills : skills[0], null, 2) + "\n");
+    return 0;
+  } catch (err) {
+    io.stderr(`rxon contract: ${isRxonError(err) ? err.message : "cannot describe the file"}\n`);
+    return 1;
+  }
+}
