@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import os from "node:os";
-import { Command, EventType, TaskStatus, WorkerStatus } from "../../generated/constants.js";
+import { Command, ErrorCode, EventType, TaskStatus, WorkerStatus } from "../../generated/constants.js";
 import type { Heartbeat, SkillInfo, TaskPayload, TaskResult, WorkerCommand, WorkerRegistration } from "../../generated/types.js";
 import { AuthError, isRxonError, ProtocolError, RateLimitError, RxonError, ValidationError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
@@ -157,8 +157,8 @@ export class Worker {
    * Calling it again returns the same promise.
    */
   start(): Promise<void> {
-    if (this.startPromise !== undefined) return this.startPromise;
     if (this.stopPromise !== undefined) return Promise.reject(new RxonError("worker was stopped; create a new one"));
+    if (this.startPromise !== undefined) return this.startPromise;
     this.setState("starting");
     this.startPromise = this.run();
     return this.startPromise;
@@ -521,7 +521,8 @@ export class Worker {
     this.emitter.emit("task:start", { task });
     const finished = new AbortController();
     const deadline = typeof task.deadline === "number" && Number.isFinite(task.deadline) ? task.deadline * 1000 : undefined;
-    if (deadline !== undefined) {
+    if (deadline !== undefined && deadline <= this.clock.now()) abortTask(run, "deadline");
+    else if (deadline !== undefined) {
       void this.clock.sleep(deadline - this.clock.now(), finished.signal).then(() => {
         if (!finished.signal.aborted) abortTask(run, "deadline");
       });
@@ -568,7 +569,7 @@ export class Worker {
     if (delivery.kind === "invalid") {
       // The handler's data cannot be put on the wire; one result must still go out, so send why.
       logger.error({ err: delivery.error }, "result cannot be encoded; reporting a failure instead");
-      result = this.resultFor(run, { status: TaskStatus.FAILURE, error: { code: "INTERNAL_ERROR", message: "Result data cannot be encoded as canonical JSON" } });
+      result = this.resultFor(run, { status: TaskStatus.FAILURE, error: { code: ErrorCode.INTERNAL_ERROR, message: "Result data cannot be encoded as canonical JSON" } });
       delivery = await deliverResult(this.transport, result, options);
     }
     const status = result.status;
@@ -580,7 +581,7 @@ export class Worker {
       logger.info({ reason: delivery.reason }, "result ignored by the orchestrator");
     } else if (delivery.kind !== "delivered") {
       this.counters.lost++;
-      logger.error({ err: delivery.kind === "lost" ? delivery.error : delivery.error, status }, "result lost");
+      logger.error({ err: delivery.error, status }, "result lost");
       this.emitter.emit("error", { error: delivery.error, where: "result" });
     }
     this.emitter.emit("task:done", { task: run.task, result, delivered: delivery.kind === "delivered" });
