@@ -7,6 +7,8 @@
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 const INFINITY = /^[+-]?inf(?:inity)?$/i;
 /** A zone designator; an HTTP-date without one is read as UTC, like the worker SDK does. */
+/** What every HTTP-date form has: a month name and a time of day (Date.parse alone accepts "1,5"). */
+const DATE_SHAPE = /\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b.*\b\d{1,2}:\d{2}/i;
 const HAS_ZONE = /(?:\b(?:GMT|UTC|UT)\b|[+-]\d{4}\s*$|Z\s*$)/i;
 
 /**
@@ -21,13 +23,13 @@ export function parseRetryAfter(value: string | undefined | null, nowMs: number,
   let ms: number;
   if (DECIMAL.test(text)) ms = Number(text) * 1000;
   else if (INFINITY.test(text)) ms = text.startsWith("-") ? 0 : Number.POSITIVE_INFINITY;
-  else {
+  else if (DATE_SHAPE.test(text)) {
     // Date.parse accepts the IMF-fixdate, RFC 850 and asctime forms; a date without a zone would
     // be local time in JavaScript, so UTC is made explicit.
     const at = Date.parse(HAS_ZONE.test(text) ? text : `${text} GMT`);
     if (Number.isNaN(at)) return undefined;
     ms = at - nowMs;
-  }
+  } else return undefined;
   if (Number.isNaN(ms)) return undefined;
   return Math.min(Math.max(0, Math.ceil(ms)), maxMs);
 }
