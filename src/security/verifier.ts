@@ -3,7 +3,7 @@
  * orchestrator's order and with its texts, plus what the reference lacks: Ed25519 keys chosen by
  * configuration (no downgrade), a mandatory signer id, and refusal of exact replays.
  */
-import { AuthError, RateLimitError, ValidationError } from "../errors.js";
+import { AuthError, RateLimitError, RxonError, ValidationError } from "../errors.js";
 import { verifyHmac } from "./hmac.js";
 import { importEd25519PublicKey, verifyEd25519, type Ed25519PublicKey } from "./ed25519.js";
 import { ReplayGuard, replayIdentity } from "./replay.js";
@@ -185,7 +185,13 @@ function normalizeKeys(lookup: SignerKeyLookup): ResolvedKey[] {
       // An empty secret would verify nothing; treat it as a configuration without this key.
       if (typeof key.secret === "string" && key.secret !== "") out.push({ alg: "hmac-sha256", secret: key.secret });
     } else if (key.alg === "ed25519") {
-      const publicKey = importEd25519PublicKey(key.publicKey);
+      let publicKey: Ed25519PublicKey;
+      try {
+        publicKey = importEd25519PublicKey(key.publicKey);
+      } catch (cause) {
+        // A broken configuration is the server's fault, not the sender's: 500, without the key.
+        throw new RxonError("The verification key configured for this worker is invalid", { status: 500, cause, details: { reason: "bad_key" } });
+      }
       out.push({ alg: "ed25519", publicKey, kid: publicKey.kid });
     }
   }

@@ -223,3 +223,12 @@ describe("MessageVerifier: replays", () => {
     await expect(v.verify(late, ctx)).rejects.toThrow(AuthError);
   });
 });
+
+describe("MessageVerifier: configuration errors", () => {
+  it("reports an unusable configured key as a server error without the key", async () => {
+    const v = verifier({ keys: () => ({ alg: "ed25519", publicKey: "not-a-key" }) });
+    const refusal = await reason(v.verify(signed(result()), ctx));
+    expect(refusal).toMatchObject({ type: "RxonError", status: 500, reason: "bad_key" });
+    expect(refusal.message).not.toContain("not-a-key");
+  });
+});
