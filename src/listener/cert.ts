@@ -1,37 +1,17 @@
 /**
- * Identity of a verified client certificate (PROTOCOL.md 7.6): the first subject commonName and
- * the URI subject alternative names, only when TLS reports the peer as authorized.
+ * Identity of a verified client certificate (PROTOCOL.md 7.6), taken with the security room's
+ * `peerIdentity`: only when TLS reports the peer as authorized, never from an unverified
+ * certificate.
  */
-import type { Socket } from "node:net";
-import type { TLSSocket } from "node:tls";
+import { peerIdentity } from "../security/index.js";
 import type { CertIdentity } from "./types.js";
 
-/** The peer's certificate identity, or null (plain TCP, no certificate, or not verified). */
-export function certIdentityOf(socket: Socket): CertIdentity | null {
-  const tls = socket as Partial<TLSSocket>;
-  if (tls.encrypted !== true || tls.authorized !== true || typeof tls.getPeerCertificate !== "function") return null;
-  const cert = tls.getPeerCertificate();
-  if (cert === null || typeof cert !== "object" || cert.subject === undefined) return null;
-  const cn: unknown = (cert.subject as unknown as Record<string, unknown>).CN;
-  // Several CN attributes arrive as an array in certificate order; the first one counts.
-  const commonName = Array.isArray(cn) ? cn[0] : cn;
-  if (typeof commonName !== "string" || commonName === "") return null;
-  return { commonName, uris: urisOf(cert.subjectaltname) };
-}
-
-function urisOf(subjectAltName: string | undefined): string[] {
-  if (typeof subjectAltName !== "string" || subjectAltName === "") return [];
-  const uris: string[] = [];
-  // Node writes "DNS:a, URI:spiffe://x/y"; values with commas are quoted JSON strings.
-  for (const match of subjectAltName.matchAll(/(?:^|, )URI:("(?:[^"\\]|\\.)*"|[^,]*)/g)) {
-    const value = match[1]!;
-    if (value.startsWith('"')) {
-      try {
-        uris.push(JSON.parse(value) as string);
-      } catch {
-        /* malformed quoting: skip the entry */
-      }
-    } else uris.push(value);
-  }
-  return uris;
+/**
+ * The peer's certificate identity, or null (plain TCP, no certificate, or not verified). A
+ * verified certificate with URI names but no CN has `commonName` "" (no CN to compare with).
+ */
+export function certIdentityOf(socket: unknown): CertIdentity | null {
+  const identity = peerIdentity(socket);
+  if (identity === null) return null;
+  return { commonName: identity.commonName ?? "", uris: identity.uris };
 }

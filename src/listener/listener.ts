@@ -10,7 +10,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { ErrorCode, Header } from "../../generated/constants.js";
 import { AuthError, NetworkError, RateLimitError, RxonError, ValidationError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
-import type { MessageVerifier } from "../security/verifier.js";
+import type { MessageVerifier } from "../security/index.js";
 import { decode } from "../wire/codec.js";
 import { parseJson, type JsonObject } from "../wire/json.js";
 import { abandonBody, BodyRefusal, declaredLength, emptyBody, isJsonContentType, readBody, unsupportedMediaType } from "./body.js";

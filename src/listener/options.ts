@@ -4,7 +4,7 @@
  */
 import { Limit, ProtocolVersion } from "../../generated/constants.js";
 import type { Logger } from "../logger.js";
-import type { MessageVerifier, VerifierOptions } from "../security/verifier.js";
+import type { MessageVerifier, VerifierOptions } from "../security/index.js";
 import type { RxonHandler } from "./types.js";
 
 /** Limits applied to every request and WebSocket of the listener. */

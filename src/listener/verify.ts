@@ -4,7 +4,7 @@
  * handler sees only messages signed by the worker they claim to come from.
  */
 import { AuthError, ValidationError } from "../errors.js";
-import { MessageVerifier, type MessageKind } from "../security/verifier.js";
+import { MessageVerifier, type MessageKind } from "../security/index.js";
 import type { JsonObject } from "../wire/json.js";
 import type { ListenerVerifyOptions } from "./options.js";
 
