@@ -79,7 +79,7 @@ export interface WorkerOptions {
   /** HMAC secret to sign messages with (with `url`). */
   secret?: string;
   /** Ed25519 private key to sign messages with (with `url`). */
-  ed25519Key?: unknown;
+  ed25519Key?: TransportOptions["ed25519Key"];
   /** Further options for `createTransport` (TLS, dispatcher, timeouts...). */
   transportOptions?: Omit<TransportOptions, "secret" | "ed25519Key">;
   /** Skills this worker runs (values of `defineSkill`). Names must be unique. */

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Heartbeat, TaskError, TaskResult } from "../../generated/types.js";
 import { defineSkill } from "../../src/contracts/index.js";
 import { NetworkError, ProtocolError, RxonError } from "../../src/errors.js";
-import { Worker, type WorkerSkill } from "../../src/worker/index.js";
+import { Worker, type TaskContext, type WorkerSkill } from "../../src/worker/index.js";
 import { aborted, gate, recordingClock, setup, task } from "./helpers.js";
 
 const workers: Worker[] = [];
@@ -20,7 +20,7 @@ const errorOf = (r: TaskResult | undefined): TaskError => r?.error as TaskError;
 const resultFor = (results: TaskResult[], taskId: string): TaskResult[] => results.filter((r) => r.task_id === taskId);
 
 /** A skill whose handler is the given function, with open contracts. */
-function skill(name: string, handler: WorkerSkill["handler"] | ((params: Record<string, unknown>, ctx: Parameters<WorkerSkill["handler"]>[1]) => unknown)): WorkerSkill {
+function skill(name: string, handler: (params: Record<string, unknown>, ctx: TaskContext) => unknown): WorkerSkill {
   return defineSkill({ name, version: "1", input: Type.Object({}, { additionalProperties: true }), output: Type.Object({}, { additionalProperties: true }), handler: handler as never });
 }
 

@@ -1,0 +1,141 @@
+/**
+ * One task from pick-up to delivered result: deadline timer, progress reporter, execution,
+ * the TaskResult, delivery, counters and events. The worker decides when a task may start; this
+ * decides what happens to it, and guarantees that exactly one result is attempted.
+ */
+import { randomUUID } from "node:crypto";
+import { ErrorCode, EventType, TaskStatus } from "../../generated/constants.js";
+import type { TaskPayload, TaskResult } from "../../generated/types.js";
+import type { Logger } from "../logger.js";
+import type { WorkerTransport } from "../transport/types.js";
+import type { TypedEmitter } from "./emitter.js";
+import { abortTask, errorOutcome, executeTask, type RunningTask, type TaskOutcome } from "./execute.js";
+import { withFields } from "./log.js";
+import { ProgressReporter } from "./progress.js";
+import { deliverResult } from "./results.js";
+import type { TaskContext, WorkerClock, WorkerEvents, WorkerSkill } from "./types.js";
+
+/** Counters the runner updates. */
+export interface TaskCounters {
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  ignored: number;
+  lost: number;
+}
+
+/** What a {@link TaskRunner} needs from its worker. */
+export interface TaskRunnerSettings {
+  readonly workerId: string;
+  readonly transport: WorkerTransport;
+  readonly skills: ReadonlyMap<string, WorkerSkill>;
+  readonly clock: WorkerClock;
+  readonly logger: Logger;
+  readonly emitter: TypedEmitter<WorkerEvents>;
+  readonly counters: TaskCounters;
+  readonly resultAttempts: number;
+  readonly progressIntervalMs: number;
+  /** Bound of the final progress flush. */
+  readonly flushTimeoutMs: number;
+  /** Aborted at the end of shutdown: pending deliveries and events give up. */
+  readonly signal: AbortSignal;
+}
+
+const round4 = (seconds: number): number => Math.round(seconds * 10_000) / 10_000;
+
+/** Runs tasks for one worker. */
+export class TaskRunner {
+  constructor(private readonly s: TaskRunnerSettings) {}
+
+  /** Runs `run.task` to a delivered (or given up) result; never throws. */
+  async run(run: RunningTask): Promise<void> {
+    const { s } = this;
+    const task = run.task;
+    const logger = withFields(s.logger, { task_id: task.task_id, job_id: task.job_id });
+    s.emitter.emit("task:start", { task });
+    const finished = new AbortController();
+    const deadline = typeof task.deadline === "number" && Number.isFinite(task.deadline) ? task.deadline * 1000 : undefined;
+    if (deadline !== undefined && deadline <= s.clock.now()) {
+      abortTask(run, "deadline");
+    } else if (deadline !== undefined) {
+      void s.clock.sleep(deadline - s.clock.now(), finished.signal).then(() => {
+        if (!finished.signal.aborted) abortTask(run, "deadline");
+      });
+    }
+    const progress = new ProgressReporter((p, m) => this.sendProgress(task, p, m), s.progressIntervalMs, s.clock, logger);
+    const ctx: TaskContext = {
+      signal: run.controller.signal,
+      taskId: task.task_id,
+      jobId: task.job_id,
+      ...(deadline === undefined ? {} : { deadline }),
+      progress: (fraction, message) => progress.report(fraction, message),
+      logger,
+      workerId: s.workerId,
+      task,
+    };
+    let outcome: TaskOutcome;
+    try {
+      outcome = await executeTask(run, s.skills.get(task.type), ctx, logger);
+    } catch (err) {
+      outcome = errorOutcome(err, String(task.type), logger);
+    } finally {
+      finished.abort();
+    }
+    await progress.flush(s.flushTimeoutMs);
+    await this.report(run, outcome, logger);
+  }
+
+  private resultFor(run: RunningTask, outcome: TaskOutcome): TaskResult {
+    const task = run.task;
+    const result: TaskResult = { job_id: task.job_id, task_id: task.task_id, worker_id: this.s.workerId, status: outcome.status };
+    if (typeof task.origin_worker_id === "string") result.origin_worker_id = task.origin_worker_id;
+    if (outcome.data !== undefined) result.data = outcome.data;
+    if (outcome.error !== undefined) result.error = outcome.error;
+    result.costs = { execution_time_seconds: round4(Math.max(0, this.s.clock.now() - run.startedAt) / 1000) };
+    result.picked_up_at = Math.floor(run.startedAt / 1000);
+    return result;
+  }
+
+  private async report(run: RunningTask, outcome: TaskOutcome, logger: Logger): Promise<void> {
+    const { s } = this;
+    let result = this.resultFor(run, outcome);
+    const options = { attempts: s.resultAttempts, clock: s.clock, logger, signal: s.signal };
+    let delivery = await deliverResult(s.transport, result, options);
+    if (delivery.kind === "invalid") {
+      // The handler's data cannot be put on the wire; one result must still go out, so send why.
+      logger.error({ err: delivery.error }, "result cannot be encoded; reporting a failure instead");
+      result = this.resultFor(run, { status: TaskStatus.FAILURE, error: { code: ErrorCode.INTERNAL_ERROR, message: "Result data cannot be encoded as canonical JSON" } });
+      delivery = await deliverResult(s.transport, result, options);
+    }
+    const status = result.status;
+    if (status === TaskStatus.SUCCESS) s.counters.succeeded++;
+    else if (status === TaskStatus.CANCELLED) s.counters.cancelled++;
+    else s.counters.failed++;
+    if (delivery.kind === "ignored") {
+      s.counters.ignored++;
+      logger.info({ reason: delivery.reason }, "result ignored by the orchestrator");
+    } else if (delivery.kind !== "delivered") {
+      s.counters.lost++;
+      logger.error({ err: delivery.error, status }, "result lost");
+      s.emitter.emit("error", { error: delivery.error, where: "result" });
+    }
+    s.emitter.emit("task:done", { task: run.task, result, delivered: delivery.kind === "delivered" });
+  }
+
+  private sendProgress(task: Readonly<TaskPayload>, progress: number, message: string): Promise<boolean> {
+    const id = this.s.workerId;
+    return this.s.transport.emitEvent(
+      {
+        event_id: randomUUID(),
+        worker_id: id,
+        origin_worker_id: id,
+        event_type: EventType.PROGRESS,
+        payload: { progress, message },
+        origin_task_id: task.task_id,
+        target_job_id: task.job_id,
+        target_task_id: task.task_id,
+      },
+      { signal: this.s.signal },
+    );
+  }
+}
