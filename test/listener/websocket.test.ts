@@ -37,7 +37,7 @@ describe("WebSocket command channel", () => {
   it("an AuthError refuses with 403 before any upgrade", async () => {
     const actions: string[] = [];
     s = await start({
-      handler: (action) => {
+      handler: (action, _payload, _context) => {
         actions.push(action);
         if (action === "websocket_auth") throw new AuthError("Unauthorized: Invalid individual worker token");
       },
@@ -50,7 +50,7 @@ describe("WebSocket command channel", () => {
 
   it("false from websocket_auth → 403; 401 kept; rate limit → 429; other errors → 500 generic", async () => {
     let outcome: () => unknown = () => false;
-    s = await start({ handler: (action) => (action === "websocket_auth" ? outcome() : undefined) });
+    s = await start({ handler: (action, _payload, _context) => (action === "websocket_auth" ? outcome() : undefined) });
     expect((await open(s)).status).toBe(403);
     outcome = () => {
       throw new AuthError("expired", { status: 401 });
@@ -132,7 +132,7 @@ describe("WebSocket command channel", () => {
   });
 
   it("abusive malformed frames close the socket with 1008", async () => {
-    s = await start({ handler: (action) => (action === "websocket" ? new Promise(() => {}) : undefined), limits: { maxBadFramesPerMinute: 3 } });
+    s = await start({ handler: (action, _payload, _context) => (action === "websocket" ? new Promise(() => {}) : undefined), limits: { maxBadFramesPerMinute: 3 } });
     const { ws } = await open(s);
     const closed = closeOf(ws!);
     for (let i = 0; i < 10; i++) ws!.send("garbage");
@@ -142,7 +142,7 @@ describe("WebSocket command channel", () => {
   it("messages over the size limit close the socket with 1009", async () => {
     const events: unknown[] = [];
     s = await start({
-      handler: (action, payload) => {
+      handler: (action, payload, _context) => {
         if (action === "event") events.push(payload);
         return action === "websocket" ? new Promise(() => {}) : undefined;
       },
