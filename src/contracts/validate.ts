@@ -68,6 +68,34 @@ function hasBigInt(v: unknown, depth: number): boolean {
   return false;
 }
 
+/** Keywords whose error is reported above the value that caused it. */
+const COMPOSITE = new Set(["anyOf", "oneOf", "allOf", "not", "if", "then", "else", "contains", "uniqueItems", "dependentSchemas", "unevaluatedItems", "unevaluatedProperties", "$ref", "$dynamicRef"]);
+
+/**
+ * Could the first error be due to a bigint (which ajv does not treat as a number)? Only then is
+ * the value converted and checked again; the usual invalid value costs no walk of the data.
+ */
+function mayBeBigIntFailure(data: unknown, e: ErrorObject | undefined): boolean {
+  if (e === undefined) return false;
+  const keyword = e.keyword;
+  if (COMPOSITE.has(keyword)) return hasBigInt(data, 0);
+  // Other keywords either ignore non-numbers (minimum…) or cannot involve a number at all.
+  if (keyword !== "type" && keyword !== "const" && keyword !== "enum") return false;
+  const path = e.instancePath;
+  let v: unknown = data;
+  let start = 1;
+  while (start <= path.length && path !== "") {
+    if (v === null || typeof v !== "object") return false;
+    let end = path.indexOf("/", start);
+    if (end < 0) end = path.length;
+    let key = path.slice(start, end);
+    if (key.includes("~")) key = key.replace(/~1/g, "/").replace(/~0/g, "~");
+    v = Object.prototype.hasOwnProperty.call(v, key) ? (v as Record<string, unknown>)[key] : undefined;
+    start = end + 1;
+  }
+  return typeof v === "bigint" || (keyword !== "type" && hasBigInt(v, 0));
+}
+
 /** Lossless parsing yields bigint for integers beyond 2^53; ajv only knows numbers. */
 function withoutBigInt(v: unknown, depth: number): unknown {
   if (typeof v === "bigint") return Number(v);
@@ -179,8 +207,9 @@ export class ContractValidator {
     }
     const check: Check = (data) => {
       if (fn(data)) return OK;
-      if (hasBigInt(data, 0) && fn(withoutBigInt(data, 0))) return OK;
-      return { ok: false, reason: "invalid", errors: (fn.errors ?? []).map(issue) };
+      const errors = fn.errors ?? [];
+      if (mayBeBigIntFailure(data, errors[0]) && fn(withoutBigInt(data, 0))) return OK;
+      return { ok: false, reason: "invalid", errors: errors.map(issue) };
     };
     return { check, compiled: target };
   }

@@ -51,7 +51,11 @@ export function assignDevices(
   const a = available.length;
   if (r === 0) return [];
   if (r > a || r * a > MAX_DEVICE_PAIRS) return null;
-  return options.parity === "reference" ? greedy(available, required, options) : optimal(available, required, options);
+  // When first fit succeeds the optimal search returns the same answer, so try it first: the
+  // common case then costs exactly what the reference costs.
+  const first = greedy(available, required, options);
+  if (first !== null || options.parity === "reference") return first;
+  return optimal(available, required, options);
 }
 
 function greedy(available: readonly HardwareDevice[], required: readonly DeviceRequirement[], options: MatchOptions): number[] | null {
@@ -77,13 +81,29 @@ const UNKNOWN = 0;
 const YES = 1;
 const NO = 2;
 
+// Scratch buffers reused across calls: matching calls no user code, so it never re-enters.
+let cacheBuf = new Uint8Array(64);
+let ownerBuf = new Int32Array(16);
+
+function scratchCache(n: number): Uint8Array {
+  if (cacheBuf.length < n) cacheBuf = new Uint8Array(Math.max(n, cacheBuf.length * 2));
+  cacheBuf.fill(UNKNOWN, 0, n);
+  return cacheBuf;
+}
+
+function scratchOwner(n: number): Int32Array {
+  if (ownerBuf.length < n) ownerBuf = new Int32Array(Math.max(n, ownerBuf.length * 2));
+  ownerBuf.fill(-1, 0, n);
+  return ownerBuf;
+}
+
 function optimal(available: readonly HardwareDevice[], required: readonly DeviceRequirement[], options: MatchOptions): number[] | null {
   const r = required.length;
   const a = available.length;
   // Pairs are evaluated lazily and at most once: the common case (first fit works) costs what
   // the greedy costs.
-  const cache = new Uint8Array(r * a);
-  const owner = new Int32Array(a).fill(-1);
+  const cache = scratchCache(r * a);
+  const owner = scratchOwner(a);
   const result: number[] = new Array<number>(r);
   const ok = (i: number, j: number): boolean => {
     const c = i * a + j;
