@@ -178,7 +178,7 @@ describe("aborting tasks", () => {
       return {};
     });
     const { mock } = await started({ skills: [timed] });
-    const deadline = (Date.now() + 150) / 1000;
+    const deadline = (Date.now() + 1_000) / 1000;
     mock.pushTask(task("timed", {}, { deadline }));
     await mock.waitFor((m) => m.results.length === 1);
     expect(mock.results[0]!.status).toBe("failure");
