@@ -1,7 +1,8 @@
 /**
  * The WebSocket command channel (PROTOCOL.md 2.3): one connection per transport, shared by every
  * `commands()` iterator and by `emitEvent`, reconnecting with backoff (1 s doubling to 60 s,
- * with jitter, reset after each successful handshake) for as long as someone listens.
+ * with jitter, reset after each successful handshake; at least `Retry-After` after a 429) for as
+ * long as someone listens.
  * Malformed frames are logged and skipped; they never end the stream.
  */
 import WebSocket, { type ClientOptions, type RawData } from "ws";
@@ -11,6 +12,7 @@ import { decode } from "../wire/codec.js";
 import { parseJson } from "../wire/json.js";
 import { Backoff, sleep } from "./backoff.js";
 import type { ResolvedTransportOptions } from "./options.js";
+import { parseRetryAfter } from "./retry-after.js";
 
 /** One `commands()` iterator's mailbox. */
 interface Subscriber {
@@ -114,11 +116,12 @@ export class CommandChannel {
     const backoff = new Backoff(this.options.wsBackoffInitialMs, this.options.wsBackoffMaxMs);
     try {
       while (!stop.aborted && !this.closed.aborted) {
-        const outcome = await this.connectOnce(stop);
+        const { outcome, retryAfterMs } = await this.connectOnce(stop);
         if (stop.aborted || this.closed.aborted) break;
         if (outcome === "opened") backoff.reset();
         if (outcome === "unauthorized") await this.deps.refreshToken().catch(() => false);
-        const delay = backoff.next();
+        // A rate-limited handshake waits at least as long as the orchestrator asked.
+        const delay = Math.max(backoff.next(), retryAfterMs ?? 0);
         this.options.logger.info({ url: this.url, delayMs: delay }, "Command channel disconnected; reconnecting");
         await sleep(delay, stop);
       }
@@ -128,10 +131,11 @@ export class CommandChannel {
   }
 
   /** One connection, from handshake to close. */
-  private connectOnce(stop: AbortSignal): Promise<"opened" | "failed" | "unauthorized"> {
+  private connectOnce(stop: AbortSignal): Promise<{ outcome: "opened" | "failed" | "unauthorized"; retryAfterMs?: number }> {
     const { logger } = this.options;
     return new Promise((resolve) => {
       let outcome: "opened" | "failed" | "unauthorized" = "failed";
+      let retryAfterMs: number | undefined;
       let alive = true;
       let pinger: NodeJS.Timeout | undefined;
       const ws = new WebSocket(this.url, {
@@ -145,6 +149,10 @@ export class CommandChannel {
       stop.addEventListener("abort", onStop, { once: true });
       ws.on("unexpected-response", (_req, res) => {
         if (res.statusCode === 401) outcome = "unauthorized";
+        if (res.statusCode === 429) {
+          const header = res.headers["retry-after"];
+          retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, this.options.clock(), this.options.rateLimitMaxMs) ?? this.options.rateLimitDefaultMs;
+        }
         logger.warn({ url: this.url, status: res.statusCode }, "Command channel handshake refused");
         res.resume();
         ws.terminate();
@@ -177,7 +185,7 @@ export class CommandChannel {
         if (pinger !== undefined) clearInterval(pinger);
         stop.removeEventListener("abort", onStop);
         if (this.socket === ws) this.socket = undefined;
-        resolve(outcome);
+        resolve(retryAfterMs === undefined ? { outcome } : { outcome, retryAfterMs });
       });
     });
   }

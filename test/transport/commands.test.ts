@@ -87,6 +87,16 @@ describe("command channel", () => {
     expect(server.wsHandshakes[0]!["x-worker-token"]).toBe("access-1");
   });
 
+  it("waits at least Retry-After after a rate-limited handshake", async () => {
+    const logger = memoryLogger();
+    server.next("ws", { status: 429, headers: { "retry-after": "1" } });
+    const t = transport({ logger });
+    collect(t);
+    await waitUntil(() => server.wsClients.size === 1, { timeoutMs: 10_000 });
+    const reconnect = logger.entries.find((e) => e.message.startsWith("Command channel disconnected"));
+    expect((reconnect!.fields as { delayMs: number }).delayMs).toBeGreaterThanOrEqual(1_000);
+  });
+
   it("ends the stream promptly when aborted or when the transport closes", async () => {
     const t = transport();
     const controller = new AbortController();

@@ -132,12 +132,13 @@ export class TestServer {
     this.wss = wss;
     server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
       const path = new URL(req.url ?? "/", "http://x").pathname;
-      const refuse = (status: number, text: string): void => {
-        socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      const refuse = (status: number, text: string, headers: Record<string, string> = {}): void => {
+        const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+        socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${extra}Content-Length: 0\r\n\r\n`);
       };
       if (!/^\/_worker\/ws\/[^/]+$/.test(path)) return refuse(404, "Not Found");
       const canned = this.canned.get("ws")?.shift();
-      if (canned) return refuse(canned.status, "Refused");
+      if (canned) return refuse(canned.status, "Refused", canned.headers);
       if (!this.tokenOk(req)) return refuse(401, "Unauthorized");
       wss.handleUpgrade(req, socket, head, (ws) => {
         this.wsHandshakes.push(req.headers);
