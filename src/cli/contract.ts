@@ -3,7 +3,18 @@
  * SkillInfo JSON inferred from a TypeScript file's exported functions (or one exported function,
  * interface or type alias). Exit codes: 0 printed, 1 the file could not be described, 2 usage.
  */
+import { resolve } from "node:path";
 import { isRxonError } from "../errors.js";
+
+/** Where output goes: a function, or anything with `write` (a stream, the CLI's io). */
+export type OutputSink = ((text: string) => void) | { write(text: string): unknown };
+
+/** The command's input/output; `cwd` resolves a relative file path (default: the process's). */
+export interface ContractIo {
+  stdout: OutputSink;
+  stderr: OutputSink;
+  cwd?: string;
+}
 
 const USAGE = `usage: rxon contract <file.ts> [--export <name>] [--name <skill>] [--version <version>]
 
@@ -13,7 +24,9 @@ only that function; an exported interface or type alias becomes the input_schema
 Without --export the output is a JSON array; with it, a single object.`;
 
 /** Runs the `contract` command; returns the process exit code. */
-export async function contractCommand(argv: string[], io: { stdout: (s: string) => void; stderr: (s: string) => void }): Promise<number> {
+export async function contractCommand(argv: readonly string[], sinks: ContractIo): Promise<number> {
+  const emit = (sink: OutputSink) => (text: string): void => void (typeof sink === "function" ? sink(text) : sink.write(text));
+  const io = { stdout: emit(sinks.stdout), stderr: emit(sinks.stderr) };
   const flags: Record<string, string> = {};
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -42,7 +55,7 @@ export async function contractCommand(argv: string[], io: { stdout: (s: string) 
   try {
     // Loaded here: ts-morph is heavy and only this command needs it.
     const { contractsFromFile } = await import("../contracts/from-types.js");
-    const { skills, warnings } = contractsFromFile(positional[0]!, { export: flags.export, name: flags.name, version: flags.version });
+    const { skills, warnings } = contractsFromFile(resolve(sinks.cwd ?? process.cwd(), positional[0]!), { export: flags.export, name: flags.name, version: flags.version });
     for (const w of warnings) io.stderr(`warning: ${w}\n`);
     io.stdout(JSON.stringify(flags.export === undefined ? skills : skills[0], null, 2) + "\n");
     return 0;

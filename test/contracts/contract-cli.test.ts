@@ -73,6 +73,14 @@ describe("rxon contract", () => {
     expect((JSON.parse(t.out) as SkillInfo).input_schema).toMatchObject({ type: "object", required: ["uri"] });
   });
 
+  it("accepts write()-style sinks and resolves the file against io.cwd", async () => {
+    let out = "";
+    const sink = { write: (s: string) => (out += s) };
+    const code = await contractCommand(["skills.ts", "--export", "countNodes"], { stdout: sink, stderr: sink, cwd: fileURLToPath(new URL("../fixtures/contract/", import.meta.url)) });
+    expect(code, out).toBe(0);
+    expect((JSON.parse(out) as SkillInfo).name).toBe("countNodes");
+  }, 30_000);
+
   it("usage and failures give exit codes 2 and 1 with a message", async () => {
     expect((await run()).code).toBe(2);
     expect((await run(fixture, "--bogus")).code).toBe(2);

@@ -70,6 +70,13 @@ describe("8.3 device assignment", () => {
     expect(greedyRejected).toBeGreaterThan(0);
   });
 
+  it("first fit handing the biggest card to the smallest need is re-routed", () => {
+    const devs = [gpu(80), gpu(48), gpu(24), gpu(8)];
+    const req = [needGpu(8), needGpu(80), needGpu(48)];
+    expect(assignDevices(devs, req)).toEqual([2, 0, 1]);
+    expect(assignDevices(devs, req, { parity: "reference" })).toBeNull();
+  });
+
   it("each required device consumes a distinct device", () => {
     expect(assignDevices([gpu(24)], [needGpu(8), needGpu(8)])).toBeNull();
     expect(assignDevices([gpu(24), gpu(24)], [needGpu(8), needGpu(8)])).toEqual([0, 1]);
