@@ -55,7 +55,7 @@ export function closedError(): NetworkError {
 export class HttpClient {
   private readonly origin: string;
   private readonly basePath: string;
-  private readonly versionLower: string;
+  private readonly ownVersion: string;
   private versionWarned = false;
 
   constructor(
@@ -69,7 +69,7 @@ export class HttpClient {
   ) {
     this.origin = baseUrl.origin;
     this.basePath = baseUrl.pathname.replace(/\/+$/, "");
-    this.versionLower = options.protocolVersion;
+    this.ownVersion = options.protocolVersion;
   }
 
   /**
@@ -182,7 +182,7 @@ export class HttpClient {
   private checkVersion(headers: RawResponse["headers"]): void {
     if (this.versionWarned) return;
     const theirs = headerValue(headers[Header.VERSION.toLowerCase()]);
-    if (theirs === undefined || theirs === this.versionLower) return;
+    if (theirs === undefined || theirs === this.ownVersion) return;
     this.versionWarned = true;
     this.options.logger.warn(
       { ours: this.options.protocolVersion, theirs, origin: this.origin },
