@@ -21,15 +21,16 @@ export const MAX_DEVICE_PAIRS = 1 << 20;
  * case-insensitive substring, properties per 8.1; metrics are ignored.
  */
 export function matchDevice(available: HardwareDevice, required: DeviceRequirement, options: MatchOptions = {}): boolean {
-  const type = required.type;
-  if (typeof type === "string" && type !== "" && type !== available.type) return false;
-  const model = required.model;
-  if (typeof model === "string" && model !== "") {
+  // Empty means "any"; anything else, even a value of the wrong JSON type, must be met.
+  const type: unknown = required.type;
+  if (type !== undefined && type !== null && type !== "" && type !== available.type) return false;
+  const model: unknown = required.model;
+  if (model !== undefined && model !== null && model !== "") {
     const have = available.model;
-    if (typeof have !== "string" || !have.toLowerCase().includes(model.toLowerCase())) return false;
+    if (typeof model !== "string" || typeof have !== "string" || !have.toLowerCase().includes(model.toLowerCase())) return false;
   }
-  const id = required.id;
-  if (typeof id === "string" && id !== "" && id !== available.id) return false;
+  const id: unknown = required.id;
+  if (id !== undefined && id !== null && id !== "" && id !== available.id) return false;
   return matchProperties(available.properties, required.properties, options);
 }
 

@@ -27,6 +27,11 @@ describe("8.2 matchDevice", () => {
     expect(matchDevice(d, { id: "" })).toBe(true);
     expect(matchDevice({ type: "gpu" }, { id: "gpu-0" })).toBe(false);
   });
+  it("values of the wrong JSON type are not wildcards", () => {
+    expect(matchDevice(d, { type: 5 } as unknown as HardwareDevice)).toBe(false);
+    expect(matchDevice(d, { model: 4090 } as unknown as HardwareDevice)).toBe(false);
+    expect(matchDevice(d, { type: null, id: null } as unknown as HardwareDevice)).toBe(true);
+  });
   it("properties per 8.1; metrics ignored", () => {
     expect(matchDevice(d, { type: "gpu", properties: { vram_gb: 16 } })).toBe(true);
     expect(matchDevice(d, { type: "gpu", properties: { vram_gb: 32 } })).toBe(false);
