@@ -17,6 +17,8 @@ export class ProgressReporter {
   private timer: AbortController | undefined;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Sends started and not yet settled. */
+  private sends = 0;
 
   constructor(
     private readonly send: ProgressSender,
@@ -57,6 +59,8 @@ export class ProgressReporter {
     this.timer?.abort();
     this.timer = undefined;
     this.sendPending();
+    // Most tasks report no progress: no timer for them.
+    if (this.sends === 0) return;
     const limit = new AbortController();
     await Promise.race([this.chain, this.clock.sleep(timeoutMs, limit.signal)]);
     limit.abort();
@@ -67,11 +71,14 @@ export class ProgressReporter {
     if (item === undefined) return;
     this.pending = undefined;
     this.lastSentAt = this.clock.now();
+    this.sends++;
     this.chain = this.chain.then(async () => {
       try {
         await this.send(item.progress, item.message);
       } catch (err) {
         this.logger.debug({ err }, "progress event not delivered");
+      } finally {
+        this.sends--;
       }
     });
   }

@@ -53,13 +53,14 @@ export class TaskRunner {
     const task = run.task;
     const logger = withFields(s.logger, { task_id: task.task_id, job_id: task.job_id });
     s.emitter.emit("task:start", { task });
-    const finished = new AbortController();
     const deadline = typeof task.deadline === "number" && Number.isFinite(task.deadline) ? task.deadline * 1000 : undefined;
+    let finished: AbortController | undefined;
     if (deadline !== undefined && deadline <= s.clock.now()) {
       abortTask(run, "deadline");
     } else if (deadline !== undefined) {
-      void s.clock.sleep(deadline - s.clock.now(), finished.signal).then(() => {
-        if (!finished.signal.aborted) abortTask(run, "deadline");
+      const timer = (finished = new AbortController());
+      void s.clock.sleep(deadline - s.clock.now(), timer.signal).then(() => {
+        if (!timer.signal.aborted) abortTask(run, "deadline");
       });
     }
     const progress = new ProgressReporter((p, m) => this.sendProgress(task, p, m), s.progressIntervalMs, s.clock, logger);
@@ -79,7 +80,7 @@ export class TaskRunner {
     } catch (err) {
       outcome = errorOutcome(err, String(task.type), logger);
     } finally {
-      finished.abort();
+      finished?.abort();
     }
     await progress.flush(s.flushTimeoutMs);
     await this.report(run, outcome, logger);
