@@ -81,6 +81,11 @@ function mayBeBigIntFailure(data: unknown, e: ErrorObject | undefined): boolean 
   if (COMPOSITE.has(keyword)) return hasBigInt(data, 0);
   // Other keywords either ignore non-numbers (minimum…) or cannot involve a number at all.
   if (keyword !== "type" && keyword !== "const" && keyword !== "enum") return false;
+  if (keyword === "type") {
+    // Only an expected number can be failed by a bigint.
+    const expected = String((e.params as { type?: unknown }).type);
+    if (!expected.includes("integer") && !expected.includes("number")) return false;
+  }
   const path = e.instancePath;
   let v: unknown = data;
   let start = 1;
@@ -206,10 +211,15 @@ export class ContractValidator {
       return { check: () => failure("invalid_schema", message), compiled: undefined };
     }
     const check: Check = (data) => {
-      if (fn(data)) return OK;
-      const errors = fn.errors ?? [];
-      if (mayBeBigIntFailure(data, errors[0]) && fn(withoutBigInt(data, 0))) return OK;
-      return { ok: false, reason: "invalid", errors: errors.map(issue) };
+      try {
+        if (fn(data)) return OK;
+        const errors = fn.errors ?? [];
+        if (mayBeBigIntFailure(data, errors[0]) && fn(withoutBigInt(data, 0))) return OK;
+        return { ok: false, reason: "invalid", errors: errors.map(issue) };
+      } catch {
+        // A recursive schema over absurdly deep data can exhaust the stack; refuse, do not crash.
+        return failure("invalid", "value is too deeply nested to validate");
+      }
     };
     return { check, compiled: target };
   }

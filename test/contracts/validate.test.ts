@@ -153,6 +153,14 @@ describe("validateParams / validateResult", () => {
     expect(v.validate(cyclic, {})).toMatchObject({ ok: false, reason: "invalid_schema" });
   });
 
+  it("recursive schemas over absurdly deep data refuse instead of throwing", () => {
+    const tree = { $defs: { t: { type: "object", properties: { c: { $ref: "#/$defs/t" } } } }, $ref: "#/$defs/t" };
+    let data: Record<string, unknown> = {};
+    for (let i = 0; i < 100_000; i++) data = { c: data };
+    expect(validateSchema(tree, { c: { c: {} } })).toEqual({ ok: true });
+    expect(validateSchema(tree, data)).toMatchObject({ ok: false, reason: "invalid" });
+  });
+
   it("contractError turns a failure into a ValidationError", () => {
     expect(contractError({ ok: true })).toBeUndefined();
     const err = contractError(validateParams(skill, { text: "hi" }), "bad params");
