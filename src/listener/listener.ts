@@ -10,7 +10,6 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { ErrorCode, Header } from "../../generated/constants.js";
 import { AuthError, NetworkError, RateLimitError, RxonError, ValidationError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
-import type { MessageVerifier } from "../security/index.js";
 import { decode } from "../wire/codec.js";
 import { parseJson, type JsonObject } from "../wire/json.js";
 import { abandonBody, BodyRefusal, declaredLength, emptyBody, isJsonContentType, readBody, unsupportedMediaType } from "./body.js";
@@ -20,7 +19,7 @@ import { DEFAULT_PROTOCOL_VERSION, resolveLimits, type ResolvedLimits, type Rxon
 import { errorAnswer, jsonText, rawResponse, sendEmpty, sendError, sendJson, sendText } from "./respond.js";
 import { matchRoute, matchWebSocket, pathOf, type HttpAction } from "./routes.js";
 import type { ListenerContext, RxonHandler } from "./types.js";
-import { kindOf, makeVerifier, verifyMessage } from "./verify.js";
+import { kindOf, makeVerifier, verifyMessage, type VerificationLayer } from "./verify.js";
 
 type LooseHandler = (action: string, payload: unknown, context: ListenerContext) => unknown;
 
@@ -66,7 +65,7 @@ export class RxonListener {
   #handler: LooseHandler | undefined;
   readonly #logger: Logger;
   readonly #limits: ResolvedLimits;
-  readonly #verifier: MessageVerifier | undefined;
+  readonly #verifier: VerificationLayer | undefined;
   readonly #version: string;
   readonly #wss: WebSocketServer;
   readonly #inFlight = new Set<InFlight>();
@@ -198,7 +197,8 @@ export class RxonListener {
       if (kind !== null && this.#verifier !== undefined && raw !== null) {
         const claimed = req.headers["x-worker-id"];
         const claimedId = typeof claimed === "string" && claimed !== "" ? claimed : null;
-        extra = { verifiedWorkerId: await verifyMessage(this.#verifier, kind, raw, claimedId, pathId) };
+        const verifiedWorkerId = await verifyMessage(this.#verifier, kind, raw, claimedId, pathId);
+        if (verifiedWorkerId !== undefined) extra = { verifiedWorkerId };
       }
       if (action === "poll") extra = parsePollQuery(query);
       const context = buildContext(req, pathId, flight.controller.signal, raw, extra);

@@ -8,11 +8,34 @@ import { MessageVerifier, type MessageKind } from "../security/index.js";
 import type { JsonObject } from "../wire/json.js";
 import type { ListenerVerifyOptions } from "./options.js";
 
-/** Builds the verifier of a listener from its options (or returns the given one). */
-export function makeVerifier(options: ListenerVerifyOptions | undefined): MessageVerifier | undefined {
+/** The listener's verification layer: the verifier, and how to tell a signed message from a tolerated unsigned one. */
+export interface VerificationLayer {
+  readonly verifier: MessageVerifier;
+  /**
+   * Present only when unsigned messages of workers without keys are tolerated
+   * (`requireSignature: false`): then a message that passed was authenticated only if the worker
+   * has a key, which this lookup tells.
+   */
+  readonly hasKey?: (workerId: string) => Promise<boolean>;
+}
+
+/**
+ * Builds the verification layer from the listener's options. A ready `verifier` is taken to
+ * require signatures (its options are private), so every message it passes counts as authenticated.
+ */
+export function makeVerifier(options: ListenerVerifyOptions | undefined): VerificationLayer | undefined {
   if (options === undefined) return undefined;
-  if ("verifier" in options) return options.verifier;
-  return new MessageVerifier(options);
+  if ("verifier" in options) return { verifier: options.verifier };
+  const verifier = new MessageVerifier(options);
+  if (options.requireSignature !== false) return { verifier };
+  const keys = options.keys;
+  return {
+    verifier,
+    hasKey: async (workerId) => {
+      const found = await keys(workerId);
+      return Array.isArray(found) ? found.length > 0 : found !== null && found !== undefined;
+    },
+  };
 }
 
 /** The message kind verified for an action, or null when the action carries no signed message. */
@@ -56,15 +79,19 @@ export function signerOf(kind: MessageKind, raw: JsonObject, claimedId: string |
   throw new ValidationError("Missing or invalid worker_id", [{ path: "/worker_id", message: "is required" }]);
 }
 
-/** Verifies `raw` as `kind` signed by the worker resolved by {@link signerOf}; returns that worker. */
+/**
+ * Verifies `raw` as `kind` signed by the worker resolved by {@link signerOf}. Resolves with that
+ * worker when the message was authenticated, undefined when it was only tolerated unsigned.
+ */
 export async function verifyMessage(
-  verifier: MessageVerifier,
+  layer: VerificationLayer,
   kind: MessageKind,
   raw: JsonObject,
   claimedId: string | null,
   pathId: string | null,
-): Promise<string> {
+): Promise<string | undefined> {
   const workerId = signerOf(kind, raw, claimedId, pathId);
-  await verifier.verify(raw, { workerId, kind });
+  await layer.verifier.verify(raw, { workerId, kind });
+  if (layer.hasKey !== undefined && !(await layer.hasKey(workerId))) return undefined;
   return workerId;
 }
