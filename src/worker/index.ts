@@ -25,13 +25,8 @@ export {
   type SkillDefinition,
   type SkillHandler,
 } from "../contracts/index.js";
-export {
-  createTransport,
-  TRANSPORT_DEFAULTS,
-  type CallOptions,
-  type PollOptions,
-  type ResultDelivery,
-  type TransportOptions,
-  type TransportTlsOptions,
-  type WorkerTransport,
-} from "../transport/index.js";
+// The transport's public API, so worker authors import everything from `rxon/worker`.
+export * from "../transport/index.js";
+// What a handler throws to choose the failure code the orchestrator sees.
+export { RxonError } from "../errors.js";
+export { ErrorCode } from "../../generated/constants.js";

@@ -91,6 +91,27 @@ describe("registration", () => {
     expect(Math.max(...clock.waits)).toBeLessThanOrEqual(60_000);
   });
 
+  it("heartbeats go on when the usage provider throws or hangs", async () => {
+    let calls = 0;
+    const { worker, mock } = track(
+      setup({
+        usage: () => {
+          calls++;
+          if (calls === 1) throw new Error("nvml gone");
+          return new Promise(() => {}); // never settles: skipped after 1 s
+        },
+      }),
+    );
+    const states: string[] = [];
+    worker.on("state", ({ state }) => states.push(state));
+    await worker.start();
+    await mock.waitFor((m) => m.heartbeats.length >= 2, { timeoutMs: 10_000 });
+    const [first, second] = mock.heartbeats as Heartbeat[];
+    expect(first!.usage!.devices_usage).toBeUndefined();
+    expect(second!.usage!.cpu_load_percent).toBeGreaterThanOrEqual(0);
+    expect(states).toEqual(["starting", "running"]);
+  });
+
   it("refuses bad options at construction", () => {
     const transport = new MockTransport({ workerId: "ok" });
     expect(() => new Worker({ workerId: "bad id", transport, skills: [add] })).toThrow(ValidationError);
