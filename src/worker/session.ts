@@ -197,6 +197,10 @@ export class Session {
       try {
         const response = await this.s.transport.sendHeartbeat(await this.heartbeatMessage(), { signal });
         if (signal.aborted) break;
+        // Cancellations first: a reply may carry them next to require_full_sync.
+        for (const id of response?.cancel_task_ids ?? []) {
+          if (typeof id === "string" && this.host.cancelTask(id)) logger.info({ task_id: id }, "task cancelled by heartbeat reply");
+        }
         if (response === null || response.require_full_sync === true) {
           // Our hub answers require_full_sync, and a Python one may answer null, for a worker it forgot.
           logger.info({ response }, "orchestrator asks for a full sync; registering again");
@@ -208,9 +212,6 @@ export class Session {
         again.reset();
         errors.reset();
         this.fullSync = false;
-        for (const id of response.cancel_task_ids ?? []) {
-          if (typeof id === "string" && this.host.cancelTask(id)) logger.info({ task_id: id }, "task cancelled by heartbeat reply");
-        }
         const jitter = response.next_heartbeat_jitter_ms;
         delay = interval + (typeof jitter === "number" && Number.isFinite(jitter) && jitter > 0 ? Math.min(jitter, interval) : 0);
       } catch (err) {

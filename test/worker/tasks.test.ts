@@ -160,7 +160,8 @@ describe("aborting tasks", () => {
     const seen: unknown[] = [];
     const { mock } = await started(
       { skills: [waiter(seen)] },
-      { heartbeatResponse: (hb) => ({ status: "ok", cancel_task_ids: (hb?.current_tasks ?? []).filter((id) => id.startsWith("task-")) }) },
+      // Also with require_full_sync next to it: the cancellation must not be lost in the re-registration.
+      { heartbeatResponse: (hb) => ({ status: "ok", require_full_sync: true, cancel_task_ids: (hb?.current_tasks ?? []).filter((id) => id.startsWith("task-")) }) },
     );
     const t = task("wait");
     mock.pushTask(t);
