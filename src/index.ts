@@ -12,3 +12,4 @@ export type * from "../generated/types.js";
 export * from "./security/index.js";
 export * from "./matching/index.js";
 export * from "./contracts/index.js";
+export * from "./blob/index.js";
