@@ -290,7 +290,9 @@ export class RxonListener {
    * client read the answer.
    */
   #closeAfter(req: IncomingMessage, res: ServerResponse): void {
-    if (req.complete) return;
+    // A request without a body keeps its keep-alive connection ('complete' is not yet set while
+    // the 'request' event of a bodyless request runs, so the headers decide).
+    if (req.complete || !hasBody(req)) return;
     abandonBody(req);
     if (!res.headersSent) res.setHeader("Connection", "close");
     const linger = this.#limits.refusedLingerMs;
@@ -443,6 +445,11 @@ function isNothing(value: unknown): boolean {
   if (Array.isArray(value)) return value.length === 0;
   if (typeof value === "object") return Object.keys(value).length === 0;
   return false;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers["content-length"];
+  return (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
 }
 
 function noop(): void {}

@@ -228,3 +228,19 @@ describe("mounting next to an application", () => {
     }
   });
 });
+
+describe("keep-alive", () => {
+  it("405 and 503 answers to bodyless requests keep the connection; refused bodies close it", async () => {
+    const s = await start();
+    try {
+      const r405 = await call(s.base, "DELETE", "/_worker/events");
+      expect([r405.status, r405.headers.connection]).toEqual([405, "keep-alive"]);
+      const r503 = await call(s.base, "GET", "/_worker/workers/w1/tasks/next");
+      expect([r503.status, r503.headers.connection]).toEqual([503, "keep-alive"]);
+      const withBody = await call(s.base, "POST", "/_worker/events", { a: 1 });
+      expect([withBody.status, withBody.headers.connection]).toEqual([503, "close"]);
+    } finally {
+      await s.stop();
+    }
+  });
+});
