@@ -165,7 +165,8 @@ export class Worker {
   start(): Promise<void> {
     if (this.stopPromise !== undefined) return Promise.reject(new RxonError("worker was stopped; create a new one"));
     if (this.startPromise !== undefined) return this.startPromise;
-    this.setState("starting");
+    // A worker drained before it started registers and heartbeats as draining, and takes no work.
+    if (this.currentState === "new") this.setState("starting");
     this.startPromise = this.run();
     return this.startPromise;
   }

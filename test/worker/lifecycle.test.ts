@@ -197,6 +197,18 @@ describe("drain and stop", () => {
     expect(worker.stats.inFlight).toBe(0);
   });
 
+  it("a worker drained before start registers, says draining and takes no work", async () => {
+    const { worker, mock } = track(setup());
+    await worker.drain();
+    mock.pushTask(task("add", { a: 1, b: 1 }));
+    await worker.start();
+    await mock.waitFor((m) => m.heartbeats.length >= 2);
+    expect(mock.heartbeats.every((hb) => hb?.status === "draining")).toBe(true);
+    expect(mock.queuedTasks).toBe(1);
+    expect(mock.polls).toHaveLength(0);
+    expect(worker.state).toBe("draining");
+  });
+
   it("stop() aborts running tasks after the grace period, reports them cancelled, says offline and closes", async () => {
     let seen: unknown;
     const { worker, mock } = setup({
