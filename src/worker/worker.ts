@@ -23,7 +23,8 @@ import { UsageSampler } from "./usage.js";
 const IDENTIFIER = /^[A-Za-z0-9_-]+$/;
 /** Bound of the last steps of a shutdown (final progress, final heartbeat), so stop() always ends. */
 const FLUSH_TIMEOUT_MS = 5_000;
-
+/** An empty poll answered faster than this was not held by the server. */
+const QUICK_EMPTY_POLL_MS = 50;
 
 function positive(value: number | undefined, fallback: number, what: string, integer = false): number {
   if (value === undefined) return fallback;
@@ -197,7 +198,7 @@ export class Worker {
     return true;
   }
 
-  /** Stops with a short grace period (for `await using`). */
+  /** Stops without a grace period (for `await using`). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop({ graceMs: 0 });
   }
@@ -328,6 +329,8 @@ export class Worker {
   private async pollLoop(): Promise<void> {
     const signal = this.intake.signal;
     const backoff = new Backoff(1_000, 30_000);
+    // A server that answers 204 without holding the poll would make "poll again at once" a spin.
+    const emptyBackoff = new Backoff(10, 1_000);
     while (!signal.aborted) {
       if (this.running.size >= this.concurrency) {
         await this.waitForSlot(signal);
@@ -336,6 +339,7 @@ export class Worker {
       if (!(await this.session.registered())) break;
       if (signal.aborted) break;
       let task: TaskPayload | null;
+      const polledAt = this.clock.now();
       try {
         task = await this.transport.pollTask({ timeoutSeconds: this.pollTimeoutSeconds, availableSkills: this.skillNames, hotSkills: this.skillNames, signal });
         backoff.reset();
@@ -350,7 +354,14 @@ export class Worker {
         continue;
       }
       // A task that arrives while draining has been handed to us: run it rather than lose it.
-      if (task !== null) this.accept(task);
+      if (task !== null) {
+        emptyBackoff.reset();
+        this.accept(task);
+      } else if (this.clock.now() - polledAt < QUICK_EMPTY_POLL_MS) {
+        await this.clock.sleep(emptyBackoff.next(), signal);
+      } else {
+        emptyBackoff.reset();
+      }
     }
   }
 

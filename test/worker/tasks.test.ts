@@ -324,4 +324,14 @@ describe("polling", () => {
     const waits = clock.waits.slice(waitsBefore).filter((w) => w !== 60_000 && w !== 5_000 && w !== 1_000 * 1_000);
     expect(waits.filter((w) => w >= 800).length).toBeGreaterThanOrEqual(3);
   });
+
+  it("does not spin against a server that answers 204 without holding the poll", async () => {
+    const clock = recordingClock(0.1);
+    const { mock } = await started({ clock, heartbeatIntervalMs: 60_000, pollTimeoutSeconds: 0.001 });
+    await new Promise((r) => setTimeout(r, 300));
+    // Empty polls back off 10 ms doubling to 1 s (scaled 10x here): a handful of polls, not thousands.
+    expect(mock.polls.length).toBeLessThan(40);
+    mock.pushTask(task("add", { a: 1, b: 2 }));
+    await mock.waitFor((m) => m.results.length === 1);
+  });
 });
