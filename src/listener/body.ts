@@ -52,10 +52,16 @@ export function isJsonContentType(req: IncomingMessage, allowMissing: boolean): 
  * response), and pausing it makes Node stop reading the socket once its small buffer is full.
  */
 export function abandonBody(req: IncomingMessage): void {
-  if (req.complete) return;
+  if (req.complete || !hasBody(req)) return;
   req.removeAllListeners("data");
   req.on("data", noop);
   req.pause();
+}
+
+/** Whether the request announces a body (a non-zero Content-Length, or a transfer coding). */
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers["content-length"];
+  return (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
 }
 
 function noop(): void {}

@@ -12,7 +12,7 @@ import { AuthError, NetworkError, RateLimitError, RxonError, ValidationError } f
 import { silentLogger, type Logger } from "../logger.js";
 import { decode } from "../wire/codec.js";
 import { parseJson, type JsonObject } from "../wire/json.js";
-import { abandonBody, BodyRefusal, declaredLength, emptyBody, isJsonContentType, readBody, unsupportedMediaType } from "./body.js";
+import { abandonBody, BodyRefusal, declaredLength, emptyBody, hasBody, isJsonContentType, readBody, unsupportedMediaType } from "./body.js";
 import { FrameQueue, WsCommandChannel } from "./channel.js";
 import { buildContext, parsePollQuery, type PollFields } from "./context.js";
 import { DEFAULT_PROTOCOL_VERSION, resolveLimits, type ResolvedLimits, type RxonListenerOptions } from "./options.js";
@@ -445,11 +445,6 @@ function isNothing(value: unknown): boolean {
   if (Array.isArray(value)) return value.length === 0;
   if (typeof value === "object") return Object.keys(value).length === 0;
   return false;
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers["content-length"];
-  return (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
 }
 
 function noop(): void {}
