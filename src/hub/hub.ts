@@ -34,8 +34,9 @@ import { HubAuth } from "./auth.js";
 import { canRun, matchView, normalizeError, payloadFor, skillFor, TRANSIENT_CODES } from "./dispatch.js";
 import { MemoryStore } from "./memory-store.js";
 import type { HubStore, JobRecord, WorkerRecord } from "./store.js";
-import type { HubEvents, HubOptions, HubStats, SubmitOptions, TaskHandle, TaskOutcome, TaskState } from "./types.js";
+import type { HubEvents, HubOptions, HubStats, ListenOptions, SubmitOptions, TaskHandle, TaskOutcome, TaskState } from "./types.js";
 import { PollWaiters, type Waiter } from "./waiters.js";
+import { serve, type HubServer } from "./server.js";
 
 /** Queue entries looked at per skill and poll before giving up on finding a match. */
 const SCAN_LIMIT = 64;
@@ -94,6 +95,7 @@ export class Hub extends EventEmitter<HubEvents> {
   #sweeper: NodeJS.Timeout | undefined;
   #sweeping = false;
   #closed = false;
+  readonly #servers: HubServer[] = [];
   readonly #timers = new Set<NodeJS.Timeout>();
 
   constructor(options: HubOptions = {}) {
@@ -203,10 +205,20 @@ export class Hub extends EventEmitter<HubEvents> {
     return { ...this.#counters, workers, queued, running, waitingPolls: this.#waiters.size };
   }
 
-  /** Stops timers, ends held polls, closes command channels and ends unfinished tasks as failed. */
+  /** Serves the hub over HTTP (or HTTPS with `tls`); resolves with the URL once listening. */
+  async listen(options: ListenOptions = {}): Promise<HubServer> {
+    if (this.#closed) throw new ValidationError("Hub is closed");
+    const server = await serve(this.handler, options, this.logger);
+    this.#servers.push(server);
+    return server;
+  }
+
+  /** Stops servers and timers, ends held polls, closes command channels, ends unfinished tasks as failed. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#waiters.releaseAll();
+    await Promise.all(this.#servers.splice(0).map((s) => s.close()));
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     for (const t of this.#timers) clearTimeout(t);

@@ -3,6 +3,7 @@
  * offers `submit()` to clients; state lives in a {@link HubStore} ({@link MemoryStore} by default).
  */
 export { Hub } from "./hub.js";
+export type { HubServer } from "./server.js";
 export { MemoryStore } from "./memory-store.js";
 export { SkillQueue } from "./queue.js";
 export { HubAuth, tokenHash, secretsEqual } from "./auth.js";

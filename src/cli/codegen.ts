@@ -1,0 +1,47 @@
+/**
+ * `rxon codegen`: the project's generator for users with their own schema folder. In the built
+ * package this imports dist/codegen/generate.js (tsconfig.build.json compiles codegen/ too).
+ */
+import { resolve } from "node:path";
+import { generate, staleFiles, writeGenerated } from "../../codegen/generate.js";
+import { ExitCode, parse, UsageError, type CliIo } from "./io.js";
+
+export const codegenHelp = `Usage: rxon codegen --schemas <dir> --out <dir> [--check]
+
+Generates TypeScript types, ajv standalone validators, a model table and constants from a folder
+of JSON Schemas (draft 2020-12), as \`npm run codegen\` does for rxon's own schemas.
+
+Options:
+  --schemas <dir>   folder with *.schema.json files (required)
+  --out <dir>       output folder (required)
+  --check           write nothing; exit 1 and list the files that are stale
+  -h, --help        show this help
+`;
+
+/** Runs the command; returns the exit code. */
+export async function codegenCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parse(argv, { schemas: { type: "string" }, out: { type: "string" }, check: { type: "boolean" } }, false);
+  if (values.help) return void io.stdout.write(codegenHelp), ExitCode.OK;
+  if (values.schemas === undefined || values.out === undefined) throw new UsageError("--schemas and --out are required");
+  const schemaDir = resolve(io.cwd, values.schemas);
+  const outDir = resolve(io.cwd, values.out);
+  let expected: Map<string, string>;
+  try {
+    expected = await generate(schemaDir, outDir);
+  } catch (err) {
+    io.stderr.write(`rxon codegen: ${(err as Error).message}\n`);
+    return ExitCode.FAILURE;
+  }
+  if (values.check) {
+    const stale = staleFiles(outDir, expected);
+    if (stale.length === 0) {
+      io.stdout.write(`${values.out} is up to date\n`);
+      return ExitCode.OK;
+    }
+    io.stdout.write(`stale in ${values.out}:\n${stale.map((f) => `  ${f}\n`).join("")}`);
+    return ExitCode.FAILURE;
+  }
+  const changed = writeGenerated(outDir, expected);
+  io.stdout.write(changed.length === 0 ? "nothing to do\n" : `wrote ${changed.length} file(s): ${changed.join(", ")}\n`);
+  return ExitCode.OK;
+}

@@ -1,0 +1,63 @@
+/**
+ * Worker credentials for `rxon hub`: a JSON file and/or environment variables.
+ *
+ * File: either a plain map `{"worker-1": "secret", ...}` or
+ * `{"tokens": {...}, "globalToken": "...", "ed25519Keys": {"worker-1": "<hex or PEM>"}}`.
+ * Env: RXON_TOKENS (the same JSON, or `id=secret,id=secret`), RXON_GLOBAL_TOKEN.
+ */
+import type { HubAuthOptions } from "../hub/index.js";
+import { UsageError, readText, type CliIo } from "./io.js";
+
+function asStringMap(value: unknown, what: string): Record<string, string> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new UsageError(`${what} must be a JSON object of strings`);
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== "string" || v === "") throw new UsageError(`${what}: the value for '${k}' must be a non-empty string`);
+    out[k] = v;
+  }
+  return out;
+}
+
+function fromJson(text: string, what: string): HubAuthOptions {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${what} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new UsageError(`${what} must be a JSON object`);
+  const v = value as Record<string, unknown>;
+  if ("tokens" in v || "globalToken" in v || "ed25519Keys" in v) {
+    const auth: HubAuthOptions = {};
+    if (v.tokens !== undefined) auth.tokens = asStringMap(v.tokens, `${what}.tokens`);
+    if (typeof v.globalToken === "string" && v.globalToken !== "") auth.globalToken = v.globalToken;
+    if (v.ed25519Keys !== undefined) auth.ed25519Keys = asStringMap(v.ed25519Keys, `${what}.ed25519Keys`);
+    return auth;
+  }
+  return { tokens: asStringMap(v, what) };
+}
+
+/** Credentials from `--tokens <file>`, RXON_TOKENS and RXON_GLOBAL_TOKEN (file first, env adds). */
+export function loadCredentials(io: CliIo, file: string | undefined): HubAuthOptions {
+  const auth: HubAuthOptions = file !== undefined ? fromJson(readText(io, file), file) : {};
+  const envTokens = io.env.RXON_TOKENS;
+  if (envTokens !== undefined && envTokens.trim() !== "") {
+    const fromEnv = envTokens.trim().startsWith("{")
+      ? fromJson(envTokens, "RXON_TOKENS")
+      : {
+          tokens: Object.fromEntries(
+            envTokens.split(",").map((pair) => {
+              const i = pair.indexOf("=");
+              if (i <= 0 || i === pair.length - 1) throw new UsageError("RXON_TOKENS must be JSON or id=secret,id=secret");
+              return [pair.slice(0, i).trim(), pair.slice(i + 1).trim()];
+            }),
+          ),
+        };
+    auth.tokens = { ...(auth.tokens as Record<string, string> | undefined), ...(fromEnv.tokens as Record<string, string> | undefined) };
+    if (fromEnv.globalToken !== undefined) auth.globalToken = fromEnv.globalToken;
+    if (fromEnv.ed25519Keys !== undefined) auth.ed25519Keys = { ...auth.ed25519Keys, ...fromEnv.ed25519Keys };
+  }
+  const global = io.env.RXON_GLOBAL_TOKEN;
+  if (global !== undefined && global !== "") auth.globalToken = global;
+  return auth;
+}
