@@ -143,7 +143,8 @@ export class MessageVerifier {
     }
 
     if (this.#replay !== undefined) {
-      const verdict = this.#replay.record(`${ctx.kind}\u0000${replayIdentity(msg)}`, timestamp, now);
+      // Keyed by sender too: another worker must not be able to "use up" a message identity it does not own.
+      const verdict = this.#replay.record(`${ctx.kind}\u0000${ctx.workerId}\u0000${replayIdentity(msg)}`, timestamp, now);
       if (verdict === "replay") throw denied("Message already received (replay protection)", "replay");
       if (verdict === "full") {
         throw new RateLimitError("Too many recent messages to check for replays", 1000, { details: { reason: "replay_capacity" } });

@@ -203,6 +203,15 @@ describe("MessageVerifier: replays", () => {
     expect(await reason(v.verify({ ...event, bubbling_chain: ["x"] }, { workerId: "w1", kind: "event" }))).toMatchObject({ reason: "replay" });
   });
 
+  it("keeps each sender's messages apart: another worker cannot use up a task's result identity", async () => {
+    const keys = (id: string): SignerKey | null => (id === "w1" ? hmacKey : id === "w2" ? { alg: "hmac-sha256", secret: "other-token" } : null);
+    const v = verifier({ keys });
+    const foreign = signed(result({ worker_id: "w2" }), "other-token", "w2");
+    await v.verify(foreign, { workerId: "w2", kind: "result" });
+    await expect(v.verify(signed(result()), ctx)).resolves.toBeUndefined();
+    expect(await reason(v.verify(foreign, { workerId: "w2", kind: "result" }))).toMatchObject({ reason: "replay" });
+  });
+
   it("does not remember refused messages, and can be switched off", async () => {
     const v = verifier();
     const message = signed(result());
