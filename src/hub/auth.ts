@@ -76,7 +76,7 @@ export class HubAuth {
       ]);
     }
     const cn = ctx.certIdentity?.commonName;
-    if (cn !== undefined) {
+    if (typeof cn === "string" && cn !== "") {
       if (hint !== null && hint !== cn) throw refuse(`Unauthorized: Certificate CN '${cn.slice(0, 64)}' does not match worker_id`, "cn_mismatch");
       return cn;
     }

@@ -6,12 +6,9 @@
 import { peerIdentity } from "../security/index.js";
 import type { CertIdentity } from "./types.js";
 
-/**
- * The peer's certificate identity, or null (plain TCP, no certificate, or not verified). A
- * verified certificate with URI names but no CN has `commonName` "" (no CN to compare with).
- */
+/** The peer's certificate identity, or null (plain TCP, no certificate, or not verified). */
 export function certIdentityOf(socket: unknown): CertIdentity | null {
   const identity = peerIdentity(socket);
   if (identity === null) return null;
-  return { commonName: identity.commonName ?? "", uris: identity.uris };
+  return { commonName: identity.commonName, uris: identity.uris };
 }

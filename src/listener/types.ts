@@ -21,8 +21,8 @@ import type { JsonObject } from "../wire/json.js";
 
 /** Identity taken from a verified client certificate. */
 export interface CertIdentity {
-  /** First commonName of the subject. */
-  readonly commonName: string;
+  /** First commonName of the subject; null for a certificate that names itself only by URI SANs. */
+  readonly commonName: string | null;
   /** URI subject alternative names (e.g. SPIFFE ids). */
   readonly uris: readonly string[];
 }
