@@ -23,5 +23,9 @@ export function openTransport(options: WorkerOptions, logger: Logger): WorkerTra
   const transportOptions: TransportOptions = { logger, ...options.transportOptions };
   if (options.secret !== undefined) transportOptions.secret = options.secret;
   if (options.ed25519Key !== undefined) transportOptions.ed25519Key = options.ed25519Key;
+  // Like the Python worker SDK, a worker signs with its long-term token unless told otherwise.
+  if (transportOptions.secret === undefined && transportOptions.ed25519Key === undefined && options.token) {
+    transportOptions.secret = options.token;
+  }
   return createTransport(options.url, options.workerId, options.token ?? "", transportOptions);
 }

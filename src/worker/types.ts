@@ -76,7 +76,10 @@ export interface WorkerOptions {
   workerId: string;
   /** Worker token sent as `X-Worker-Token` (needed with `url`). */
   token?: string;
-  /** HMAC secret to sign messages with (with `url`). */
+  /**
+   * HMAC secret to sign messages with (with `url`). Default: `token`, as the Python worker SDK
+   * signs; pass `transportOptions: { sign: false }` to send unsigned messages.
+   */
   secret?: string;
   /** Ed25519 private key to sign messages with (with `url`). */
   ed25519Key?: TransportOptions["ed25519Key"];
