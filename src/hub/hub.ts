@@ -387,6 +387,11 @@ export class Hub extends EventEmitter<HubEvents> {
       this.#timers.add(timer);
       signal.addEventListener("abort", onAbort, { once: true });
       this.#waiters.add(waiter);
+      // A task queued between this poll's look at the queues and now found no parked poll to
+      // offer itself to: look once more, now that any later task will be offered to this one.
+      if (skills.length > 0) {
+        this.#serveParked(waiter).catch((err: unknown) => this.logger.error({ err, workerId }, "hub: could not serve a parked poll"));
+      }
     });
   }
 
@@ -394,19 +399,7 @@ export class Hub extends EventEmitter<HubEvents> {
   async #claimFor(worker: WorkerRecord, skills: readonly string[]): Promise<JobRecord | null> {
     const view = this.#viewOf(worker);
     for (let attempt = 0; attempt < 4; attempt++) {
-      let best: JobRecord | null = null;
-      for (const skill of skills) {
-        const entries = await this.store.peekQueue(skill, SCAN_LIMIT);
-        for (const e of entries) {
-          if (best !== null && (e.priority < best.priority || (e.priority === best.priority && e.seq > best.seq))) break;
-          const job = await this.store.getJob(e.jobId);
-          if (job === undefined || job.state !== "waiting_for_worker") continue;
-          if (canRun(view, job)) {
-            best = job;
-            break;
-          }
-        }
-      }
+      const best = await this.#bestFor(view, skills);
       if (best === null) return null;
       if (await this.store.removeFromQueue(best.type, best.jobId)) {
         await this.#assign(best, worker.id);
@@ -414,6 +407,58 @@ export class Hub extends EventEmitter<HubEvents> {
       }
     }
     return null;
+  }
+
+  /** The best queued task `view` can run, unclaimed; null when there is none. */
+  async #bestFor(view: MatchWorker, skills: readonly string[]): Promise<JobRecord | null> {
+    let best: JobRecord | null = null;
+    for (const skill of skills) {
+      const entries = await this.store.peekQueue(skill, SCAN_LIMIT);
+      for (const e of entries) {
+        if (best !== null && (e.priority < best.priority || (e.priority === best.priority && e.seq > best.seq))) break;
+        const job = await this.store.getJob(e.jobId);
+        if (job === undefined || job.state !== "waiting_for_worker") continue;
+        if (canRun(view, job)) {
+          best = job;
+          break;
+        }
+      }
+    }
+    return best;
+  }
+
+  /**
+   * Hands a parked poll the best queued task it can run, if any (see {@link Hub.#park}). The task
+   * is claimed from the queue first and the poll taken second: if an offer handed the poll another
+   * task meanwhile, this one goes back to its place in the queue and is offered to the others.
+   */
+  async #serveParked(w: Waiter): Promise<void> {
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const worker = await this.store.getWorker(w.workerId);
+      if (worker === undefined || w.done) return;
+      const best = await this.#bestFor(this.#viewOf(worker), w.skills);
+      if (best === null || w.done) return;
+      if (!(await this.store.removeFromQueue(best.type, best.jobId))) continue;
+      if (!this.#waiters.take(w)) {
+        await this.store.enqueue(best.type, { jobId: best.jobId, priority: best.priority, seq: best.seq });
+        await this.#offer(best);
+        return;
+      }
+      await this.#assign(best, worker.id);
+      if (w.done) {
+        await this.#requeue(best, "poll_ended", false);
+        return;
+      }
+      w.settle(best);
+      return;
+    }
+  }
+
+  /** Parks `w` again after an offer took it but lost the task, and looks at the queues for it. */
+  #repark(w: Waiter): void {
+    if (w.done || this.#closed) return;
+    this.#waiters.add(w);
+    this.#serveParked(w).catch((err: unknown) => this.logger.error({ err, workerId: w.workerId }, "hub: could not serve a parked poll"));
   }
 
   async #assign(job: JobRecord, workerId: string): Promise<void> {
@@ -469,14 +514,23 @@ export class Hub extends EventEmitter<HubEvents> {
   async #offer(job: JobRecord): Promise<void> {
     if (!this.#waiters.hasSkill(job.type)) return;
     for (const w of this.#waiters.forSkill(job.type)) {
-      if (w.done) continue;
+      // Decide and take the poll without awaiting: concurrent offers must not all pile onto the
+      // same first polls (the in-process view of a parked worker is kept current by register,
+      // heartbeat and expiry, which also release its polls when it stops being dispatchable).
+      const view = this.#views.get(w.workerId);
+      if (w.done || view === undefined || !canRun(view, job) || !this.#waiters.take(w)) continue;
       const worker = await this.store.getWorker(w.workerId);
-      if (worker === undefined || !this.#dispatchable.has(worker.status)) continue;
-      if (!canRun(this.#viewOf(worker), job)) continue;
-      if (w.done) continue;
-      this.#waiters.remove(w);
+      if (worker === undefined || !this.#dispatchable.has(worker.status)) {
+        w.settle(null); // gone or draining meanwhile: its next poll finds out
+        continue;
+      }
+      const current = this.#viewOf(worker);
+      if (current !== view && !canRun(current, job)) {
+        this.#repark(w);
+        continue;
+      }
       if (!(await this.store.removeFromQueue(job.type, job.jobId))) {
-        w.settle(null); // someone else claimed it meanwhile; the worker polls again
+        this.#repark(w); // someone else claimed the task meanwhile; the poll keeps waiting
         return;
       }
       await this.#assign(job, worker.id);

@@ -35,17 +35,28 @@ export class PollWaiters {
 
   /** Forgets `w` (idempotent). */
   remove(w: Waiter): void {
+    this.take(w);
+  }
+
+  /**
+   * Removes `w` and reports whether this call did: the claim of a parked poll. Several offers may
+   * look at the same poll across their awaits; only the one that takes it may hand it a task.
+   */
+  take(w: Waiter): boolean {
     const set = this.byWorker.get(w.workerId);
-    if (set === undefined || !set.delete(w)) return;
+    if (set === undefined || !set.delete(w)) return false;
     if (set.size === 0) this.byWorker.delete(w.workerId);
     for (const s of w.skills) removeFrom(this.bySkill, s, w);
     this.count--;
+    return true;
   }
 
-  /** Polls that can run `skill`, longest waiting first (a snapshot). */
-  forSkill(skill: string): Waiter[] {
-    const set = this.bySkill.get(skill);
-    return set === undefined ? [] : [...set];
+  /**
+   * Polls that can run `skill`, longest waiting first. A live view (no copy per offer): polls
+   * taken while it is being walked are skipped, polls parked meanwhile may or may not be seen.
+   */
+  forSkill(skill: string): Iterable<Waiter> {
+    return this.bySkill.get(skill) ?? NONE;
   }
 
   /** Has anyone parked for `skill`? */
@@ -68,6 +79,8 @@ export class PollWaiters {
     for (const id of [...this.byWorker.keys()]) this.release(id);
   }
 }
+
+const NONE: readonly Waiter[] = [];
 
 function addTo(map: Map<string, Set<Waiter>>, key: string, w: Waiter): void {
   let set = map.get(key);
