@@ -33,9 +33,10 @@ import { MessageVerifier, type MessageKind } from "../security/index.js";
 import { HubAuth } from "./auth.js";
 import { canRun, matchView, normalizeError, payloadFor, skillFor, TRANSIENT_CODES } from "./dispatch.js";
 import { MemoryStore } from "./memory-store.js";
-import type { HubStore, JobRecord, WorkerRecord } from "./store.js";
+import type { Awaitable, HubStore, JobRecord, WorkerRecord } from "./store.js";
 import type { HubEvents, HubOptions, HubStats, ListenOptions, SubmitOptions, TaskHandle, TaskOutcome, TaskState } from "./types.js";
 import { PollWaiters, type Waiter } from "./waiters.js";
+import { isPromise, runFlow, wait, type Flow } from "./flow.js";
 import { serve, type HubServer } from "./server.js";
 
 /** Queue entries looked at per skill and poll before giving up on finding a match. */
@@ -345,8 +346,12 @@ export class Hub extends EventEmitter<HubEvents> {
     }
     await this.#touch(worker);
     const skills = this.#pollSkills(worker, ctx.availableSkills);
-    let job = await this.#claimFor(worker, skills);
-    if (job === null) job = await this.#park(id, skills, holdMs, ctx.signal);
+    // With a synchronous store the claim and the parking happen in one turn, so no task can be
+    // queued in between; otherwise the parked poll looks at the queues once more.
+    const claimed = this.#claimFor(worker, skills);
+    const wentAsync = isPromise(claimed);
+    let job = wentAsync ? await claimed : claimed;
+    if (job === null) job = await this.#park(id, skills, holdMs, ctx.signal, wentAsync);
     if (job === null) return null;
     if (ctx.signal.aborted) {
       // The client left while the task was being handed over: put it back untouched.
@@ -362,7 +367,7 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /** Parks a poll; resolves with an assigned job, or null on timeout, abort or release. */
-  #park(workerId: string, skills: readonly string[], holdMs: number, signal: AbortSignal): Promise<JobRecord | null> {
+  #park(workerId: string, skills: readonly string[], holdMs: number, signal: AbortSignal, recheck = false): Promise<JobRecord | null> {
     if (this.#closed || signal.aborted || holdMs <= 0) return Promise.resolve(null);
     return new Promise((resolve) => {
       let done = false;
@@ -387,22 +392,24 @@ export class Hub extends EventEmitter<HubEvents> {
       this.#timers.add(timer);
       signal.addEventListener("abort", onAbort, { once: true });
       this.#waiters.add(waiter);
-      // A task queued between this poll's look at the queues and now found no parked poll to
-      // offer itself to: look once more, now that any later task will be offered to this one.
-      if (skills.length > 0) {
-        this.#serveParked(waiter).catch((err: unknown) => this.logger.error({ err, workerId }, "hub: could not serve a parked poll"));
-      }
+      // A task queued between this poll's (asynchronous) look at the queues and now found no
+      // parked poll to offer itself to: look once more, now that later tasks will be offered here.
+      if (recheck && skills.length > 0) this.#recheck(waiter, 0);
     });
   }
 
   /** Finds and claims the best queued task `worker` can run; null when there is none. */
-  async #claimFor(worker: WorkerRecord, skills: readonly string[]): Promise<JobRecord | null> {
+  #claimFor(worker: WorkerRecord, skills: readonly string[]): Awaitable<JobRecord | null> {
+    return runFlow(this.#claimFlow(worker, skills));
+  }
+
+  *#claimFlow(worker: WorkerRecord, skills: readonly string[]): Flow<JobRecord | null> {
     const view = this.#viewOf(worker);
     for (let attempt = 0; attempt < 4; attempt++) {
-      const best = await this.#bestFor(view, skills);
+      const best = yield* this.#bestFlow(view, skills);
       if (best === null) return null;
-      if (await this.store.removeFromQueue(best.type, best.jobId)) {
-        await this.#assign(best, worker.id);
+      if (yield* wait(this.store.removeFromQueue(best.type, best.jobId))) {
+        yield* this.#assignFlow(best, worker.id);
         return best;
       }
     }
@@ -410,13 +417,13 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /** The best queued task `view` can run, unclaimed; null when there is none. */
-  async #bestFor(view: MatchWorker, skills: readonly string[]): Promise<JobRecord | null> {
+  *#bestFlow(view: MatchWorker, skills: readonly string[]): Flow<JobRecord | null> {
     let best: JobRecord | null = null;
     for (const skill of skills) {
-      const entries = await this.store.peekQueue(skill, SCAN_LIMIT);
+      const entries = yield* wait(this.store.peekQueue(skill, SCAN_LIMIT));
       for (const e of entries) {
         if (best !== null && (e.priority < best.priority || (e.priority === best.priority && e.seq > best.seq))) break;
-        const job = await this.store.getJob(e.jobId);
+        const job = yield* wait(this.store.getJob(e.jobId));
         if (job === undefined || job.state !== "waiting_for_worker") continue;
         if (canRun(view, job)) {
           best = job;
@@ -427,51 +434,65 @@ export class Hub extends EventEmitter<HubEvents> {
     return best;
   }
 
-  /**
-   * Hands a parked poll the best queued task it can run, if any (see {@link Hub.#park}). The task
-   * is claimed from the queue first and the poll taken second: if an offer handed the poll another
-   * task meanwhile, this one goes back to its place in the queue and is offered to the others.
-   */
-  async #serveParked(w: Waiter): Promise<void> {
-    for (let attempt = 0; attempt < 4; attempt++) {
-      const worker = await this.store.getWorker(w.workerId);
-      if (worker === undefined || w.done) return;
-      const best = await this.#bestFor(this.#viewOf(worker), w.skills);
-      if (best === null || w.done) return;
-      if (!(await this.store.removeFromQueue(best.type, best.jobId))) continue;
-      if (!this.#waiters.take(w)) {
-        await this.store.enqueue(best.type, { jobId: best.jobId, priority: best.priority, seq: best.seq });
-        await this.#offer(best);
-        return;
-      }
-      await this.#assign(best, worker.id);
-      if (w.done) {
-        await this.#requeue(best, "poll_ended", false);
-        return;
-      }
-      w.settle(best);
-      return;
-    }
-  }
-
-  /** Parks `w` again after an offer took it but lost the task, and looks at the queues for it. */
-  #repark(w: Waiter): void {
-    if (w.done || this.#closed) return;
-    this.#waiters.add(w);
-    this.#serveParked(w).catch((err: unknown) => this.logger.error({ err, workerId: w.workerId }, "hub: could not serve a parked poll"));
-  }
-
-  async #assign(job: JobRecord, workerId: string): Promise<void> {
+  *#assignFlow(job: JobRecord, workerId: string): Flow<void> {
     job.state = "running";
     job.workerId = workerId;
     job.attempts++;
     job.dispatchedAt = this.#now();
-    await this.store.putJob(job);
-    await this.store.addLease(workerId, job.jobId);
+    yield* wait(this.store.putJob(job));
+    yield* wait(this.store.addLease(workerId, job.jobId));
     const local = this.#local.get(job.jobId);
     if (local) local.state = "running";
     this.#counters.dispatched++;
     this.emit("task:dispatched", { jobId: job.jobId, taskId: job.taskId, workerId, attempt: job.attempts });
+  }
+
+  /**
+   * Gives a taken poll (removed from the waiters by the caller) the best queued task it can run.
+   * When there is none the poll is parked again, and looks at the queues once more if this went
+   * asynchronous (a task queued meanwhile would not have been offered to it).
+   */
+  *#serveFlow(w: Waiter, depth: number): Flow<void> {
+    const lookup = this.store.getWorker(w.workerId);
+    const worker = yield* wait(lookup);
+    if (worker === undefined || !this.#dispatchable.has(worker.status)) {
+      w.settle(null); // gone or draining meanwhile: its next poll finds out
+      return;
+    }
+    const claimed = this.#claimFor(worker, w.skills);
+    const job = yield* wait(claimed);
+    if (job === null) {
+      if (w.done || this.#closed) return;
+      this.#waiters.add(w);
+      if (isPromise(lookup) || isPromise(claimed)) this.#recheck(w, depth + 1);
+      return;
+    }
+    if (w.done) {
+      // The poll ended while the task was being assigned: the task goes back.
+      yield this.#requeue(job, "poll_ended", false);
+      return;
+    }
+    w.settle(job);
+  }
+
+  /** Takes a parked poll and serves it if there is work (see {@link Hub.#park}); bounded re-parking. */
+  #recheck(w: Waiter, depth: number): void {
+    if (w.done || this.#closed || !this.#waiters.take(w)) return;
+    if (depth >= 4) {
+      w.settle(null); // keeps losing its task to others: the worker polls again
+      return;
+    }
+    try {
+      const r = runFlow(this.#serveFlow(w, depth));
+      if (isPromise(r)) r.catch((err: unknown) => this.#serveFailed(w, err));
+    } catch (err) {
+      this.#serveFailed(w, err);
+    }
+  }
+
+  #serveFailed(w: Waiter, err: unknown): void {
+    this.logger.error({ err, workerId: w.workerId }, "hub: could not serve a parked poll");
+    w.settle(null);
   }
 
   async #enqueueNew(job: JobRecord): Promise<void> {
@@ -510,37 +531,25 @@ export class Hub extends EventEmitter<HubEvents> {
     };
   }
 
-  /** Hands a freshly queued job to a parked poll that can run it, if there is one. */
-  async #offer(job: JobRecord): Promise<void> {
+  /**
+   * Wakes parked polls that can run a freshly queued job. A woken poll gets the best queued task
+   * it can run, which is not necessarily this job (older or higher-priority tasks come first), so
+   * polls are woken until this job has been handed out or no parked poll can take it.
+   */
+  #offer(job: JobRecord): Awaitable<void> {
     if (!this.#waiters.hasSkill(job.type)) return;
+    return runFlow(this.#offerFlow(job));
+  }
+
+  *#offerFlow(job: JobRecord): Flow<void> {
     for (const w of this.#waiters.forSkill(job.type)) {
-      // Decide and take the poll without awaiting: concurrent offers must not all pile onto the
-      // same first polls (the in-process view of a parked worker is kept current by register,
+      if (job.state !== "waiting_for_worker") return;
+      // Decide and take the poll before anything asynchronous: concurrent offers must not pile
+      // onto the same polls (the in-process view of a parked worker is kept current by register,
       // heartbeat and expiry, which also release its polls when it stops being dispatchable).
       const view = this.#views.get(w.workerId);
       if (w.done || view === undefined || !canRun(view, job) || !this.#waiters.take(w)) continue;
-      const worker = await this.store.getWorker(w.workerId);
-      if (worker === undefined || !this.#dispatchable.has(worker.status)) {
-        w.settle(null); // gone or draining meanwhile: its next poll finds out
-        continue;
-      }
-      const current = this.#viewOf(worker);
-      if (current !== view && !canRun(current, job)) {
-        this.#repark(w);
-        continue;
-      }
-      if (!(await this.store.removeFromQueue(job.type, job.jobId))) {
-        this.#repark(w); // someone else claimed the task meanwhile; the poll keeps waiting
-        return;
-      }
-      await this.#assign(job, worker.id);
-      if (w.done) {
-        // The poll ended while we were assigning: the task goes back.
-        await this.#requeue(job, "poll_ended", false);
-        return;
-      }
-      w.settle(job);
-      return;
+      yield* this.#serveFlow(w, 0);
     }
   }
 

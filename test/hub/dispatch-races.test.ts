@@ -1,0 +1,98 @@
+/**
+ * Dispatch under concurrency: many parked polls and many submissions at once, with the in-memory
+ * store (answers synchronously) and with stores that answer asynchronously (as a remote one does).
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { Hub, MemoryStore, type HubStore } from "../../src/hub/index.js";
+import type { QueueEntry } from "../../src/hub/store.js";
+import { poll, register, result } from "./helpers.js";
+
+const hubs: Hub[] = [];
+afterEach(async () => {
+  for (const h of hubs.splice(0)) await h.close();
+});
+
+/** Every store answer arrives a macrotask later, so concurrent dispatch steps interleave. */
+function laggingStore(): HubStore {
+  const inner = new MemoryStore();
+  return new Proxy(inner, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => new Promise((resolve) => setImmediate(() => resolve((value as (...a: unknown[]) => unknown).apply(target, args))));
+    },
+  });
+}
+
+/** Queue reads answer with what was queued when asked, but only after a while. */
+function slowPeekStore(): HubStore {
+  const inner = new MemoryStore();
+  return new Proxy(inner, {
+    get(target, key) {
+      if (key !== "peekQueue") return Reflect.get(target, key);
+      return (queue: string, limit: number): Promise<QueueEntry[]> => {
+        const snapshot = target.peekQueue(queue, limit);
+        return new Promise((resolve) => setTimeout(() => resolve(snapshot), 50));
+      };
+    },
+  });
+}
+
+async function fleet(store: HubStore | undefined, workers: number, tasks: number): Promise<{ hub: Hub; requeued: number; nulls: number }> {
+  const tokens = Object.fromEntries(Array.from({ length: workers }, (_, i) => [`w${i}`, `secret-${i}`]));
+  const hub = new Hub({ auth: { tokens }, ...(store ? { store } : {}) });
+  hubs.push(hub);
+  let requeued = 0;
+  hub.on("task:requeued", () => requeued++);
+  for (const [id, token] of Object.entries(tokens)) await register(hub, id, {}, { token, sign: token });
+  let done = false;
+  let nulls = 0;
+  const loops = Object.entries(tokens).map(async ([id, token]) => {
+    while (!done) {
+      const task = await poll(hub, id, { token, pollTimeout: 0.5 });
+      if (task === null) {
+        nulls++;
+        continue;
+      }
+      await result(hub, id, { job_id: task.job_id, task_id: task.task_id, data: { n: (task.params as { n: number }).n } }, { token, sign: token });
+    }
+  });
+  // Let every worker park first, then submit in bursts.
+  await new Promise((r) => setTimeout(r, 20));
+  const handles = Array.from({ length: tasks }, (_, n) => hub.submit({ type: "echo", params: { n } }));
+  const outcomes = await Promise.all(handles.map((h) => h.result()));
+  done = true;
+  await Promise.all(loops);
+  for (const [n, o] of outcomes.entries()) {
+    expect(o.status).toBe("success");
+    expect(o.data).toEqual({ n });
+    expect(o.attempts).toBe(1);
+  }
+  expect((await hub.stats()).dispatched).toBe(tasks);
+  return { hub, requeued, nulls };
+}
+
+describe("hub dispatch under concurrency", () => {
+  it("hands each of many simultaneous tasks to exactly one of many parked polls (in-memory store)", async () => {
+    const { requeued } = await fleet(undefined, 32, 400);
+    expect(requeued).toBe(0);
+  });
+
+  it("does the same with a store that answers asynchronously", async () => {
+    const { requeued } = await fleet(laggingStore(), 16, 150);
+    expect(requeued).toBe(0);
+  });
+
+  it("a poll that parks just after a task was queued still gets it (no lost wake-up)", async () => {
+    const hub = new Hub({ auth: { tokens: { "cpu-1": "s-cpu-1" } }, store: slowPeekStore() });
+    hubs.push(hub);
+    await register(hub, "cpu-1");
+    // The poll reads an empty queue (slowly); the task is queued while it reads, finds no parked
+    // poll to wake, and the poll then parks for 5 s unless it looks at the queue again.
+    const pending = poll(hub, "cpu-1", { pollTimeout: 5 });
+    await new Promise((r) => setTimeout(r, 10));
+    const h = hub.submit({ type: "echo", params: { late: true } });
+    const task = await pending;
+    expect(task?.job_id).toBe(h.jobId);
+  });
+});
