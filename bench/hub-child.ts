@@ -22,7 +22,13 @@ import type { IncomingMessage } from "node:http";
 /** Skill every bench worker offers. */
 export const SKILL = { name: "echo", version: "1.0.0", output_schema: { type: "object", properties: { n: { type: "number" } } } };
 
-type ParentMessage = { stop: true } | { floor: { url: string; total: number; lanes: number } };
+type ParentMessage = { stop: true } | { cpu: true } | { floor: { url: string; total: number; lanes: number } };
+
+/** CPU time (user + system) of this process so far, in ms. */
+export function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
 
 function send(message: unknown): void {
   process.send?.(message);
@@ -49,6 +55,7 @@ async function workers(url: string, count: number): Promise<void> {
   });
   process.on("message", (m: ParentMessage) => {
     if ("stop" in m) stop.abort();
+    if ("cpu" in m) send({ cpu: cpuMs() });
   });
   send({ ready: true });
   await new Promise<void>((resolve) => stop.signal.addEventListener("abort", () => resolve(), { once: true }));
@@ -60,6 +67,7 @@ async function workers(url: string, count: number): Promise<void> {
 async function floor(): Promise<void> {
   process.on("message", (m: ParentMessage) => {
     if ("stop" in m) process.exit(0);
+    if (!("floor" in m)) return;
     const { url, total, lanes } = m.floor;
     const agent = new Agent({ connections: lanes });
     let done = 0;

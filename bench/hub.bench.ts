@@ -26,7 +26,7 @@ import { signMessage } from "../src/security/index.js";
 import type { ListenerContext } from "../src/listener/types.js";
 import type { BenchRow } from "./harness.js";
 import { median, percentile } from "./harness.js";
-import { SKILL } from "./hub-child.js";
+import { cpuMs, SKILL } from "./hub-child.js";
 
 const ROUNDS = 5;
 const FLOOR = "floor: undici x16 trivial http (child process)";
@@ -79,7 +79,7 @@ function inflightFor(workers: number): number {
   return Math.max(4, workers * 2);
 }
 
-async function inProcess(workers: number, perRound: number): Promise<BenchRow> {
+export async function inProcess(workers: number, perRound: number): Promise<BenchRow> {
   const tokens = tokensFor(workers);
   const hub = new Hub({ auth: { tokens } });
   const h = hub.handler as H;
@@ -127,11 +127,16 @@ function spawnChild(args: string[], execArgv: string[] = []): { proc: ChildProce
   return { proc, next };
 }
 
-async function overHttp(workers: number, perRound: number): Promise<BenchRow> {
+export async function overHttp(workers: number, perRound: number): Promise<BenchRow> {
   const hub = new Hub({ auth: { tokens: tokensFor(workers) } });
   const server = await hub.listen({ port: 0 });
   const child = spawnChild(["workers", server.url, String(workers)]);
   await child.next(); // registered
+  const cpuOf = async (): Promise<number> => {
+    child.proc.send({ cpu: true });
+    return ((await child.next()) as { cpu: number }).cpu;
+  };
+  const [hub0, workers0, wall0] = [cpuMs(), await cpuOf(), performance.now()];
   const row = await rounds(
     `hub over loopback HTTP, ${workers} worker(s)`,
     hub,
@@ -139,6 +144,9 @@ async function overHttp(workers: number, perRound: number): Promise<BenchRow> {
     inflightFor(workers),
     "workers in a child process (undici transports), HMAC sign + verify + replay check",
   );
+  const wall = performance.now() - wall0;
+  const [hubCpu, workersCpu] = [cpuMs() - hub0, (await cpuOf()) - workers0];
+  row.note += `; CPU busy: hub process ${Math.round((100 * hubCpu) / wall)}%, workers process ${Math.round((100 * workersCpu) / wall)}%`;
   child.proc.send({ stop: true });
   await child.next(); // stopped
   child.proc.disconnect();
@@ -146,7 +154,7 @@ async function overHttp(workers: number, perRound: number): Promise<BenchRow> {
   return row;
 }
 
-async function floor(): Promise<BenchRow> {
+export async function floor(): Promise<BenchRow> {
   const server = createServer((_req, res) => {
     res.writeHead(200, { "content-type": "application/json" });
     res.end('{"status":"ok"}');

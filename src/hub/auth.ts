@@ -10,6 +10,7 @@ import { AuthError, ValidationError } from "../errors.js";
 import type { ListenerContext } from "../listener/types.js";
 import type { SignerKey, SignerKeyLookup } from "../security/index.js";
 import type { HubStore } from "./store.js";
+import { isPromise } from "./flow.js";
 import type { HubAuthOptions } from "./types.js";
 
 /** Worker ids are identifiers (PROTOCOL.md 10.3), with an end-of-input anchor and a length cap. */
@@ -18,6 +19,10 @@ const IDENTIFIER = /^[A-Za-z0-9_-]{1,128}$/;
 /** SHA-256 hex of a token: only hashes of STS tokens are stored. */
 export function tokenHash(token: string): string {
   return createHash("sha256").update(token, "utf8").digest("hex");
+}
+
+function digestOf(secret: string): Buffer {
+  return createHash("sha256").update(secret, "utf8").digest();
 }
 
 /** Compares two secrets in time independent of where they differ (and of their lengths). */
@@ -35,6 +40,13 @@ function refuse(message: string, reason: string): AuthError {
 export class HubAuth {
   readonly #tokens: ReadonlyMap<string, string>;
   readonly #global: string | undefined;
+  /**
+   * SHA-256 digests of the configured secrets, computed once: a presented token is hashed once
+   * per request (that digest is also its STS lookup key) and compared digest to digest, in
+   * constant time.
+   */
+  readonly #tokenDigests: ReadonlyMap<string, Buffer>;
+  readonly #globalDigest: Buffer | undefined;
   readonly #ed25519: ReadonlyMap<string, SignerKey>;
   readonly #store: HubStore;
   readonly #now: () => number;
@@ -52,6 +64,8 @@ export class HubAuth {
     }
     this.#tokens = tokens as ReadonlyMap<string, string>;
     this.#global = options.globalToken === "" ? undefined : options.globalToken;
+    this.#tokenDigests = new Map([...this.#tokens].map(([id, secret]) => [id, digestOf(secret)]));
+    this.#globalDigest = this.#global === undefined ? undefined : digestOf(this.#global);
     this.#ed25519 = new Map(
       Object.entries(options.ed25519Keys ?? {}).map(([id, key]) => [id, { alg: "ed25519", publicKey: key } as SignerKey]),
     );
@@ -85,18 +99,20 @@ export class HubAuth {
       if (this.open && hint !== null) return hint;
       throw refuse("Unauthorized: Missing X-Worker-Token header or client certificate.", "missing_token");
     }
-    const sts = await this.#store.getToken(tokenHash(token));
+    const presented = digestOf(token);
+    const stsLookup = this.#store.getToken(presented.toString("hex"));
+    const sts = isPromise(stsLookup) ? await stsLookup : stsLookup;
     if (sts !== undefined && sts.kind === "access" && sts.expiresAt > this.#now()) {
       if (hint !== null && hint !== sts.workerId) throw refuse("Unauthorized: token belongs to another worker", "owner_mismatch");
       return sts.workerId;
     }
     if (hint === null) throw refuse("Unauthorized: Missing X-Worker-ID header", "missing_worker_id");
-    const individual = this.#tokens.get(hint);
+    const individual = this.#tokenDigests.get(hint);
     if (individual !== undefined) {
-      if (secretsEqual(token, individual)) return hint;
+      if (timingSafeEqual(presented, individual)) return hint;
       throw refuse("Unauthorized: Invalid individual worker token", "bad_token");
     }
-    if (this.#global !== undefined && secretsEqual(token, this.#global)) return hint;
+    if (this.#globalDigest !== undefined && timingSafeEqual(presented, this.#globalDigest)) return hint;
     if (this.open) return hint;
     throw refuse("Unauthorized: No valid token found", "bad_token");
   }
