@@ -511,23 +511,26 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /** Params no known contract of the skill accepts are refused at once (nobody could ever run them). */
   #contractRejection(job: JobRecord): TaskError | undefined {
-    const skills: SkillInfo[] = [];
     const known = this.#knownSkills.get(job.type);
-    if (known) skills.push(known);
     const byWorker = this.#catalog.get(job.type);
-    if (byWorker) skills.push(...byWorker.values());
-    if (skills.length === 0) return undefined;
+    if (known === undefined && byWorker === undefined) return undefined;
+    // Stops at the first contract that accepts (usually the first): no per-submit work that
+    // grows with the number of registered workers.
     let first: { path: string; message: string }[] | undefined;
-    for (const skill of skills) {
+    const accepts = (skill: SkillInfo): boolean => {
       const r = validateParams(skill, job.params);
-      if (r.ok || r.reason !== "invalid") return undefined;
+      if (r.ok || r.reason !== "invalid") return true;
       first ??= [...r.errors];
-    }
-    const top = first?.[0];
+      return false;
+    };
+    if (known !== undefined && accepts(known)) return undefined;
+    if (byWorker !== undefined) for (const skill of byWorker.values()) if (accepts(skill)) return undefined;
+    const errors: { path: string; message: string }[] = first ?? [];
+    const top = errors[0];
     return {
       code: ErrorCode.INVALID_INPUT_ERROR,
       message: `Params do not match the input schema of skill '${job.type}'${top ? `: ${top.path || "/"} ${top.message}` : ""}`,
-      details: { errors: first ?? [] },
+      details: { errors },
     };
   }
 
