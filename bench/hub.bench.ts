@@ -60,10 +60,11 @@ async function drive(hub: Hub, total: number, inflight: number, latencies: numbe
 
 /** Warm-up, then ROUNDS rounds; the row has the median rate and p50/p99 over all rounds. */
 async function rounds(name: string, hub: Hub, perRound: number, inflight: number, note: string): Promise<BenchRow> {
-  await drive(hub, Math.ceil(perRound / 2), inflight, []);
+  await drive(hub, perRound, inflight, []);
   const rates: number[] = [];
   const latencies: number[] = [];
   for (let r = 0; r < ROUNDS; r++) rates.push(await drive(hub, perRound, inflight, latencies));
+  if (process.env.HUB_BENCH_DEBUG) console.error(name, rates.map(Math.round));
   const ops = median(rates);
   const spread = `${Math.round(Math.min(...rates)).toLocaleString("en-US")}–${Math.round(Math.max(...rates)).toLocaleString("en-US")}/s`;
   return {

@@ -77,7 +77,9 @@ export class Hub extends EventEmitter<HubEvents> {
   /** skill name → worker id → that worker's skill (for the contract pre-check at submit). */
   readonly #catalog = new Map<string, Map<string, SkillInfo>>();
   readonly #views = new Map<string, MatchWorker>();
-  readonly #finished: { jobId: string; at: number }[] = [];
+  /** Ended jobs in end order, from `#finishedHead` on (retention); see {@link Hub.sweep}. */
+  #finished: { jobId: string; at: number }[] = [];
+  #finishedHead = 0;
   readonly #counters: Counters = {
     workers: 0,
     queued: 0,
@@ -931,10 +933,16 @@ export class Hub extends EventEmitter<HubEvents> {
           await this.#finish(job, { status: TaskStatus.CANCELLED });
         }
       }
-      while (this.#finished.length > 0) {
-        const head = this.#finished[0]!;
-        if (this.#finished.length <= this.#maxRetained && now - head.at < this.#retentionMs) break;
-        this.#finished.shift();
+      // A head index, not shift(): with a hundred thousand retained jobs each shift() would move
+      // the whole array.
+      while (this.#finishedHead < this.#finished.length) {
+        const head = this.#finished[this.#finishedHead]!;
+        if (this.#finished.length - this.#finishedHead <= this.#maxRetained && now - head.at < this.#retentionMs) break;
+        this.#finishedHead++;
+        if (this.#finishedHead >= 1024 && this.#finishedHead * 2 >= this.#finished.length) {
+          this.#finished = this.#finished.slice(this.#finishedHead);
+          this.#finishedHead = 0;
+        }
         await this.store.deleteJob(head.jobId);
       }
       await this.store.purgeTokens(now);
