@@ -99,16 +99,21 @@ async function memory(count: number): Promise<void> {
   const hub = new Hub({ auth: { tokens, verifySignatures: false } });
   const h = hub.handler as (a: string, p: unknown, c: ListenerContext) => Promise<unknown>;
   const signal = new AbortController().signal;
-  const regs = Object.entries(tokens).map(([id, token]) => {
-    const reg = { worker_id: id, supported_skills: [SKILL], resources: { devices: [{ type: "gpu", properties: { vram_gb: 24 } }], properties: { cpu_cores: 8 } } };
-    const ctx: ListenerContext = { token, workerIdHint: id, protocolVersion: "1.0b14", certIdentity: null, transport: "http", rawRequest: {} as IncomingMessage, rawBody: reg, signal };
-    return { reg, ctx };
+  const registration = (id: string): Record<string, unknown> => ({
+    worker_id: id,
+    supported_skills: [{ ...SKILL, output_schema: structuredClone(SKILL.output_schema) }],
+    resources: { devices: [{ type: "gpu", properties: { vram_gb: 24 } }], properties: { cpu_cores: 8 } },
   });
   gc?.();
   gc?.();
   const before = process.memoryUsage().heapUsed;
-  // The decoded registration is what the hub keeps; building it is part of the cost.
-  for (const { reg, ctx } of regs) await h("register", decode("WorkerRegistration", reg), ctx);
+  // Each registration is built here, as the listener would parse it off the wire: what the hub
+  // keeps of it is counted, what it drops is collected.
+  for (const [id, token] of Object.entries(tokens)) {
+    const reg = registration(id);
+    const ctx: ListenerContext = { token, workerIdHint: id, protocolVersion: "1.0b14", certIdentity: null, transport: "http", rawRequest: {} as IncomingMessage, rawBody: reg as ListenerContext["rawBody"], signal };
+    await h("register", decode("WorkerRegistration", reg), ctx);
+  }
   gc?.();
   gc?.();
   const perWorker = (process.memoryUsage().heapUsed - before) / count;
