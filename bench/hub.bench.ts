@@ -64,7 +64,6 @@ async function rounds(name: string, hub: Hub, perRound: number, inflight: number
   const rates: number[] = [];
   const latencies: number[] = [];
   for (let r = 0; r < ROUNDS; r++) rates.push(await drive(hub, perRound, inflight, latencies));
-  if (process.env.HUB_BENCH_DEBUG) console.error(name, rates.map(Math.round));
   const ops = median(rates);
   const spread = `${Math.round(Math.min(...rates)).toLocaleString("en-US")}–${Math.round(Math.max(...rates)).toLocaleString("en-US")}/s`;
   return {
@@ -80,6 +79,7 @@ function inflightFor(workers: number): number {
   return Math.max(4, workers * 2);
 }
 
+/** Hub and workers in one process, workers as direct handler calls (no I/O). */
 export async function inProcess(workers: number, perRound: number): Promise<BenchRow> {
   const tokens = tokensFor(workers);
   const hub = new Hub({ auth: { tokens } });
@@ -112,22 +112,28 @@ export async function inProcess(workers: number, perRound: number): Promise<Benc
 function spawnChild(args: string[], execArgv: string[] = []): { proc: ChildProcess; next: () => Promise<Record<string, unknown>> } {
   const proc = fork(CHILD, args, { execArgv: ["--import", "tsx", ...execArgv], stdio: ["ignore", "ignore", "inherit", "ipc"] });
   const queue: Record<string, unknown>[] = [];
-  const waiting: ((m: Record<string, unknown>) => void)[] = [];
+  const waiting: { resolve: (m: Record<string, unknown>) => void; reject: (e: Error) => void }[] = [];
+  let exited: Error | undefined;
   proc.on("message", (m: Record<string, unknown>) => {
     const w = waiting.shift();
-    if (w) w(m);
+    if (w) w.resolve(m);
     else queue.push(m);
+  });
+  proc.once("exit", (code) => {
+    exited = new Error(`bench child exited with ${code}`);
+    for (const w of waiting.splice(0)) w.reject(exited);
   });
   const next = (): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {
       const m = queue.shift();
       if (m) return resolve(m);
-      waiting.push(resolve);
-      proc.once("exit", (code) => reject(new Error(`bench child exited with ${code}`)));
+      if (exited) return reject(exited);
+      waiting.push({ resolve, reject });
     });
   return { proc, next };
 }
 
+/** Hub over loopback HTTP in this process, `workers` transports in a child process. */
 export async function overHttp(workers: number, perRound: number): Promise<BenchRow> {
   const hub = new Hub({ auth: { tokens: tokensFor(workers) } });
   const server = await hub.listen({ port: 0 });
@@ -155,6 +161,7 @@ export async function overHttp(workers: number, perRound: number): Promise<Bench
   return row;
 }
 
+/** Bare undici round trips from a child process against a trivial server in this one. */
 export async function floor(): Promise<BenchRow> {
   const server = createServer((_req, res) => {
     res.writeHead(200, { "content-type": "application/json" });
