@@ -11,6 +11,8 @@ const tokens = JSON.parse(process.env.RXON_TOKENS ?? "{}") as Record<string, str
 const hub = new Hub({
   auth: { tokens },
   heartbeatIntervalMs: 300,
+  // Generous next to the 300 ms beat: a loaded CI machine must not expire live workers.
+  workerTtlMs: 2500,
   sweepIntervalMs: 100,
   logger: consoleLogger("warn", process.stderr),
 });

@@ -34,7 +34,7 @@ function submit(task: Record<string, unknown>): string {
   return ref;
 }
 
-async function outcome(ref: string, ms = 20_000): Promise<Record<string, unknown>> {
+async function outcome(ref: string, ms = 40_000): Promise<Record<string, unknown>> {
   const ev = await hub.waitFor((e) => e.ev === "outcome" && e.ref === ref, ms);
   return ev.outcome as Record<string, unknown>;
 }
@@ -79,7 +79,7 @@ afterAll(async () => {
   await stop(hub);
 });
 
-describe("hub and workers in separate processes", () => {
+describe("hub and workers in separate processes", { timeout: 60_000 }, () => {
   it("runs GPU tasks only on the GPU worker and CPU tasks only on CPU workers", async () => {
     const gpu = Array.from({ length: 4 }, () => submit({ type: "work", params: { ms: 20 }, requirements: GPU }));
     const cpu = Array.from({ length: 6 }, () => submit({ type: "work", params: { ms: 20 }, requirements: CPU }));
