@@ -38,6 +38,7 @@ import type { HubEvents, HubOptions, HubStats, ListenOptions, SubmitOptions, Tas
 import { PollWaiters, type Waiter } from "./waiters.js";
 import { isPromise, runFlow, wait, type Flow } from "./flow.js";
 import { serve, type HubServer } from "./server.js";
+import { ClientApi } from "./client-api.js";
 
 /** Queue entries looked at per skill and poll before giving up on finding a match. */
 const SCAN_LIMIT = 64;
@@ -58,6 +59,11 @@ type Counters = { -readonly [K in keyof HubStats]: number };
 export class Hub extends EventEmitter<HubEvents> {
   readonly store: HubStore;
   readonly logger: Logger;
+  /**
+   * The HTTP client API (`/_client/tasks`: submit, status, wait, cancel), enabled by
+   * `clientTokens`. `hub.listen()` mounts it; in your own server call `clientApi.handle(req, res)`.
+   */
+  readonly clientApi: ClientApi;
   readonly #auth: HubAuth;
   readonly #verifier: MessageVerifier | undefined;
   readonly #now: () => number;
@@ -119,6 +125,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (this.#auth.verifySignatures) {
       this.#verifier = new MessageVerifier({ keys: (id) => this.#auth.keysFor(id), clock: this.#now });
     }
+    this.clientApi = new ClientApi(this, { ...options.clientApi, ...(options.clientTokens !== undefined ? { tokens: options.clientTokens } : {}), logger: this.logger });
     const sweepMs = options.sweepIntervalMs ?? Math.max(10, Math.min(1000, this.#ttlMs / 4));
     this.#sweeper = setInterval(() => void this.sweep(), sweepMs);
     this.#sweeper.unref();
@@ -211,7 +218,7 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Serves the hub over HTTP (or HTTPS with `tls`); resolves with the URL once listening. */
   async listen(options: ListenOptions = {}): Promise<HubServer> {
     if (this.#closed) throw new ValidationError("Hub is closed");
-    const server = await serve(this.handler, options, this.logger);
+    const server = await serve(this.handler, options, this.logger, this.clientApi);
     this.#servers.push(server);
     return server;
   }
@@ -221,6 +228,7 @@ export class Hub extends EventEmitter<HubEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#waiters.releaseAll();
+    this.clientApi.close();
     await Promise.all(this.#servers.splice(0).map((s) => s.close()));
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = undefined;

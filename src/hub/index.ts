@@ -4,6 +4,7 @@
  */
 export { Hub } from "./hub.js";
 export type { HubServer } from "./server.js";
+export { ClientApi, CLIENT_PREFIX, type ClientApiOptions, type ClientApiHub } from "./client-api.js";
 export { MemoryStore } from "./memory-store.js";
 export { SkillQueue } from "./queue.js";
 export { HubAuth, tokenHash, secretsEqual } from "./auth.js";

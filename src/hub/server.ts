@@ -4,10 +4,12 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import { Header, ProtocolVersion } from "../../generated/constants.js";
 import { RxonListener } from "../listener/index.js";
 import type { RxonHandler } from "../listener/types.js";
 import type { Logger } from "../logger.js";
 import type { ListenOptions } from "./types.js";
+import type { ClientApi } from "./client-api.js";
 
 /** A running server of a hub. */
 export interface HubServer {
@@ -21,8 +23,8 @@ export interface HubServer {
   close(): Promise<void>;
 }
 
-/** Starts a server for `handler` and resolves once it listens. */
-export async function serve(handler: RxonHandler, options: ListenOptions, logger: Logger): Promise<HubServer> {
+/** Starts a server for `handler` (and the client API, next to the worker routes) and resolves once it listens. */
+export async function serve(handler: RxonHandler, options: ListenOptions, logger: Logger, clientApi?: ClientApi): Promise<HubServer> {
   const tls = options.tls;
   const server: Server = tls
     ? (createHttpsServer({
@@ -36,6 +38,17 @@ export async function serve(handler: RxonHandler, options: ListenOptions, logger
     : createHttpServer();
   // Many workers keep connections open; the default keep-alive (5 s) would churn them.
   server.keepAliveTimeout = 65_000;
+  // Registered before the listener attaches: it keeps worker routes and passes everything else here.
+  server.on("request", (req, res) => {
+    const answered = clientApi !== undefined ? clientApi.handle(req, res) : Promise.resolve(false);
+    void answered.then((handled) => {
+      if (!handled && !res.headersSent) {
+        // As the listener answers unknown paths when it is alone on a server.
+        res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8", [Header.VERSION]: ProtocolVersion.CURRENT });
+        res.end("404: Not Found");
+      }
+    });
+  });
   const listener = new RxonListener({ handler, logger });
   listener.attach(server);
   const host = options.host ?? "127.0.0.1";

@@ -4,6 +4,7 @@
  */
 import type { InstalledArtifact, Resources, SkillInfo, TaskError } from "../../generated/types.js";
 import type { Logger } from "../logger.js";
+import type { ClientApiOptions } from "./client-api.js";
 import type { HubStore } from "./store.js";
 
 /** What a task needs from the worker that runs it, besides the skill named by its type. */
@@ -127,6 +128,13 @@ export interface HubOptions {
   dispatchableStatuses?: readonly string[];
   /** Clock in epoch ms (tests). Default Date.now. */
   now?: () => number;
+  /**
+   * `X-Client-Token` values accepted by the HTTP client API (`/_client/tasks`). None (the
+   * default): the client API is disabled and its paths answer 404.
+   */
+  clientTokens?: readonly string[];
+  /** Limits of the HTTP client API. */
+  clientApi?: Omit<ClientApiOptions, "tokens" | "logger">;
 }
 
 /** Options of {@link Hub.listen}. */

@@ -1,0 +1,280 @@
+/**
+ * The hub's client API: submit, look at and cancel tasks over HTTP, under `/_client`, apart from
+ * the worker protocol (`/_worker`). Clients authenticate with `X-Client-Token`, compared in
+ * constant time against the configured client tokens; with none configured the API is off and
+ * its paths are unknown (404), so it is never open by default.
+ *
+ * | route | answer |
+ * |---|---|
+ * | `POST /_client/tasks` | 202 `{job_id, task_id, status}` |
+ * | `GET /_client/tasks/{job_id}[?wait=s]` | 200 `{job_id, task_id, status, progress?, outcome?}` |
+ * | `DELETE /_client/tasks/{job_id}` | 202 `{job_id, task_id, status}` |
+ *
+ * Errors are `{error, code}` (plus `errors: [{path, message}]` for 400): 401 without a token,
+ * 403 with a wrong one, 404 unknown job or route, 405, 413, 415, 503 while the hub closes.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { ErrorCode, Header, IgnoredReason, Limit } from "../../generated/constants.js";
+import { AuthError, RxonError, ValidationError } from "../errors.js";
+import { abandonBody, declaredLength, hasBody, isJsonContentType, readBody, unsupportedMediaType, BodyRefusal } from "../listener/body.js";
+import { errorAnswer, jsonText, sendError, sendJson } from "../listener/respond.js";
+import { pathOf } from "../listener/routes.js";
+import { silentLogger, type Logger } from "../logger.js";
+import { parseJson } from "../wire/json.js";
+import { submitOptionsOf } from "./client-request.js";
+import type { JobRecord } from "./store.js";
+import type { SubmitOptions, TaskHandle, TaskOutcome } from "./types.js";
+
+/** Path prefix of the client API. */
+export const CLIENT_PREFIX = "/_client";
+
+/** What the client API needs of a hub (a {@link Hub} has it all). */
+export interface ClientApiHub {
+  submit(options: SubmitOptions): TaskHandle;
+  cancel(jobId: string): Promise<void>;
+  readonly store: { getJob(jobId: string): JobRecord | undefined | Promise<JobRecord | undefined> };
+  on(event: "task:completed", listener: (outcome: TaskOutcome) => void): unknown;
+}
+
+/** Options of the client API (also the `clientApi` member of the hub's options). */
+export interface ClientApiOptions {
+  /** Accepted `X-Client-Token` values. None (the default): the API is disabled. */
+  tokens?: readonly string[];
+  /** Largest request body in bytes (413 above it). Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Longest `?wait=` honoured, in seconds (longer waits are cut to it). Default 60. */
+  maxWaitSeconds?: number;
+  /** Time allowed to receive a request body, in ms. Default 30 000. */
+  bodyTimeoutMs?: number;
+  /** Logger. Default silent. */
+  logger?: Logger;
+}
+
+const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const TERMINAL = new Set(["finished", "failed", "cancelled"]);
+
+function digest(token: string): Buffer {
+  return createHash("sha256").update(token, "utf8").digest();
+}
+
+/** A client-API error answer that is not one of the shared error classes. */
+function failure(status: number, message: string, code: string): RxonError {
+  return new RxonError(message, { status, code });
+}
+
+/** The client API of one hub. Mounted by `hub.listen()`; use {@link ClientApi.handle} in your own server. */
+export class ClientApi {
+  readonly #hub: ClientApiHub;
+  readonly #digests: readonly Buffer[];
+  readonly #maxBodyBytes: number;
+  readonly #maxWaitMs: number;
+  readonly #bodyTimeoutMs: number;
+  readonly #logger: Logger;
+  /** job id → wake-ups of the requests waiting for it. */
+  readonly #waiting = new Map<string, Set<() => void>>();
+  /** Every open wait, so that `close()` can end them. */
+  readonly #open = new Set<() => void>();
+  #closed = false;
+
+  constructor(hub: ClientApiHub, options: ClientApiOptions = {}) {
+    const tokens = options.tokens ?? [];
+    for (const t of tokens) {
+      if (typeof t !== "string" || t === "") throw new ValidationError("Client tokens must be non-empty strings", [{ path: "/clientTokens", message: "empty token" }]);
+    }
+    this.#hub = hub;
+    this.#digests = tokens.map(digest);
+    this.#maxBodyBytes = options.maxBodyBytes ?? Limit.MAX_BODY_BYTES;
+    this.#maxWaitMs = (options.maxWaitSeconds ?? 60) * 1000;
+    this.#bodyTimeoutMs = options.bodyTimeoutMs ?? 30_000;
+    this.#logger = options.logger ?? silentLogger;
+    if (this.enabled) hub.on("task:completed", (o) => this.#wake(o.jobId));
+  }
+
+  /** True when client tokens are configured. */
+  get enabled(): boolean {
+    return this.#digests.length > 0;
+  }
+
+  /** Requests currently held by `?wait=` (they end with the task, their timeout, the client, or `close()`). */
+  get waiting(): number {
+    return this.#open.size;
+  }
+
+  /** Whether the request is under `/_client` (whether {@link handle} would answer it when enabled). */
+  matches(req: IncomingMessage): boolean {
+    const { path } = pathOf(req.url);
+    return path === CLIENT_PREFIX || path.startsWith(CLIENT_PREFIX + "/");
+  }
+
+  /**
+   * Answers a client-API request and resolves true; resolves false, touching nothing, for other
+   * paths and for every path while the API is disabled (so the server's 404 applies). Never rejects.
+   */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    if (!this.enabled || !this.matches(req)) return false;
+    try {
+      await this.#serve(req, res);
+    } catch (error) {
+      const answer = errorAnswer(error);
+      if (answer.internal) this.#logger.error({ err: error }, "hub client api: request failed");
+      if (error instanceof BodyRefusal || !req.complete) this.#closeAfter(req, res);
+      if (!res.headersSent && !res.destroyed) sendError(res, answer);
+    }
+    return true;
+  }
+
+  /** Ends open waits (they answer the task's current state) and refuses new requests with 503. */
+  close(): void {
+    this.#closed = true;
+    for (const wake of [...this.#open]) wake();
+  }
+
+  async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.#authenticate(req);
+    if (this.#closed) throw failure(503, "Hub is shutting down", ErrorCode.TRANSIENT_ERROR);
+    const { path, query } = pathOf(req.url);
+    const method = req.method ?? "GET";
+    const rest = path.slice(CLIENT_PREFIX.length);
+    if (rest === "/tasks") {
+      if (method !== "POST") return this.#notAllowed(req, res, "POST");
+      return this.#submit(req, res);
+    }
+    if (rest.startsWith("/tasks/")) {
+      const jobId = rest.slice("/tasks/".length);
+      if (method !== "GET" && method !== "DELETE") return this.#notAllowed(req, res, "GET, DELETE");
+      if (hasBody(req)) await readBody(req, this.#maxBodyBytes, this.#bodyTimeoutMs);
+      const job = JOB_ID.test(jobId) ? await this.#hub.store.getJob(jobId) : undefined;
+      if (job === undefined) throw failure(404, "Job not found", IgnoredReason.JOB_NOT_FOUND);
+      return method === "GET" ? this.#get(job, query, res) : this.#cancel(job, res);
+    }
+    throw failure(404, "Not found", ErrorCode.INVALID_INPUT_ERROR);
+  }
+
+  /** 401 without a token, 403 with a wrong one; every configured token is compared (constant time). */
+  #authenticate(req: IncomingMessage): void {
+    const presented = req.headers[Header.CLIENT_TOKEN.toLowerCase()];
+    if (typeof presented !== "string" || presented === "") {
+      throw new AuthError("Missing X-Client-Token", { status: 401, details: { reason: "missing_token" } });
+    }
+    const d = digest(presented);
+    let ok = false;
+    for (const known of this.#digests) ok = timingSafeEqual(d, known) || ok;
+    if (!ok) {
+      this.#logger.warn({ reason: "bad_client_token" }, "hub client api: refused a request with an unknown client token");
+      throw new AuthError("Invalid client token", { details: { reason: "bad_token" } });
+    }
+  }
+
+  #notAllowed(req: IncomingMessage, res: ServerResponse, allow: string): void {
+    this.#closeAfter(req, res);
+    sendJson(res, 405, JSON.stringify({ error: "Method not allowed", code: ErrorCode.INVALID_INPUT_ERROR }), { Allow: allow });
+  }
+
+  async #submit(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const length = declaredLength(req, this.#maxBodyBytes);
+    if (length === 0) throw new ValidationError("Request body is empty", [{ path: "", message: "body is empty" }]);
+    if (!isJsonContentType(req, true)) throw unsupportedMediaType();
+    const body = await readBody(req, this.#maxBodyBytes, this.#bodyTimeoutMs);
+    const options = submitOptionsOf(parseJson(body, { maxBytes: this.#maxBodyBytes }));
+    let handle: TaskHandle;
+    try {
+      handle = this.#hub.submit(options);
+    } catch (err) {
+      // The only refusal of a valid submission is a closed hub.
+      if (this.#closed || err instanceof ValidationError) throw failure(503, "Hub is shutting down", ErrorCode.TRANSIENT_ERROR);
+      throw err;
+    }
+    this.#logger.info({ jobId: handle.jobId, type: options.type }, "hub client api: task submitted");
+    sendJson(res, 202, jsonText({ job_id: handle.jobId, task_id: handle.taskId, status: handle.status }));
+  }
+
+  async #get(job: JobRecord, query: string, res: ServerResponse): Promise<void> {
+    const waitMs = this.#waitOf(query);
+    if (waitMs > 0 && !TERMINAL.has(job.state)) {
+      job = (await this.#wait(job.jobId, waitMs, res)) ?? job;
+    }
+    if (res.destroyed) return;
+    sendJson(res, 200, jsonText(view(job)));
+  }
+
+  async #cancel(job: JobRecord, res: ServerResponse): Promise<void> {
+    await this.#hub.cancel(job.jobId);
+    const now = (await this.#hub.store.getJob(job.jobId)) ?? job;
+    sendJson(res, 202, jsonText({ job_id: now.jobId, task_id: now.taskId, status: now.state }));
+  }
+
+  #waitOf(query: string): number {
+    const raw = new URLSearchParams(query).get("wait");
+    if (raw === null) return 0;
+    const seconds = raw === "" ? NaN : Number(raw);
+    if (!Number.isFinite(seconds) || seconds < 0) throw new ValidationError("wait must be a number of seconds >= 0", [{ path: "/wait", message: "must be a number >= 0" }]);
+    return Math.min(seconds * 1000, this.#maxWaitMs);
+  }
+
+  /**
+   * Holds until the job ends, `ms` pass, the client leaves or the API closes; then reads the job
+   * again. The wake-up is registered before that read, so an end in between is not missed.
+   */
+  async #wait(jobId: string, ms: number, res: ServerResponse): Promise<JobRecord | undefined> {
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    let set = this.#waiting.get(jobId);
+    if (set === undefined) this.#waiting.set(jobId, (set = new Set()));
+    set.add(wake);
+    this.#open.add(wake);
+    const timer = setTimeout(wake, ms);
+    timer.unref();
+    res.once("close", wake);
+    try {
+      const current = await this.#hub.store.getJob(jobId);
+      if (current === undefined || TERMINAL.has(current.state) || this.#closed) return current;
+      await woken;
+      return await this.#hub.store.getJob(jobId);
+    } finally {
+      clearTimeout(timer);
+      res.off("close", wake);
+      this.#open.delete(wake);
+      set.delete(wake);
+      if (set.size === 0 && this.#waiting.get(jobId) === set) this.#waiting.delete(jobId);
+    }
+  }
+
+  #wake(jobId: string): void {
+    const set = this.#waiting.get(jobId);
+    if (set !== undefined) for (const wake of [...set]) wake();
+  }
+
+  /** Answers without reading the rest of a body that will not be used, then closes the connection. */
+  #closeAfter(req: IncomingMessage, res: ServerResponse): void {
+    if (req.complete || !hasBody(req)) return;
+    abandonBody(req);
+    if (!res.headersSent) res.setHeader("Connection", "close");
+    res.once("finish", () => setTimeout(() => req.socket.destroy(), 500).unref());
+    res.once("close", () => {
+      if (!res.writableFinished) req.socket.destroy();
+    });
+  }
+}
+
+/** The client's view of a job: state, progress, and the outcome once it ended (snake_case, as on the wire). */
+function view(job: JobRecord): Record<string, unknown> {
+  return {
+    job_id: job.jobId,
+    task_id: job.taskId,
+    status: job.state,
+    progress: job.progress,
+    outcome: TERMINAL.has(job.state)
+      ? {
+          status: job.status,
+          data: job.data,
+          error: job.error,
+          worker_id: job.resultWorkerId,
+          job_id: job.jobId,
+          task_id: job.taskId,
+          attempts: job.attempts,
+          duration_ms: job.finishedAt !== undefined ? job.finishedAt - job.submittedAt : undefined,
+        }
+      : undefined,
+  };
+}
