@@ -5,6 +5,8 @@
  * `{"tokens": {...}, "globalToken": "...", "ed25519Keys": {"worker-1": "<hex or PEM>"}}`.
  * Env: RXON_TOKENS (the same JSON, or `id=secret,id=secret`), RXON_GLOBAL_TOKEN.
  */
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
 import type { HubAuthOptions } from "../hub/index.js";
 import { UsageError, readText, type CliIo } from "./io.js";
 
@@ -60,4 +62,41 @@ export function loadCredentials(io: CliIo, file: string | undefined): HubAuthOpt
   const global = io.env.RXON_GLOBAL_TOKEN;
   if (global !== undefined && global !== "") auth.globalToken = global;
   return auth;
+}
+
+function tokenList(text: string, what: string): string[] {
+  const trimmed = text.trim();
+  if (trimmed.startsWith("[")) {
+    let value: unknown;
+    try {
+      value = JSON.parse(trimmed);
+    } catch (err) {
+      throw new UsageError(`${what} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(value) || !value.every((t) => typeof t === "string" && t.trim() !== "")) throw new UsageError(`${what} must be a JSON array of non-empty strings`);
+    return value.map((t: string) => t.trim());
+  }
+  return trimmed
+    .split(/[\n,]/)
+    .map((t) => t.trim())
+    .filter((t) => t !== "" && !t.startsWith("#"));
+}
+
+/**
+ * Client API tokens for `rxon hub`: `--client-tokens` names a file (one token a line, `#`
+ * comments, or a JSON array) when such a file exists, else it is a comma list; RXON_CLIENT_TOKENS
+ * (a comma list or JSON array) adds to it.
+ */
+export function loadClientTokens(io: CliIo, option: string | undefined): string[] {
+  const tokens: string[] = [];
+  if (option !== undefined) {
+    if (option.trim() === "") throw new UsageError("--client-tokens names no token");
+    const path = resolve(io.cwd, option);
+    const isFile = option === "-" || (existsSync(path) && statSync(path).isFile());
+    tokens.push(...tokenList(isFile ? readText(io, option) : option, isFile ? option : "--client-tokens"));
+    if (tokens.length === 0) throw new UsageError("--client-tokens names no token");
+  }
+  const env = io.env.RXON_CLIENT_TOKENS;
+  if (env !== undefined && env.trim() !== "") tokens.push(...tokenList(env, "RXON_CLIENT_TOKENS"));
+  return [...new Set(tokens)];
 }

@@ -1,13 +1,14 @@
 /** `rxon hub`: runs the reference hub until SIGINT/SIGTERM. */
 import { Hub } from "../hub/index.js";
 import { consoleLogger, type LogLevel } from "../logger.js";
-import { loadCredentials } from "./credentials.js";
+import { loadClientTokens, loadCredentials } from "./credentials.js";
 import { ExitCode, intOption, parse, readText, UsageError, type CliIo } from "./io.js";
 import { waitForSignal } from "./signals.js";
 
 export const hubHelp = `Usage: rxon hub [options]
 
-Runs the reference hub (orchestrator): workers connect to it, clients submit tasks in process.
+Runs the reference hub (orchestrator): workers connect to it; with --client-tokens, clients
+submit tasks over HTTP (rxon submit, or POST /_client/tasks with X-Client-Token).
 
 Options:
   --port <n>                 TCP port (default 8080; 0 = any free port)
@@ -16,6 +17,9 @@ Options:
                              {"tokens": {...}, "globalToken": "...", "ed25519Keys": {...}}
                              (also RXON_TOKENS and RXON_GLOBAL_TOKEN)
   --insecure                 run without credentials (anyone may act as any worker)
+  --client-tokens <file|list>  enable the client API with these X-Client-Token values: a file
+                             (one token a line, # comments; or a JSON array) or a comma list
+                             (also RXON_CLIENT_TOKENS; prefer a file or the env: argv is visible)
   --tls-cert <file>          serve HTTPS with this certificate (PEM)
   --tls-key <file>           its private key (PEM)
   --tls-ca <file>            CA bundle that verifies client certificates
@@ -39,6 +43,7 @@ export async function hubCommand(argv: readonly string[], io: CliIo, stop?: Abor
       host: { type: "string" },
       tokens: { type: "string" },
       insecure: { type: "boolean" },
+      "client-tokens": { type: "string" },
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
       "tls-ca": { type: "string" },
@@ -60,8 +65,10 @@ export async function hubCommand(argv: readonly string[], io: CliIo, stop?: Abor
   if (!hasCredentials && !values.insecure && values["tls-ca"] === undefined) {
     throw new UsageError("no worker credentials: give --tokens, RXON_TOKENS or RXON_GLOBAL_TOKEN (or --insecure for development)");
   }
+  const clientTokens = loadClientTokens(io, values["client-tokens"]);
   const logger = consoleLogger(level as LogLevel, io.stderr);
   const hub = new Hub({
+    ...(clientTokens.length > 0 ? { clientTokens } : {}),
     auth: { ...auth, allowAnonymous: values.insecure === true },
     logger,
     heartbeatIntervalMs: intOption(values["heartbeat-interval"], "heartbeat-interval", 60_000, 1),
@@ -85,6 +92,7 @@ export async function hubCommand(argv: readonly string[], io: CliIo, stop?: Abor
     return ExitCode.FAILURE;
   }
   if (hub.insecure) logger.warn("hub: running WITHOUT worker credentials (--insecure)");
+  if (clientTokens.length > 0) logger.info(`hub: client API enabled at ${server.url}/_client/tasks (${clientTokens.length} token${clientTokens.length > 1 ? "s" : ""})`);
   io.stdout.write(`rxon hub listening on ${server.url}\n`);
   await waitForSignal(stop);
   logger.info("hub: shutting down");

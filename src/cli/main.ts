@@ -12,6 +12,7 @@ import { hubCommand } from "./hub-command.js";
 import { ExitCode, processIo, UsageError, type CliIo } from "./io.js";
 import { keygenCommand } from "./keygen.js";
 import { signCommand, verifyCommand } from "./sign.js";
+import { cancelCommand, submitCommand, taskCommand } from "./submit-command.js";
 import { validateCommand } from "./validate.js";
 import { workerCommand } from "./worker-command.js";
 
@@ -21,6 +22,9 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   demo: { run: demoCommand, summary: "hub + workers in one process, a batch of tasks, a summary" },
   hub: { run: hubCommand, summary: "run the reference hub (orchestrator)" },
   worker: { run: workerCommand, summary: "run a worker with skills from a module" },
+  submit: { run: submitCommand, summary: "submit a task to a hub (client API); --wait for its outcome" },
+  task: { run: taskCommand, summary: "show (or --wait for) a submitted task" },
+  cancel: { run: cancelCommand, summary: "cancel a submitted task" },
   validate: { run: validateCommand, summary: "check a JSON file against a protocol model" },
   sign: { run: signCommand, summary: "sign a JSON message (HMAC-SHA256 or Ed25519)" },
   verify: { run: verifyCommand, summary: "verify a signed JSON message" },

@@ -1,0 +1,229 @@
+/**
+ * `rxon submit`, `rxon task` and `rxon cancel`: a client of the hub's HTTP client API
+ * (`/_client/tasks`). The client token comes from RXON_CLIENT_TOKEN or `--client-token-file`,
+ * never from argv, and is never printed.
+ */
+import { Agent, request, type Dispatcher } from "undici";
+import { Header } from "../../generated/constants.js";
+import { canonicalize } from "../wire/canonical.js";
+import { parseJson, type JsonValue } from "../wire/json.js";
+import { ExitCode, intOption, parse, readText, UsageError, type CliIo } from "./io.js";
+
+const COMMON_OPTIONS = `  --url <url>                hub URL (http or https)
+  --client-token-file <f>    read the client token from a file (default: RXON_CLIENT_TOKEN)
+  --tls-ca <file>            CA that verifies the hub's certificate
+  -h, --help                 show this help`;
+
+export const submitHelp = `Usage: rxon submit --url <hub url> --type <skill> [options]
+
+Submits a task to a hub started with --client-tokens and prints its job id; with --wait, waits
+for the task to end and prints its outcome as JSON.
+
+Options:
+  --type <skill>             task type (the skill that runs it)
+  --params <json>            input parameters, a JSON object
+  --params-file <file>       the same, from a file (- for stdin)
+  --requirements <json>      e.g. '{"resources":{"devices":[{"type":"gpu"}]},"skillVersion":"1.0.0"}'
+  --priority <n>             higher runs first (default 0)
+  --timeout-ms <n>           the task fails with TIMEOUT_ERROR after this long
+  --max-retries <n>          re-runs after transient failures or lost workers
+  --wait                     wait for the outcome and print it
+${COMMON_OPTIONS}
+
+Exit codes: 0 submitted (with --wait: the outcome's status is success), 1 failure, 2 usage error.
+`;
+
+export const taskHelp = `Usage: rxon task <job id> --url <hub url> [--wait]
+
+Prints a task's state as JSON ({job_id, task_id, status, outcome?}); with --wait, waits for it to end.
+
+Options:
+  --wait                     wait for the task to end
+${COMMON_OPTIONS}
+
+Exit codes: 0 found (with --wait: the outcome's status is success), 1 failure or unknown job, 2 usage error.
+`;
+
+export const cancelHelp = `Usage: rxon cancel <job id> --url <hub url>
+
+Cancels a task: a queued one ends at once, a running one is told to stop. Prints its state as JSON.
+
+Options:
+${COMMON_OPTIONS}
+
+Exit codes: 0 cancel accepted, 1 failure or unknown job, 2 usage error.
+`;
+
+const COMMON = {
+  url: { type: "string" },
+  "client-token-file": { type: "string" },
+  "tls-ca": { type: "string" },
+} as const;
+
+/** Longest wait asked of the hub per request; the hub caps it too (60 s by default). */
+const WAIT_SECONDS = 55;
+const TERMINAL = new Set(["finished", "failed", "cancelled"]);
+
+interface Client {
+  call(method: "GET" | "POST" | "DELETE", path: string, body?: string): Promise<{ status: number; body: Record<string, unknown> | null }>;
+  close(): Promise<void>;
+}
+
+function clientOf(io: CliIo, values: { url?: string | undefined; "client-token-file"?: string | undefined; "tls-ca"?: string | undefined }): Client {
+  if (values.url === undefined) throw new UsageError("--url is required");
+  let base: URL;
+  try {
+    base = new URL(values.url);
+  } catch {
+    throw new UsageError(`--url is not a URL: ${values.url}`);
+  }
+  if (base.protocol !== "http:" && base.protocol !== "https:") throw new UsageError("--url must be http or https");
+  const file = values["client-token-file"];
+  const token = (file !== undefined ? readText(io, file) : (io.env.RXON_CLIENT_TOKEN ?? "")).trim();
+  if (token === "") throw new UsageError("no client token: set RXON_CLIENT_TOKEN or give --client-token-file");
+  const ca = values["tls-ca"];
+  const dispatcher: Dispatcher | undefined = ca !== undefined ? new Agent({ connect: { ca: readText(io, ca) } }) : undefined;
+  const root = values.url.replace(/\/+$/, "");
+  return {
+    async call(method, path, body) {
+      const res = await request(root + path, {
+        method,
+        headers: { [Header.CLIENT_TOKEN]: token, ...(body !== undefined ? { "Content-Type": "application/json" } : {}) },
+        ...(body !== undefined ? { body } : {}),
+        ...(dispatcher !== undefined ? { dispatcher } : {}),
+        // A held ?wait may take up to a minute.
+        headersTimeout: (WAIT_SECONDS + 30) * 1000,
+      });
+      const text = await res.body.text();
+      let parsed: Record<string, unknown> | null = null;
+      try {
+        const v = text === "" ? null : (JSON.parse(text) as unknown);
+        parsed = v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+      } catch {
+        parsed = null;
+      }
+      return { status: res.statusCode, body: parsed };
+    },
+    close: async () => {
+      await dispatcher?.close();
+    },
+  };
+}
+
+/** Prints a refusal of the hub (status, message, code, and pointers for 400s); returns 1. */
+function refused(io: CliIo, command: string, status: number, body: Record<string, unknown> | null): number {
+  const error = typeof body?.error === "string" ? body.error : "request failed";
+  const code = typeof body?.code === "string" ? ` (${body.code})` : "";
+  const hint = status === 404 && body === null ? " (is the client API enabled with --client-tokens?)" : "";
+  io.stderr.write(`rxon ${command}: hub answered ${status}: ${error}${code}${hint}\n`);
+  if (Array.isArray(body?.errors)) {
+    for (const e of body.errors as { path?: unknown; message?: unknown }[]) io.stderr.write(`  ${String(e.path) || "/"}: ${String(e.message)}\n`);
+  }
+  return ExitCode.FAILURE;
+}
+
+function jsonOption(io: CliIo, name: string, text: string): JsonValue {
+  try {
+    return parseJson(text);
+  } catch (err) {
+    throw new UsageError(`--${name} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Polls `GET ?wait` until the job ends; returns the last answer. */
+async function waitForEnd(client: Client, jobId: string): Promise<{ status: number; body: Record<string, unknown> | null }> {
+  const path = `/_client/tasks/${encodeURIComponent(jobId)}?wait=${WAIT_SECONDS}`;
+  for (;;) {
+    const answer = await client.call("GET", path);
+    if (answer.status !== 200 || TERMINAL.has(String(answer.body?.status))) return answer;
+  }
+}
+
+function succeeded(view: Record<string, unknown> | null): boolean {
+  const outcome = view?.outcome as { status?: unknown } | undefined;
+  return outcome?.status === "success";
+}
+
+/** `rxon submit`. */
+export async function submitCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values } = parse(
+    argv,
+    {
+      ...COMMON,
+      type: { type: "string" },
+      params: { type: "string" },
+      "params-file": { type: "string" },
+      requirements: { type: "string" },
+      priority: { type: "string" },
+      "timeout-ms": { type: "string" },
+      "max-retries": { type: "string" },
+      wait: { type: "boolean" },
+    },
+    false,
+  );
+  if (values.help) return void io.stdout.write(submitHelp), ExitCode.OK;
+  if (values.type === undefined) throw new UsageError("--type is required");
+  if (values.params !== undefined && values["params-file"] !== undefined) throw new UsageError("give --params or --params-file, not both");
+  const paramsText = values.params ?? (values["params-file"] !== undefined ? readText(io, values["params-file"]) : undefined);
+  const priority = values.priority !== undefined ? Number(values.priority) : undefined;
+  if (priority !== undefined && !Number.isInteger(priority)) throw new UsageError("--priority must be an integer");
+  const body: Record<string, unknown> = {
+    type: values.type,
+    ...(paramsText !== undefined ? { params: jsonOption(io, "params", paramsText) } : {}),
+    ...(values.requirements !== undefined ? { requirements: jsonOption(io, "requirements", values.requirements) } : {}),
+    ...(priority !== undefined ? { priority } : {}),
+    ...(values["timeout-ms"] !== undefined ? { timeoutMs: intOption(values["timeout-ms"], "timeout-ms", 0, 1) } : {}),
+    ...(values["max-retries"] !== undefined ? { maxRetries: intOption(values["max-retries"], "max-retries", 0) } : {}),
+  };
+  const client = clientOf(io, values);
+  try {
+    const submitted = await client.call("POST", "/_client/tasks", canonicalize(body));
+    if (submitted.status !== 202 || typeof submitted.body?.job_id !== "string") return refused(io, "submit", submitted.status, submitted.body);
+    const jobId = submitted.body.job_id;
+    io.stdout.write(`${jobId}\n`);
+    if (!values.wait) return ExitCode.OK;
+    const end = await waitForEnd(client, jobId);
+    if (end.status !== 200) return refused(io, "submit", end.status, end.body);
+    io.stdout.write(`${JSON.stringify(end.body?.outcome ?? null)}\n`);
+    return succeeded(end.body) ? ExitCode.OK : ExitCode.FAILURE;
+  } finally {
+    await client.close();
+  }
+}
+
+function jobIdOf(positionals: string[], command: string): string {
+  if (positionals.length !== 1 || positionals[0] === "") throw new UsageError(`rxon ${command} takes exactly one job id`);
+  return positionals[0]!;
+}
+
+/** `rxon task <job id>`. */
+export async function taskCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(argv, { ...COMMON, wait: { type: "boolean" } });
+  if (values.help) return void io.stdout.write(taskHelp), ExitCode.OK;
+  const jobId = jobIdOf(positionals, "task");
+  const client = clientOf(io, values);
+  try {
+    const answer = values.wait ? await waitForEnd(client, jobId) : await client.call("GET", `/_client/tasks/${encodeURIComponent(jobId)}`);
+    if (answer.status !== 200) return refused(io, "task", answer.status, answer.body);
+    io.stdout.write(`${JSON.stringify(answer.body)}\n`);
+    return !values.wait || succeeded(answer.body) ? ExitCode.OK : ExitCode.FAILURE;
+  } finally {
+    await client.close();
+  }
+}
+
+/** `rxon cancel <job id>`. */
+export async function cancelCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(argv, COMMON);
+  if (values.help) return void io.stdout.write(cancelHelp), ExitCode.OK;
+  const jobId = jobIdOf(positionals, "cancel");
+  const client = clientOf(io, values);
+  try {
+    const answer = await client.call("DELETE", `/_client/tasks/${encodeURIComponent(jobId)}`);
+    if (answer.status !== 202) return refused(io, "cancel", answer.status, answer.body);
+    io.stdout.write(`${JSON.stringify(answer.body)}\n`);
+    return ExitCode.OK;
+  } finally {
+    await client.close();
+  }
+}
