@@ -90,7 +90,7 @@ export class NetworkError extends RxonError {
   }
 }
 
-/** True when `value` is an rxon error (also across duplicated module instances). */
+/** True when `value` is an rxon error (an instance of {@link RxonError} from this module). */
 export function isRxonError(value: unknown): value is RxonError {
   return value instanceof RxonError;
 }
