@@ -2,8 +2,10 @@
 
 /** Protocol version strings sent in the X-RXON-Version header. */
 export const ProtocolVersion = Object.freeze({
-  /** Version spoken by the current Python orchestrator (rxon 1.0b14); the default. */
-  CURRENT: "1.0b14",
+  /** Version spoken by rxon 1.0b15 and the newest Python worker SDKs (1.0b18/1.0b19); the default. */
+  CURRENT: "1.0b15",
+  /** Version spoken by the Python orchestrator (rxon 1.0b14). */
+  ORCHESTRATOR: "1.0b14",
   /** Version of the Python reference library (rxon 1.0b13). */
   REFERENCE: "1.0b13",
 } as const);

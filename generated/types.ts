@@ -443,15 +443,15 @@ export interface TaskPayload {
    */
   skill_type?: string;
   /**
-   * Orchestrator signature over the task (newer Python worker SDK).
+   * HMAC-SHA256 (lowercase hex) over the canonical task without `security`, `sig` and `orchestrator_signature`, keyed with the orchestrator's secret (rxon 1.0b14+).
    */
   sig?: string;
   /**
-   * Alternative name of `sig`.
+   * Alternative name of `sig` (same value and algorithm).
    */
   orchestrator_signature?: string;
   /**
-   * Execution policy (newer Python worker SDK).
+   * Execution policy (rxon 1.0b14+): `allowed_skills` lists the skills the task may run (its own type and any it calls).
    */
   policy?: {
     /**
@@ -460,6 +460,18 @@ export interface TaskPayload {
     allowed_skills?: string[];
     [k: string]: unknown | undefined;
   };
+  /**
+   * Step of the workflow this task belongs to (rxon 1.0b14+).
+   */
+  step?: number;
+  /**
+   * Nesting depth: 0 for a submitted task, parent's depth + 1 for a task started by POST /skills/call (rxon 1.0b15).
+   */
+  depth?: number;
+  /**
+   * Identifies the parent task of a task started by POST /skills/call (rxon 1.0b15).
+   */
+  parent_hash?: string;
   /**
    * Original executor, copied into the result when relayed.
    */

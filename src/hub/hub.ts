@@ -42,6 +42,8 @@ import { ClientApi } from "./client-api.js";
 
 /** Queue entries looked at per skill and poll before giving up on finding a match. */
 const SCAN_LIMIT = 64;
+/** Protocol versions spoken without a mismatch warning (1.0b13 to 1.0b15 differ only in optional fields). */
+const SUPPORTED_VERSIONS: ReadonlySet<string> = new Set(Object.values(ProtocolVersion));
 const DEFAULT_DISPATCHABLE = ["idle", "active", "busy", "full"];
 
 /** In-process side of a job: its promise and a mirror of its state for `handle.status`. */
@@ -339,7 +341,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.logger.info({ workerId: id, skills: worker.skills.map((s) => s.name) }, "hub: worker registered");
     this.emit("worker:registered", { workerId: id, skills: worker.skills.map((s) => s.name) });
     const response: RegisterResponse = { status: "registered", version: ProtocolVersion.CURRENT };
-    if (ctx.protocolVersion !== null && ctx.protocolVersion !== ProtocolVersion.CURRENT) {
+    if (ctx.protocolVersion !== null && !SUPPORTED_VERSIONS.has(ctx.protocolVersion)) {
       response.warning = `Protocol version mismatch! Orchestrator: ${ProtocolVersion.CURRENT}, Worker: ${ctx.protocolVersion.slice(0, 32)}.`;
     }
     return response;

@@ -55,7 +55,7 @@ export interface RxonListenerOptions {
    * WebSocket, before the handler sees them (PROTOCOL.md 7.2).
    */
   verify?: ListenerVerifyOptions;
-  /** Value of the `X-RXON-Version` response header. Default `1.0b14`. */
+  /** Value of the `X-RXON-Version` response header. Default `1.0b15`. */
   protocolVersion?: string;
 }
 

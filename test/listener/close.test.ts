@@ -38,7 +38,7 @@ describe("close()", () => {
     const answers = await Promise.all(polls);
     for (const a of answers) {
       expect(a.status).toBe(204);
-      expect(a.headers["x-rxon-version"]).toBe("1.0b14");
+      expect(a.headers["x-rxon-version"]).toBe("1.0b15");
     }
     expect(contexts.every((c) => c.signal.aborted)).toBe(true);
     expect(await wsClosed).toBe(1001);

@@ -32,7 +32,7 @@ describe("error mapping", () => {
     const r = await answerTo(new ValidationError("bad thing", [{ path: "/data/x", message: "must be integer" }]));
     expect(r.status).toBe(400);
     expect(r.json).toEqual({ error: "bad thing", code: "INVALID_INPUT_ERROR", errors: [{ path: "/data/x", message: "must be integer" }] });
-    expect(r.headers["x-rxon-version"]).toBe("1.0b14");
+    expect(r.headers["x-rxon-version"]).toBe("1.0b15");
   });
 
   it("AuthError → 403 by default, 401 when asked", async () => {

@@ -92,7 +92,7 @@ describe("limits", () => {
       clearInterval(sampler);
       expect(response.startsWith("HTTP/1.1 413")).toBe(true);
       expect(response).toContain('"code":"LIMIT_EXCEEDED_ERROR"');
-      expect(response.toLowerCase()).toContain("x-rxon-version: 1.0b14");
+      expect(response.toLowerCase()).toContain("x-rxon-version: 1.0b15");
       expect(closed).toBe(true);
       // The server stopped reading: the client could not push anywhere near 100 MB.
       expect(count.written).toBeGreaterThan(0);

@@ -127,7 +127,7 @@ describe("a Python-shaped worker against the verifying listener", () => {
     const r = await send(s.port, "POST", "/_worker/workers/register", vector("worker_registration_full").input_text);
     expect(r.status).toBe(200);
     expect(r.headers["content-type"]).toBe("application/json; charset=utf-8");
-    expect(r.headers["x-rxon-version"]).toBe("1.0b14");
+    expect(r.headers["x-rxon-version"]).toBe("1.0b15");
     expect(JSON.parse(r.text)).toEqual({ status: "registered", version: "1.0b14" });
     expect(lastCall().context.verifiedWorkerId).toBe(WORKER);
     expect(lastCall().context.rawBody).toEqual(JSON.parse(vector("worker_registration_full").input_text));

@@ -35,7 +35,7 @@ describe("listener routes", () => {
     expect(r.status).toBe(200);
     expect(r.text).toBe('{"status":"registered"}');
     expect(r.headers["content-type"]).toBe("application/json; charset=utf-8");
-    expect(r.headers["x-rxon-version"]).toBe("1.0b14");
+    expect(r.headers["x-rxon-version"]).toBe("1.0b15");
     const { action, payload, context } = last();
     expect(action).toBe("register");
     expect(payload).toEqual({ worker_id: "worker-1", worker_type: "generic" });
@@ -86,7 +86,7 @@ describe("listener routes", () => {
       const empty = await call(s.base, "GET", "/_worker/workers/w1/tasks/next?timeout=abc", undefined, headers);
       expect(empty.status).toBe(204);
       expect(empty.text).toBe("");
-      expect(empty.headers["x-rxon-version"]).toBe("1.0b14");
+      expect(empty.headers["x-rxon-version"]).toBe("1.0b15");
     }
     expect(last().context.pollTimeout).toBe(0);
     expect(last().context.availableSkills).toBeUndefined();
@@ -97,7 +97,7 @@ describe("listener routes", () => {
     const r = await call(s.base, "HEAD", "/_worker/workers/w1/tasks/next?timeout=1", undefined, headers);
     expect(r.status).toBe(405);
     expect(r.headers.allow).toBe("GET");
-    expect(r.headers["x-rxon-version"]).toBe("1.0b14");
+    expect(r.headers["x-rxon-version"]).toBe("1.0b15");
     expect(seen.length).toBe(before);
   });
 
@@ -138,7 +138,7 @@ describe("listener routes", () => {
       const r = await call(s.base, "POST", path, undefined);
       expect(r.status, path).toBe(404);
       expect(r.text).toBe("404: Not Found");
-      expect(r.headers["x-rxon-version"]).toBe("1.0b14");
+      expect(r.headers["x-rxon-version"]).toBe("1.0b15");
     }
     const cases: [string, string, string][] = [
       ["GET", "/_worker/workers/register", "POST, PATCH"],
@@ -152,7 +152,7 @@ describe("listener routes", () => {
       expect(r.status, `${method} ${path}`).toBe(405);
       expect(r.text).toBe("405: Method Not Allowed");
       expect(r.headers.allow).toBe(allow);
-      expect(r.headers["x-rxon-version"]).toBe("1.0b14");
+      expect(r.headers["x-rxon-version"]).toBe("1.0b15");
     }
     const ws = await call(s.base, "GET", "/_worker/ws/w1");
     expect(ws.status).toBe(426);
@@ -166,7 +166,7 @@ describe("listener without a handler", () => {
       const r = await call(s.base, "POST", "/_worker/workers/register", registration);
       expect(r.status).toBe(503);
       expect(r.json).toEqual({ error: "Service is initializing", code: "TRANSIENT_ERROR" });
-      expect(r.headers["x-rxon-version"]).toBe("1.0b14");
+      expect(r.headers["x-rxon-version"]).toBe("1.0b15");
       const p = await call(s.base, "GET", "/_worker/workers/w1/tasks/next");
       expect(p.status).toBe(503);
       s.listener.setHandler(() => ({ status: "registered", version: "x" }));
