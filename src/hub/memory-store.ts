@@ -239,7 +239,7 @@ export class MemoryStore implements HubStore {
     if (job.state !== "running" || job.workerId !== workerId) return { kind: "ignored", reason: "worker_mismatch", job: copyJob(job) };
     if (job.deadline !== undefined && this.#now() > job.deadline) {
       this.#end(job, { state: "failed", status: TaskStatus.FAILURE, error: timeoutError(), endReason: "deadline" });
-      return { kind: "ignored", reason: "deadline_exceeded", job: copyJob(job) };
+      return { kind: "ignored", reason: "deadline_exceeded", job: copyJob(job), ended: true };
     }
     const settled = { taskId, workerId, transition: s.transition };
     if (s.retry === true) {

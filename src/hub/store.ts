@@ -61,6 +61,11 @@ export interface WorkerRecord {
   availableSkills?: string[];
   /** Device usage etc. from the last heartbeat that carried it. */
   usage?: unknown;
+  /**
+   * Content key of what matching looks at (skills, resources, software, artifacts, capabilities):
+   * workers with equal profiles are one class to dispatch, whatever the fleet's size.
+   */
+  profile?: string;
   /** Set by an operator (`hub.drainWorker`): no new work is dispatched to it. */
   drained?: boolean;
   registeredAt: number;
@@ -187,7 +192,8 @@ export type SettleVerdict =
   | { readonly kind: "accepted"; readonly job: JobRecord; readonly transition: string }
   /** An exact re-send of the result that was applied: answer as the first time. */
   | { readonly kind: "duplicate"; readonly job: JobRecord; readonly transition: string }
-  | { readonly kind: "ignored"; readonly reason: IgnoreReason; readonly job?: JobRecord };
+  /** Not applied. `ended` is true when this call ended the job (its deadline had passed). */
+  | { readonly kind: "ignored"; readonly reason: IgnoreReason; readonly job?: JobRecord; readonly ended?: boolean };
 
 /** Why a result was ignored (the protocol's `reason` values). */
 export type IgnoreReason = "job_not_found" | "stale_task" | "job_cancelled" | "deadline_exceeded" | "job_already_terminated" | "worker_mismatch";
