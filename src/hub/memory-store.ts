@@ -228,8 +228,9 @@ export class MemoryStore implements HubStore {
   settle(workerId: string, jobId: string, taskId: string, s: Settlement): SettleVerdict {
     const job = this.#jobs.get(jobId);
     if (job === undefined) return { kind: "ignored", reason: "job_not_found" };
-    if (job.settled !== undefined && job.settled.taskId === taskId && job.settled.workerId === workerId) {
-      return { kind: "duplicate", job: copyJob(job), transition: job.settled.transition };
+    const last = job.settled;
+    if (last !== undefined && last.taskId === taskId && last.workerId === workerId && last.fingerprint === s.fingerprint) {
+      return { kind: "duplicate", job: copyJob(job), transition: last.transition };
     }
     if (taskId !== job.taskId) return { kind: "ignored", reason: "stale_task", job: copyJob(job) };
     if (isTerminal(job.state)) {
@@ -241,7 +242,7 @@ export class MemoryStore implements HubStore {
       this.#end(job, { state: "failed", status: TaskStatus.FAILURE, error: timeoutError(), endReason: "deadline" });
       return { kind: "ignored", reason: "deadline_exceeded", job: copyJob(job), ended: true };
     }
-    const settled = { taskId, workerId, transition: s.transition };
+    const settled = { taskId, workerId, transition: s.transition, ...(s.fingerprint !== undefined ? { fingerprint: s.fingerprint } : {}) };
     if (s.retry === true) {
       job.settled = settled;
       this.#requeue(job, true, s.error, workerId);

@@ -63,6 +63,7 @@ export type NodeServer = HttpServer | HttpsServer;
  */
 export class RxonListener {
   #handler: LooseHandler | undefined;
+  readonly #undelivered: RxonListenerOptions["onUndelivered"];
   readonly #logger: Logger;
   readonly #limits: ResolvedLimits;
   readonly #verifier: VerificationLayer | undefined;
@@ -75,6 +76,7 @@ export class RxonListener {
 
   constructor(options: RxonListenerOptions = {}) {
     this.#handler = options.handler as LooseHandler | undefined;
+    this.#undelivered = options.onUndelivered;
     this.#logger = options.logger ?? silentLogger;
     this.#limits = resolveLimits(options.limits);
     this.#verifier = makeVerifier(options.verify);
@@ -256,23 +258,35 @@ export class RxonListener {
       sendEmpty(res, 204);
       call.then(
         (late) => {
-          if (!isNothing(late)) this.#logger.warn({ workerId }, "rxon listener: a task returned after its poll was released at shutdown was not delivered");
+          if (isNothing(late)) return;
+          this.#logger.warn({ workerId }, "rxon listener: a task returned after its poll was released at shutdown was not delivered");
+          this.#undelivered?.(workerId, late, "released");
         },
         noop,
       );
       return;
     }
-    if (res.headersSent || res.writableEnded) return;
     if (isNothing(value)) {
-      if (res.destroyed) return;
+      if (res.headersSent || res.writableEnded || res.destroyed) return;
       sendEmpty(res, 204);
       return;
     }
-    if (res.destroyed) {
+    if (res.headersSent || res.writableEnded || res.destroyed) {
       this.#logger.warn({ workerId }, "rxon listener: the worker went away before its task could be delivered");
+      this.#undelivered?.(workerId, value, "client_gone");
       return;
     }
-    sendJson(res, 200, jsonText(value));
+    let text: string;
+    try {
+      text = jsonText(value);
+    } catch (err) {
+      this.#undelivered?.(workerId, value, "unserializable");
+      throw err;
+    }
+    res.once("close", () => {
+      if (!res.writableFinished) this.#undelivered?.(workerId, value, "client_gone");
+    });
+    sendJson(res, 200, text);
   }
 
   #answerError(error: unknown, req: IncomingMessage, res: ServerResponse, action: string): void {
