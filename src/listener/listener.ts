@@ -42,6 +42,8 @@ const MODEL_OF = {
 /** Answers when the handler returns nothing (PROTOCOL.md 2.2). */
 const DEFAULT_ANSWER: Partial<Record<HttpAction, string>> = {
   register: '{"status":"registered"}',
+  // A heartbeat answered with anything else (null, a missing status) makes some SDKs register again.
+  heartbeat: '{"status":"ok"}',
   result: '{"status":"ok"}',
   event: '{"status":"event_accepted"}',
 };
@@ -386,6 +388,9 @@ export class RxonListener {
     });
     Promise.resolve()
       .then(() => handler("websocket", channel, context))
+      // A handler that returns at once (or returns nothing) leaves the channel open until the
+      // worker or the listener closes it: closing it would make the worker reconnect in a loop.
+      .then(() => channel.closed)
       .then(
         () => channel.close(1000),
         (error: unknown) => {
