@@ -138,9 +138,10 @@ function fingerprintOf(result: TaskResult): string {
 /** Refuses (400, to the worker) result data that clients could not be shown. */
 function showable(data: Record<string, unknown>): void {
   try {
-    canonicalize(data);
+    // As clients see it: inside `outcome.data` of a task's view.
+    canonicalize({ outcome: { data } });
   } catch (err) {
-    const issues = err instanceof ValidationError ? err.errors.map((e) => ({ path: `/data${e.path}`, message: e.message })) : [];
+    const issues = err instanceof ValidationError ? err.errors.map((e) => ({ path: e.path.replace(/^\/outcome/, ""), message: e.message })) : [];
     throw new ValidationError(`Result data cannot be represented on the wire${issues[0] ? `: ${issues[0].path} ${issues[0].message}` : ""}`, issues.slice(0, 20), {
       details: { reason: "unsendable_result" },
     });

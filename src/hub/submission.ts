@@ -161,10 +161,11 @@ export class Submissions {
 /** Records, under `base`, where a value cannot travel in canonical JSON (huge numbers, lone surrogates, too deep...). */
 function sendable(value: unknown, base: string, issues: ValidationIssue[]): void {
   try {
-    canonicalize(value);
+    // As the worker receives it: one level down in the task payload.
+    canonicalize({ [base.slice(1)]: value });
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
-    for (const e of err.errors.slice(0, 20)) issues.push({ path: base + e.path, message: e.message });
+    for (const e of err.errors.slice(0, 20)) issues.push({ path: e.path, message: e.message });
     if (err.errors.length === 0) issues.push({ path: base, message: err.message });
   }
 }
