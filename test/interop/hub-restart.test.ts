@@ -57,7 +57,7 @@ describe("listener defaults with an application handler that answers nothing", (
         if (action === "register") registrations++;
         if (action === "websocket") upgrades++;
         return undefined;
-      }) as RxonHandler,
+      }) as unknown as RxonHandler,
     });
     const server = createServer();
     listener.attach(server);
