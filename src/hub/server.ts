@@ -9,7 +9,12 @@ import { RxonListener } from "../listener/index.js";
 import type { RxonHandler } from "../listener/types.js";
 import type { Logger } from "../logger.js";
 import type { ListenOptions } from "./types.js";
-import type { ClientApi } from "./client-api.js";
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/** Something answering some of a server's requests (the client API, the dashboard): true when it answered. */
+export interface RequestMount {
+  handle(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean>;
+}
 
 /** A running server of a hub. */
 export interface HubServer {
@@ -23,8 +28,12 @@ export interface HubServer {
   close(): Promise<void>;
 }
 
-/** Starts a server for `handler` (and the client API, next to the worker routes) and resolves once it listens. */
-export async function serve(handler: RxonHandler, options: ListenOptions, logger: Logger, clientApi?: ClientApi): Promise<HubServer> {
+/**
+ * Starts a server for `handler` (and the mounts, e.g. the client API and the dashboard, next to
+ * the worker routes; each is asked in turn) and resolves once it listens.
+ */
+export async function serve(handler: RxonHandler, options: ListenOptions, logger: Logger, mounts?: RequestMount | readonly RequestMount[]): Promise<HubServer> {
+  const mounted: readonly RequestMount[] = mounts === undefined ? [] : "handle" in mounts ? [mounts as RequestMount] : (mounts as readonly RequestMount[]);
   const tls = options.tls;
   const server: Server = tls
     ? (createHttpsServer({
@@ -40,8 +49,7 @@ export async function serve(handler: RxonHandler, options: ListenOptions, logger
   server.keepAliveTimeout = 65_000;
   // Registered before the listener attaches: it keeps worker routes and passes everything else here.
   server.on("request", (req, res) => {
-    const answered = clientApi !== undefined ? clientApi.handle(req, res) : Promise.resolve(false);
-    void answered.then((handled) => {
+    void answer(mounted, req, res).then((handled) => {
       if (!handled && !res.headersSent) {
         // As the listener answers unknown paths when it is alone on a server.
         res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8", [Header.VERSION]: ProtocolVersion.CURRENT });
@@ -75,4 +83,10 @@ export async function serve(handler: RxonHandler, options: ListenOptions, logger
         });
       })()),
   };
+}
+
+/** Asks each mount in turn; true once one answered. */
+async function answer(mounts: readonly RequestMount[], req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  for (const m of mounts) if (await m.handle(req, res)) return true;
+  return false;
 }
