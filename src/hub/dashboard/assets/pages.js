@@ -179,7 +179,7 @@ export function queuesPage() {
       chart,
       lineChart(
         skills.map((skill, i) => ({ name: skill, cls: PALETTE[i], points: v.history.map((s) => [s.t, s.depths[skill] ?? 0]) })),
-        { title: "Queue depth over time" },
+        { title: "Queue depth over time", width: 1280, height: 220 },
       ),
     );
     fill(
