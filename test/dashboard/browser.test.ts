@@ -8,6 +8,11 @@ import { afterAll, beforeAll, expect, it, describe } from "vitest";
 import type { BrowserContext, Page } from "playwright-core";
 import { describeBrowser, hasChromium, inCi, launch, OUTPUT_DIR, CHROMIUM } from "./browser.js";
 import { ADMIN, startFixture, XSS_MODEL, type Fixture } from "./fixture.js";
+import { Hub } from "../../src/hub/index.js";
+import { Dashboard } from "../../src/hub/dashboard/index.js";
+import { serve } from "../../src/hub/server.js";
+import { silentLogger } from "../../src/logger.js";
+import { register, skill } from "../hub/helpers.js";
 
 // The callbacks of page.evaluate/waitForFunction run in the page; the project compiles without
 // the DOM library, so the two browser globals they use are declared here, loosely.
@@ -228,5 +233,47 @@ describeBrowser("dashboard in Chromium", () => {
     expect(statuses).toEqual([401, 403, 401, 403]);
     await shot(page, "refused");
     await page.close();
+  }, 60_000);
+
+  it("drains a worker from the fleet page after a confirmation, on a hub that can drain", async () => {
+    /** A hub version with drainWorker(): what the dashboard feature-detects. */
+    class DrainingHub extends Hub {
+      readonly drained: string[] = [];
+      async drainWorker(id: string): Promise<void> {
+        this.drained.push(id);
+      }
+    }
+    const hub = new DrainingHub();
+    const dashboard = Dashboard.forHub(hub, { adminTokens: [ADMIN], streamIntervalMs: 300 });
+    const server = await serve(hub.handler, { port: 0 }, silentLogger, [dashboard]);
+    try {
+      await register(hub, "cpu-2", { supported_skills: [skill("echo")] });
+      const page = await browser.context.newPage();
+      page.setDefaultTimeout(10_000);
+      await page.goto(`${server.url}/_dashboard/`);
+      await page.fill("#login-token", ADMIN);
+      await page.click("#login-form button[type=submit]");
+      const drain = 'tr[data-worker-id="cpu-2"] button.drain:not([disabled])';
+      await page.waitForSelector(drain);
+      page.once("dialog", (d) => void d.dismiss());
+      await page.click(drain);
+      expect(hub.drained).toEqual([]);
+      const asked: string[] = [];
+      page.once("dialog", (d) => {
+        asked.push(d.message());
+        void d.accept();
+      });
+      await page.click(drain);
+      const end = Date.now() + 10_000;
+      while (hub.drained.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      // Exactly one call: the dismissed confirmation sent nothing.
+      expect(hub.drained).toEqual(["cpu-2"]);
+      expect(asked[0]).toContain("cpu-2");
+      await page.close();
+    } finally {
+      dashboard.close();
+      await server.close();
+      await hub.close();
+    }
   }, 60_000);
 });
