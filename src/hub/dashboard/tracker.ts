@@ -113,6 +113,7 @@ export class TaskTracker {
     if (job !== undefined && !TERMINAL.has(job.state)) this.#push(job, { t: this.#now(), kind: "cancel_requested" });
   }
 
+  /** A new task: remembered, queued under its skill. */
   submitted(e: HubEvents["task:submitted"][0]): void {
     const now = this.#now();
     const job = this.#job(e.jobId, e.taskId, e.type, now);
@@ -121,6 +122,7 @@ export class TaskTracker {
     this.taskVersion++;
   }
 
+  /** A task handed to a worker: out of its queue, running there. */
   dispatched(e: HubEvents["task:dispatched"][0]): void {
     const now = this.#now();
     const job = this.#job(e.jobId, e.taskId, "", now);
@@ -136,6 +138,7 @@ export class TaskTracker {
     this.taskVersion++;
   }
 
+  /** A task back in its queue (lost worker, transient failure): behind the tasks already waiting. */
   requeued(e: HubEvents["task:requeued"][0]): void {
     const now = this.#now();
     const job = this.#job(e.jobId, e.taskId, "", now);
@@ -147,6 +150,7 @@ export class TaskTracker {
     this.taskVersion++;
   }
 
+  /** A progress report of a running task. */
   progressed(e: HubEvents["task:progress"][0]): void {
     const job = this.jobs.get(e.jobId);
     if (job === undefined) return;
@@ -155,6 +159,7 @@ export class TaskTracker {
     this.taskVersion++;
   }
 
+  /** A result the hub ignored (late, stale, wrong worker...), kept in the task's timeline. */
   ignored(e: HubEvents["result:ignored"][0]): void {
     const job = this.jobs.get(e.jobId);
     if (job === undefined) return;
@@ -162,6 +167,7 @@ export class TaskTracker {
     this.taskVersion++;
   }
 
+  /** A task that ended: counted in the throughput series, out of queues and workers. */
   completed(o: TaskOutcome): void {
     const now = this.#now();
     this.throughput.record(now, outcomeOf(o.status), o.durationMs);
@@ -187,6 +193,7 @@ export class TaskTracker {
     this.taskVersion++;
   }
 
+  /** A worker gone: it runs nothing any more (its tasks come back as `requeued` events). */
   expired(e: HubEvents["worker:expired"][0]): void {
     this.fleetVersion++;
     this.running.delete(e.workerId);
