@@ -86,7 +86,7 @@ export async function startFixture(): Promise<Fixture> {
   });
   workers.push(gpu, cpu);
   await Promise.all(workers.map((w) => w.start()));
-  await until(async () => (await hub.store.countWorkers()) === 2);
+  await until(async () => (await hub.store.countWorkers()) === 2, 20_000);
 
   const done = [1, 2, 3, 4, 5].map((n) => hub.submit({ type: "double", params: { n } }));
   const failed = hub.submit({ type: "double", params: { n: -1 }, maxRetries: 0 });
@@ -97,10 +97,10 @@ export async function startFixture(): Promise<Fixture> {
     version: [1, 2].map(() => hub.submit({ type: "double", params: { n: 1 }, requirements: { skillVersion: "9.9.9" } })),
     resources: [hub.submit({ type: "double", params: { n: 1 }, requirements: { resources: { devices: [{ type: "gpu", properties: { vram_gb: 80 } }] } } })],
   };
-  await until(() => running.status === "running");
-  await until(async () => (await hub.stats()).queued === 6);
+  await until(() => running.status === "running", 20_000);
+  await until(async () => (await hub.stats()).queued === 6, 20_000);
   // Usage reaches the hub with a heartbeat after the worker's usage provider answered.
-  await until(async () => (await hub.store.getWorker("gpu-1"))?.usage !== undefined);
+  await until(async () => (await hub.store.getWorker("gpu-1"))?.usage !== undefined, 20_000);
 
   return {
     hub,
