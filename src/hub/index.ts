@@ -52,3 +52,12 @@ export type {
   TaskRequirements,
   TaskState,
 } from "./types.js";
+export {
+  Dashboard,
+  DASHBOARD_PREFIX,
+  hubDashboardSource,
+  type DashboardOptions,
+  type DashboardSource,
+  type DashboardHub,
+} from "./dashboard/index.js";
+export type { RequestMount } from "./server.js";

@@ -10,9 +10,9 @@ import type { RxonHandler } from "../listener/types.js";
 import type { Logger } from "../logger.js";
 import type { ListenOptions } from "./types.js";
 
-/** Routes served next to the worker protocol (the client API, `/skills/call`): true when answered. */
-export interface Mount {
-  handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+/** Something answering some of a server's requests (the client API, `/skills/call`, the dashboard): true when it answered. */
+export interface RequestMount {
+  handle(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean>;
 }
 
 /** A running server of a hub. */
@@ -35,7 +35,7 @@ export async function serve(
   handler: RxonHandler,
   options: ListenOptions,
   logger: Logger,
-  mounts: readonly Mount[] = [],
+  mounts: readonly RequestMount[] = [],
   onUndelivered?: (workerId: string, task: unknown) => void,
 ): Promise<HubServer> {
   const tls = options.tls;
@@ -53,11 +53,7 @@ export async function serve(
   server.keepAliveTimeout = 65_000;
   // Registered before the listener attaches: it keeps worker routes and passes everything else here.
   server.on("request", (req, res) => {
-    const answered = (async () => {
-      for (const m of mounts) if (await m.handle(req, res)) return true;
-      return false;
-    })();
-    void answered.then((handled) => {
+    void answer(mounts, req, res).then((handled) => {
       if (!handled && !res.headersSent) {
         // As the listener answers unknown paths when it is alone on a server.
         res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8", [Header.VERSION]: ProtocolVersion.CURRENT });
@@ -91,4 +87,10 @@ export async function serve(
         });
       })()),
   };
+}
+
+/** Asks each mount in turn; true once one answered. */
+async function answer(mounts: readonly RequestMount[], req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  for (const m of mounts) if (await m.handle(req, res)) return true;
+  return false;
 }

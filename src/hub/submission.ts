@@ -13,7 +13,7 @@ import { canonicalize } from "../wire/canonical.js";
 import type { HubCore } from "./core.js";
 import { queueNameOf } from "./dispatch.js";
 import type { Outcomes } from "./outcomes.js";
-import type { JobParent, NewJob } from "./store.js";
+import { taskIdOf, type JobParent, type NewJob, type SubmitVerdict } from "./store.js";
 import type { SubmitOptions, TaskHandle } from "./types.js";
 
 const IDENTIFIER = /^[A-Za-z0-9_-]{1,128}$/;
@@ -53,7 +53,15 @@ export class Submissions {
       }
       return this.#outcomes.handle(verdict.job);
     }
-    const verdict = await core.store.submit(job, core.settings.queueLimits);
+    this.#outcomes.expect(job.jobId, taskIdOf(job.jobId, 0));
+    let verdict: SubmitVerdict;
+    try {
+      verdict = await core.store.submit(job, core.settings.queueLimits);
+    } catch (err) {
+      this.#outcomes.forget(job.jobId);
+      throw err;
+    }
+    if (verdict.kind !== "created") this.#outcomes.forget(job.jobId);
     if (verdict.kind === "refused") {
       core.counters.throttled++;
       core.logger.warn({ type: job.type, scope: verdict.scope, limit: verdict.limit }, "hub: submission refused, queue full");
