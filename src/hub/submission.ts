@@ -12,6 +12,7 @@ import { RateLimitError, ValidationError, type ValidationIssue } from "../errors
 import { canonicalize } from "../wire/canonical.js";
 import type { HubCore } from "./core.js";
 import { queueNameOf } from "./dispatch.js";
+import { isPromise } from "./flow.js";
 import type { Outcomes } from "./outcomes.js";
 import { taskIdOf, type JobParent, type NewJob, type SubmitVerdict } from "./store.js";
 import type { SubmitOptions, TaskHandle } from "./types.js";
@@ -56,7 +57,10 @@ export class Submissions {
     this.#outcomes.expect(job.jobId, taskIdOf(job.jobId, 0));
     let verdict: SubmitVerdict;
     try {
-      verdict = await core.store.submit(job, core.settings.queueLimits);
+      // Not awaited when the store answers at once: `task:submitted` is then announced before
+      // the store's signals (a held poll claiming the task) are heard.
+      const answer = core.store.submit(job, core.settings.queueLimits);
+      verdict = isPromise(answer) ? await answer : answer;
     } catch (err) {
       this.#outcomes.forget(job.jobId);
       throw err;
