@@ -21,6 +21,8 @@ import { silentLogger, type Logger } from "../logger.js";
 import { closedError } from "../transport/http-client.js";
 import { prepareOutgoing, type MessageSigner } from "../transport/outgoing.js";
 import type { Ed25519PrivateKey } from "../security/ed25519.js";
+import type { TransportOptions } from "../transport/options.js";
+import { registerTransportScheme } from "../transport/schemes.js";
 import { createSigner, type SignatureAlgorithm } from "../transport/signing.js";
 import type { CallOptions, PollOptions, ResultDelivery, WorkerTransport } from "../transport/types.js";
 import { decode, type ModelName, type Models } from "../wire/codec.js";
@@ -297,3 +299,18 @@ function decodeAnswer<M extends ModelName>(model: M, value: unknown): Models[M] 
     throw new ProtocolError(`Malformed answer of the mock orchestrator: ${(error as Error).message}`, { cause: error });
   }
 }
+
+/** The transport options that also mean something to the mock. */
+function mockOptions(options: TransportOptions): MockTransportOptions {
+  const out: MockTransportOptions = {};
+  if (options.logger !== undefined) out.logger = options.logger;
+  if (options.clock !== undefined) out.clock = options.clock;
+  if (options.secret !== undefined) out.secret = options.secret;
+  if (options.ed25519Key !== undefined) out.ed25519Key = options.ed25519Key;
+  if (options.sign !== undefined) out.sign = options.sign;
+  if (options.signatureAlgorithm !== undefined) out.signatureAlgorithm = options.signatureAlgorithm;
+  return out;
+}
+
+// `createTransport("mock://...")` works once this module is loaded (the factory does not import test helpers).
+registerTransportScheme("mock", (_url, workerId, token, options) => new MockTransport({ workerId, token, ...mockOptions(options) }));

@@ -108,7 +108,7 @@ export class HttpClient {
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
       });
-      const bytes = await readBody(res.body, res.headers, this.options.maxResponseBytes, req);
+      const bytes = await readBody(res.body, res.headers, this.options.maxResponseBytes, req, this.options.bodyTimeoutMs);
       return { status: res.statusCode, headers: res.headers, bytes };
     } catch (error) {
       if (error instanceof RxonError) throw error;
@@ -208,23 +208,49 @@ export class HttpClient {
   }
 }
 
-async function readBody(body: Dispatcher.ResponseData["body"], headers: RawResponse["headers"], max: number, req: HttpRequest): Promise<Buffer> {
+/**
+ * Reads the whole body, at most `max` bytes and within `timeoutMs` of the headers. undici's own
+ * body timeout only bounds the gap between two chunks, so an orchestrator (or a middlebox) that
+ * trickles a byte now and then could otherwise hold a poll forever.
+ */
+async function readBody(body: Dispatcher.ResponseData["body"], headers: RawResponse["headers"], max: number, req: HttpRequest, timeoutMs: number): Promise<Buffer> {
   const declared = Number(headerValue(headers["content-length"]) ?? NaN);
   if (declared > max) {
     body.destroy();
     throw tooLarge(req, max);
   }
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    body.destroy();
+  }, timeoutMs);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) {
-      body.destroy();
-      throw tooLarge(req, max);
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > max) {
+        body.destroy();
+        throw tooLarge(req, max);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (error) {
+    if (timedOut) throw bodyTimeout(req, timeoutMs, error);
+    throw error;
+  } finally {
+    clearTimeout(timer);
   }
+  // A destroyed stream may also just end: what arrived before the timeout is not a whole body.
+  if (timedOut) throw bodyTimeout(req, timeoutMs, undefined);
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+function bodyTimeout(req: HttpRequest, timeoutMs: number, cause: unknown): NetworkError {
+  return new NetworkError(`Response body from ${req.endpoint} not received within ${timeoutMs} ms`, {
+    cause,
+    details: { method: req.method, endpoint: req.endpoint, reason: "body_timeout", timeoutMs },
+  });
 }
 
 function tooLarge(req: HttpRequest, max: number): ProtocolError {
