@@ -52,13 +52,15 @@ export const RATE_LIMIT_MAX_DELAY_MS = 600_000;
 
 /**
  * The wait after consecutive 429 answers. The first waits the server's hint (at least
- * `minDelayMs`); every further 429 in a row doubles it, past the hint, up to `maxDelayMs`. A
+ * `minDelayMs`); every further 429 in a row waits twice the previous wait (or the new hint when
+ * longer), up to `maxDelayMs`. A
  * limiter whose window restarts on every request (the Python orchestrator's) refuses a client
  * that always comes back at the same interval forever; a growing wait eventually outlasts the
  * window. Jitter only adds (up to a quarter), so a wait is never shorter than the server asked.
  */
 export class RateLimitBackoff {
   private streak = 0;
+  private nominal = 0;
   private readonly minDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly random: () => number;
@@ -79,10 +81,10 @@ export class RateLimitBackoff {
   next(retryAfterMs: number | undefined): number {
     const hint = typeof retryAfterMs === "number" && Number.isFinite(retryAfterMs) ? retryAfterMs : 0;
     const base = Math.min(this.maxDelayMs, Math.max(this.minDelayMs, hint));
-    // 2^30 is far past any cap: the exponent stops growing so the number stays finite.
-    const nominal = Math.min(this.maxDelayMs, base * 2 ** Math.min(this.streak, 30));
+    // Twice the previous wait, or the server's hint when that is longer.
+    this.nominal = this.streak === 0 ? base : Math.min(this.maxDelayMs, Math.max(base, this.nominal * 2));
     this.streak++;
-    return Math.min(this.maxDelayMs, Math.round(nominal * (1 + 0.25 * this.random())));
+    return Math.min(this.maxDelayMs, Math.round(this.nominal * (1 + 0.25 * this.random())));
   }
 
   /** A request went through: the next 429 starts again from the server's hint. */

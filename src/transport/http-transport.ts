@@ -32,6 +32,7 @@ import { closedError, HttpClient } from "./http-client.js";
 import { resolveOptions, type ResolvedTransportOptions, type TransportOptions, type TransportTlsOptions } from "./options.js";
 import { prepareOutgoing, type MessageSigner } from "./outgoing.js";
 import { createSigner } from "./signing.js";
+import { rememberReceived } from "./received.js";
 import { TokenService } from "./tokens.js";
 import type { CallOptions, PollOptions, ResultDelivery, SkillCallOptions, SkillCallOutcome, WorkerTransport } from "./types.js";
 
@@ -159,7 +160,11 @@ export class HttpTransport implements WorkerTransport {
     const value = await this.http.call({ method: "GET", endpoint: this.paths.nextTask, query, signal: options.signal, timeoutMs });
     if (value === null || isEmpty(value)) return null;
     try {
-      return decode("TaskPayload", value, { copy: false });
+      if (options.keepReceived !== true) return decode("TaskPayload", value, { copy: false });
+      // Decoded on a copy: `value` stays exactly what was received.
+      const task = decode("TaskPayload", value);
+      rememberReceived(task, value as Record<string, unknown>);
+      return task;
     } catch (error) {
       throw malformed("task", this.paths.nextTask, error);
     }

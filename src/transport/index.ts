@@ -10,3 +10,4 @@ export { prepareOutgoing, IGNORED_FIELDS, type OutgoingKind, type OutgoingModels
 export { createSigner, type SignerSettings, type SignatureAlgorithm } from "./signing.js";
 export { Backoff, RateLimitBackoff, sleep, MAX_TIMER_MS, RATE_LIMIT_MIN_DELAY_MS, RATE_LIMIT_MAX_DELAY_MS, type RateLimitBackoffOptions } from "./backoff.js";
 export { registerTransportScheme, type TransportMaker } from "./schemes.js";
+export { receivedForm } from "./received.js";

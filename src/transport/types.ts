@@ -25,6 +25,11 @@ export interface PollOptions {
   hotSkills?: readonly string[];
   /** Cancels the poll promptly. */
   signal?: AbortSignal;
+  /**
+   * Keep the task's JSON as received, for `receivedForm(task)` (signature checks need it: decoding
+   * fills defaults in). Costs a copy of the task. Default false.
+   */
+  keepReceived?: boolean;
 }
 
 /** Options of {@link WorkerTransport.callSkill}. */

@@ -10,6 +10,7 @@ import { RxonError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { verifyTaskSignature } from "../security/task-signature.js";
 import { linkSignals } from "../transport/abort.js";
+import { receivedForm } from "../transport/received.js";
 import type { SkillCallOptions, SkillCallOutcome } from "../transport/types.js";
 import type { WorkerTransport } from "../transport/types.js";
 import type { TypedEmitter } from "./emitter.js";
@@ -105,7 +106,8 @@ export class TaskRunner {
    */
   private refusal(task: Readonly<TaskPayload>): TaskOutcome | undefined {
     const key = this.s.orchestratorKey;
-    if (key !== undefined && !verifyTaskSignature(task, key)) {
+    // Checked on the JSON as received when the transport kept it (decoding added defaults).
+    if (key !== undefined && !verifyTaskSignature(receivedForm(task) ?? task, key)) {
       const present = typeof task.sig === "string" || typeof task.orchestrator_signature === "string";
       return { status: TaskStatus.FAILURE, error: { code: ErrorCode.INTEGRITY_MISMATCH_ERROR, message: present ? "Task signature does not match" : "Task is not signed by the orchestrator" } };
     }

@@ -380,7 +380,13 @@ export class Worker {
       let task: TaskPayload | null;
       const polledAt = this.clock.now();
       try {
-        task = await this.transport.pollTask({ timeoutSeconds: this.pollTimeoutSeconds, availableSkills: this.skillNames, hotSkills: this.skillNames, signal });
+        task = await this.transport.pollTask({
+          timeoutSeconds: this.pollTimeoutSeconds,
+          availableSkills: this.skillNames,
+          hotSkills: this.skillNames,
+          signal,
+          ...(this.options.orchestratorKey !== undefined ? { keepReceived: true } : {}),
+        });
         backoff.reset();
         this.rateLimit.succeeded();
       } catch (err) {
