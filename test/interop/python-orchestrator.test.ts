@@ -4,7 +4,8 @@
  * cancelled results final): each test is one field failure that must not happen again.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { AuthError } from "../../src/errors.js";
+import { AuthError, NetworkError } from "../../src/errors.js";
+import { HttpTransport } from "../../src/transport/index.js";
 import { FakePythonOrchestrator, type FakePythonOptions } from "./fake-python-orchestrator.js";
 import { hang, instant, nap, stopWorkers, worker } from "./helpers.js";
 
@@ -172,5 +173,19 @@ describe("a poll answer that trickles in (item 14)", () => {
     expect(orc.trickled).toBe(2);
     expect(errors.length).toBeGreaterThanOrEqual(2);
     expect(errors[0]).toMatchObject({ name: "NetworkError", details: { reason: "body_timeout" } });
+  });
+
+  it("the transport rejects the trickling poll with a retryable NetworkError once bodyTimeoutMs passed", async () => {
+    const orc = await fake({ trickledPolls: 1 });
+    const transport = new HttpTransport(orc.url, "w-direct", "tok", { bodyTimeoutMs: 400, serverPollHoldSeconds: 1 });
+    try {
+      const error = await transport.pollTask({ timeoutSeconds: 1 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NetworkError);
+      expect(error).toMatchObject({ retryable: true, details: { reason: "body_timeout", timeoutMs: 400 } });
+      // The next poll is answered normally (an empty hold here).
+      expect(await transport.pollTask({ timeoutSeconds: 1 })).toBeNull();
+    } finally {
+      await transport.close();
+    }
   });
 });
