@@ -23,6 +23,8 @@ Options:
   --insecure                 run without a worker token (only for a hub that asks for none)
   --secret <s>               HMAC signing secret (default: the token; or RXON_SECRET)
   --ed25519-key <file|hex>   sign with Ed25519 instead of HMAC
+  --orchestrator-key-file <file>
+                             run only tasks signed (sig) with this secret (or RXON_ORCHESTRATOR_KEY)
   --resources <json|file>    Resources offered, e.g. '{"devices":[{"type":"gpu","properties":{"vram_gb":24}}]}'
   --concurrency <n>          tasks run at the same time (default 1)
   --heartbeat-interval <ms>  heartbeat interval (default 15000)
@@ -62,6 +64,7 @@ export async function workerCommand(argv: readonly string[], io: CliIo, stop?: A
       "tls-key": { type: "string" },
       "log-level": { type: "string" },
       insecure: { type: "boolean" },
+      "orchestrator-key-file": { type: "string" },
     },
     false,
   );
@@ -76,6 +79,9 @@ export async function workerCommand(argv: readonly string[], io: CliIo, stop?: A
     // A worker without credentials is almost always a missing variable, not a choice: say so before connecting.
     throw new UsageError("no worker token: give --token-file, --token or RXON_TOKEN (or --tls-cert for mTLS, or --insecure to run without one)");
   }
+  const keyFile = values["orchestrator-key-file"];
+  const orchestratorKey = keyFile !== undefined ? readText(io, keyFile).trim() : io.env.RXON_ORCHESTRATOR_KEY || undefined;
+  if (orchestratorKey === "") throw new UsageError(`the orchestrator key file ${keyFile} is empty`);
   const skills = await loadSkills(values.skills, io.cwd);
   const logger = consoleLogger(level as LogLevel, io.stderr);
   const tlsCa = values["tls-ca"];
@@ -92,6 +98,7 @@ export async function workerCommand(argv: readonly string[], io: CliIo, stop?: A
     heartbeatIntervalMs: intOption(values["heartbeat-interval"], "heartbeat-interval", 15_000, 1),
     ...(values.resources !== undefined ? { resources: readResources(io, values.resources) } : {}),
     ...(secret !== undefined && secret !== "" ? { secret } : {}),
+    ...(orchestratorKey !== undefined ? { orchestratorKey } : {}),
     ...(values["ed25519-key"] !== undefined ? { ed25519Key: readKeyText(io, values["ed25519-key"]) } : {}),
     ...(tlsCa !== undefined || tlsCert !== undefined
       ? {

@@ -2,13 +2,18 @@
  * Item 13, CLI half: `rxon worker` without a token refuses to start unless `--insecure`, and ends
  * with exit code 1 when the hub refuses its credentials for good.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { CliIo } from "../../src/cli/io.js";
 import { main } from "../../src/cli/main.js";
 import { workerCommand } from "../../src/cli/worker-command.js";
 import { ROOT } from "../e2e/procs.js";
 import { FakePythonOrchestrator } from "./fake-python-orchestrator.js";
 
+const dir = mkdtempSync(join(tmpdir(), "rxon-cli-worker-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const fakes: FakePythonOrchestrator[] = [];
 afterEach(async () => {
   await Promise.all(fakes.splice(0).map((f) => f.close()));
@@ -48,5 +53,40 @@ describe("rxon worker credentials", () => {
     const code = await workerCommand(["--url", orc.url, "--id", "w-wrong", "--skills", "examples/skills.ts", "--log-level", "silent"], cli, new AbortController().signal);
     expect(code).toBe(1);
     expect(cli.err()).toMatch(/403/);
+  });
+
+  it("--orchestrator-key-file makes the worker run only tasks signed with that key", async () => {
+    const keyFile = join(dir, "orchestrator.key");
+    writeFileSync(keyFile, "the-key\n");
+    const orc = await new FakePythonOrchestrator({ signingKey: "the-key" }).start();
+    fakes.push(orc);
+    const cli = io({ RXON_TOKEN: "tok" });
+    const stop = new AbortController();
+    const run = workerCommand(["--url", orc.url, "--id", "w-keyed", "--skills", "examples/skills.ts", "--orchestrator-key-file", keyFile, "--log-level", "silent"], cli, stop.signal);
+    await orc.waitFor(() => cli.out().includes("registered"));
+    const signed = orc.submit("echo", { message: "hi" });
+    await orc.waitFor(() => signed.status === "finished" || signed.status === "failed");
+    expect(signed.status).toBe("finished");
+    stop.abort();
+    expect(await run).toBe(0);
+
+    // The same orchestrator's tasks, to a worker holding another key: refused, not run.
+    const wrongFile = join(dir, "wrong.key");
+    writeFileSync(wrongFile, "another-key");
+    const wrong = io({ RXON_TOKEN: "tok" });
+    const stopWrong = new AbortController();
+    const runWrong = workerCommand(["--url", orc.url, "--id", "w-wrong-key", "--skills", "examples/skills.ts", "--orchestrator-key-file", wrongFile, "--log-level", "silent"], wrong, stopWrong.signal);
+    await orc.waitFor(() => wrong.out().includes("registered"));
+    const refusedJob = orc.submit("echo", { message: "hi" });
+    await orc.waitFor(() => refusedJob.status === "finished" || refusedJob.status === "failed");
+    expect(refusedJob.results[0]).toMatchObject({ worker_id: "w-wrong-key", status: "failure", error: { code: "INTEGRITY_MISMATCH_ERROR" } });
+    stopWrong.abort();
+    expect(await runWrong).toBe(0);
+
+    const empty = join(dir, "empty.key");
+    writeFileSync(empty, "\n");
+    const refused = io({ RXON_TOKEN: "tok" });
+    expect(await main(["worker", "--url", orc.url, "--id", "w", "--skills", "examples/skills.ts", "--orchestrator-key-file", empty], refused)).toBe(2);
+    expect(refused.err()).toMatch(/orchestrator key file .* is empty/);
   });
 });
