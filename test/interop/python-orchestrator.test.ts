@@ -44,7 +44,8 @@ describe("rate limit whose window every request restarts (item 6)", () => {
 
 describe("idle-only dispatch with quarantine (item 7)", () => {
   it("jobs submitted right after a task ends are dispatched, not quarantined", async () => {
-    const orc = await fake({ dispatchAttempts: 3, dispatchRetryDelayMs: 50 });
+    // Three attempts 150 ms apart: the orchestrator looks for an idle worker for 300 ms.
+    const orc = await fake({ dispatchAttempts: 3, dispatchRetryDelayMs: 150 });
     // A periodic heartbeat always falls inside a task and reports `full`; only a heartbeat sent
     // when the slot frees tells the orchestrator in time that the worker is idle again.
     const w = worker(orc.url, { workerId: "w-idle", skills: [nap], heartbeatIntervalMs: 1_000, heartbeatCooldownMs: 100 });
