@@ -66,8 +66,12 @@ export class Session {
   private heartbeatRequested = false;
   /** A load change asked for a heartbeat, due once the cooldown since the last one has passed. */
   private loadChanged = false;
-  /** When the last heartbeat went out (epoch ms); none yet: the first load heartbeat is immediate. */
-  private lastHeartbeatAt = Number.NEGATIVE_INFINITY;
+  /**
+   * When the last heartbeat asked for by a load change went out (epoch ms). The cooldown runs from
+   * it, not from periodic heartbeats: a slot that frees just after a periodic `full` must still be
+   * reported at once.
+   */
+  private lastLoadHeartbeatAt = Number.NEGATIVE_INFINITY;
   private wake: AbortController | undefined;
 
   constructor(
@@ -101,7 +105,7 @@ export class Session {
   /**
    * Asks for a heartbeat because the load changed (a task started, a slot freed), so an
    * orchestrator that dispatches only to `idle` workers sees it at once. Debounced: the first is
-   * immediate, later ones wait until `heartbeatCooldownMs` after the previous heartbeat, and
+   * immediate, later ones wait until `heartbeatCooldownMs` after the previous such heartbeat, and
    * several changes within that time make one heartbeat with the newest status.
    */
   requestLoadHeartbeat(): void {
@@ -227,7 +231,7 @@ export class Session {
     const until = clock.now() + ms;
     while (!signal.aborted && !this.heartbeatRequested) {
       let left = until - clock.now();
-      if (this.loadChanged) left = Math.min(left, this.lastHeartbeatAt + this.s.heartbeatCooldownMs - clock.now());
+      if (this.loadChanged) left = Math.min(left, this.lastLoadHeartbeatAt + this.s.heartbeatCooldownMs - clock.now());
       if (left <= 0) return;
       const wake = (this.wake = new AbortController());
       const onStop = (): void => wake.abort();
@@ -270,8 +274,9 @@ export class Session {
         continue;
       }
       try {
+        // Whatever triggered it, this heartbeat carries the current load.
+        if (this.loadChanged) this.lastLoadHeartbeatAt = this.s.clock.now();
         this.loadChanged = false;
-        this.lastHeartbeatAt = this.s.clock.now();
         const response = await this.s.transport.sendHeartbeat(await this.heartbeatMessage(), { signal });
         if (signal.aborted) break;
         rateLimit.succeeded();

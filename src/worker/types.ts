@@ -127,8 +127,9 @@ export interface WorkerOptions {
   /** Least time between two progress events of one task. Default 100 ms. */
   progressIntervalMs?: number;
   /**
-   * Least time between a heartbeat and the next one sent because the load changed (a task started
-   * or a slot freed; the first is sent at once). Default 2 000 ms, like the Python worker SDK.
+   * Least time between two heartbeats sent because the load changed (a task started or a slot
+   * freed; the first is sent at once, periodic heartbeats do not count). Default 2 000 ms, like
+   * the Python worker SDK.
    */
   heartbeatCooldownMs?: number;
   /**

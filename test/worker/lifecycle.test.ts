@@ -168,6 +168,21 @@ describe("heartbeat replies", () => {
     expect(long.length).toBeGreaterThanOrEqual(3);
   });
 
+  it("a load change sends a heartbeat at once; further changes within the cooldown make no more", async () => {
+    const release = gate();
+    const { worker, mock } = track(setup({ heartbeatIntervalMs: 600_000, heartbeatCooldownMs: 600_000, skills: [add, slow(release)] }));
+    await worker.start();
+    await mock.waitFor((m) => m.heartbeats.length === 1);
+    mock.pushTask(task("slow"));
+    // The task start is reported at once, as `full`.
+    await mock.waitFor((m) => m.heartbeats.length === 2);
+    expect((mock.heartbeats[1] as Heartbeat).status).toBe("full");
+    release.open();
+    for (let i = 0; i < 10; i++) mock.pushTask(task("add", { a: i, b: 1 }));
+    await mock.waitFor((m) => m.results.length === 11);
+    expect(mock.heartbeats).toHaveLength(2);
+  });
+
   it("backs off on heartbeat errors instead of spinning", async () => {
     const clock = recordingClock(0.001);
     const { worker, mock } = track(setup({ clock, heartbeatIntervalMs: 60_000 }));
