@@ -5,7 +5,7 @@
  * warning on a protocol version mismatch.
  */
 import type { Dispatcher } from "undici";
-import { ErrorCode, Header } from "../../generated/constants.js";
+import { ErrorCode, Header, ProtocolVersion } from "../../generated/constants.js";
 import { AuthError, NetworkError, ProtocolError, RateLimitError, RxonError } from "../errors.js";
 import { parseJson, type JsonValue } from "../wire/json.js";
 import { linkSignals } from "./abort.js";
@@ -45,6 +45,8 @@ export interface TokenHolder {
 
 const JSON_TYPE = /^application\/(?:json|[^\s;/]+\+json)\s*(?:;|$)/i;
 const MAX_ERROR_TEXT = 512;
+/** Versions this transport speaks (1.0b13 to 1.0b15): an orchestrator announcing one of them is no mismatch. */
+const KNOWN_VERSIONS: ReadonlySet<string> = new Set(Object.values(ProtocolVersion));
 
 /** Error thrown by calls made after {@link HttpClient.close}-time abort. */
 export function closedError(): NetworkError {
@@ -182,7 +184,8 @@ export class HttpClient {
   private checkVersion(headers: RawResponse["headers"]): void {
     if (this.versionWarned) return;
     const theirs = headerValue(headers[Header.VERSION.toLowerCase()]);
-    if (theirs === undefined || theirs === this.ownVersion) return;
+    // The Python orchestrator speaks 1.0b14 and the reference 1.0b13: both are spoken here too.
+    if (theirs === undefined || theirs === this.ownVersion || KNOWN_VERSIONS.has(theirs)) return;
     this.versionWarned = true;
     this.options.logger.warn(
       { ours: this.options.protocolVersion, theirs, origin: this.origin },
