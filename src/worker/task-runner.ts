@@ -53,6 +53,13 @@ export interface TaskRunnerSettings {
 
 const round4 = (seconds: number): number => Math.round(seconds * 10_000) / 10_000;
 
+/** `policy.allowed_skills` of a task; undefined without one, and an empty list when it is not an array (nothing allowed). */
+function allowedSkills(task: Readonly<TaskPayload>): readonly unknown[] | undefined {
+  const allowed: unknown = (task.policy as { allowed_skills?: unknown } | undefined)?.allowed_skills;
+  if (allowed === undefined) return undefined;
+  return Array.isArray(allowed) ? allowed : [];
+}
+
 /** Runs tasks for one worker. */
 export class TaskRunner {
   constructor(private readonly s: TaskRunnerSettings) {}
@@ -111,8 +118,8 @@ export class TaskRunner {
       const present = typeof task.sig === "string" || typeof task.orchestrator_signature === "string";
       return { status: TaskStatus.FAILURE, error: { code: ErrorCode.INTEGRITY_MISMATCH_ERROR, message: present ? "Task signature does not match" : "Task is not signed by the orchestrator" } };
     }
-    const allowed: unknown = (task.policy as { allowed_skills?: unknown } | undefined)?.allowed_skills;
-    if (allowed !== undefined && !(Array.isArray(allowed) && allowed.includes(task.type))) {
+    const allowed = allowedSkills(task);
+    if (allowed !== undefined && !allowed.includes(task.type)) {
       return { status: TaskStatus.FAILURE, error: { code: ErrorCode.PERMANENT_ERROR, message: `Skill '${String(task.type).slice(0, 128)}' is not allowed by the task's policy` } };
     }
     return undefined;
@@ -122,6 +129,11 @@ export class TaskRunner {
   private async callSkill(run: RunningTask, name: string, params: Record<string, unknown> | undefined, options: SkillCallOptions = {}): Promise<SkillCallOutcome> {
     const transport = this.s.transport;
     if (transport.callSkill === undefined) throw new RxonError("This worker's transport cannot call skills");
+    // The policy lists the skills a task may run: its own type and any it calls.
+    const allowed = allowedSkills(run.task);
+    if (allowed !== undefined && !allowed.includes(name)) {
+      throw new RxonError(`Skill '${String(name).slice(0, 128)}' is not allowed by the task's policy`, { code: ErrorCode.PERMANENT_ERROR });
+    }
     const linked = linkSignals(run.controller.signal, options.signal);
     try {
       return await transport.callSkill(name, params ?? {}, { ...options, signal: linked.signal });

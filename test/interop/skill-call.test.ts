@@ -68,6 +68,19 @@ describe("ctx.callSkill", () => {
     expect(job.results[0]).toMatchObject({ data: { outcome: { status: "failure", error: { code: "PERMANENT_ERROR" } } } });
   });
 
+  it("refuses locally a call the task's policy does not allow", async () => {
+    const orc = await fake();
+    const w = worker(orc.url, { workerId: "w-policy-call", skills: [parent] });
+    await w.start();
+    const job = orc.submit("parent", { x: 1 }, { policy: { allowed_skills: ["parent"] } });
+    await orc.waitFor(() => job.status === "finished");
+    expect(job.results[0]).toMatchObject({ data: { outcome: { threw: "RxonError", message: "Skill 'child' is not allowed by the task's policy" } } });
+    expect(orc.skillCalls).toHaveLength(0);
+    const allowed = orc.submit("parent", { x: 1 }, { policy: { allowed_skills: ["parent", "child"] } });
+    await orc.waitFor(() => allowed.status === "finished");
+    expect(allowed.results[0]).toMatchObject({ data: { outcome: { status: "success" } } });
+  });
+
   it.each([
     [400, { error: "Call depth limit exceeded" }, ProtocolError],
     [429, { error: "Too Many Requests" }, RateLimitError],
