@@ -133,7 +133,7 @@ export class Worker {
         emitter: this.emitter,
         usage: new UsageSampler(options.usage, this.logger, this.clock),
         heartbeatIntervalMs: positive(options.heartbeatIntervalMs, 15_000, "heartbeatIntervalMs"),
-        heartbeatCooldownMs: options.heartbeatCooldownMs === undefined ? 2_000 : Math.max(0, options.heartbeatCooldownMs),
+        heartbeatCooldownMs: options.heartbeatCooldownMs === 0 ? 0 : positive(options.heartbeatCooldownMs, 2_000, "heartbeatCooldownMs"),
         authFailureLimit: positive(options.authFailureLimit, 3, "authFailureLimit", true),
         rateLimit: this.rateLimit,
         catalogue: this.catalogue,

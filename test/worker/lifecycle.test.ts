@@ -125,6 +125,10 @@ describe("registration", () => {
     expect(() => new Worker({ workerId: "other", transport, skills: [add] })).toThrow(/transport speaks for/);
     expect(() => new Worker({ workerId: "ok", skills: [add] })).toThrow(/url/);
     expect(() => new Worker({ workerId: "ok", url: "ftp://x", token: "t", skills: [add] })).toThrow(/Unsupported transport scheme/);
+    expect(() => new Worker({ workerId: "ok", transport, skills: [add], heartbeatCooldownMs: Number.NaN })).toThrow(/heartbeatCooldownMs/);
+    expect(() => new Worker({ workerId: "ok", transport, skills: [add], authFailureLimit: 0 })).toThrow(/authFailureLimit/);
+    expect(() => new Worker({ workerId: "ok", transport, skills: [add], orchestratorKey: "" })).toThrow(/orchestratorKey/);
+    expect(new Worker({ workerId: "ok", transport, skills: [add], heartbeatCooldownMs: 0 }).state).toBe("new");
   });
 });
 
