@@ -8,7 +8,7 @@ import { defineSkill } from "../../src/contracts/index.js";
 import { ProtocolError, RateLimitError } from "../../src/errors.js";
 import { verifyHmac } from "../../src/security/hmac.js";
 import { MockTransport } from "../../src/testing/index.js";
-import { HttpTransport } from "../../src/transport/index.js";
+import { HttpTransport, type WorkerTransport } from "../../src/transport/index.js";
 import { Worker, type TaskContext } from "../../src/worker/index.js";
 import { FakePythonOrchestrator, type FakePythonOptions } from "./fake-python-orchestrator.js";
 import { stopWorkers, worker } from "./helpers.js";
@@ -108,13 +108,42 @@ describe("ctx.callSkill", () => {
     }
   });
 
-  it("rejects when the transport cannot call skills", async () => {
-    const mock = new MockTransport({ workerId: "w-mock" });
+  it("MockTransport records skill calls and answers skillCallResponse, so handlers can be tested without a server", async () => {
+    const mock = new MockTransport({ workerId: "w-mock", skillCallResponse: (call) => ({ status: "success", data: { echoed: call.params } }) });
     const w = new Worker({ workerId: "w-mock", transport: mock, skills: [parent], commands: false });
     await w.start();
     mock.pushTask({ job_id: "j", task_id: "t", type: "parent", params: { x: 1 } });
     await mock.waitFor((m) => m.results.length === 1);
-    expect(mock.results[0]).toMatchObject({ status: "success", data: { outcome: { threw: "RxonError" } } });
+    expect(mock.skillCalls).toEqual([{ skill_name: "child", params: { x: 1 } }]);
+    expect(mock.results[0]).toMatchObject({ status: "success", data: { outcome: { status: "success", data: { echoed: { x: 1 } } } } });
+    mock.failNext("skillCall", new ProtocolError("HTTP 400: too deep", { status: 400 }));
+    mock.pushTask({ job_id: "j2", task_id: "t2", type: "parent", params: { x: 2 } });
+    await mock.waitFor((m) => m.results.length === 2);
+    expect(mock.results[1]).toMatchObject({ status: "success", data: { outcome: { threw: "ProtocolError" } } });
+    await w.stop({ graceMs: 0 });
+  });
+
+  it("rejects when the transport cannot call skills", async () => {
+    const mock = new MockTransport({ workerId: "w-nocall" });
+    // A transport with every operation but callSkill (it is optional in WorkerTransport).
+    const bare: WorkerTransport = {
+      workerId: mock.workerId,
+      connect: () => mock.connect(),
+      close: () => mock.close(),
+      register: (r, o) => mock.register(r, o),
+      pollTask: (o) => mock.pollTask(o),
+      sendResult: (r, o) => mock.sendResult(r, o),
+      sendHeartbeat: (h, o) => mock.sendHeartbeat(h, o),
+      emitEvent: (e, o) => mock.emitEvent(e, o),
+      commands: (o) => mock.commands(o),
+      refreshToken: (o) => mock.refreshToken(o),
+      [Symbol.asyncDispose]: () => mock.close(),
+    };
+    const w = new Worker({ workerId: "w-nocall", transport: bare, skills: [parent], commands: false });
+    await w.start();
+    mock.pushTask({ job_id: "j", task_id: "t", type: "parent", params: { x: 1 } });
+    await mock.waitFor((m) => m.results.length === 1);
+    expect(mock.results[0]).toMatchObject({ status: "success", data: { outcome: { threw: "RxonError", message: "This worker's transport cannot call skills" } } });
     await w.stop({ graceMs: 0 });
   });
 });
