@@ -251,6 +251,7 @@ export class HttpTransport implements WorkerTransport {
       throw new ValidationError("Skill call params must be an object", [{ path: "/params", message: "not an object" }]);
     }
     let message: Record<string, unknown> = { skill_name: name, params };
+    if (typeof options.taskId === "string") message.task_id = options.taskId;
     if (this.signer !== undefined) {
       message.timestamp = Math.floor(this.options.clock() / 1000);
       message = this.signer(message, []);

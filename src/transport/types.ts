@@ -38,6 +38,8 @@ export interface SkillCallOptions {
   signal?: AbortSignal;
   /** Client-side limit of the whole call. Default: the transport's `skillCallTimeoutMs` (5 minutes). */
   timeoutMs?: number;
+  /** The calling task (sent as `task_id`), so the orchestrator can bound call chains. Set by the worker runtime. */
+  taskId?: string;
 }
 
 /** The outcome of a skill run for a handler through `POST /skills/call`. */

@@ -136,7 +136,7 @@ export class TaskRunner {
     }
     const linked = linkSignals(run.controller.signal, options.signal);
     try {
-      return await transport.callSkill(name, params ?? {}, { ...options, signal: linked.signal });
+      return await transport.callSkill(name, params ?? {}, { ...options, taskId: run.task.task_id, signal: linked.signal });
     } finally {
       linked.dispose();
     }
