@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync, writeFile
 import { basename, join, relative } from "node:path";
 import { emitConstants } from "./constants.js";
 import { emitModels } from "./models.js";
-import { isConstants, loadSchemas } from "./schemas.js";
+import { isConstants, isModel, loadSchemas, SchemaError, type SchemaFile } from "./schemas.js";
 import { emitTypes } from "./types.js";
 import { emitValidators } from "./validators.js";
 
@@ -17,12 +17,14 @@ export async function generate(schemaDir: string, outDir: string): Promise<Map<s
   const files = loadSchemas(schemaDir);
   const rel = (file: string): string => relative(join(outDir, ".."), join(schemaDir, file)).split("\\").join("/");
   const constants = files.filter(isConstants);
-  const models = files.filter((f) => !isConstants(f));
-  if (models.length === 0) throw new Error(`no model schemas in ${schemaDir}`);
+  const models = files.filter(isModel);
+  const shared = files.filter((f) => !isModel(f));
+  if (models.length === 0) throw new SchemaError(schemaDir, "no model schemas (*.schema.json with a type) in this folder");
+  checkUnique(models);
   const out = new Map<string, string>();
   const dirName = relative(join(outDir, ".."), schemaDir).split("\\").join("/") + "/";
-  out.set("types.ts", await emitTypes(models, schemaDir, `${dirName}*.schema.json`));
-  const [js, dts] = emitValidators(models, `${dirName}*.schema.json`);
+  out.set("types.ts", await emitTypes(models, shared, schemaDir, `${dirName}*.schema.json`));
+  const [js, dts] = emitValidators(models, shared, `${dirName}*.schema.json`);
   out.set("validators.js", js);
   out.set("validators.d.ts", dts);
   out.set("models.ts", emitModels(models, `${dirName}*.schema.json`));
@@ -31,6 +33,18 @@ export async function generate(schemaDir: string, outDir: string): Promise<Map<s
     out.set(`${name}.ts`, emitConstants(c.schema as never, rel(c.file)));
   }
   return out;
+}
+
+/** Two schemas with one `$id` or one title would overwrite each other's types and validators. */
+function checkUnique(models: SchemaFile[]): void {
+  const titles = new Map<string, string>();
+  for (const { file, schema } of models) {
+    const title = String(schema.title);
+    if (!/^[A-Z][A-Za-z0-9]*$/.test(title)) throw new SchemaError(file, `title "${title}" must be a PascalCase type name`);
+    const other = titles.get(title);
+    if (other !== undefined) throw new SchemaError(file, `title "${title}" is already used by ${other}`);
+    titles.set(title, file);
+  }
 }
 
 /** Files of `outDir` that differ from `expected`, are missing, or are generated leftovers. */

@@ -17,7 +17,7 @@ import type { UsageSampler } from "./usage.js";
 /** What the session asks of its worker. */
 export interface SessionHost {
   /** `idle`, `full` or `draining`. */
-  heartbeatStatus(): string;
+  heartbeatStatus(): WorkerStatus;
   /** Ids of the tasks running now. */
   currentTasks(): string[];
   /** Aborts a running task as cancelled; false if it is not running. */
