@@ -44,7 +44,7 @@ export async function emitTypes(models: SchemaFile[], shared: SchemaFile[], dir:
   try {
     text = await compileTypes(root, rootName, dir, stripped);
   } catch (err) {
-    throw new SchemaError(sourceName, `cannot generate types: ${firstLine(err)}`);
+    throw new Error(`cannot generate types from ${sourceName}: ${firstLine(err)}`);
   }
 
   const project = new Project({ useInMemoryFileSystem: true, manipulationSettings: { quoteKind: QuoteKind.Double } });
