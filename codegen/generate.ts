@@ -59,7 +59,7 @@ export function generateDocuments(schemaDir: string): Map<string, string> {
   ]);
 }
 
-/** Two schemas with one `$id` or one title would overwrite each other's types and validators. */
+/** Two schemas with one title would overwrite each other's types and validators. */
 function checkUnique(models: SchemaFile[]): void {
   const titles = new Map<string, string>();
   for (const { file, schema } of models) {

@@ -191,10 +191,19 @@ export function loadSchemas(dir: string): SchemaFile[] {
         throw new SchemaError(file, `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
       }
       const schema = parseSchemaText(file, text);
-      if (typeof schema.$id !== "string") throw new SchemaError(file, "missing $id");
+      if (schema.$id !== undefined && typeof schema.$id !== "string") throw new SchemaError(file, "$id must be a string");
       if (isModel({ file, schema }) && typeof schema.title !== "string") throw new SchemaError(file, "a model schema needs a title (the type name)");
       return { file, schema };
     });
+}
+
+/**
+ * The id a schema is known by: its `$id`, or else its file name. rxon's own schemas have no `$id`
+ * (an id that differs from where a generator loads the file makes quicktype declare each
+ * referenced type twice), so relative `$ref`s resolve against the file names.
+ */
+export function idOf(f: SchemaFile): string {
+  return typeof f.schema.$id === "string" ? f.schema.$id : f.file;
 }
 
 /** True for a file of shared definitions: `$defs` only, no object of its own. */

@@ -7,7 +7,7 @@ import Ajv2020Module from "ajv/dist/2020.js";
 import standaloneModule from "ajv/dist/standalone/index.js";
 import addFormatsModule from "ajv-formats";
 import { banner } from "./format.js";
-import { isConstants, mapSchema, SchemaError, type Schema, type SchemaFile } from "./schemas.js";
+import { idOf, isConstants, mapSchema, SchemaError, type Schema, type SchemaFile } from "./schemas.js";
 
 const Ajv2020 = Ajv2020Module.default;
 const standaloneCode = standaloneModule.default;
@@ -15,7 +15,7 @@ const addFormats = addFormatsModule.default;
 
 /** Id of the strict copy of a schema: the same file under a `strict/` folder, so relative refs stay strict. */
 export function strictId(id: string): string {
-  return id.replace(/\/([^/]+)$/, "/strict/$1");
+  return id.includes("/") ? id.replace(/\/([^/]+)$/, "/strict/$1") : `strict/${id}`;
 }
 
 /** Closes every object schema that lists properties and does not say what to do with others. */
@@ -30,6 +30,11 @@ function closeModels(schema: Schema): Schema {
 
 function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
+}
+
+/** The schema with its id (its `$id`, or the file name) as `$id`, so ajv resolves relative refs the same way. */
+function withId(f: SchemaFile): SchemaFile {
+  return { file: f.file, schema: { ...f.schema, $id: idOf(f) } };
 }
 
 /**
@@ -62,7 +67,7 @@ export function emitValidators(models: SchemaFile[], shared: SchemaFile[], sourc
   });
   addFormats(ajv);
   // One file at a time, so that an invalid schema or a duplicate $id names its file.
-  for (const { file, schema } of [...shared.map(asEnums), ...models]) {
+  for (const { file, schema } of [...shared.map(asEnums), ...models].map(withId)) {
     for (const copy of [schema, closeModels(schema)]) {
       try {
         ajv.addSchema(copy);
@@ -72,7 +77,7 @@ export function emitValidators(models: SchemaFile[], shared: SchemaFile[], sourc
     }
   }
   const exportsMap: Record<string, string> = {};
-  for (const { file, schema } of models) {
+  for (const { file, schema } of models.map(withId)) {
     const title = String(schema.title);
     exportsMap[validatorName(title, false)] = String(schema.$id);
     exportsMap[validatorName(title, true)] = strictId(String(schema.$id));

@@ -25,6 +25,27 @@ models=(TaskPayload TaskResult Heartbeat WorkerRegistration WorkerEventPayload W
 srcs=()
 for m in "${models[@]}"; do srcs+=("$bundle#/\$defs/$m"); done
 
+# Go types from the separate files and from the bundle must be the same set, each type once:
+# $ids that differ from where a file is loaded made quicktype declare referenced types twice.
+go_types() { grep -E '^type [A-Za-z0-9]+ struct' "$1" | awk '{print $2}' | sort; }
+model_files=()
+for f in schemas/*.schema.json; do
+  case "$f" in */constants.schema.json|*/common.schema.json) ;; *) model_files+=("$f") ;; esac
+done
+bundle_models=()
+for m in $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(" ".join(k for k, v in d["$defs"].items() if v.get("type") == "object"))' "$bundle"); do
+  bundle_models+=("$bundle#/\$defs/$m")
+done
+if npx --yes "$QUICKTYPE" --lang go --src-lang schema -o "$work/files.go" "${model_files[@]}" >"$work/quicktype-go.log" 2>&1 &&
+  npx --yes "$QUICKTYPE" --lang go --src-lang schema -o "$work/bundle.go" "${bundle_models[@]}" >>"$work/quicktype-go.log" 2>&1; then
+  if ! diff <(go_types "$work/files.go") <(go_types "$work/bundle.go") >"$work/go-types.diff"; then
+    echo "check-schemas-python: quicktype declares different Go types from the separate files than from the bundle:" >&2
+    cat "$work/go-types.diff" >&2
+    exit 1
+  fi
+  echo "quicktype (go): $(go_types "$work/files.go" | wc -l) structs from ${#model_files[@]} model files, the same as from the bundle"
+fi
+
 if npx --yes "$QUICKTYPE" --lang python --python-version 3.7 --src-lang schema -o "$work/models.py" "${srcs[@]}" >"$work/quicktype.log" 2>&1; then
   python3 scripts/check_schemas.py --roundtrip "$work"
 else

@@ -36,7 +36,8 @@ files = {}
 for path in sorted(glob.glob(os.path.join(ROOT, "schemas/*.schema.json"))):
     schema = load(path)
     Draft202012Validator.check_schema(schema)
-    files[schema["$id"]] = schema
+    # No $id: each file is known by its name, and relative $refs resolve against it.
+    files[schema.get("$id", os.path.basename(path))] = schema
 registry = Registry().with_resources((uri, Resource.from_contents(s)) for uri, s in files.items())
 model_ids = {s["title"]: uri for uri, s in files.items() if s.get("type") == "object"}
 models = {name: bundle["$defs"][name] for name in model_ids}

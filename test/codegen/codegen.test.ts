@@ -133,14 +133,15 @@ describe("codegen errors", () => {
     expect(line).toMatch(/task-error\.schema\.json: invalid pattern at \/properties\/code\/pattern: /);
   }, 60_000);
 
-  it("names the file of a $ref to nothing, and a missing $id", async () => {
-    const schema = JSON.parse(readFileSync(join(root, "schemas/task-error.schema.json"), "utf8")) as { $id?: string; properties: { code: Record<string, unknown> } };
+  it("names the file of a $ref to nothing, and of a model without a title", async () => {
+    const schema = JSON.parse(readFileSync(join(root, "schemas/task-error.schema.json"), "utf8")) as { title?: string; properties: { code: Record<string, unknown> } };
     schema.properties.code = { $ref: "common.schema.json#/$defs/Nope" };
     expect(await fails(broken("ref", "task-error.schema.json", JSON.stringify(schema)))).toMatch(
       /task-error\.schema\.json: \$ref "common\.schema\.json#\/\$defs\/Nope" at \/properties\/code names no definition of common\.schema\.json$/,
     );
-    delete schema.$id;
-    expect(await fails(broken("id", "task-error.schema.json", JSON.stringify(schema)))).toMatch(/task-error\.schema\.json: missing \$id$/);
+    schema.properties.code = { type: "string" };
+    delete schema.title;
+    expect(await fails(broken("title", "task-error.schema.json", JSON.stringify(schema)))).toMatch(/task-error\.schema\.json: a model schema needs a title \(the type name\)$/);
   }, 60_000);
 
   it("says so when the schema folder does not exist", async () => {

@@ -19,7 +19,7 @@ describe("the built package", () => {
       endpoint: "/_worker/workers/register",
       models: 26,
       refused: ["/status"],
-      schemaId: "https://rxon.dev/schemas/v1/task-payload.schema.json",
+      schemaTitle: "TaskPayload",
       shipped: { vectors: true, openapi: "3.1.0" },
     });
   }, 180_000);
