@@ -144,6 +144,22 @@ describe("codegen errors", () => {
     expect(await fails(broken("title", "task-error.schema.json", JSON.stringify(schema)))).toMatch(/task-error\.schema\.json: a model schema needs a title \(the type name\)$/);
   }, 60_000);
 
+  it("rxon codegen reports the same one line, exit 1", async () => {
+    const { main } = await import("../../src/cli/main.js");
+    const dir = broken("cli", "task-error.schema.json", '{"title": "TaskError", "type": "object",,}');
+    let out = "";
+    let err = "";
+    const code = await main(["codegen", "--schemas", join(dir, "schemas"), "--out", join(dir, "out")], {
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: (s: string) => (err += s) },
+      env: {},
+      cwd: dir,
+    });
+    expect(code).toBe(1);
+    expect(out).toBe("");
+    expect(err).toBe('rxon codegen: task-error.schema.json: invalid JSON at line 1, column 41: unexpected "," (expected a member name)\n');
+  }, 60_000);
+
   it("says so when the schema folder does not exist", async () => {
     const r = await cli("--schemas", join(tmp, "no-such-folder"), "--out", join(tmp, "o"));
     expect(r.code).toBe(1);
