@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 QUICKTYPE="quicktype@23.2.6"
 
-if ! python3 -c 'import jsonschema, referencing' >/dev/null 2>&1; then
+if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
   if [ "${CI:-}" = "true" ]; then
     (apt-get update -qq && apt-get install -y -qq python3-jsonschema) >/dev/null
   else

@@ -19,7 +19,11 @@ import re
 import sys
 
 from jsonschema import Draft202012Validator, FormatChecker
-from referencing import Registry, Resource
+
+try:  # jsonschema >= 4.18
+    from referencing import Registry, Resource
+except ImportError:  # older Debian packages: the RefResolver store does the same
+    Registry = None
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 problems = []
@@ -38,7 +42,7 @@ for path in sorted(glob.glob(os.path.join(ROOT, "schemas/*.schema.json"))):
     Draft202012Validator.check_schema(schema)
     # No $id: each file is known by its name, and relative $refs resolve against it.
     files[schema.get("$id", os.path.basename(path))] = schema
-registry = Registry().with_resources((uri, Resource.from_contents(s)) for uri, s in files.items())
+registry = Registry().with_resources((uri, Resource.from_contents(s)) for uri, s in files.items()) if Registry else None
 model_ids = {s["title"]: uri for uri, s in files.items() if s.get("type") == "object"}
 models = {name: bundle["$defs"][name] for name in model_ids}
 
@@ -48,6 +52,11 @@ def bundle_validator(model):
 
 
 def file_validator(model):
+    if registry is None:
+        from jsonschema import RefResolver
+
+        resolver = RefResolver(base_uri="", referrer={}, store=dict(files))
+        return Draft202012Validator({"$ref": model_ids[model]}, resolver=resolver, format_checker=FormatChecker())
     return Draft202012Validator({"$ref": model_ids[model]}, registry=registry, format_checker=FormatChecker())
 
 
