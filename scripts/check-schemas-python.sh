@@ -57,3 +57,9 @@ else
   echo "check-schemas-python: quicktype could not run (offline?); round trip skipped"
   python3 scripts/check_schemas.py
 fi
+
+# Optional (large downloads): the official validators of the two API documents.
+if [ "${RXON_LINT_API_DOCS:-}" = "1" ]; then
+  npx --yes @redocly/cli@1.34.5 lint schemas/generated/openapi.json
+  npx --yes @asyncapi/cli@2 validate schemas/generated/asyncapi.json
+fi
