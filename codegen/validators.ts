@@ -32,6 +32,27 @@ function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
 }
 
+/** Models sorted so that every model comes after the models it references (cycles keep file order). */
+function dependencyOrder(models: SchemaFile[]): SchemaFile[] {
+  const byFile = new Map(models.map((m) => [m.file, m]));
+  const done = new Set<string>();
+  const out: SchemaFile[] = [];
+  const visit = (m: SchemaFile, path: Set<string>): void => {
+    if (done.has(m.file) || path.has(m.file)) return;
+    path.add(m.file);
+    mapSchema(m.schema, (node) => {
+      const target = typeof node.$ref === "string" ? byFile.get(node.$ref.split("#")[0]!) : undefined;
+      if (target !== undefined) visit(target, path);
+      return node;
+    });
+    path.delete(m.file);
+    done.add(m.file);
+    out.push(m);
+  };
+  for (const m of models) visit(m, new Set());
+  return out;
+}
+
 /** The schema with its id (its `$id`, or the file name) as `$id`, so ajv resolves relative refs the same way. */
 function withId(f: SchemaFile): SchemaFile {
   return { file: f.file, schema: { ...f.schema, $id: idOf(f) } };
@@ -77,10 +98,14 @@ export function emitValidators(models: SchemaFile[], shared: SchemaFile[], sourc
     }
   }
   const exportsMap: Record<string, string> = {};
-  for (const { file, schema } of models.map(withId)) {
+  // Referenced models compile first, so that a problem is reported for the file that holds it
+  // rather than for the first file that refers to it.
+  for (const { schema } of models.map(withId)) {
     const title = String(schema.title);
     exportsMap[validatorName(title, false)] = String(schema.$id);
     exportsMap[validatorName(title, true)] = strictId(String(schema.$id));
+  }
+  for (const { file, schema } of dependencyOrder(models).map(withId)) {
     for (const id of [String(schema.$id), strictId(String(schema.$id))]) {
       try {
         ajv.getSchema(id);

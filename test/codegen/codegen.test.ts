@@ -144,6 +144,12 @@ describe("codegen errors", () => {
     expect(await fails(broken("title", "task-error.schema.json", JSON.stringify(schema)))).toMatch(/task-error\.schema\.json: a model schema needs a title \(the type name\)$/);
   }, 60_000);
 
+  it("blames an unknown keyword on the file that holds it, not on a file that refers to it", async () => {
+    const schema = JSON.parse(readFileSync(join(root, "schemas/task-error.schema.json"), "utf8")) as { properties: { code: Record<string, unknown> } };
+    schema.properties.code.frobnicate = 1;
+    expect(await fails(broken("keyword", "task-error.schema.json", JSON.stringify(schema)))).toMatch(/task-error\.schema\.json: strict mode: unknown keyword: "frobnicate"$/);
+  }, 60_000);
+
   it("rxon codegen reports the same one line, exit 1", async () => {
     const { main } = await import("../../src/cli/main.js");
     const dir = broken("cli", "task-error.schema.json", '{"title": "TaskError", "type": "object",,}');
