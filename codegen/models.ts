@@ -1,6 +1,6 @@
 /** Emits generated/models.ts: the table that ties model names to their types, validators and schema ids. */
 import { banner } from "./format.js";
-import type { SchemaFile } from "./schemas.js";
+import { idOf, type SchemaFile } from "./schemas.js";
 import { validatorName } from "./validators.js";
 
 /** Returns the TypeScript source of the model table. */
@@ -22,9 +22,9 @@ export function emitModels(models: SchemaFile[], sourceName: string): string {
     "/** All model names, in schema file order. */",
     `export const modelNames: readonly ModelName[] = Object.freeze([${titles.map((t) => JSON.stringify(t)).join(", ")}]);`,
     "",
-    "/** Absolute `$id` of each model's schema. */",
+    "/** Id of each model's schema: its `$id`, or its file name when it has none (relative refs resolve against it). */",
     "export const schemaIds: Readonly<Record<ModelName, string>> = Object.freeze({",
-    ...models.map(({ schema }) => `  ${String(schema.title)}: ${JSON.stringify(schema.$id)},`),
+    ...models.map((f) => `  ${String(f.schema.title)}: ${JSON.stringify(idOf(f))},`),
     "});",
     "",
     "/** Schema file of each model, relative to the schemas folder. */",

@@ -24,6 +24,8 @@ export const Header = Object.freeze({
   CLIENT_TOKEN: "X-Client-Token",
   /** Delay before retrying after a 429, in seconds or as an HTTP-date. */
   RETRY_AFTER: "Retry-After",
+  /** Client API: a submit repeated with the same key answers the first submit's task instead of creating another. */
+  IDEMPOTENCY_KEY: "Idempotency-Key",
 } as const);
 /** One of the values of {@link Header}. */
 export type Header = (typeof Header)[keyof typeof Header];

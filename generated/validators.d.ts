@@ -5,6 +5,12 @@ export interface GeneratedValidator {
   (value: unknown): boolean;
   errors?: { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }[] | null;
 }
+export declare const validateClientTaskAccepted: GeneratedValidator;
+export declare const validateClientTaskAcceptedStrict: GeneratedValidator;
+export declare const validateClientTaskRequest: GeneratedValidator;
+export declare const validateClientTaskRequestStrict: GeneratedValidator;
+export declare const validateClientTaskView: GeneratedValidator;
+export declare const validateClientTaskViewStrict: GeneratedValidator;
 export declare const validateDeviceUsage: GeneratedValidator;
 export declare const validateDeviceUsageStrict: GeneratedValidator;
 export declare const validateErrorResponse: GeneratedValidator;

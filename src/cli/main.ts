@@ -31,6 +31,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   keygen: { run: keygenCommand, summary: "create an Ed25519 key pair" },
   contract: { run: (argv, io) => contractCommand([...argv], { stdout: (s) => void io.stdout.write(s), stderr: (s) => void io.stderr.write(s) }), summary: "skill contracts (see rxon contract --help)" },
   codegen: { run: codegenCommand, summary: "generate types and validators from a schema folder" },
+  conformance: { run: (argv, io) => import("./conformance.js").then((m) => m.conformanceCommand(argv, io)), summary: "check a live orchestrator route by route" },
 };
 
 /** Top-level help text. */

@@ -19,7 +19,7 @@ import type { SubmitOptions, TaskHandle } from "./types.js";
 
 const IDENTIFIER = /^[A-Za-z0-9_-]{1,128}$/;
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
 /** How long cached contracts of a skill are trusted before a refusal is confirmed against the store. */
 const CONTRACTS_FRESH_MS = 1000;
 
@@ -97,7 +97,7 @@ export class Submissions {
     sendable(params, "/params", issues);
     if (options.metadata !== undefined) sendable(options.metadata, "/metadata", issues);
     if (options.idempotencyKey !== undefined && (typeof options.idempotencyKey !== "string" || !IDEMPOTENCY_KEY.test(options.idempotencyKey))) {
-      issues.push({ path: "/idempotencyKey", message: "must be 1 to 200 visible ASCII characters" });
+      issues.push({ path: "/idempotencyKey", message: "must be 1 to 256 visible ASCII characters" });
     }
     if (options.traceparent !== undefined && (typeof options.traceparent !== "string" || !TRACEPARENT.test(options.traceparent) || options.traceparent.startsWith("ff"))) {
       issues.push({ path: "/traceparent", message: "must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)" });

@@ -18,7 +18,7 @@ import type { UsageSampler } from "./usage.js";
 /** What the session asks of its worker. */
 export interface SessionHost {
   /** `idle`, `full` or `draining`. */
-  heartbeatStatus(): string;
+  heartbeatStatus(): WorkerStatus;
   /** `current_tasks` of a heartbeat: ids of the tasks running now (and their job ids, unless turned off). */
   currentTasks(): string[];
   /** Aborts a running task (by task id or job id) as cancelled; false if none is running. */

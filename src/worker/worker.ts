@@ -316,7 +316,7 @@ export class Worker {
     return [...ids];
   }
 
-  private heartbeatStatus(): string {
+  private heartbeatStatus(): WorkerStatus {
     if (this.currentState === "draining" || this.currentState === "stopping") return WorkerStatus.DRAINING;
     return this.running.size >= this.concurrency ? WorkerStatus.FULL : WorkerStatus.IDLE;
   }

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { generate, staleFiles, writeGenerated } from "../../codegen/generate.js";
+import { generate, generateDocuments, staleFiles, writeGenerated } from "../../codegen/generate.js";
+import { jsonSyntaxError } from "../../codegen/schemas.js";
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "../..");
@@ -25,6 +26,12 @@ describe("codegen", () => {
   it("committed generated/ matches schemas/", async () => {
     const expected = await generate(join(root, "schemas"), join(root, "generated"));
     expect(staleFiles(join(root, "generated"), expected)).toEqual([]);
+  });
+
+  it("committed schemas/generated/ (bundle, OpenAPI, AsyncAPI) matches schemas/", () => {
+    const expected = generateDocuments(join(root, "schemas"));
+    expect([...expected.keys()].sort()).toEqual(["asyncapi.json", "openapi.json", "rxon.bundle.schema.json"]);
+    expect(staleFiles(join(root, "schemas/generated"), expected)).toEqual([]);
   });
 
   it("is deterministic", async () => {
@@ -93,5 +100,84 @@ describe("generated types", () => {
     expect(constants.ErrorCode.CONTRACT_VIOLATION_ERROR).toBe("CONTRACT_VIOLATION_ERROR");
     expect(Object.isFrozen(constants.IgnoredReason)).toBe(true);
     expect(Object.values(constants.ErrorCode)).toHaveLength(13);
+  });
+});
+
+describe("codegen errors", () => {
+  /** A copy of the schema folder with one file changed; returns the folder. */
+  function broken(name: string, file: string, text: string): string {
+    const dir = join(tmp, `broken-${name}`);
+    cpSync(join(root, "schemas"), join(dir, "schemas"), { recursive: true });
+    writeFileSync(join(dir, "schemas", file), text);
+    return dir;
+  }
+
+  async function fails(dir: string): Promise<string> {
+    const r = await cli("--schemas", join(dir, "schemas"), "--out", join(dir, "out"));
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1); // one line, no stack trace
+    expect(r.stderr).not.toMatch(/\bat .+:\d+:\d+/);
+    return lines[0]!;
+  }
+
+  it("names the file, line and column of a JSON syntax error", async () => {
+    const line = await fails(broken("syntax", "task-error.schema.json", '{\n  "title": "TaskError",\n  "type": "object",\n  "properties": { "code": { "type": "string" }, }\n}\n'));
+    expect(line).toMatch(/^codegen: .*task-error\.schema\.json: invalid JSON at line 4, column 49: unexpected "}" \(expected a member name\)$/);
+  }, 60_000);
+
+  it("names the file and pointer of a pattern that is not a regular expression", async () => {
+    const schema = JSON.parse(readFileSync(join(root, "schemas/task-error.schema.json"), "utf8")) as { properties: { code: Record<string, unknown> } };
+    schema.properties.code.pattern = "[unclosed";
+    const line = await fails(broken("pattern", "task-error.schema.json", JSON.stringify(schema)));
+    expect(line).toMatch(/task-error\.schema\.json: invalid pattern at \/properties\/code\/pattern: /);
+  }, 60_000);
+
+  it("names the file of a $ref to nothing, and of a model without a title", async () => {
+    const schema = JSON.parse(readFileSync(join(root, "schemas/task-error.schema.json"), "utf8")) as { title?: string; properties: { code: Record<string, unknown> } };
+    schema.properties.code = { $ref: "common.schema.json#/$defs/Nope" };
+    expect(await fails(broken("ref", "task-error.schema.json", JSON.stringify(schema)))).toMatch(
+      /task-error\.schema\.json: \$ref "common\.schema\.json#\/\$defs\/Nope" at \/properties\/code names no definition of common\.schema\.json$/,
+    );
+    schema.properties.code = { type: "string" };
+    delete schema.title;
+    expect(await fails(broken("title", "task-error.schema.json", JSON.stringify(schema)))).toMatch(/task-error\.schema\.json: a model schema needs a title \(the type name\)$/);
+  }, 60_000);
+
+  it("blames an unknown keyword on the file that holds it, not on a file that refers to it", async () => {
+    const schema = JSON.parse(readFileSync(join(root, "schemas/task-error.schema.json"), "utf8")) as { properties: { code: Record<string, unknown> } };
+    schema.properties.code.frobnicate = 1;
+    expect(await fails(broken("keyword", "task-error.schema.json", JSON.stringify(schema)))).toMatch(/task-error\.schema\.json: strict mode: unknown keyword: "frobnicate"$/);
+  }, 60_000);
+
+  it("rxon codegen reports the same one line, exit 1", async () => {
+    const { main } = await import("../../src/cli/main.js");
+    const dir = broken("cli", "task-error.schema.json", '{"title": "TaskError", "type": "object",,}');
+    let out = "";
+    let err = "";
+    const code = await main(["codegen", "--schemas", join(dir, "schemas"), "--out", join(dir, "out")], {
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: (s: string) => (err += s) },
+      env: {},
+      cwd: dir,
+    });
+    expect(code).toBe(1);
+    expect(out).toBe("");
+    expect(err).toBe('rxon codegen: task-error.schema.json: invalid JSON at line 1, column 41: unexpected "," (expected a member name)\n');
+  }, 60_000);
+
+  it("says so when the schema folder does not exist", async () => {
+    const r = await cli("--schemas", join(tmp, "no-such-folder"), "--out", join(tmp, "o"));
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^codegen: .*no-such-folder: cannot read the schema folder \(ENOENT\)$/);
+  });
+
+  it("locates syntax errors the way a reader counts them", () => {
+    expect(jsonSyntaxError('{"a": 1}')).toBeUndefined();
+    expect(jsonSyntaxError('{"a": 1,}')).toEqual({ pos: 8, reason: 'unexpected "}" (expected a member name)' });
+    expect(jsonSyntaxError('{"a" 1}')).toEqual({ pos: 5, reason: "unexpected \"1\" (expected ':')" });
+    expect(jsonSyntaxError("[1, 2")).toEqual({ pos: 5, reason: "unexpected end of input (expected ',' or ']')" });
+    expect(jsonSyntaxError('{"a": tru}')).toEqual({ pos: 6, reason: 'unexpected "t"' });
+    expect(jsonSyntaxError('{} x')).toEqual({ pos: 3, reason: 'unexpected "x" after the end of the value' });
   });
 });

@@ -17,9 +17,10 @@ describe("the built package", () => {
       parsed: "9007199254740993",
       code: "CONTRACT_VIOLATION_ERROR",
       endpoint: "/_worker/workers/register",
-      models: 23,
+      models: 26,
       refused: ["/status"],
-      schemaId: "https://rxon.dev/schemas/v1/task-payload.schema.json",
+      schemaTitle: "TaskPayload",
+      shipped: { vectors: true, openapi: "3.1.0" },
     });
   }, 180_000);
 });

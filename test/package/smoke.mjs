@@ -20,5 +20,8 @@ try {
 out.refused = refused;
 for (const entry of ["rxon/worker", "rxon/listener", "rxon/hub", "rxon/testing"]) await import(entry);
 const { default: schema } = await import("rxon/schemas/task-payload.schema.json", { with: { type: "json" } });
-out.schemaId = schema.$id;
+out.schemaTitle = schema.title;
+const { default: vectors } = await import("rxon/conformance/canonical.json", { with: { type: "json" } });
+const { default: openapi } = await import("rxon/schemas/generated/openapi.json", { with: { type: "json" } });
+out.shipped = { vectors: vectors.cases.length > 0, openapi: openapi.openapi };
 console.log(JSON.stringify(out));

@@ -23,9 +23,11 @@ const messages: [string, ModelName, string][] = [
   ["vector worker_registration_full", "WorkerRegistration", vector("worker_registration_full")],
   ["vector worker_event_progress_ignore_bubbling_chain", "WorkerEventPayload", vector("worker_event_progress_ignore_bubbling_chain")],
   [
+    // 6.5 signs this with a placeholder signature ("ignored"), which is not a wire value: on the
+    // wire a signature is lowercase hex, so the message carries the vector's real HMAC.
     "6.5 heartbeat",
     "Heartbeat",
-    '{"worker_id":"worker-01","status":"idle","usage":{"cpu_load_percent":12.5,"ram_used_gb":3.0,"devices_usage":[{"unit_id":"gpu-0","load_percent":45.0,"metrics":{"temp":65.0}}]},"current_tasks":[],"timestamp":1700000000,"security":{"signature":"ignored","signer_id":"worker-01"}}',
+    '{"worker_id":"worker-01","status":"idle","usage":{"cpu_load_percent":12.5,"ram_used_gb":3.0,"devices_usage":[{"unit_id":"gpu-0","load_percent":45.0,"metrics":{"temp":65.0}}]},"current_tasks":[],"timestamp":1700000000,"security":{"signature":"da14c50ad29dd2740b6364611824863d1dc45077526c9246f4fe9172d72ec0e4","signer_id":"worker-01"}}',
   ],
   [
     "6.5 event",
