@@ -110,6 +110,11 @@ export class Dispatcher {
     core.events.emit("task:requeued", { jobId: back.jobId, taskId: back.taskId, workerId: undefined, reason });
   }
 
+  /** Records the requirement class of a queue (a submission on this hub knows it already). */
+  learnQueue(queue: string, skill: string, requirements: TaskRequirements): void {
+    if (!this.#queueReqs.has(queue)) this.#queueReqs.set(queue, { skill, requirements });
+  }
+
   /** A task was queued (here or on another hub): offer it to held polls that can run it. */
   onQueued(queue: string, skill: string): void {
     const byProfile = this.#waiters.profilesFor(skill);

@@ -32,6 +32,9 @@ export class Submissions {
   readonly #outcomes: Outcomes;
   readonly #contracts = new Map<string, { at: number; list: readonly SkillInfo[] }>();
 
+  /** Told of each queue a submission goes to, before the transition (set by the hub). */
+  onQueue: (queue: string, skill: string, requirements: NewJob["requirements"]) => void = () => {};
+
   constructor(core: HubCore, outcomes: Outcomes) {
     this.#core = core;
     this.#outcomes = outcomes;
@@ -55,6 +58,7 @@ export class Submissions {
       return this.#outcomes.handle(verdict.job);
     }
     this.#outcomes.expect(job.jobId, taskIdOf(job.jobId, 0));
+    this.onQueue(job.queue, job.type, job.requirements);
     let verdict: SubmitVerdict;
     try {
       // Not awaited when the store answers at once: `task:submitted` is then announced before
