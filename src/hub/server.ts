@@ -5,11 +5,32 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Header, ProtocolVersion } from "../../generated/constants.js";
-import { RxonListener } from "../listener/index.js";
+import { RxonListener, type ListenerLimits, type PreAuthenticate, type RateLimitOptions } from "../listener/index.js";
 import type { RxonHandler } from "../listener/types.js";
 import type { Logger } from "../logger.js";
 import type { ListenOptions } from "./types.js";
 import type { ClientApi } from "./client-api.js";
+
+/** Limits of a hub's server: the listener's, plus the ones of the server it creates. */
+export interface HubServerLimits extends ListenerLimits {
+  /**
+   * How long an idle keep-alive connection is kept between requests. Default 65 s: many workers
+   * keep connections open, and Node's 5 s would churn them. Bounded by the per-address cap.
+   */
+  keepAliveTimeoutMs?: number;
+  /** HTTPS only: time allowed for the TLS handshake (Node's default is 120 s). Default 10 s. */
+  handshakeTimeoutMs?: number;
+}
+
+/** Hardening options of {@link serve}, beside the hub's {@link ListenOptions}. */
+export interface ServeOptions {
+  /** Timeouts and connection caps (defaults in docs/security.md). */
+  limits?: HubServerLimits;
+  /** The listener's pre-body authentication hook, e.g. `(action, ctx) => auth.preAuthenticate(action, ctx)`. */
+  authenticate?: PreAuthenticate;
+  /** The listener's per-worker rate limit; `false` disables it. Default on (200/s, bursts of 400). */
+  rateLimit?: RateLimitOptions | false;
+}
 
 /** A running server of a hub. */
 export interface HubServer {
@@ -23,8 +44,14 @@ export interface HubServer {
   close(): Promise<void>;
 }
 
-/** Starts a server for `handler` (and the client API, next to the worker routes) and resolves once it listens. */
-export async function serve(handler: RxonHandler, options: ListenOptions, logger: Logger, clientApi?: ClientApi): Promise<HubServer> {
+/**
+ * Starts a server for `handler` (and the client API, next to the worker routes) and resolves once
+ * it listens. `hardening` may also be given as fields of `options` (`limits`, `authenticate`,
+ * `rateLimit`); the explicit argument wins.
+ */
+export async function serve(handler: RxonHandler, options: ListenOptions, logger: Logger, clientApi?: ClientApi, hardening: ServeOptions = {}): Promise<HubServer> {
+  const extra = { ...(options as ServeOptions), ...hardening };
+  const limits = extra.limits ?? {};
   const tls = options.tls;
   const server: Server = tls
     ? (createHttpsServer({
@@ -34,10 +61,11 @@ export async function serve(handler: RxonHandler, options: ListenOptions, logger
         requestCert: tls.requestCert ?? false,
         rejectUnauthorized: tls.rejectUnauthorized ?? tls.requestCert ?? false,
         minVersion: "TLSv1.2",
+        handshakeTimeout: limits.handshakeTimeoutMs ?? 10_000,
       }) as unknown as Server)
     : createHttpServer();
   // Many workers keep connections open; the default keep-alive (5 s) would churn them.
-  server.keepAliveTimeout = 65_000;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs ?? 65_000;
   // Registered before the listener attaches: it keeps worker routes and passes everything else here.
   server.on("request", (req, res) => {
     const answered = clientApi !== undefined ? clientApi.handle(req, res) : Promise.resolve(false);
@@ -49,7 +77,14 @@ export async function serve(handler: RxonHandler, options: ListenOptions, logger
       }
     });
   });
-  const listener = new RxonListener({ handler, logger });
+  // attach() sets the header/request timeouts, their checking interval and the connection caps.
+  const listener = new RxonListener({
+    handler,
+    logger,
+    limits,
+    ...(extra.authenticate !== undefined ? { authenticate: extra.authenticate } : {}),
+    ...(extra.rateLimit !== undefined ? { rateLimit: extra.rateLimit } : {}),
+  });
   listener.attach(server);
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
