@@ -98,8 +98,17 @@ describe("per-worker rate limit of the listener", () => {
     const quiet = await connect("quiet");
     for (let i = 0; i < 500; i++) flooder.send(JSON.stringify({ event_id: `f-${i}`, worker_id: "flooder", origin_worker_id: "flooder", event_type: "progress", payload: {} }));
     for (let i = 0; i < 5; i++) quiet.send(JSON.stringify({ event_id: `q-${i}`, worker_id: "quiet", origin_worker_id: "quiet", event_type: "progress", payload: {} }));
+    // The pong comes once the server has read every frame sent before the ping.
+    const pong = new Promise<void>((resolve) => flooder.once("pong", () => resolve()));
+    flooder.ping();
+    await pong;
     const deadline = Date.now() + 10_000;
     while ((seen.quiet ?? 0) < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // Let the frames already queued for the handler (at most 32) reach it.
+    for (let last = -1; last !== (seen.flooder ?? 0) && Date.now() < deadline; ) {
+      last = seen.flooder ?? 0;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     expect(seen.quiet).toBe(5);
     expect(seen.flooder ?? 0).toBeLessThanOrEqual(25);
     flooder.close();

