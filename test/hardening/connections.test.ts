@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { Hub } from "../../src/hub/index.js";
 import { serve, type HubServer } from "../../src/hub/server.js";
-import { capConnections } from "../../src/listener/index.js";
+import { addressKey, capConnections } from "../../src/listener/index.js";
 import { silentLogger } from "../../src/logger.js";
 import { call, start, type Started } from "../listener/helpers.js";
 import { destroyAll, open, settled, type Watched } from "./sockets.js";
@@ -73,6 +73,17 @@ describe("connection limits of the listener's servers", () => {
     await settled(held);
     await until(() => held.filter((w) => w.closed).length === 3);
     expect(s.server.maxConnections).toBe(4);
+  });
+});
+
+describe("addresses counted together", () => {
+  it("counts IPv4-mapped IPv6 as IPv4 and IPv6 by /64", () => {
+    expect(addressKey("::ffff:127.0.0.2")).toBe("127.0.0.2");
+    expect(addressKey("10.1.2.3")).toBe("10.1.2.3");
+    expect(addressKey("2001:db8:0:1::5")).toBe(addressKey("2001:0db8:0000:0001:ffff:1:2:3"));
+    expect(addressKey("2001:db8:0:1::5")).not.toBe(addressKey("2001:db8:0:2::5"));
+    expect(addressKey("::1")).toBe("0:0:0:0::/64");
+    expect(addressKey("fe80::1%eth0")).toBe("fe80:0:0:0::/64");
   });
 });
 
