@@ -9,6 +9,8 @@ import { Hub } from "../../src/hub/index.js";
 import { serve, type HubServer } from "../../src/hub/server.js";
 import { addressKey, capConnections } from "../../src/listener/index.js";
 import { silentLogger } from "../../src/logger.js";
+import { request as httpsRequest } from "node:https";
+import { makeCerts } from "../listener/certs.js";
 import { call, start, type Started } from "../listener/helpers.js";
 import { destroyAll, open, settled, type Watched } from "./sockets.js";
 
@@ -125,6 +127,37 @@ describe("the hub's server", () => {
     expect(JSON.parse(await received)).toMatchObject({ command: "cancel_task" });
     ws.close();
   }, 20_000);
+});
+
+describe("the hub's HTTPS server", () => {
+  it("drops sockets that never finish the TLS handshake and caps an address before TLS starts", async () => {
+    const certs = makeCerts("w-1");
+    const hub = new Hub();
+    const server = await serve(hub.handler, { port: 0, tls: { cert: certs.serverCert, key: certs.serverKey } }, silentLogger, undefined, {
+      limits: { maxConnectionsPerAddress: 2, handshakeTimeoutMs: 300 },
+    });
+    cleanups.push(async () => {
+      await server.close();
+      await hub.close();
+    });
+    const silent = Array.from({ length: 5 }, () => open(server.port, ATTACKER));
+    sockets.push(...silent);
+    await settled(silent);
+    await until(() => silent.filter((w) => w.closed).length >= 3);
+    // The two within the cap never start TLS: the handshake timeout ends them (Node's default is 120 s).
+    expect(await silent[0]!.closedWithin(5000)).toBe(true);
+    expect(await silent[1]!.closedWithin(5000)).toBe(true);
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      // Any quick answer will do: an unknown path is 404 at once (a poll would be held).
+      const req = httpsRequest(`${server.url}/nothing-here`, { ca: certs.ca, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    expect(status).toBe(404);
+  });
 });
 
 async function until(check: () => boolean, ms = 5000): Promise<void> {
