@@ -24,3 +24,4 @@ export {
   type SkillLogger,
 } from "./define-skill.js";
 export { isValidIdentifier, validateIdentifier } from "./identifiers.js";
+export { linearRegExp, UnsafePatternError, type LinearPattern } from "./linear-regexp.js";

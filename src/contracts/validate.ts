@@ -6,6 +6,9 @@
  * Compiling costs milliseconds and validating under a microsecond, so compiled validators are
  * cached twice: by schema object identity (a WeakMap, no hashing on the hot path) in front of a
  * bounded LRU keyed by a content hash (equal schemas parsed from different messages share one).
+ *
+ * Schemas come from workers over the wire, so their `pattern`s run on a linear-time engine
+ * (see linear-regexp.ts): a hostile pattern cannot stall the process.
  */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
@@ -13,6 +16,7 @@ import { ErrorCode } from "../../generated/constants.js";
 import type { SkillInfo } from "../../generated/types.js";
 import { ValidationError, type ValidationIssue } from "../errors.js";
 import { jsonPointer } from "../wire/pointer.js";
+import { linearRegExp } from "./linear-regexp.js";
 import { Lru } from "./lru.js";
 import { schemaKey } from "./schema-key.js";
 
@@ -38,6 +42,13 @@ export interface ContractValidatorOptions {
   maxSchemaChars?: number;
   /** Deepest schema accepted. Default 100 (the wire depth limit). */
   maxSchemaDepth?: number;
+  /**
+   * Engine of `pattern` and `patternProperties`. Default `"linear"`: RE2 semantics, linear time in
+   * the input, backreferences and lookarounds refused (the schema then fails as `invalid_schema`).
+   * `"native"` uses JavaScript's backtracking RegExp: only for schemas you wrote yourself, never
+   * for schemas that arrive over the wire (a pattern such as `^(a+)+$` can stall the process).
+   */
+  patterns?: "linear" | "native";
 }
 
 type Check = (data: unknown) => ContractResult;
@@ -121,8 +132,10 @@ export class ContractValidator {
   private readonly byHash: Lru<string, { check: Check; compiled: object | undefined }>;
   private readonly maxChars: number;
   private readonly maxDepth: number;
+  private readonly patterns: "linear" | "native";
 
   constructor(options: ContractValidatorOptions = {}) {
+    this.patterns = options.patterns ?? "linear";
     this.maxChars = options.maxSchemaChars ?? 256 * 1024;
     this.maxDepth = options.maxSchemaDepth ?? 100;
     // Evicted schemas leave ajv's own cache too, so memory stays bounded.
@@ -194,7 +207,7 @@ export class ContractValidator {
   }
 
   private compile(schema: Record<string, unknown>): { check: Check; compiled: object | undefined } {
-    const ajv = (this.ajv ??= createAjv());
+    const ajv = (this.ajv ??= createAjv(this.patterns));
     let target = schema;
     const declared = schema.$schema;
     if (typeof declared === "string" && DRAFT_URI.test(declared)) {
@@ -229,8 +242,10 @@ function unsupported(dialect: string): ContractResult {
   return failure("unsupported_dialect", `schema dialect '${dialect.slice(0, 64)}' is not supported; only 'json-schema' is validated`);
 }
 
-function createAjv(): Ajv2020 {
+function createAjv(patterns: "linear" | "native"): Ajv2020 {
   const ajv = new Ajv2020({
+    // Patterns of schemas received over the wire must not backtrack (ReDoS).
+    ...(patterns === "linear" ? { code: { regExp: linearRegExp } } : {}),
     // Real-world schemas (Pydantic, zod-to-json-schema) carry keywords ajv does not know.
     strict: false,
     logger: false,

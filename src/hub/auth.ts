@@ -5,8 +5,11 @@
  * are single-use (11: 18).
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { Endpoint } from "../../generated/constants.js";
 import type { TokenResponse } from "../../generated/types.js";
 import { AuthError, ValidationError } from "../errors.js";
+import type { HttpAction } from "../listener/routes.js";
+import { pathOf } from "../listener/routes.js";
 import type { ListenerContext } from "../listener/types.js";
 import type { SignerKey, SignerKeyLookup } from "../security/index.js";
 import type { HubStore } from "./store.js";
@@ -36,6 +39,19 @@ function refuse(message: string, reason: string): AuthError {
   return new AuthError(message, { details: { reason } });
 }
 
+/**
+ * Whether the request is `POST /_worker/auth/token`, the route that mints STS tokens: there an
+ * access token is never a credential, whoever calls {@link HubAuth.authenticate}.
+ */
+export function isMintRequest(ctx: ListenerContext): boolean {
+  const req = ctx.rawRequest as Partial<ListenerContext["rawRequest"]> | undefined;
+  return req?.method === "POST" && typeof req.url === "string" && pathOf(req.url).path === Endpoint.STS_TOKEN;
+}
+
+function accessTokenCannotMint(): AuthError {
+  return refuse("Unauthorized: an access token cannot mint tokens; use the refresh token or the long-term credential", "access_token_mint");
+}
+
 /** Authentication and key lookup of a hub. */
 export class HubAuth {
   readonly #tokens: ReadonlyMap<string, string>;
@@ -47,6 +63,8 @@ export class HubAuth {
    */
   readonly #tokenDigests: ReadonlyMap<string, Buffer>;
   readonly #globalDigest: Buffer | undefined;
+  /** Hex digests of every individual token, for the pre-check of requests that name their worker only in the body. */
+  readonly #anyTokenDigest: ReadonlySet<string>;
   readonly #ed25519: ReadonlyMap<string, SignerKey>;
   readonly #store: HubStore;
   readonly #now: () => number;
@@ -66,6 +84,7 @@ export class HubAuth {
     this.#global = options.globalToken === "" ? undefined : options.globalToken;
     this.#tokenDigests = new Map([...this.#tokens].map(([id, secret]) => [id, digestOf(secret)]));
     this.#globalDigest = this.#global === undefined ? undefined : digestOf(this.#global);
+    this.#anyTokenDigest = new Set([...this.#tokenDigests.values()].map((d) => d.toString("hex")));
     this.#ed25519 = new Map(
       Object.entries(options.ed25519Keys ?? {}).map(([id, key]) => [id, { alg: "ed25519", publicKey: key } as SignerKey]),
     );
@@ -81,14 +100,66 @@ export class HubAuth {
   /**
    * The authenticated worker id of a request. `claimedId` is the id the message names (payload
    * `worker_id`), used when neither the path nor `X-Worker-ID` gives one. Throws AuthError (403).
+   * On the minting route (`POST /_worker/auth/token`) an STS access token is refused: only the
+   * long-term credential or a certificate may mint (see {@link authenticateLongTerm}).
    */
   async authenticate(ctx: ListenerContext, claimedId?: string | null): Promise<string> {
-    const hint = ctx.workerIdHint ?? (typeof claimedId === "string" ? claimedId : null);
-    if (hint !== null && !IDENTIFIER.test(hint)) {
-      throw new ValidationError(`Invalid worker_id: '${hint.slice(0, 64)}'. Must be alphanumeric, underscores, or hyphens only.`, [
-        { path: "/worker_id", message: "not an identifier" },
-      ]);
+    return this.#authenticate(ctx, claimedId, !isMintRequest(ctx));
+  }
+
+  /**
+   * As {@link authenticate}, but an STS access token is never accepted: for minting tokens
+   * (`sts_token`). Otherwise a stolen one-hour access token could renew itself forever; renewal
+   * goes through the single-use refresh token ({@link refresh}).
+   */
+  async authenticateLongTerm(ctx: ListenerContext, claimedId?: string | null): Promise<string> {
+    return this.#authenticate(ctx, claimedId, false);
+  }
+
+  /**
+   * The cheap check run by the listener's `authenticate` hook once the headers arrived, before
+   * the body is read or decoded: a request without any valid credential is refused (403) at the
+   * cost of its headers, so a stranger's large body is never parsed nor answered with its
+   * problems. Worker ids named only in the body cannot be checked yet; {@link authenticate}
+   * still runs in full on the decoded message. `sts_refresh` passes (its credential is the
+   * refresh token in the body). Resolves with the worker id when the headers already prove it
+   * (the listener's rate limit counts it), else undefined. Throws AuthError, or ValidationError
+   * for a malformed id header.
+   */
+  async preAuthenticate(action: HttpAction, ctx: ListenerContext): Promise<string | undefined> {
+    if (action === "sts_refresh") return undefined;
+    const hint = this.#checkedHint(ctx, null);
+    const cn = ctx.certIdentity?.commonName;
+    if (typeof cn === "string" && cn !== "") {
+      if (hint !== null && hint !== cn) throw refuse(`Unauthorized: Certificate CN '${cn.slice(0, 64)}' does not match worker_id`, "cn_mismatch");
+      return cn;
     }
+    const token = ctx.token;
+    if (token === null || token === "") {
+      // Anonymous workers name themselves: nothing is proven, nothing to count yet.
+      if (this.open) return undefined;
+      throw refuse("Unauthorized: Missing X-Worker-Token header or client certificate.", "missing_token");
+    }
+    const presented = digestOf(token);
+    const sts = await this.#liveAccess(presented);
+    if (sts !== undefined) {
+      if (action === "sts_token") throw accessTokenCannotMint();
+      if (hint !== null && hint !== sts) throw refuse("Unauthorized: token belongs to another worker", "owner_mismatch");
+      return sts;
+    }
+    if (hint !== null) {
+      const id = this.#longTerm(presented, hint);
+      // Without credentials configured any token "passes": nothing proven.
+      return this.open ? undefined : id;
+    }
+    // No id yet: any configured credential lets the body be read; the full check follows.
+    if (this.#globalDigest !== undefined && timingSafeEqual(presented, this.#globalDigest)) return undefined;
+    if (this.#anyTokenDigest.has(presented.toString("hex")) || this.open) return undefined;
+    throw refuse("Unauthorized: No valid token found", "bad_token");
+  }
+
+  async #authenticate(ctx: ListenerContext, claimedId: string | null | undefined, allowAccess: boolean): Promise<string> {
+    const hint = this.#checkedHint(ctx, claimedId);
     const cn = ctx.certIdentity?.commonName;
     if (typeof cn === "string" && cn !== "") {
       if (hint !== null && hint !== cn) throw refuse(`Unauthorized: Certificate CN '${cn.slice(0, 64)}' does not match worker_id`, "cn_mismatch");
@@ -100,13 +171,36 @@ export class HubAuth {
       throw refuse("Unauthorized: Missing X-Worker-Token header or client certificate.", "missing_token");
     }
     const presented = digestOf(token);
-    const stsLookup = this.#store.getToken(presented.toString("hex"));
-    const sts = isPromise(stsLookup) ? await stsLookup : stsLookup;
-    if (sts !== undefined && sts.kind === "access" && sts.expiresAt > this.#now()) {
-      if (hint !== null && hint !== sts.workerId) throw refuse("Unauthorized: token belongs to another worker", "owner_mismatch");
-      return sts.workerId;
+    const sts = await this.#liveAccess(presented);
+    if (sts !== undefined) {
+      if (!allowAccess) throw accessTokenCannotMint();
+      if (hint !== null && hint !== sts) throw refuse("Unauthorized: token belongs to another worker", "owner_mismatch");
+      return sts;
     }
     if (hint === null) throw refuse("Unauthorized: Missing X-Worker-ID header", "missing_worker_id");
+    return this.#longTerm(presented, hint);
+  }
+
+  /** The id the request names (path or `X-Worker-ID`, else `claimedId`), checked to be an identifier. */
+  #checkedHint(ctx: ListenerContext, claimedId: string | null | undefined): string | null {
+    const hint = ctx.workerIdHint ?? (typeof claimedId === "string" ? claimedId : null);
+    if (hint !== null && !IDENTIFIER.test(hint)) {
+      throw new ValidationError(`Invalid worker_id: '${hint.slice(0, 64)}'. Must be alphanumeric, underscores, or hyphens only.`, [
+        { path: "/worker_id", message: "not an identifier" },
+      ]);
+    }
+    return hint;
+  }
+
+  /** The worker of a live STS access token with this digest, else undefined. */
+  async #liveAccess(presented: Buffer): Promise<string | undefined> {
+    const lookup = this.#store.getToken(presented.toString("hex"));
+    const sts = isPromise(lookup) ? await lookup : lookup;
+    return sts !== undefined && sts.kind === "access" && sts.expiresAt > this.#now() ? sts.workerId : undefined;
+  }
+
+  /** Checks a long-term credential (individual, else global token) for `hint`; returns `hint` or throws. */
+  #longTerm(presented: Buffer, hint: string): string {
     const individual = this.#tokenDigests.get(hint);
     if (individual !== undefined) {
       if (timingSafeEqual(presented, individual)) return hint;

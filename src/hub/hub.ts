@@ -22,6 +22,8 @@ import { silentLogger } from "../logger.js";
 import { Cancellation } from "./cancellation.js";
 import { ClientApi } from "./client-api.js";
 import { HubCore } from "./core.js";
+import { Dashboard } from "./dashboard/dashboard.js";
+import { hubDashboardSource } from "./dashboard/source.js";
 import { Dispatcher } from "./dispatcher.js";
 import { MemoryStore } from "./memory-store.js";
 import { Outcomes } from "./outcomes.js";
@@ -46,6 +48,8 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly clientApi: ClientApi;
   /** `POST /skills/call`; `hub.listen()` mounts it; in your own server call `skillCalls.handle(req, res)`. */
   readonly skillCalls: SkillCalls;
+  /** The live dashboard (`/_dashboard`), enabled by the `dashboard` option; `hub.listen()` mounts it. */
+  readonly dashboard: Dashboard;
   readonly #core: HubCore;
   readonly #outcomes: Outcomes;
   readonly #registry: Registry;
@@ -82,6 +86,13 @@ export class Hub extends EventEmitter<HubEvents> {
       { submit: (o) => this.submit(o), cancel: (jobId, owner) => this.#cancellation.cancel(jobId, owner), store: this.store, watch: (jobId, wake) => this.#outcomes.watch(jobId, wake) },
       { ...options.clientApi, ...(options.clientTokens !== undefined ? { tokens: options.clientTokens } : {}), logger: this.logger },
     );
+    const dash = options.dashboard === true ? {} : options.dashboard === false ? undefined : options.dashboard;
+    const admins = (options.clientTokens ?? []).flatMap((t) => (typeof t !== "string" && t.scope === "admin" ? [t.token] : []));
+    this.dashboard = new Dashboard(hubDashboardSource(this, { dispatchableStatuses: [...s.dispatchable] }), {
+      ...dash,
+      adminTokens: dash === undefined ? [] : (dash.adminTokens ?? admins),
+      logger: this.logger,
+    });
     this.#unsubscribe = this.store.subscribe((signal) => this.#onSignal(signal));
     this.#sweeper.start();
   }
@@ -134,7 +145,19 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Serves the hub over HTTP (or HTTPS with `tls`); resolves with the URL once listening. */
   async listen(options: ListenOptions = {}): Promise<HubServer> {
     if (this.#core.closed) throw new ValidationError("Hub is closed");
-    const server = await serve(this.handler, options, this.logger, [this.clientApi, this.skillCalls], this.undelivered);
+    const core = this.#core;
+    const server = await serve(this.handler, options, this.logger, [this.clientApi, this.skillCalls, this.dashboard], {
+      onUndelivered: this.undelivered,
+      // Strangers are refused before their bodies are read or decoded.
+      authenticate: async (action, ctx) => {
+        try {
+          return await core.auth.preAuthenticate(action, ctx);
+        } catch (err) {
+          core.refused(action, ctx.workerIdHint, err);
+          throw err;
+        }
+      },
+    });
     this.#servers.push(server);
     return server;
   }
@@ -156,6 +179,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#sweeper.stop();
     this.#dispatcher.close();
     this.clientApi.close();
+    this.dashboard.close();
     await Promise.all(this.#servers.splice(0).map((s) => s.close()));
     this.#dispatcher.close();
     this.#cancellation.close();
@@ -225,7 +249,14 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   async #stsToken(ctx: ListenerContext): Promise<TokenResponse> {
-    const id = await this.#core.authenticate("sts_token", ctx);
+    // Only a long-term credential (or a certificate) mints: an access token cannot renew itself.
+    let id: string;
+    try {
+      id = await this.#core.auth.authenticateLongTerm(ctx);
+    } catch (err) {
+      this.#core.refused("sts_token", ctx.workerIdHint, err);
+      throw err;
+    }
     return this.#core.auth.issue(id);
   }
 

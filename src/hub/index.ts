@@ -3,7 +3,7 @@
  * offers `submit()` to clients; state lives in a {@link HubStore} ({@link MemoryStore} by default).
  */
 export { Hub } from "./hub.js";
-export type { HubServer } from "./server.js";
+export type { HubServer, HubServerLimits, ServeOptions } from "./server.js";
 export { ClientApi, CLIENT_PREFIX, type ClientApiHub } from "./client-api.js";
 export { MemoryStore, type MemoryStoreOptions } from "./memory-store.js";
 export { SkillCalls, SKILL_CALL_PATH } from "./skill-calls.js";

@@ -5,7 +5,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Header, ProtocolVersion } from "../../generated/constants.js";
-import { RxonListener } from "../listener/index.js";
+import { RxonListener, type ListenerLimits, type PreAuthenticate, type RateLimitOptions } from "../listener/index.js";
 import type { RxonHandler } from "../listener/types.js";
 import type { Logger } from "../logger.js";
 import type { ListenOptions } from "./types.js";
@@ -13,6 +13,29 @@ import type { ListenOptions } from "./types.js";
 /** Something answering some of a server's requests (the client API, `/skills/call`, the dashboard): true when it answered. */
 export interface RequestMount {
   handle(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean>;
+}
+
+/** Limits of a hub's server: the listener's, plus the ones of the server it creates. */
+export interface HubServerLimits extends ListenerLimits {
+  /**
+   * How long an idle keep-alive connection is kept between requests. Default 65 s: many workers
+   * keep connections open, and Node's 5 s would churn them. Bounded by the per-address cap.
+   */
+  keepAliveTimeoutMs?: number;
+  /** HTTPS only: time allowed for the TLS handshake (Node's default is 120 s). Default 10 s. */
+  handshakeTimeoutMs?: number;
+}
+
+/** Hardening options of {@link serve}, beside the hub's {@link ListenOptions}. */
+export interface ServeOptions {
+  /** Timeouts and connection caps (defaults in docs/security.md). */
+  limits?: HubServerLimits;
+  /** The listener's pre-body authentication hook, e.g. `(action, ctx) => auth.preAuthenticate(action, ctx)`. */
+  authenticate?: PreAuthenticate;
+  /** The listener's per-worker rate limit; `false` disables it. Default on (200/s, bursts of 400). */
+  rateLimit?: RateLimitOptions | false;
+  /** Hears of tasks whose poll answer did not reach the worker (the hub re-queues them). */
+  onUndelivered?: (workerId: string, task: unknown) => void;
 }
 
 /** A running server of a hub. */
@@ -28,16 +51,21 @@ export interface HubServer {
 }
 
 /**
- * Starts a server for `handler` (and `mounts`, next to the worker routes) and resolves once it
- * listens. `onUndelivered` hears of tasks whose poll answer did not reach the worker.
+ * Starts a server for `handler` (and `mounts`, e.g. the client API, `/skills/call` and the
+ * dashboard, next to the worker routes; each is asked in turn) and resolves once it listens.
+ * `hardening` may also be given as fields of `options` (`limits`, `authenticate`, `rateLimit`);
+ * the explicit argument wins.
  */
 export async function serve(
   handler: RxonHandler,
   options: ListenOptions,
   logger: Logger,
-  mounts: readonly RequestMount[] = [],
-  onUndelivered?: (workerId: string, task: unknown) => void,
+  mounts: RequestMount | readonly RequestMount[] = [],
+  hardening: ServeOptions = {},
 ): Promise<HubServer> {
+  const mounted: readonly RequestMount[] = "handle" in mounts ? [mounts as RequestMount] : (mounts as readonly RequestMount[]);
+  const extra = { ...(options as ServeOptions), ...hardening };
+  const limits = extra.limits ?? {};
   const tls = options.tls;
   const server: Server = tls
     ? (createHttpsServer({
@@ -47,13 +75,14 @@ export async function serve(
         requestCert: tls.requestCert ?? false,
         rejectUnauthorized: tls.rejectUnauthorized ?? tls.requestCert ?? false,
         minVersion: "TLSv1.2",
+        handshakeTimeout: limits.handshakeTimeoutMs ?? 10_000,
       }) as unknown as Server)
     : createHttpServer();
   // Many workers keep connections open; the default keep-alive (5 s) would churn them.
-  server.keepAliveTimeout = 65_000;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs ?? 65_000;
   // Registered before the listener attaches: it keeps worker routes and passes everything else here.
   server.on("request", (req, res) => {
-    void answer(mounts, req, res).then((handled) => {
+    void answer(mounted, req, res).then((handled) => {
       if (!handled && !res.headersSent) {
         // As the listener answers unknown paths when it is alone on a server.
         res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8", [Header.VERSION]: ProtocolVersion.CURRENT });
@@ -61,7 +90,15 @@ export async function serve(
       }
     });
   });
-  const listener = new RxonListener({ handler, logger, ...(onUndelivered !== undefined ? { onUndelivered } : {}) });
+  // attach() sets the header/request timeouts, their checking interval and the connection caps.
+  const listener = new RxonListener({
+    handler,
+    logger,
+    limits,
+    ...(extra.authenticate !== undefined ? { authenticate: extra.authenticate } : {}),
+    ...(extra.rateLimit !== undefined ? { rateLimit: extra.rateLimit } : {}),
+    ...(extra.onUndelivered !== undefined ? { onUndelivered: extra.onUndelivered } : {}),
+  });
   listener.attach(server);
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {

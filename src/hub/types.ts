@@ -4,6 +4,7 @@
  */
 import type { SkillInfo, TaskError } from "../../generated/types.js";
 import type { Logger } from "../logger.js";
+import type { DashboardOptions } from "./dashboard/dashboard.js";
 import type { HubStore, QueueLimits, TaskRequirements, TaskState } from "./store.js";
 
 export type { TaskRequirements, TaskState } from "./store.js";
@@ -154,6 +155,11 @@ export interface HubOptions {
   clientTokens?: readonly (string | ClientToken)[];
   /** Limits of the HTTP client API. */
   clientApi?: Omit<ClientApiOptions, "tokens" | "logger">;
+  /**
+   * The live dashboard at `/_dashboard` (off by default). `true`: admins sign in with the
+   * `clientTokens` of scope `admin`; an object gives its options (`adminTokens` default to those).
+   */
+  dashboard?: boolean | (Omit<DashboardOptions, "adminTokens" | "logger"> & { adminTokens?: readonly string[] });
 }
 
 /** A client credential of the client API. */

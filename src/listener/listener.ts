@@ -15,7 +15,9 @@ import { parseJson, type JsonObject } from "../wire/json.js";
 import { abandonBody, BodyRefusal, declaredLength, emptyBody, hasBody, isJsonContentType, readBody, unsupportedMediaType } from "./body.js";
 import { FrameQueue, WsCommandChannel } from "./channel.js";
 import { buildContext, parsePollQuery, type PollFields } from "./context.js";
-import { DEFAULT_PROTOCOL_VERSION, resolveLimits, type ResolvedLimits, type RxonListenerOptions } from "./options.js";
+import { capConnections } from "./connections.js";
+import { DEFAULT_PROTOCOL_VERSION, resolveLimits, type PreAuthenticate, type ResolvedLimits, type RxonListenerOptions } from "./options.js";
+import { WorkerRateLimiter } from "./rate-limit.js";
 import { errorAnswer, jsonText, rawResponse, sendEmpty, sendError, sendJson, sendText } from "./respond.js";
 import { matchRoute, matchWebSocket, pathOf, type HttpAction } from "./routes.js";
 import type { ListenerContext, RxonHandler } from "./types.js";
@@ -51,6 +53,7 @@ const DEFAULT_ANSWER: Partial<Record<HttpAction, string>> = {
 /** Node's defaults, which `attach()` tightens when the application kept them. */
 const NODE_HEADERS_TIMEOUT = 60_000;
 const NODE_REQUEST_TIMEOUT = 300_000;
+const NODE_CHECKING_INTERVAL = 30_000;
 
 /** A node:http or node:https server. */
 export type NodeServer = HttpServer | HttpsServer;
@@ -70,6 +73,11 @@ export class RxonListener {
   readonly #limits: ResolvedLimits;
   readonly #verifier: VerificationLayer | undefined;
   readonly #version: string;
+  readonly #preAuthenticate: PreAuthenticate | undefined;
+  readonly #rateLimiter: WorkerRateLimiter | undefined;
+  /** Rate-limited WebSocket events dropped since the last log line (logged at most once a second). */
+  #droppedFrames = 0;
+  #droppedLoggedAt = 0;
   readonly #wss: WebSocketServer;
   readonly #inFlight = new Set<InFlight>();
   readonly #sockets = new Set<WebSocket>();
@@ -83,6 +91,8 @@ export class RxonListener {
     this.#limits = resolveLimits(options.limits);
     this.#verifier = makeVerifier(options.verify);
     this.#version = options.protocolVersion ?? DEFAULT_PROTOCOL_VERSION;
+    this.#preAuthenticate = options.authenticate;
+    this.#rateLimiter = options.rateLimit === false ? undefined : new WorkerRateLimiter(options.rateLimit);
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -105,8 +115,10 @@ export class RxonListener {
   /**
    * Serves the RXON routes on `server`: request and upgrade listeners already registered (the
    * application's) keep receiving every request and upgrade that is not RXON's; without them,
-   * unknown paths get 404. Also tightens `headersTimeout`/`requestTimeout` against slow clients
-   * when the application left Node's defaults. Call it once the application's listeners exist.
+   * unknown paths get 404. Also tightens `headersTimeout`/`requestTimeout` (and, before the server
+   * listens, how often they are checked) against slow and silent clients when the application left
+   * Node's defaults, and caps connections in all and per remote address (see {@link ListenerLimits}).
+   * Call it once the application's listeners exist.
    */
   attach<S extends NodeServer>(server: S): S {
     const appRequest = server.listeners("request") as ((req: IncomingMessage, res: ServerResponse) => void)[];
@@ -135,6 +147,12 @@ export class RxonListener {
     });
     if (server.headersTimeout === NODE_HEADERS_TIMEOUT) server.headersTimeout = this.#limits.headersTimeoutMs;
     if (server.requestTimeout === NODE_REQUEST_TIMEOUT) server.requestTimeout = Math.max(this.#limits.requestTimeoutMs, server.headersTimeout);
+    // Read by Node when the server starts listening; later changes would not apply.
+    const checked = server as { connectionsCheckingInterval?: number };
+    if (!server.listening && checked.connectionsCheckingInterval === NODE_CHECKING_INTERVAL) {
+      checked.connectionsCheckingInterval = Math.max(1, this.#limits.connectionsCheckIntervalMs);
+    }
+    capConnections(server, { maxConnections: this.#limits.maxConnections, maxConnectionsPerAddress: this.#limits.maxConnectionsPerAddress });
     return server;
   }
 
@@ -194,6 +212,12 @@ export class RxonListener {
       this.#checkIdle();
     });
     try {
+      let counted: string | undefined;
+      if (this.#preAuthenticate !== undefined) {
+        // Before the body is read: a stranger costs its headers, never a parse or a long error.
+        const id = await this.#preAuthenticate(action, buildContext(req, pathId, flight.controller.signal, null));
+        if (typeof id === "string" && id !== "") this.#throttle((counted = id));
+      }
       const raw = await this.#readJson(action, req);
       const payload = raw === null ? null : action in MODEL_OF ? decode(MODEL_OF[action as keyof typeof MODEL_OF], raw) : raw;
       let extra: PollFields | { verifiedWorkerId: string } | undefined;
@@ -202,7 +226,10 @@ export class RxonListener {
         const claimed = req.headers["x-worker-id"];
         const claimedId = typeof claimed === "string" && claimed !== "" ? claimed : null;
         const verifiedWorkerId = await verifyMessage(this.#verifier, kind, raw, claimedId, pathId);
-        if (verifiedWorkerId !== undefined) extra = { verifiedWorkerId };
+        if (verifiedWorkerId !== undefined) {
+          extra = { verifiedWorkerId };
+          if (counted !== verifiedWorkerId) this.#throttle(verifiedWorkerId);
+        }
       }
       if (action === "poll") extra = parsePollQuery(query);
       const context = buildContext(req, pathId, flight.controller.signal, raw, extra);
@@ -217,6 +244,12 @@ export class RxonListener {
     } catch (error) {
       this.#answerError(error, req, res, action);
     }
+  }
+
+  /** Counts a request of `workerId` against its rate limit; throws a 429 RateLimitError over it. */
+  #throttle(workerId: string): void {
+    const waitMs = this.#rateLimiter?.take(workerId) ?? 0;
+    if (waitMs > 0) throw new RateLimitError("Too many requests from this worker", waitMs, { details: { reason: "worker_rate_limit" } });
   }
 
   /** Reads and parses the body the action expects; null when there is none (or it is ignored). */
@@ -383,6 +416,11 @@ export class RxonListener {
     const context = buildContext(req, workerId, controller.signal, null);
     let queue: FrameQueue | undefined;
     ws.on("message", (data, isBinary) => {
+      if (this.#rateLimiter !== undefined && this.#rateLimiter.take(workerId) > 0) {
+        // Dropped unread: a flooding worker spends its own budget, not the hub's CPU.
+        this.#frameDropped(workerId);
+        return;
+      }
       queue ??= new FrameQueue(ws, (text) => this.#onFrame(handler, text, workerId, req, controller.signal), this.#limits.maxPendingFrames, this.#limits.maxBadFramesPerMinute);
       queue.push(data, isBinary);
     });
@@ -398,6 +436,15 @@ export class RxonListener {
           channel.close(1011, "Internal error");
         },
       );
+  }
+
+  #frameDropped(workerId: string): void {
+    this.#droppedFrames++;
+    const now = Date.now();
+    if (now - this.#droppedLoggedAt < 1000) return;
+    this.#logger.warn({ workerId, dropped: this.#droppedFrames }, "rxon listener: WebSocket events over the worker's rate limit were dropped");
+    this.#droppedLoggedAt = now;
+    this.#droppedFrames = 0;
   }
 
   /** One text frame: an event, handled like `POST /_worker/events`. False when the frame was malformed or refused. */

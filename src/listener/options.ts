@@ -5,7 +5,9 @@
 import { Limit, ProtocolVersion } from "../../generated/constants.js";
 import type { Logger } from "../logger.js";
 import type { MessageVerifier, VerifierOptions } from "../security/index.js";
-import type { RxonHandler } from "./types.js";
+import type { RateLimitOptions } from "./rate-limit.js";
+import type { HttpAction } from "./routes.js";
+import type { ListenerContext, RxonHandler } from "./types.js";
 
 /** Limits applied to every request and WebSocket of the listener. */
 export interface ListenerLimits {
@@ -24,6 +26,21 @@ export interface ListenerLimits {
   headersTimeoutMs?: number;
   /** `server.requestTimeout` set by `attach()` when the application left Node's default. Default 60 s. */
   requestTimeoutMs?: number;
+  /**
+   * How often the header and request timeouts are checked (`server.connectionsCheckingInterval`),
+   * set by `attach()` on a server that is not listening yet and kept Node's 30 s. Default 1 s, so a
+   * socket that sends nothing, or stops inside its request line or headers, is dropped (408) about
+   * `headersTimeoutMs` after it connected.
+   */
+  connectionsCheckIntervalMs?: number;
+  /** Open connections in all (`server.maxConnections`, set by `attach()` unless already set); 0 = no cap. Default 4096. */
+  maxConnections?: number;
+  /**
+   * Open connections from one remote address (IPv6: one /64), refused at accept above it; 0 = no
+   * cap. Default 256: many workers behind one NAT share an address, each holding a poll, a
+   * WebSocket and a spare connection at most.
+   */
+  maxConnectionsPerAddress?: number;
   /** How long a refused upload's connection is kept (not read) so the client can read the answer. Default 500 ms. */
   refusedLingerMs?: number;
   /** Malformed WebSocket frames tolerated per minute before the socket is closed with 1008. Default 30. */
@@ -63,7 +80,24 @@ export interface RxonListenerOptions {
   verify?: ListenerVerifyOptions;
   /** Value of the `X-RXON-Version` response header. Default `1.0b15`. */
   protocolVersion?: string;
+  /**
+   * Runs once a request's headers arrived, before its body is read or decoded (`rawBody` is null
+   * in the context): throw an AuthError to refuse a stranger at the cost of its headers. May
+   * return the authenticated worker id, which the rate limit then uses. Not called for the
+   * WebSocket route (its `websocket_auth` call already runs before upgrading).
+   */
+  authenticate?: PreAuthenticate;
+  /**
+   * Per-worker rate limit (token bucket), `false` to disable. Counted per authenticated worker:
+   * the verification layer's signer, else the id returned by `authenticate`; WebSocket events per
+   * connection's worker. Requests whose worker is not authenticated before the handler are not
+   * counted. Default on, 200/s with bursts of 400.
+   */
+  rateLimit?: RateLimitOptions | false;
 }
+
+/** The listener's pre-body authentication hook; see {@link RxonListenerOptions.authenticate}. */
+export type PreAuthenticate = (action: HttpAction, context: ListenerContext) => string | void | undefined | Promise<string | void | undefined>;
 
 /** Fills in the default limits and checks the given ones. */
 export function resolveLimits(limits: ListenerLimits = {}): ResolvedLimits {
@@ -74,6 +108,9 @@ export function resolveLimits(limits: ListenerLimits = {}): ResolvedLimits {
     bodyTimeoutMs: limits.bodyTimeoutMs ?? 30_000,
     headersTimeoutMs: limits.headersTimeoutMs ?? 20_000,
     requestTimeoutMs: limits.requestTimeoutMs ?? 60_000,
+    connectionsCheckIntervalMs: limits.connectionsCheckIntervalMs ?? 1000,
+    maxConnections: limits.maxConnections ?? 4096,
+    maxConnectionsPerAddress: limits.maxConnectionsPerAddress ?? 256,
     refusedLingerMs: limits.refusedLingerMs ?? 500,
     maxBadFramesPerMinute: limits.maxBadFramesPerMinute ?? 30,
     maxPendingFrames: limits.maxPendingFrames ?? 32,

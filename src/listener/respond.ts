@@ -3,7 +3,7 @@
  * bodies, the `{ "error", "code" }` error shape, `Retry-After` kept on 429, and no internal text
  * on 500.
  */
-import type { ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, Header } from "../../generated/constants.js";
 import { AuthError, RateLimitError, RxonError, ValidationError } from "../errors.js";
 import { canonicalize } from "../wire/canonical.js";
@@ -83,15 +83,55 @@ export function sendText(res: ServerResponse, status: number, text: string, head
   res.end(body);
 }
 
-/** Writes an error answer as JSON. */
-export function sendError(res: ServerResponse, answer: ErrorAnswer): void {
-  let text: string;
+/** Smallest error body budget: room for a useful message and a few problems. */
+export const MIN_ERROR_BYTES = 1024;
+/** Largest error body budget, however large the request. */
+export const MAX_ERROR_BYTES = 64 * 1024;
+
+/**
+ * How many bytes an error answer to `req` may take: its declared body size, at least
+ * {@link MIN_ERROR_BYTES} and at most {@link MAX_ERROR_BYTES}, so that a refusal is never much
+ * larger than the request that caused it (no amplification).
+ */
+export function errorBudget(req: IncomingMessage | undefined): number {
+  const declared = Number(req?.headers["content-length"]);
+  const size = Number.isFinite(declared) && declared > 0 ? declared : 0;
+  return Math.min(MAX_ERROR_BYTES, Math.max(MIN_ERROR_BYTES, size));
+}
+
+/**
+ * The JSON text of an error body within `maxBytes` (UTF-8): problems are dropped from the end
+ * until it fits, then the message is shortened; `truncated: true` says something was left out.
+ */
+export function errorText(body: ErrorAnswer["body"], maxBytes: number): string {
+  let text = safeStringify(body);
+  if (Buffer.byteLength(text, "utf8") <= maxBytes) return text;
+  const errors = body.errors ?? [];
+  // Each problem is already short (see the codec); find how many fit, from the front.
+  let kept = errors.length;
+  const shape = (n: number, message: string): string =>
+    safeStringify({ error: message, code: body.code, ...(body.errors !== undefined ? { errors: errors.slice(0, n) } : {}), truncated: true });
+  while (kept > 0 && Buffer.byteLength((text = shape(kept, body.error)), "utf8") > maxBytes) kept = Math.floor(kept / 2);
+  text = shape(kept, body.error);
+  if (Buffer.byteLength(text, "utf8") <= maxBytes) return text;
+  const room = Math.max(0, maxBytes - Buffer.byteLength(shape(kept, ""), "utf8") - 8);
+  return shape(kept, `${body.error.slice(0, Math.floor(room / 6))}…`);
+}
+
+function safeStringify(value: unknown): string {
   try {
-    text = JSON.stringify(answer.body);
+    return JSON.stringify(value);
   } catch {
-    text = JSON.stringify(INTERNAL_BODY);
+    return JSON.stringify(INTERNAL_BODY);
   }
-  sendJson(res, answer.status, text, answer.headers);
+}
+
+/**
+ * Writes an error answer as JSON, within `maxBytes` (default: {@link errorBudget} of the request
+ * being answered).
+ */
+export function sendError(res: ServerResponse, answer: ErrorAnswer, maxBytes: number = errorBudget(res.req)): void {
+  sendJson(res, answer.status, errorText(answer.body, maxBytes), answer.headers);
 }
 
 /** Status line text for raw upgrade refusals. */

@@ -5,6 +5,9 @@
  * Entries live in buckets by timestamp; a bucket is dropped wholesale once every timestamp it
  * can hold has left the window (such messages are refused by the window check anyway), so memory
  * follows the message rate times the window, without per-entry timers or scans.
+ *
+ * Each sender has its own budget of remembered messages beside the global cap, so a sender that
+ * floods signed messages fills only its own share and is the only one refused for it.
  */
 import { createHash } from "node:crypto";
 import { hashPayload } from "../wire/canonical.js";
@@ -17,10 +20,22 @@ export interface ReplayGuardOptions {
   clock?: () => number;
   /** Hard cap on remembered messages; beyond it new messages are refused (`full`). Default 1 000 000. */
   maxEntries?: number;
+  /**
+   * Cap on remembered messages of one sender (the `sender` given to `record`); beyond it that
+   * sender's new messages are refused (`sender_full`) while others are still accepted. Default
+   * 50 000: 400 messages a second across the two-minute span of accepted timestamps.
+   */
+  maxEntriesPerSender?: number;
 }
 
 /** Verdict of {@link ReplayGuard.check} and {@link ReplayGuard.record}. */
-export type ReplayVerdict = "accepted" | "replay" | "expired" | "future" | "full";
+export type ReplayVerdict = "accepted" | "replay" | "expired" | "future" | "full" | "sender_full";
+
+/** Remembered messages of one bucket: their keys, and how many each sender owns. */
+interface Bucket {
+  readonly keys: Set<string>;
+  readonly bySender: Map<string, number>;
+}
 
 const IDENTITY_MAX = 200;
 
@@ -30,8 +45,11 @@ export class ReplayGuard {
   readonly windowMs: number;
   readonly #clock: () => number;
   readonly #maxEntries: number;
+  readonly #maxPerSender: number;
   readonly #bucketSeconds: number;
-  readonly #buckets = new Map<number, Set<string>>();
+  readonly #buckets = new Map<number, Bucket>();
+  /** Remembered messages per sender, across buckets. */
+  readonly #senders = new Map<string, number>();
   #size = 0;
   #prunedAt = Number.NEGATIVE_INFINITY;
 
@@ -41,6 +59,7 @@ export class ReplayGuard {
     this.windowMs = windowMs;
     this.#clock = options.clock ?? Date.now;
     this.#maxEntries = options.maxEntries ?? 1_000_000;
+    this.#maxPerSender = options.maxEntriesPerSender ?? 50_000;
     // About eight buckets per window keep both the lookup and the pruning cheap.
     this.#bucketSeconds = Math.max(1, Math.ceil(windowMs / 8000));
   }
@@ -48,6 +67,16 @@ export class ReplayGuard {
   /** Messages currently remembered. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Messages currently remembered for `sender`. */
+  sizeOf(sender: string): number {
+    return this.#senders.get(sender) ?? 0;
+  }
+
+  /** Milliseconds after which the oldest remembered messages start to be forgotten (a full budget frees up). */
+  get retryAfterMs(): number {
+    return this.#bucketSeconds * 1000;
   }
 
   /** Current time of the guard's clock, in milliseconds. */
@@ -71,11 +100,15 @@ export class ReplayGuard {
     const window = this.checkWindow(timestampSeconds, nowMs);
     if (window !== "accepted") return window;
     const ts = Math.trunc(timestampSeconds);
-    return this.#buckets.get(this.#bucketOf(ts))?.has(entryKey(identity, ts)) ? "replay" : "accepted";
+    return this.#buckets.get(this.#bucketOf(ts))?.keys.has(entryKey(identity, ts)) ? "replay" : "accepted";
   }
 
-  /** Checks and, when accepted, remembers the message until its timestamp leaves the window. */
-  record(identity: string, timestampSeconds: number, nowMs: number = this.#clock()): ReplayVerdict {
+  /**
+   * Checks and, when accepted, remembers the message until its timestamp leaves the window.
+   * `sender` (e.g. the authenticated worker id) is charged for it against its own budget; without
+   * one the message counts against the global cap only.
+   */
+  record(identity: string, timestampSeconds: number, nowMs: number = this.#clock(), sender?: string): ReplayVerdict {
     const window = this.checkWindow(timestampSeconds, nowMs);
     if (window !== "accepted") return window;
     this.#prune(nowMs);
@@ -83,13 +116,19 @@ export class ReplayGuard {
     const bucketIndex = this.#bucketOf(ts);
     let bucket = this.#buckets.get(bucketIndex);
     const key = entryKey(identity, ts);
-    if (bucket?.has(key)) return "replay";
+    if (bucket?.keys.has(key)) return "replay";
+    const owned = sender === undefined ? 0 : (this.#senders.get(sender) ?? 0);
+    if (sender !== undefined && owned >= this.#maxPerSender) return "sender_full";
     if (this.#size >= this.#maxEntries) return "full";
     if (bucket === undefined) {
-      bucket = new Set();
+      bucket = { keys: new Set(), bySender: new Map() };
       this.#buckets.set(bucketIndex, bucket);
     }
-    bucket.add(key);
+    bucket.keys.add(key);
+    if (sender !== undefined) {
+      bucket.bySender.set(sender, (bucket.bySender.get(sender) ?? 0) + 1);
+      this.#senders.set(sender, owned + 1);
+    }
     this.#size++;
     return "accepted";
   }
@@ -97,6 +136,7 @@ export class ReplayGuard {
   /** Forgets everything. */
   clear(): void {
     this.#buckets.clear();
+    this.#senders.clear();
     this.#size = 0;
   }
 
@@ -112,7 +152,12 @@ export class ReplayGuard {
     const oldestAccepted = nowSeconds - Math.floor(this.windowMs / 1000);
     for (const [index, bucket] of this.#buckets) {
       if ((index + 1) * this.#bucketSeconds - 1 < oldestAccepted) {
-        this.#size -= bucket.size;
+        this.#size -= bucket.keys.size;
+        for (const [sender, count] of bucket.bySender) {
+          const left = (this.#senders.get(sender) ?? count) - count;
+          if (left <= 0) this.#senders.delete(sender);
+          else this.#senders.set(sender, left);
+        }
         this.#buckets.delete(index);
       }
     }

@@ -84,7 +84,8 @@ export class MessageVerifier {
    * `timestamp_expired`, `timestamp_future`, `no_key`, `missing_security`, `missing_signature`,
    * `missing_signer_id`, `signer_mismatch`, `alg_mismatch`, `bad_signature`, `replay`),
    * {@link ValidationError} (400, `bad_timestamp`, `not_object`) for malformed input, or
-   * {@link RateLimitError} (429, `replay_capacity`) when the replay guard is full.
+   * {@link RateLimitError} (429, `replay_sender_capacity`) when the worker used up its own share
+   * of the replay guard, or (429, `replay_capacity`) when the guard as a whole is full.
    */
   async verify(message: unknown, ctx: { workerId: string; kind: MessageKind }): Promise<void> {
     if (message === null || typeof message !== "object" || Array.isArray(message)) {
@@ -144,8 +145,14 @@ export class MessageVerifier {
 
     if (this.#replay !== undefined) {
       // Keyed by sender too: another worker must not be able to "use up" a message identity it does not own.
-      const verdict = this.#replay.record(`${ctx.kind}\u0000${ctx.workerId}\u0000${replayIdentity(msg)}`, timestamp, now);
+      // The worker is charged for what it makes the guard remember: a flood fills its own budget only.
+      const verdict = this.#replay.record(`${ctx.kind}\u0000${ctx.workerId}\u0000${replayIdentity(msg)}`, timestamp, now, ctx.workerId);
       if (verdict === "replay") throw denied("Message already received (replay protection)", "replay");
+      if (verdict === "sender_full") {
+        throw new RateLimitError("Too many recent messages from this worker to check for replays", this.#replay.retryAfterMs, {
+          details: { reason: "replay_sender_capacity" },
+        });
+      }
       if (verdict === "full") {
         throw new RateLimitError("Too many recent messages to check for replays", 1000, { details: { reason: "replay_capacity" } });
       }

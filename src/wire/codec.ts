@@ -28,7 +28,8 @@ export interface DecodeOptions {
 
 /**
  * Validates `value` as the model `model` and returns it typed, with schema defaults applied and
- * null members removed. Throws {@link ValidationError} listing every problem with its JSON pointer.
+ * null members removed. Throws {@link ValidationError} listing the first {@link MAX_REPORTED_ISSUES}
+ * problems with their JSON pointers.
  */
 export function decode<M extends ModelName>(model: M, value: unknown, options: DecodeOptions = {}): Models[M] {
   const validate = pickValidator(model, options.strict === true);
@@ -56,7 +57,7 @@ export function decodeJson<M extends ModelName>(
 /** Returns the problems `value` has as `model` (empty when valid) without changing it. */
 export function check(model: ModelName, value: unknown, options: { strict?: boolean } = {}): ValidationIssue[] {
   const validate = pickValidator(model, options.strict === true);
-  return validate(withoutNulls(value, 0, [])) ? [] : issuesOf(validate);
+  return validate(withoutNulls(value, 0, [])) ? [] : issuesOf(validate).issues;
 }
 
 /**
@@ -119,10 +120,22 @@ function withoutNulls(value: unknown, depth: number, path: (string | number)[]):
   return out;
 }
 
-function issuesOf(validate: GeneratedValidator): ValidationIssue[] {
+/** Most problems reported for one value: enough to fix a message, too few to amplify a hostile one. */
+export const MAX_REPORTED_ISSUES = 20;
+/** Longest path or message of one reported problem, in characters (member names come from the sender). */
+export const MAX_ISSUE_CHARS = 200;
+
+function clip(text: string): string {
+  return text.length > MAX_ISSUE_CHARS ? `${text.slice(0, MAX_ISSUE_CHARS)}…` : text;
+}
+
+/** The first {@link MAX_REPORTED_ISSUES} distinct problems, and how many ajv reported in all. */
+function issuesOf(validate: GeneratedValidator): { issues: ValidationIssue[]; total: number } {
   const seen = new Set<string>();
   const issues: ValidationIssue[] = [];
-  for (const e of validate.errors ?? []) {
+  const errors = validate.errors ?? [];
+  for (const e of errors) {
+    if (issues.length >= MAX_REPORTED_ISSUES) break;
     let path = e.instancePath;
     let message = e.message ?? "is invalid";
     if (e.keyword === "required") {
@@ -134,21 +147,24 @@ function issuesOf(validate: GeneratedValidator): ValidationIssue[] {
     } else if (e.keyword === "enum") {
       message = `must be one of: ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
     }
+    path = clip(path);
+    message = clip(message);
     const key = `${path}\u0000${message}`;
     if (!seen.has(key)) {
       seen.add(key);
       issues.push({ path, message });
     }
   }
-  return issues;
+  return { issues, total: Math.max(errors.length, issues.length) };
 }
 
 function toValidationError(model: ModelName, validate: GeneratedValidator): ValidationError {
-  const issues = issuesOf(validate);
+  const { issues, total } = issuesOf(validate);
   const summary = issues
     .slice(0, 5)
     .map((i) => `${i.path || "(root)"} ${i.message}`)
     .join("; ");
-  const more = issues.length > 5 ? ` (and ${issues.length - 5} more)` : "";
+  const capped = issues.length >= MAX_REPORTED_ISSUES && total > issues.length;
+  const more = issues.length > 5 ? ` (and ${issues.length - 5}${capped ? " listed, further ones not" : ""} more)` : "";
   return new ValidationError(`Invalid ${model}: ${summary}${more}`, issues, { details: { model } });
 }
