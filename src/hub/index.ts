@@ -22,3 +22,27 @@ export type {
   TaskRequirements,
   TaskState,
 } from "./types.js";
+export {
+  attachHubMetrics,
+  hubMetricsHandler,
+  routeLabel,
+  refusalCategory,
+  type HubMetrics,
+  type HubMetricsOptions,
+  type MetricsHub,
+  type RefusalCategory,
+} from "./metrics.js";
+export {
+  answerHealth,
+  readiness,
+  storeReadiness,
+  hubReadiness,
+  HEALTH_PATHS,
+  READY_TIMEOUT_MS,
+  type ReadinessCheck,
+  type PingableStore,
+  type HealthState,
+  type NotReadyReason,
+} from "./health.js";
+export { serveMetrics, metricsHandler, METRICS_PATH, type MetricsSource, type MetricsServer, type ServeMetricsOptions } from "../metrics/serve.js";
+export { traceOfSubmit, traceContextForTask, attachHubTracing, type TracedHub } from "../tracing/hub.js";

@@ -1,0 +1,312 @@
+/**
+ * Prometheus metrics of a hub, built on its public surface only: the events it emits and
+ * `hub.stats()` / the store for gauges, read at scrape time. Nothing here runs on the dispatch
+ * path besides a few map updates per event, and nothing is collected between scrapes.
+ *
+ * prom-client is used (rather than the OpenTelemetry metrics SDK with its Prometheus exporter)
+ * because it is one small package with no SDK to configure, renders the text format operators
+ * scrape, and lets a process put rxon's metrics into the registry it already has.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { matchRoute, matchWebSocket, pathOf } from "../listener/routes.js";
+import { metricsHandler, METRICS_PATH, type MetricsSource } from "../metrics/serve.js";
+import { CLIENT_PREFIX } from "./client-api.js";
+import type { HubEvents, HubStats, TaskOutcome } from "./types.js";
+
+/** What {@link attachHubMetrics} needs of a hub (a `Hub` has it all; the store members are optional). */
+export interface MetricsHub {
+  on<K extends keyof HubEvents>(event: K, listener: (...args: HubEvents[K]) => void): unknown;
+  off?<K extends keyof HubEvents>(event: K, listener: (...args: HubEvents[K]) => void): unknown;
+  stats(): Promise<HubStats>;
+  readonly store: {
+    getJob?(jobId: string): unknown;
+    /** Queued tasks per skill, when the store can tell (preferred over the hub's own count). */
+    queueDepths?(): Record<string, number> | Promise<Record<string, number>>;
+    listWorkers?(): readonly { status: string }[] | Promise<readonly { status: string }[]>;
+  };
+}
+
+/** Options of {@link attachHubMetrics}. */
+export interface HubMetricsOptions {
+  /** Registry to add the metrics to (e.g. one with your own metrics). Default: a new one. */
+  registry?: Registry;
+  /** Buckets of `rxon_hub_dispatch_latency_seconds`. */
+  dispatchBuckets?: readonly number[];
+  /** Buckets of `rxon_hub_task_duration_seconds`. */
+  durationBuckets?: readonly number[];
+  /** Distinct `skill` label values kept; further skills are counted as `other`. Default 256. */
+  maxSkills?: number;
+  /** Clock in epoch ms. Default Date.now. */
+  now?: () => number;
+}
+
+/** The metrics of one hub. Pass it to `hub.listen({ metrics })` to serve `/metrics` and count requests. */
+export interface HubMetrics extends MetricsSource {
+  /** The registry holding them. */
+  readonly registry: Registry;
+  /** A request handler answering the exposition (mount it anywhere). */
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Counts one HTTP request of the hub's server (`route` from {@link routeLabel}). */
+  countRequest(route: string, code: number | string): void;
+  /** Counts one refusal; `reason` is mapped onto signature, replay, auth, limits or other. */
+  countRefusal(reason: string): void;
+  /** Stops listening to the hub's events (the registry keeps the metrics). */
+  detach(): void;
+}
+
+/** Refusal categories of `rxon_hub_refused_total`. */
+export type RefusalCategory = "signature" | "replay" | "auth" | "limits" | "other";
+
+const SIGNATURE = new Set(["bad_signature", "missing_security", "missing_signature", "missing_signer_id", "signer_mismatch", "alg_mismatch", "no_key", "bad_key", "bad_core", "unknown_signer", "malformed_entry", "path_mismatch", "origin_mismatch", "sender_mismatch", "missing_chain"]);
+const REPLAY = new Set(["replay", "timestamp_expired", "timestamp_future", "missing_timestamp", "bad_timestamp"]);
+const AUTH = new Set(["bad_token", "missing_token", "missing_worker_id", "cn_mismatch", "owner_mismatch", "bad_refresh_token", "worker_mismatch", "forbidden", "unauthorized"]);
+const LIMITS = new Set(["replay_capacity", "limits", "body_too_large", "rate_limited"]);
+
+/** The category a refusal reason is counted under (a fixed set, whatever the reason text). */
+export function refusalCategory(reason: string): RefusalCategory {
+  if (SIGNATURE.has(reason)) return "signature";
+  if (REPLAY.has(reason)) return "replay";
+  if (AUTH.has(reason)) return "auth";
+  if (LIMITS.has(reason)) return "limits";
+  return "other";
+}
+
+/**
+ * The `route` label of a request: the RXON action (`register`, `poll`, `result`, `heartbeat`,
+ * `event`, `sts_token`, `sts_refresh`, `websocket`), `client_tasks`/`client_task` for the client
+ * API, `metrics`, `healthz`, `readyz`, or `other`. Never the raw path (ids would explode the series).
+ */
+export function routeLabel(method: string | undefined, url: string | undefined): string {
+  const { path } = pathOf(url);
+  if (path === METRICS_PATH) return "metrics";
+  if (path === "/healthz") return "healthz";
+  if (path === "/readyz") return "readyz";
+  if (path === `${CLIENT_PREFIX}/tasks`) return "client_tasks";
+  if (path.startsWith(`${CLIENT_PREFIX}/tasks/`)) return "client_task";
+  if (path.startsWith(CLIENT_PREFIX)) return "other";
+  const match = matchRoute(method ?? "GET", path);
+  if (match.kind === "route") return match.action;
+  if (match.kind === "method_not_allowed") return "method_not_allowed";
+  return matchWebSocket(path) !== null ? "websocket" : "other";
+}
+
+/** Label values of codes: the status number, or `aborted` when the client left before an answer. */
+function codeLabel(code: number | string): string {
+  if (typeof code === "number") return Number.isInteger(code) && code >= 100 && code <= 599 ? String(code) : "other";
+  return code === "aborted" ? code : "other";
+}
+
+const DISPATCH_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
+const DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600];
+
+interface OpenJob {
+  skill: string;
+  state: "queued" | "running";
+  /** When it last entered the queue (submit or requeue). */
+  queuedAt: number;
+  dispatchedAt?: number;
+}
+
+/** Open jobs followed at once; past it the oldest are forgotten (their end is still counted, by store lookup). */
+const MAX_OPEN = 200_000;
+/** Gauges read the hub once per scrape: reads within this window share one answer. */
+const SCRAPE_SHARE_MS = 250;
+
+/**
+ * Adds the hub's metrics to a registry and keeps them current from the hub's events:
+ *
+ * | metric | type | labels |
+ * |---|---|---|
+ * | `rxon_hub_tasks_submitted_total` | counter | `skill` |
+ * | `rxon_hub_tasks_finished_total` | counter | `skill`, `status` |
+ * | `rxon_hub_tasks_requeued_total` | counter | `skill`, `reason` |
+ * | `rxon_hub_results_ignored_total` | counter | `reason` |
+ * | `rxon_hub_queue_depth` | gauge | `skill` |
+ * | `rxon_hub_tasks_running` | gauge | |
+ * | `rxon_hub_workers` | gauge | `status` |
+ * | `rxon_hub_held_polls` | gauge | |
+ * | `rxon_hub_dispatch_latency_seconds` | histogram | (submit or requeue to dispatch) |
+ * | `rxon_hub_task_duration_seconds` | histogram | `skill` (dispatch to outcome) |
+ * | `rxon_hub_requests_total` | counter | `route`, `code` |
+ * | `rxon_hub_refused_total` | counter | `reason` (signature, replay, auth, limits, other) |
+ */
+export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {}): HubMetrics {
+  const registry = options.registry ?? new Registry();
+  const now = options.now ?? Date.now;
+  const maxSkills = options.maxSkills ?? 256;
+  const registers = [registry];
+  const skills = new Set<string>();
+  /** A bounded `skill` label: task types come from clients, and every value is a new series. */
+  const skillLabel = (type: string): string => {
+    if (skills.has(type)) return type;
+    if (skills.size >= maxSkills || type.length > 128) return "other";
+    skills.add(type);
+    return type;
+  };
+
+  const open = new Map<string, OpenJob>();
+  let shared: { at: number; value: Promise<Scrape> } | undefined;
+  interface Scrape {
+    stats: HubStats | undefined;
+    depths: Record<string, number> | undefined;
+    workers: Record<string, number> | undefined;
+  }
+  const scrape = (): Promise<Scrape> => {
+    const at = now();
+    if (shared !== undefined && at - shared.at < SCRAPE_SHARE_MS) return shared.value;
+    const value = (async (): Promise<Scrape> => {
+      const [stats, depths, list] = await Promise.all([
+        hub.stats().catch(() => undefined),
+        (async () => hub.store.queueDepths?.())().catch(() => undefined),
+        (async () => hub.store.listWorkers?.())().catch(() => undefined),
+      ]);
+      let workers: Record<string, number> | undefined;
+      if (list !== undefined) {
+        workers = {};
+        for (const w of list) {
+          const s = typeof w.status === "string" && w.status.length <= 32 ? w.status : "other";
+          workers[s] = (workers[s] ?? 0) + 1;
+        }
+      }
+      return { stats, depths, workers };
+    })();
+    shared = { at, value };
+    return value;
+  };
+
+  const submitted = new Counter({ name: "rxon_hub_tasks_submitted_total", help: "Tasks submitted, by skill.", labelNames: ["skill"] as const, registers });
+  const finished = new Counter({ name: "rxon_hub_tasks_finished_total", help: "Tasks that reached an outcome, by skill and status.", labelNames: ["skill", "status"] as const, registers });
+  const requeued = new Counter({ name: "rxon_hub_tasks_requeued_total", help: "Tasks put back in the queue (retries, lost workers), by skill and reason.", labelNames: ["skill", "reason"] as const, registers });
+  const ignored = new Counter({ name: "rxon_hub_results_ignored_total", help: "Results answered `ignored` (late, stale, duplicate...), by reason.", labelNames: ["reason"] as const, registers });
+  const requests = new Counter({ name: "rxon_hub_requests_total", help: "HTTP requests answered by the hub's server, by route and status code.", labelNames: ["route", "code"] as const, registers });
+  const refused = new Counter({ name: "rxon_hub_refused_total", help: "Messages refused, by reason (signature, replay, auth, limits, other).", labelNames: ["reason"] as const, registers });
+  const dispatchLatency = new Histogram({ name: "rxon_hub_dispatch_latency_seconds", help: "Time from submit (or requeue) to dispatch.", buckets: [...(options.dispatchBuckets ?? DISPATCH_BUCKETS)], registers });
+  const duration = new Histogram({ name: "rxon_hub_task_duration_seconds", help: "Time from dispatch to outcome of tasks that ran, by skill.", labelNames: ["skill"] as const, buckets: [...(options.durationBuckets ?? DURATION_BUCKETS)], registers });
+  for (const c of ["signature", "replay", "auth", "limits", "other"] satisfies RefusalCategory[]) refused.inc({ reason: c }, 0);
+
+  new Gauge({
+    name: "rxon_hub_queue_depth",
+    help: "Tasks waiting for a worker, by skill.",
+    labelNames: ["skill"] as const,
+    registers,
+    async collect() {
+      const { depths } = await scrape();
+      this.reset();
+      if (depths !== undefined) {
+        for (const [skill, n] of Object.entries(depths)) this.set({ skill: skillLabel(skill) }, n);
+        return;
+      }
+      // The store cannot tell: count the queued jobs this hub has seen.
+      const counts = new Map<string, number>();
+      for (const j of open.values()) if (j.state === "queued") counts.set(j.skill, (counts.get(j.skill) ?? 0) + 1);
+      for (const [skill, n] of counts) this.set({ skill }, n);
+    },
+  });
+  new Gauge({
+    name: "rxon_hub_tasks_running",
+    help: "Tasks dispatched and not yet ended.",
+    registers,
+    async collect() {
+      const { stats } = await scrape();
+      if (stats !== undefined) this.set(stats.running);
+    },
+  });
+  new Gauge({
+    name: "rxon_hub_workers",
+    help: "Registered workers, by last reported status.",
+    labelNames: ["status"] as const,
+    registers,
+    async collect() {
+      const { workers, stats } = await scrape();
+      this.reset();
+      if (workers !== undefined) for (const [status, n] of Object.entries(workers)) this.set({ status }, n);
+      else if (stats !== undefined) this.set({ status: "any" }, stats.workers);
+    },
+  });
+  new Gauge({
+    name: "rxon_hub_held_polls",
+    help: "Long polls held open, waiting for a task.",
+    registers,
+    async collect() {
+      const { stats } = await scrape();
+      if (stats !== undefined) this.set(stats.waitingPolls);
+    },
+  });
+
+  const onSubmitted = (e: HubEvents["task:submitted"][0]): void => {
+    const skill = skillLabel(e.type);
+    submitted.inc({ skill });
+    if (open.size >= MAX_OPEN) open.delete(open.keys().next().value as string);
+    open.set(e.jobId, { skill, state: "queued", queuedAt: now() });
+  };
+  const onDispatched = (e: HubEvents["task:dispatched"][0]): void => {
+    const j = open.get(e.jobId);
+    if (j === undefined) return;
+    const at = now();
+    dispatchLatency.observe(Math.max(0, at - j.queuedAt) / 1000);
+    j.state = "running";
+    j.dispatchedAt = at;
+  };
+  const onRequeued = (e: HubEvents["task:requeued"][0]): void => {
+    const j = open.get(e.jobId);
+    requeued.inc({ skill: j?.skill ?? "unknown", reason: e.reason.length <= 64 ? e.reason : "other" });
+    if (j === undefined) return;
+    j.state = "queued";
+    j.queuedAt = now();
+    delete j.dispatchedAt;
+  };
+  const onCompleted = (o: TaskOutcome): void => {
+    const j = open.get(o.jobId);
+    open.delete(o.jobId);
+    const status = o.status.length <= 64 ? o.status : "other";
+    if (j !== undefined) {
+      finished.inc({ skill: j.skill, status });
+      if (j.dispatchedAt !== undefined) duration.observe({ skill: j.skill }, Math.max(0, now() - j.dispatchedAt) / 1000);
+      return;
+    }
+    // Submitted through another hub sharing the store, or forgotten: the store knows the skill.
+    void (async () => hub.store.getJob?.(o.jobId))()
+      .then((job) => (job as { type?: unknown } | undefined)?.type)
+      .catch(() => undefined)
+      .then((type) => finished.inc({ skill: typeof type === "string" ? skillLabel(type) : "unknown", status }));
+  };
+  const onIgnored = (e: HubEvents["result:ignored"][0]): void => {
+    ignored.inc({ reason: e.reason.length <= 64 ? e.reason : "other" });
+  };
+  const onRefused = (e: HubEvents["message:refused"][0]): void => {
+    refused.inc({ reason: refusalCategory(e.reason) });
+  };
+  hub.on("task:submitted", onSubmitted);
+  hub.on("task:dispatched", onDispatched);
+  hub.on("task:requeued", onRequeued);
+  hub.on("task:completed", onCompleted);
+  hub.on("result:ignored", onIgnored);
+  hub.on("message:refused", onRefused);
+
+  const source: MetricsSource = { get contentType() { return registry.contentType; }, metrics: () => registry.metrics() };
+  return {
+    registry,
+    get contentType() {
+      return registry.contentType;
+    },
+    metrics: () => registry.metrics(),
+    handler: metricsHandler(source),
+    countRequest: (route, code) => requests.inc({ route, code: codeLabel(code) }),
+    countRefusal: (reason) => refused.inc({ reason: refusalCategory(reason) }),
+    detach: () => {
+      hub.off?.("task:submitted", onSubmitted);
+      hub.off?.("task:dispatched", onDispatched);
+      hub.off?.("task:requeued", onRequeued);
+      hub.off?.("task:completed", onCompleted);
+      hub.off?.("result:ignored", onIgnored);
+      hub.off?.("message:refused", onRefused);
+      open.clear();
+    },
+  };
+}
+
+/** A request handler serving the metrics of `metrics` (the same as `metrics.handler`). */
+export function hubMetricsHandler(metrics: HubMetrics): (req: IncomingMessage, res: ServerResponse) => void {
+  return metrics.handler;
+}
