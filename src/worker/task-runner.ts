@@ -13,6 +13,7 @@ import { abortTask, errorOutcome, executeTask, type RunningTask, type TaskOutcom
 import { withFields } from "./log.js";
 import { ProgressReporter } from "./progress.js";
 import { deliverResult } from "./results.js";
+import { traceTask, type TaskTracing } from "./trace.js";
 import type { TaskContext, WorkerClock, WorkerEvents, WorkerSkill } from "./types.js";
 
 /** Counters the runner updates. */
@@ -63,7 +64,8 @@ export class TaskRunner {
         if (!timer.signal.aborted) abortTask(run, "deadline");
       });
     }
-    const progress = new ProgressReporter((p, m) => this.sendProgress(task, p, m), s.progressIntervalMs, s.clock, logger);
+    const tracing = traceTask(task, s.workerId);
+    const progress = new ProgressReporter((p, m) => this.sendProgress(task, p, m, tracing), s.progressIntervalMs, s.clock, logger);
     const ctx: TaskContext = {
       signal: run.controller.signal,
       taskId: task.task_id,
@@ -73,20 +75,25 @@ export class TaskRunner {
       logger,
       workerId: s.workerId,
       task,
+      ...(tracing.trace !== undefined ? { trace: tracing.trace } : {}),
     };
     let outcome: TaskOutcome;
     try {
-      outcome = await executeTask(run, s.skills.get(task.type), ctx, logger);
+      outcome = await tracing.span.run(() => executeTask(run, s.skills.get(task.type), ctx, logger));
     } catch (err) {
       outcome = errorOutcome(err, String(task.type), logger);
     } finally {
       finished?.abort();
     }
+    tracing.span.setAttribute("rxon.task.status", outcome.status);
+    tracing.span.end(outcome.error);
     await progress.flush(s.flushTimeoutMs);
-    await this.report(run, outcome, logger);
+    const sending = tracing.span.child("rxon.result", { kind: "producer" });
+    await this.report(run, outcome, logger, tracing);
+    sending.end();
   }
 
-  private resultFor(run: RunningTask, outcome: TaskOutcome): TaskResult {
+  private resultFor(run: RunningTask, outcome: TaskOutcome, tracing: TaskTracing): TaskResult {
     const task = run.task;
     const result: TaskResult = { job_id: task.job_id, task_id: task.task_id, worker_id: this.s.workerId, status: outcome.status };
     if (typeof task.origin_worker_id === "string") result.origin_worker_id = task.origin_worker_id;
@@ -94,18 +101,20 @@ export class TaskRunner {
     if (outcome.error !== undefined) result.error = outcome.error;
     result.costs = { execution_time_seconds: round4(Math.max(0, this.s.clock.now() - run.startedAt) / 1000) };
     result.picked_up_at = Math.floor(run.startedAt / 1000);
+    // TaskResult has no trace field of its own; metadata is free-form and merged into the job's.
+    if (tracing.carrier !== undefined) result.metadata = { tracing_context: { ...tracing.carrier } };
     return result;
   }
 
-  private async report(run: RunningTask, outcome: TaskOutcome, logger: Logger): Promise<void> {
+  private async report(run: RunningTask, outcome: TaskOutcome, logger: Logger, tracing: TaskTracing): Promise<void> {
     const { s } = this;
-    let result = this.resultFor(run, outcome);
+    let result = this.resultFor(run, outcome, tracing);
     const options = { attempts: s.resultAttempts, clock: s.clock, logger, signal: s.signal };
     let delivery = await deliverResult(s.transport, result, options);
     if (delivery.kind === "invalid") {
       // The handler's data cannot be put on the wire; one result must still go out, so send why.
       logger.error({ err: delivery.error }, "result cannot be encoded; reporting a failure instead");
-      result = this.resultFor(run, { status: TaskStatus.FAILURE, error: { code: ErrorCode.INTERNAL_ERROR, message: "Result data cannot be encoded as canonical JSON" } });
+      result = this.resultFor(run, { status: TaskStatus.FAILURE, error: { code: ErrorCode.INTERNAL_ERROR, message: "Result data cannot be encoded as canonical JSON" } }, tracing);
       delivery = await deliverResult(s.transport, result, options);
     }
     const status = result.status;
@@ -123,7 +132,7 @@ export class TaskRunner {
     s.emitter.emit("task:done", { task: run.task, result, delivered: delivery.kind === "delivered" });
   }
 
-  private sendProgress(task: Readonly<TaskPayload>, progress: number, message: string): Promise<boolean> {
+  private sendProgress(task: Readonly<TaskPayload>, progress: number, message: string, tracing: TaskTracing): Promise<boolean> {
     const id = this.s.workerId;
     return this.s.transport.emitEvent(
       {
@@ -135,6 +144,7 @@ export class TaskRunner {
         origin_task_id: task.task_id,
         target_job_id: task.job_id,
         target_task_id: task.task_id,
+        ...(tracing.carrier !== undefined ? { trace_context: { ...tracing.carrier } } : {}),
       },
       { signal: this.s.signal },
     );

@@ -13,6 +13,7 @@ import type {
   WorkerCommand,
 } from "../../generated/types.js";
 import type { Logger } from "../logger.js";
+import type { TaskTrace } from "../tracing/span.js";
 import type { TransportOptions } from "../transport/options.js";
 import type { WorkerTransport } from "../transport/types.js";
 
@@ -40,6 +41,11 @@ export interface TaskContext {
   readonly workerId: string;
   /** The task as received (metadata, params_metadata, tracing context...). */
   readonly task: Readonly<TaskPayload>;
+  /**
+   * The W3C trace this run belongs to, continued from the task's `tracing_context`: send
+   * `trace.traceparent` on outgoing calls to join it. Undefined when the task carried none.
+   */
+  readonly trace?: TaskTrace;
 }
 
 /**
