@@ -10,8 +10,9 @@ import { pathOf } from "../listener/routes.js";
 export const HEALTH_PATHS: ReadonlySet<string> = new Set(["/healthz", "/readyz"]);
 
 /**
- * A readiness check: resolves (with anything but `false`) when ready; resolving `false`, throwing
- * or not answering within the timeout means not ready.
+ * A readiness check: resolves (with anything but `false` or `"closing"`) when ready; `false`,
+ * throwing or not answering within the timeout means the store is not reachable; `"closing"`
+ * means the hub is shutting down.
  */
 export type ReadinessCheck = () => unknown;
 
@@ -24,18 +25,19 @@ export interface PingableStore {
 /** Default bound of a readiness check, in ms: a probe must answer even when the store hangs. */
 export const READY_TIMEOUT_MS = 2_000;
 
-/** The readiness check of a store: its `ping()` when it has one, otherwise always ready (an in-memory store). */
-export function storeReadiness(store: PingableStore): ReadinessCheck {
-  return () => (typeof store.ping === "function" ? store.ping() : true);
+/** The readiness check of a store: its `ping()` (see {@link PingableStore}) when it has one, otherwise always ready (an in-memory store). */
+export function storeReadiness(store: object): ReadinessCheck {
+  const s = store as PingableStore;
+  return () => (typeof s.ping === "function" ? s.ping() : true);
 }
 
 /**
  * The readiness check of a hub: not closing (when the hub tells, through a `closing` or `closed`
  * flag) and its store answering {@link storeReadiness}.
  */
-export function hubReadiness(hub: { readonly store: PingableStore; readonly closing?: boolean; readonly closed?: boolean }): ReadinessCheck {
+export function hubReadiness(hub: { readonly store: object; readonly closing?: boolean; readonly closed?: boolean }): ReadinessCheck {
   const store = storeReadiness(hub.store);
-  return () => (hub.closing === true || hub.closed === true ? false : store());
+  return () => (hub.closing === true || hub.closed === true ? "closing" : store());
 }
 
 /** State {@link answerHealth} consults. */
@@ -64,6 +66,7 @@ export async function readiness(state: HealthState): Promise<NotReadyReason | un
   try {
     const ok = await Promise.race([(async () => check())(), timedOut]);
     if (ok === false) return "store";
+    if (ok === "closing") return "closing";
   } catch {
     return "store";
   } finally {
