@@ -11,6 +11,8 @@ export class FakeOrchestrator {
   readonly events: Record<string, unknown>[] = [];
   readonly registrations: Record<string, unknown>[] = [];
   private readonly queue: Record<string, unknown>[] = [];
+  /** Polls still to answer 404 "worker not found", as after an orchestrator restart. */
+  forgetPolls = 0;
   private readonly server: Server;
   url = "";
 
@@ -48,6 +50,10 @@ export class FakeOrchestrator {
       return json(200, { status: "registered" });
     }
     if (req.method === "GET" && /^\/_worker\/workers\/[^/]+\/tasks\/next$/.test(path)) {
+      if (this.forgetPolls > 0) {
+        this.forgetPolls--;
+        return json(404, { error: "Worker not found" });
+      }
       const task = this.queue.shift();
       if (task !== undefined) return json(200, task);
       // A short hold, then "no task", as the orchestrator's poll timeout.
