@@ -10,6 +10,8 @@
  * | `GET /_client/tasks/{job_id}[?wait=s]` | 200 `{job_id, task_id, status, progress?, outcome?}` |
  * | `DELETE /_client/tasks/{job_id}` | 202 `{job_id, task_id, status}` |
  *
+ * `POST /_client/tasks` takes the W3C `traceparent`/`tracestate` headers: the task joins that trace.
+ *
  * Errors are `{error, code}` (plus `errors: [{path, message}]` for 400): 401 without a token,
  * 403 with a wrong one, 404 unknown job or route, 405, 413, 415, 503 while the hub closes.
  */
@@ -23,6 +25,7 @@ import { pathOf } from "../listener/routes.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { parseJson } from "../wire/json.js";
 import { submitOptionsOf } from "./client-request.js";
+import { traceOfSubmit } from "../tracing/hub.js";
 import type { JobRecord } from "./store.js";
 import type { SubmitOptions, TaskHandle, TaskOutcome } from "./types.js";
 
@@ -177,6 +180,9 @@ export class ClientApi {
     if (!isJsonContentType(req, true)) throw unsupportedMediaType();
     const body = await readBody(req, this.#maxBodyBytes, this.#bodyTimeoutMs);
     const options = submitOptionsOf(parseJson(body, { maxBytes: this.#maxBodyBytes }));
+    // The caller's trace (W3C headers); invalid ones are dropped, never an error.
+    const trace = traceOfSubmit({ traceparent: req.headers.traceparent, tracestate: req.headers.tracestate });
+    if (trace !== undefined) Object.assign(options, trace);
     let handle: TaskHandle;
     try {
       handle = this.#hub.submit(options);

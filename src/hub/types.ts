@@ -43,6 +43,13 @@ export interface SubmitOptions {
   maxRetries?: number;
   /** Job metadata handed to the worker. */
   metadata?: Record<string, unknown>;
+  /**
+   * W3C `traceparent` of the caller's span: the task joins that trace (the worker receives it in
+   * the TaskPayload's `tracing_context`). A malformed value is ignored, as the W3C specification asks.
+   */
+  traceparent?: string;
+  /** W3C `tracestate` sent along with `traceparent`. */
+  tracestate?: string;
 }
 
 /** How a task ended. */
