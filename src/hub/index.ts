@@ -22,16 +22,8 @@ export type {
   TaskRequirements,
   TaskState,
 } from "./types.js";
-export {
-  attachHubMetrics,
-  hubMetricsHandler,
-  routeLabel,
-  refusalCategory,
-  type HubMetrics,
-  type HubMetricsOptions,
-  type MetricsHub,
-  type RefusalCategory,
-} from "./metrics.js";
+// Metrics live in `rxon/metrics` (they load prom-client); the option type is here for `listen()`.
+export type { HubMetrics } from "./metrics.js";
 export {
   answerHealth,
   readiness,
@@ -44,5 +36,4 @@ export {
   type HealthState,
   type NotReadyReason,
 } from "./health.js";
-export { serveMetrics, metricsHandler, METRICS_PATH, type MetricsSource, type MetricsServer, type ServeMetricsOptions } from "../metrics/serve.js";
 export { traceOfSubmit, traceContextForTask, attachHubTracing, type TracedHub } from "../tracing/hub.js";

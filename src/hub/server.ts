@@ -11,7 +11,7 @@ import type { Logger } from "../logger.js";
 import type { ListenOptions } from "./types.js";
 import type { ClientApi } from "./client-api.js";
 import { answerHealth } from "./health.js";
-import { routeLabel } from "./metrics.js";
+import { routeLabel } from "../metrics/labels.js";
 import { METRICS_PATH } from "../metrics/serve.js";
 import { pathOf } from "../listener/routes.js";
 

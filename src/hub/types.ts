@@ -161,7 +161,7 @@ export interface ListenOptions {
     rejectUnauthorized?: boolean;
   };
   /**
-   * Metrics of the hub (from `attachHubMetrics`): the server counts its requests into them and
+   * Metrics of the hub (from `attachHubMetrics` of `rxon/metrics`): the server counts its requests into them and
    * serves `GET /metrics`, unless `serveMetrics` is false.
    */
   metrics?: HubMetrics;

@@ -30,7 +30,5 @@ export * from "../transport/index.js";
 // What a handler throws to choose the failure code the orchestrator sees.
 export { RxonError } from "../errors.js";
 export { ErrorCode } from "../../generated/constants.js";
-// Operations: Prometheus metrics of the runtime and the trace a handler runs in.
-export { attachWorkerMetrics, type WorkerMetrics, type WorkerMetricsOptions, type MetricsWorker } from "./metrics.js";
-export { serveMetrics, metricsHandler, METRICS_PATH, type MetricsSource, type MetricsServer, type ServeMetricsOptions } from "../metrics/serve.js";
+// The trace a handler runs in (`ctx.trace`). The runtime's metrics are in `rxon/metrics`.
 export type { TaskTrace } from "../tracing/span.js";

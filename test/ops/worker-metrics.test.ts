@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../generated/constants.js";
 import { RxonError } from "../../src/errors.js";
 import { waitUntil } from "../../src/testing/index.js";
-import { attachWorkerMetrics, serveMetrics, Worker } from "../../src/worker/index.js";
+import { attachWorkerMetrics, serveMetrics } from "../../src/metrics/index.js";
+import { Worker } from "../../src/worker/index.js";
 import { FakeOrchestrator } from "./fake-orchestrator.js";
 import { parseExposition, value } from "./metrics-text.js";
 
