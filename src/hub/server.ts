@@ -10,10 +10,7 @@ import type { RxonHandler } from "../listener/types.js";
 import type { Logger } from "../logger.js";
 import type { ListenOptions } from "./types.js";
 import type { ClientApi } from "./client-api.js";
-import { answerHealth } from "./health.js";
-import { routeLabel } from "../metrics/labels.js";
-import { METRICS_PATH } from "../metrics/serve.js";
-import { pathOf } from "../listener/routes.js";
+import { opsMount } from "./ops-mount.js";
 
 /** A running server of a hub. */
 export interface HubServer {
@@ -43,19 +40,11 @@ export async function serve(handler: RxonHandler, options: ListenOptions, logger
   // Many workers keep connections open; the default keep-alive (5 s) would churn them.
   server.keepAliveTimeout = 65_000;
   let closing: Promise<void> | undefined;
-  const metrics = options.metrics;
-  const serveMetrics = metrics !== undefined && options.serveMetrics !== false;
-  const health = { closing: () => closing !== undefined, ...(options.ready !== undefined ? { ready: options.ready } : {}) };
+  // /metrics, /healthz and /readyz: asked first, unauthenticated.
+  const ops = opsMount(options, () => closing !== undefined);
   // Registered before the listener attaches: it keeps worker routes and passes everything else here.
   server.on("request", (req, res) => {
-    const answered = (async (): Promise<boolean> => {
-      if (serveMetrics && pathOf(req.url).path === METRICS_PATH) {
-        metrics.handler(req, res);
-        return true;
-      }
-      if (await answerHealth(req, res, health)) return true;
-      return clientApi !== undefined ? clientApi.handle(req, res) : false;
-    })();
+    const answered = ops.handle(req, res).then((done) => done || (clientApi !== undefined ? clientApi.handle(req, res) : false));
     void answered.then((handled) => {
       if (!handled && !res.headersSent) {
         // As the listener answers unknown paths when it is alone on a server.
@@ -66,19 +55,7 @@ export async function serve(handler: RxonHandler, options: ListenOptions, logger
   });
   const listener = new RxonListener({ handler, logger });
   listener.attach(server);
-  if (metrics !== undefined) {
-    // Put before the listener's own (which hides the application's from worker routes): every
-    // request is counted once, when its answer is done or abandoned.
-    server.prependListener("request", (req, res) => {
-      const route = routeLabel(req.method, req.url);
-      res.once("close", () => {
-        const code = res.headersSent ? res.statusCode : "aborted";
-        metrics.countRequest(route, code);
-        // Oversized bodies are refused by the listener before the hub sees them.
-        if (code === 413) metrics.countRefusal("body_too_large");
-      });
-    });
-  }
+  ops.countRequests(server);
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
