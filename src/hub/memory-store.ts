@@ -1,124 +1,643 @@
 /**
- * The embedded default store: plain maps in this process. Every method answers synchronously.
+ * The embedded default store: plain maps in this process, every transition synchronous (so one
+ * transition is trivially atomic). Records handed out are copies: callers see snapshots, as they
+ * would from a remote store. What is due (deadlines, cancel grace, expiries, retention) is kept in
+ * time-ordered structures, so sweeps cost what is due rather than what is stored.
  */
+import type { SkillInfo, TaskError } from "../../generated/types.js";
+import { ErrorCode, TaskStatus } from "../../generated/constants.js";
+import { TimeHeap } from "./heap.js";
 import { SkillQueue } from "./queue.js";
-import type { HubStore, JobRecord, QueueEntry, TokenRecord, WorkerRecord } from "./store.js";
+import {
+  isTerminal,
+  jobIdOfTask,
+  taskIdOf,
+  type CancelVerdict,
+  type HeartbeatUpdate,
+  type HeartbeatVerdict,
+  type HubSignal,
+  type HubStore,
+  type JobFilter,
+  type JobRecord,
+  type NewJob,
+  type QueueEntry,
+  type QueueInfo,
+  type QueueLimits,
+  type Settlement,
+  type SettleVerdict,
+  type SkillContract,
+  type StorePolicy,
+  type SubmitVerdict,
+  type SweepResult,
+  type TaskState,
+  type TokenRecord,
+  type WorkerGone,
+  type WorkerRecord,
+} from "./store.js";
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /** Clock in epoch ms. Default `Date.now`. */
+  now?: () => number;
+}
+
+interface Queue {
+  readonly info: { name: string; skill: string; requirements: JobRecord["requirements"] };
+  readonly q: SkillQueue;
+}
+
+type End = {
+  state: Exclude<TaskState, "waiting_for_worker" | "running">;
+  status: string;
+  data?: Record<string, unknown>;
+  error?: TaskError;
+  endReason?: JobRecord["endReason"];
+  resultWorkerId?: string;
+  settled?: JobRecord["settled"];
+};
+
+const DEFAULT_POLICY: StorePolicy = { retentionMs: 600_000, maxRetained: 100_000, cancelGraceMs: 30_000 };
+
+function copyJob(job: JobRecord): JobRecord {
+  return { ...job };
+}
+
+function copyWorker(w: WorkerRecord): WorkerRecord {
+  return { ...w };
+}
+
+function bump(map: Map<string, number>, key: string, by: number): void {
+  const n = (map.get(key) ?? 0) + by;
+  if (n <= 0) map.delete(key);
+  else map.set(key, n);
+}
 
 /** In-memory {@link HubStore}. State is lost when the process ends. */
 export class MemoryStore implements HubStore {
-  private readonly workers = new Map<string, WorkerRecord>();
-  private readonly jobs = new Map<string, JobRecord>();
-  private readonly taskIndex = new Map<string, string>();
-  private readonly jobTasks = new Map<string, string[]>();
-  private readonly queues = new Map<string, SkillQueue>();
-  /** jobId → queue it sits in, with its priority (to find and remove it). */
-  private readonly queued = new Map<string, { queue: string; priority: number }>();
-  private readonly leases = new Map<string, Set<string>>();
-  private readonly tokens = new Map<string, TokenRecord>();
+  readonly #now: () => number;
+  #policy: StorePolicy = DEFAULT_POLICY;
+  readonly #workers = new Map<string, WorkerRecord>();
+  readonly #expiries = new TimeHeap();
+  readonly #jobs = new Map<string, JobRecord>();
+  readonly #queues = new Map<string, Queue>();
+  readonly #queuesBySkill = new Map<string, Set<string>>();
+  readonly #waitingBySkill = new Map<string, number>();
+  readonly #waitingByOwner = new Map<string, number>();
+  #waiting = 0;
+  readonly #leases = new Map<string, Set<string>>();
+  readonly #deadlines = new TimeHeap();
+  readonly #cancelDue = new TimeHeap();
+  /** Ended jobs in end order from `#endedHead` on. */
+  #ended: { at: number; jobId: string }[] = [];
+  #endedHead = 0;
+  readonly #idempotency = new Map<string, string>();
+  readonly #contracts = new Map<string, Map<string, SkillInfo>>();
+  readonly #tokens = new Map<string, TokenRecord>();
+  readonly #tokenExpiries = new TimeHeap();
+  readonly #remembered = new Map<string, number>();
+  readonly #rememberedExpiries = new TimeHeap();
+  readonly #listeners = new Set<(s: HubSignal) => void>();
+  #seq = 0;
 
-  getWorker(id: string): WorkerRecord | undefined {
-    return this.workers.get(id);
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#now = options.now ?? Date.now;
   }
-  putWorker(worker: WorkerRecord): void {
-    this.workers.set(worker.id, worker);
+
+  configure(policy: StorePolicy): void {
+    this.#policy = policy;
   }
-  deleteWorker(id: string): boolean {
-    return this.workers.delete(id);
+
+  // ------------------------------------------------------------------ jobs
+
+  submit(job: NewJob, limits: QueueLimits): SubmitVerdict {
+    const existing = this.#byIdempotency(job);
+    if (existing !== undefined) return { kind: "existing", job: copyJob(existing) };
+    if (limits.total !== undefined && this.#waiting >= limits.total) return { kind: "refused", scope: "total", limit: limits.total };
+    if (limits.perSkill !== undefined && (this.#waitingBySkill.get(job.type) ?? 0) >= limits.perSkill) {
+      return { kind: "refused", scope: "skill", limit: limits.perSkill };
+    }
+    if (limits.perOwner !== undefined && job.owner !== undefined && (this.#waitingByOwner.get(job.owner) ?? 0) >= limits.perOwner) {
+      return { kind: "refused", scope: "owner", limit: limits.perOwner };
+    }
+    const record = this.#create(job);
+    if (record.deadline !== undefined) this.#deadlines.push(record.deadline, record.jobId);
+    this.#enqueue(record);
+    this.#emit({ type: "queued", queue: record.queue, skill: record.type });
+    return { kind: "created", job: copyJob(record) };
   }
-  listWorkers(): WorkerRecord[] {
-    return [...this.workers.values()];
+
+  reject(job: NewJob, error: TaskError): SubmitVerdict {
+    const existing = this.#byIdempotency(job);
+    if (existing !== undefined) return { kind: "existing", job: copyJob(existing) };
+    const record = this.#create(job);
+    this.#end(record, { state: "failed", status: TaskStatus.FAILURE, error, endReason: "rejected" });
+    return { kind: "created", job: copyJob(record) };
   }
-  countWorkers(): number {
-    return this.workers.size;
+
+  #byIdempotency(job: NewJob): JobRecord | undefined {
+    if (job.idempotencyKey === undefined) return undefined;
+    const jobId = this.#idempotency.get(`${job.owner ?? ""}\u0000${job.idempotencyKey}`);
+    return jobId === undefined ? undefined : this.#jobs.get(jobId);
+  }
+
+  #create(job: NewJob): JobRecord {
+    const record: JobRecord = {
+      ...job,
+      taskId: taskIdOf(job.jobId, 0),
+      generation: 0,
+      attempts: 0,
+      state: "waiting_for_worker",
+      seq: this.#seq++,
+      submittedAt: this.#now(),
+    };
+    this.#jobs.set(record.jobId, record);
+    if (job.idempotencyKey !== undefined) this.#idempotency.set(`${job.owner ?? ""}\u0000${job.idempotencyKey}`, record.jobId);
+    return record;
   }
 
   getJob(jobId: string): JobRecord | undefined {
-    return this.jobs.get(jobId);
+    const job = this.#jobs.get(jobId);
+    return job === undefined ? undefined : copyJob(job);
   }
-  putJob(job: JobRecord): void {
-    this.jobs.set(job.jobId, job);
+
+  listJobs(filter: JobFilter, limit: number, cursor?: string): { jobs: JobRecord[]; cursor?: string } {
+    const all = [...this.#jobs.values()];
+    let i = all.length - 1;
+    if (cursor !== undefined) {
+      const at = all.findIndex((j) => j.jobId === cursor);
+      i = at < 0 ? -1 : at - 1;
+    }
+    const jobs: JobRecord[] = [];
+    for (; i >= 0 && jobs.length < limit; i--) {
+      const j = all[i]!;
+      if (filter.state !== undefined && j.state !== filter.state) continue;
+      if (filter.type !== undefined && j.type !== filter.type) continue;
+      if (filter.workerId !== undefined && j.workerId !== filter.workerId) continue;
+      if (filter.owner !== undefined && j.owner !== filter.owner) continue;
+      jobs.push(copyJob(j));
+    }
+    return i >= 0 && jobs.length > 0 ? { jobs, cursor: jobs[jobs.length - 1]!.jobId } : { jobs };
   }
-  deleteJob(jobId: string): void {
-    const job = this.jobs.get(jobId);
-    if (job === undefined) return;
-    this.jobs.delete(jobId);
-    for (const taskId of this.jobTasks.get(jobId) ?? []) this.taskIndex.delete(taskId);
-    this.jobTasks.delete(jobId);
-    const q = this.queued.get(jobId);
-    if (q) this.removeFromQueue(q.queue, jobId);
-  }
-  jobIdOfTask(taskId: string): string | undefined {
-    return this.taskIndex.get(taskId);
-  }
-  indexTask(taskId: string, jobId: string): void {
-    this.taskIndex.set(taskId, jobId);
-    const list = this.jobTasks.get(jobId);
-    if (list === undefined) this.jobTasks.set(jobId, [taskId]);
-    else list.push(taskId);
-  }
-  listOpenJobs(): JobRecord[] {
-    const out: JobRecord[] = [];
-    for (const job of this.jobs.values()) if (job.state === "waiting_for_worker" || job.state === "running") out.push(job);
+
+  queuesOf(skill: string): QueueInfo[] {
+    const out: QueueInfo[] = [];
+    for (const name of this.#queuesBySkill.get(skill) ?? []) {
+      const q = this.#queues.get(name)!;
+      out.push({ ...q.info, length: q.q.size });
+    }
     return out;
   }
 
-  enqueue(queue: string, entry: QueueEntry): void {
-    if (this.queued.has(entry.jobId)) return;
-    let q = this.queues.get(queue);
-    if (q === undefined) {
-      q = new SkillQueue();
-      this.queues.set(queue, q);
+  peek(queue: string, limit: number): QueueEntry[] {
+    return this.#queues.get(queue)?.q.peek(limit) ?? [];
+  }
+
+  queueDepths(): Record<string, number> {
+    return Object.fromEntries(this.#waitingBySkill);
+  }
+
+  queueLength(): number {
+    return this.#waiting;
+  }
+
+  claim(workerId: string, jobIds: readonly string[]): JobRecord | null {
+    for (const jobId of jobIds) {
+      const job = this.#jobs.get(jobId);
+      if (job === undefined || job.state !== "waiting_for_worker") continue;
+      this.#dequeue(job);
+      job.state = "running";
+      job.workerId = workerId;
+      job.attempts++;
+      job.dispatchedAt = this.#now();
+      delete job.leaseMissingSince;
+      let set = this.#leases.get(workerId);
+      if (set === undefined) this.#leases.set(workerId, (set = new Set()));
+      set.add(jobId);
+      return copyJob(job);
     }
-    q.push(entry);
-    this.queued.set(entry.jobId, { queue, priority: entry.priority });
+    return null;
   }
-  peekQueue(queue: string, limit: number): QueueEntry[] {
-    const q = this.queues.get(queue);
-    return q === undefined ? [] : q.peek(limit);
+
+  release(jobId: string, taskId: string): JobRecord | undefined {
+    const job = this.#jobs.get(jobId);
+    if (job === undefined || job.state !== "running" || job.taskId !== taskId) return undefined;
+    this.#requeue(job, false, undefined, undefined);
+    return copyJob(job);
   }
-  removeFromQueue(queue: string, jobId: string): boolean {
-    const where = this.queued.get(jobId);
-    if (where === undefined || where.queue !== queue) return false;
-    const q = this.queues.get(queue);
-    if (q === undefined || !q.remove(jobId, where.priority)) return false;
-    this.queued.delete(jobId);
-    if (q.size === 0) this.queues.delete(queue);
+
+  settle(workerId: string, jobId: string, taskId: string, s: Settlement): SettleVerdict {
+    const job = this.#jobs.get(jobId);
+    if (job === undefined) return { kind: "ignored", reason: "job_not_found" };
+    const last = job.settled;
+    if (last !== undefined && last.taskId === taskId && last.workerId === workerId && last.fingerprint === s.fingerprint) {
+      return { kind: "duplicate", job: copyJob(job), transition: last.transition };
+    }
+    if (taskId !== job.taskId) return { kind: "ignored", reason: "stale_task", job: copyJob(job) };
+    if (isTerminal(job.state)) {
+      const reason = job.state === "cancelled" ? "job_cancelled" : job.endReason === "deadline" ? "deadline_exceeded" : "job_already_terminated";
+      return { kind: "ignored", reason, job: copyJob(job) };
+    }
+    if (job.state !== "running" || job.workerId !== workerId) return { kind: "ignored", reason: "worker_mismatch", job: copyJob(job) };
+    if (job.deadline !== undefined && this.#now() > job.deadline) {
+      this.#end(job, { state: "failed", status: TaskStatus.FAILURE, error: timeoutError(), endReason: "deadline" });
+      return { kind: "ignored", reason: "deadline_exceeded", job: copyJob(job), ended: true };
+    }
+    const settled = { taskId, workerId, transition: s.transition, ...(s.fingerprint !== undefined ? { fingerprint: s.fingerprint } : {}) };
+    if (s.retry === true) {
+      job.settled = settled;
+      this.#requeue(job, true, s.error, workerId);
+      return { kind: "accepted", job: copyJob(job), transition: s.transition };
+    }
+    const state = s.status === TaskStatus.CANCELLED ? "cancelled" : s.status === TaskStatus.FAILURE ? "failed" : "finished";
+    this.#end(job, {
+      state,
+      status: s.status,
+      resultWorkerId: workerId,
+      settled,
+      ...(s.data !== undefined ? { data: s.data } : {}),
+      ...(s.error !== undefined ? { error: s.error } : {}),
+      ...(state === "failed" ? { endReason: "error" as const } : {}),
+    });
+    return { kind: "accepted", job: copyJob(job), transition: s.transition };
+  }
+
+  progress(workerId: string, jobId: string, taskId: string | undefined, progress: number): boolean {
+    const job = this.#jobs.get(jobId);
+    if (job === undefined || job.state !== "running" || job.workerId !== workerId) return false;
+    if (taskId !== undefined && taskId !== job.taskId) return false;
+    job.progress = progress;
     return true;
   }
-  queueLength(queue?: string): number {
-    if (queue !== undefined) return this.queues.get(queue)?.size ?? 0;
-    return this.queued.size;
+
+  cancel(jobId: string, owner?: string): CancelVerdict {
+    const job = this.#jobs.get(jobId);
+    if (job === undefined || (owner !== undefined && job.owner !== owner)) return { kind: "none" };
+    if (isTerminal(job.state)) return { kind: "none", job: copyJob(job) };
+    if (job.state === "waiting_for_worker") {
+      this.#end(job, { state: "cancelled", status: TaskStatus.CANCELLED });
+      return { kind: "ended", job: copyJob(job) };
+    }
+    if (job.cancelRequestedAt === undefined) {
+      job.cancelRequestedAt = this.#now();
+      this.#cancelDue.push(job.cancelRequestedAt + this.#policy.cancelGraceMs, jobId);
+    }
+    this.#emit({ type: "cancel", workerId: job.workerId!, jobId, taskId: job.taskId });
+    return { kind: "requested", job: copyJob(job) };
   }
 
-  addLease(workerId: string, jobId: string): void {
-    let set = this.leases.get(workerId);
-    if (set === undefined) {
-      set = new Set();
-      this.leases.set(workerId, set);
+  sweep(limit: number): SweepResult {
+    const now = this.#now();
+    const deadline: JobRecord[] = [];
+    const cancelled: JobRecord[] = [];
+    let forgotten = 0;
+    while (deadline.length < limit) {
+      const due = this.#deadlines.popDue(now);
+      if (due === undefined) break;
+      const job = this.#jobs.get(due.id);
+      if (job === undefined || isTerminal(job.state) || job.deadline !== due.at) continue;
+      this.#end(job, { state: "failed", status: TaskStatus.FAILURE, error: timeoutError(), endReason: "deadline" });
+      deadline.push(copyJob(job));
     }
-    set.add(jobId);
+    while (cancelled.length < limit) {
+      const due = this.#cancelDue.popDue(now);
+      if (due === undefined) break;
+      const job = this.#jobs.get(due.id);
+      if (job === undefined || job.state !== "running" || job.cancelRequestedAt === undefined) continue;
+      this.#end(job, { state: "cancelled", status: TaskStatus.CANCELLED });
+      cancelled.push(copyJob(job));
+    }
+    const { retentionMs, maxRetained } = this.#policy;
+    while (forgotten < limit && this.#endedHead < this.#ended.length) {
+      const head = this.#ended[this.#endedHead]!;
+      if (this.#ended.length - this.#endedHead <= maxRetained && now - head.at < retentionMs) break;
+      this.#endedHead++;
+      const job = this.#jobs.get(head.jobId);
+      if (job !== undefined && isTerminal(job.state)) {
+        this.#jobs.delete(head.jobId);
+        if (job.idempotencyKey !== undefined) this.#idempotency.delete(`${job.owner ?? ""}\u0000${job.idempotencyKey}`);
+        forgotten++;
+      }
+    }
+    // A head index, not shift(): compact now and then so the array does not grow without bound.
+    if (this.#endedHead >= 1024 && this.#endedHead * 2 >= this.#ended.length) {
+      this.#ended = this.#ended.slice(this.#endedHead);
+      this.#endedHead = 0;
+    }
+    for (let e = this.#tokenExpiries.popDue(now); e !== undefined; e = this.#tokenExpiries.popDue(now)) {
+      const t = this.#tokens.get(e.id);
+      if (t !== undefined && t.expiresAt <= now) this.#tokens.delete(e.id);
+    }
+    return { deadline, cancelled, forgotten };
   }
-  removeLease(workerId: string, jobId: string): void {
-    const set = this.leases.get(workerId);
-    if (set === undefined) return;
-    set.delete(jobId);
-    if (set.size === 0) this.leases.delete(workerId);
+
+  // ------------------------------------------------------------------ workers
+
+  register(worker: WorkerRecord, contracts: readonly SkillContract[]): { previous?: WorkerRecord } {
+    const now = this.#now();
+    const previous = this.#workers.get(worker.id);
+    const record: WorkerRecord = { ...worker, registeredAt: previous?.registeredAt ?? worker.registeredAt, lastSeenAt: now };
+    if (previous?.drained === true && record.drained === undefined) record.drained = true;
+    this.#workers.set(worker.id, record);
+    this.#expiries.push(record.expiresAt, worker.id);
+    for (const jobId of this.#leases.get(worker.id) ?? []) {
+      const job = this.#jobs.get(jobId);
+      if (job !== undefined && job.state === "running" && job.workerId === worker.id) job.leaseMissingSince ??= now;
+    }
+    for (const c of contracts) {
+      let byKey = this.#contracts.get(c.skill);
+      if (byKey === undefined) this.#contracts.set(c.skill, (byKey = new Map()));
+      if (!byKey.has(c.key)) byKey.set(c.key, c.info);
+    }
+    this.#emit({ type: "worker", workerId: worker.id });
+    return previous === undefined ? {} : { previous: copyWorker(previous) };
   }
-  leasesOf(workerId: string): string[] {
-    const set = this.leases.get(workerId);
-    return set === undefined ? [] : [...set];
+
+  heartbeat(workerId: string, u: HeartbeatUpdate): HeartbeatVerdict | undefined {
+    const worker = this.#workers.get(workerId);
+    if (worker === undefined) return undefined;
+    const now = this.#now();
+    worker.status = u.status;
+    if (u.usage !== undefined) worker.usage = u.usage;
+    if (u.hotSkills !== undefined) worker.hotSkills = u.hotSkills;
+    if (u.availableSkills !== undefined) worker.availableSkills = u.availableSkills;
+    if (u.skills !== undefined) {
+      worker.skills = u.skills;
+      if (u.skillsHash !== undefined) worker.skillsHash = u.skillsHash;
+    }
+    worker.lastSeenAt = now;
+    worker.expiresAt = now + u.ttlMs;
+    this.#expiries.push(worker.expiresAt, workerId);
+
+    const cancel: string[] = [];
+    const released: JobRecord[] = [];
+    const listed = u.currentTasks === undefined ? undefined : new Set(u.currentTasks);
+    const leased = this.#leases.get(workerId);
+    const seen = new Set<string>();
+    for (const jobId of leased === undefined ? [] : [...leased]) {
+      const job = this.#jobs.get(jobId);
+      if (job === undefined || job.state !== "running" || job.workerId !== workerId) {
+        leased!.delete(jobId);
+        continue;
+      }
+      const byTask = listed?.has(job.taskId) === true;
+      const byJob = listed?.has(job.jobId) === true;
+      if (byTask) seen.add(job.taskId);
+      if (byJob) seen.add(job.jobId);
+      if (job.cancelRequestedAt !== undefined) {
+        if (byTask || !byJob) cancel.push(job.taskId);
+        if (byJob) cancel.push(job.jobId);
+      }
+      if (listed === undefined) continue;
+      if (byTask || byJob) {
+        delete job.leaseMissingSince;
+      } else {
+        job.leaseMissingSince ??= now;
+        if (now - job.leaseMissingSince > u.leaseGraceMs) {
+          this.#requeue(job, true, undefined, undefined);
+          released.push(copyJob(job));
+        }
+      }
+    }
+    if (leased !== undefined && leased.size === 0) this.#leases.delete(workerId);
+    for (const entry of listed ?? []) {
+      if (seen.has(entry)) continue;
+      const job = this.#jobs.get(entry) ?? this.#jobOfTask(entry);
+      // Entries the hub does not know are not its business (another orchestrator's, or forgotten).
+      if (job === undefined) continue;
+      if (job.state !== "running" || job.workerId !== workerId || (entry !== job.jobId && entry !== job.taskId)) cancel.push(entry);
+    }
+    return { worker: copyWorker(worker), cancel, released };
   }
+
+  #jobOfTask(taskId: string): JobRecord | undefined {
+    const jobId = jobIdOfTask(taskId);
+    return jobId === undefined ? undefined : this.#jobs.get(jobId);
+  }
+
+  touch(workerId: string, ttlMs: number): boolean {
+    const worker = this.#workers.get(workerId);
+    if (worker === undefined) return false;
+    const now = this.#now();
+    worker.lastSeenAt = now;
+    worker.expiresAt = now + ttlMs;
+    this.#expiries.push(worker.expiresAt, workerId);
+    return true;
+  }
+
+  drain(workerId: string, drained: boolean): boolean {
+    const worker = this.#workers.get(workerId);
+    if (worker === undefined) return false;
+    if (drained) worker.drained = true;
+    else delete worker.drained;
+    this.#emit({ type: "worker", workerId });
+    return true;
+  }
+
+  removeWorker(workerId: string): WorkerGone | undefined {
+    if (!this.#workers.has(workerId)) return undefined;
+    return this.#forget(workerId);
+  }
+
+  expireWorkers(limit: number): WorkerGone[] {
+    const now = this.#now();
+    const gone: WorkerGone[] = [];
+    while (gone.length < limit) {
+      const due = this.#expiries.popDue(now);
+      if (due === undefined) break;
+      const worker = this.#workers.get(due.id);
+      if (worker === undefined || worker.expiresAt > now) continue;
+      gone.push(this.#forget(due.id));
+    }
+    return gone;
+  }
+
+  #forget(workerId: string): WorkerGone {
+    this.#workers.delete(workerId);
+    const released: JobRecord[] = [];
+    for (const jobId of this.#leases.get(workerId) ?? []) {
+      const job = this.#jobs.get(jobId);
+      if (job === undefined || job.state !== "running" || job.workerId !== workerId) continue;
+      this.#requeue(job, true, undefined, undefined);
+      released.push(copyJob(job));
+    }
+    this.#leases.delete(workerId);
+    this.#emit({ type: "worker", workerId });
+    return { workerId, released };
+  }
+
+  getWorker(workerId: string): WorkerRecord | undefined {
+    const w = this.#workers.get(workerId);
+    return w === undefined ? undefined : copyWorker(w);
+  }
+
+  listWorkers(limit?: number, cursor?: string): WorkerRecord[] {
+    const ids = [...this.#workers.keys()].sort();
+    let from = 0;
+    if (cursor !== undefined) {
+      from = ids.findIndex((id) => id > cursor);
+      if (from < 0) return [];
+    }
+    const slice = limit === undefined ? ids.slice(from) : ids.slice(from, from + limit);
+    return slice.map((id) => copyWorker(this.#workers.get(id)!));
+  }
+
+  countWorkers(): number {
+    return this.#workers.size;
+  }
+
+  contractsOf(skill: string): SkillInfo[] {
+    const byKey = this.#contracts.get(skill);
+    return byKey === undefined ? [] : [...byKey.values()];
+  }
+
+  // ------------------------------------------------------------------ tokens and replay memory
 
   putToken(hash: string, token: TokenRecord): void {
-    this.tokens.set(hash, token);
+    this.#tokens.set(hash, token);
+    this.#tokenExpiries.push(token.expiresAt, hash);
   }
+
   getToken(hash: string): TokenRecord | undefined {
-    return this.tokens.get(hash);
+    const t = this.#tokens.get(hash);
+    return t !== undefined && t.expiresAt > this.#now() ? t : undefined;
   }
-  deleteToken(hash: string): void {
-    this.tokens.delete(hash);
+
+  consumeToken(hash: string): TokenRecord | undefined {
+    const t = this.getToken(hash);
+    this.#tokens.delete(hash);
+    return t;
   }
-  purgeTokens(now: number): void {
-    for (const [hash, t] of this.tokens) if (t.expiresAt <= now) this.tokens.delete(hash);
+
+  remember(key: string, ttlMs: number): boolean {
+    const now = this.#now();
+    for (let e = this.#rememberedExpiries.popDue(now); e !== undefined; e = this.#rememberedExpiries.popDue(now)) {
+      if ((this.#remembered.get(e.id) ?? Infinity) <= now) this.#remembered.delete(e.id);
+    }
+    const until = this.#remembered.get(key);
+    if (until !== undefined && until > now) return false;
+    this.#remembered.set(key, now + ttlMs);
+    this.#rememberedExpiries.push(now + ttlMs, key);
+    return true;
+  }
+
+  // ------------------------------------------------------------------ signals and lifecycle
+
+  subscribe(listener: (signal: HubSignal) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  publish(signal: HubSignal): void {
+    this.#emit(signal);
+  }
+
+  now(): number {
+    return this.#now();
+  }
+
+  ping(): void {}
+
+  close(): void {
+    this.#listeners.clear();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  #emit(signal: HubSignal): void {
+    for (const l of this.#listeners) {
+      try {
+        l(signal);
+      } catch {
+        // A listener's failure is its own; the transition has happened.
+      }
+    }
+  }
+
+  #enqueue(job: JobRecord): void {
+    let q = this.#queues.get(job.queue);
+    if (q === undefined) {
+      q = { info: { name: job.queue, skill: job.type, requirements: job.requirements }, q: new SkillQueue() };
+      this.#queues.set(job.queue, q);
+      let names = this.#queuesBySkill.get(job.type);
+      if (names === undefined) this.#queuesBySkill.set(job.type, (names = new Set()));
+      names.add(job.queue);
+    }
+    q.q.push({ jobId: job.jobId, priority: job.priority, seq: job.seq });
+    this.#waiting++;
+    bump(this.#waitingBySkill, job.type, 1);
+    if (job.owner !== undefined) bump(this.#waitingByOwner, job.owner, 1);
+  }
+
+  #dequeue(job: JobRecord): void {
+    const q = this.#queues.get(job.queue);
+    if (q === undefined || !q.q.remove(job.jobId, job.priority)) return;
+    this.#waiting--;
+    bump(this.#waitingBySkill, job.type, -1);
+    if (job.owner !== undefined) bump(this.#waitingByOwner, job.owner, -1);
+    if (q.q.size === 0) {
+      this.#queues.delete(job.queue);
+      const names = this.#queuesBySkill.get(job.type);
+      names?.delete(job.queue);
+      if (names?.size === 0) this.#queuesBySkill.delete(job.type);
+    }
+  }
+
+  #unlease(job: JobRecord): void {
+    if (job.workerId === undefined) return;
+    const set = this.#leases.get(job.workerId);
+    set?.delete(job.jobId);
+    if (set?.size === 0) this.#leases.delete(job.workerId);
+  }
+
+  #end(job: JobRecord, end: End): void {
+    if (job.state === "waiting_for_worker") this.#dequeue(job);
+    else if (job.state === "running") this.#unlease(job);
+    job.state = end.state;
+    job.status = end.status;
+    job.finishedAt = this.#now();
+    delete job.leaseMissingSince;
+    if (end.data !== undefined) job.data = end.data;
+    if (end.error !== undefined) job.error = end.error;
+    if (end.endReason !== undefined) job.endReason = end.endReason;
+    if (end.resultWorkerId !== undefined) job.resultWorkerId = end.resultWorkerId;
+    if (end.settled !== undefined) job.settled = end.settled;
+    this.#ended.push({ at: job.finishedAt, jobId: job.jobId });
+    this.#emit({ type: "ended", jobId: job.jobId });
+  }
+
+  /**
+   * Gives a running job back: ends it when a cancel is pending or (counted) retries are used up,
+   * else queues it again under a new task id.
+   */
+  #requeue(job: JobRecord, counted: boolean, error: TaskError | undefined, resultWorkerId: string | undefined): void {
+    if (job.cancelRequestedAt !== undefined) {
+      this.#end(job, { state: "cancelled", status: TaskStatus.CANCELLED });
+      return;
+    }
+    if (counted && job.attempts > job.maxRetries) {
+      this.#end(job, {
+        state: "failed",
+        status: TaskStatus.FAILURE,
+        error: error ?? { code: ErrorCode.TRANSIENT_ERROR, message: `Task failed after ${job.attempts} attempts (worker lost)` },
+        endReason: error === undefined ? "lost" : "error",
+        ...(resultWorkerId !== undefined ? { resultWorkerId } : {}),
+      });
+      return;
+    }
+    this.#unlease(job);
+    if (!counted) job.attempts = Math.max(0, job.attempts - 1);
+    job.generation++;
+    job.taskId = taskIdOf(job.jobId, job.generation);
+    job.state = "waiting_for_worker";
+    delete job.workerId;
+    delete job.dispatchedAt;
+    delete job.leaseMissingSince;
+    this.#enqueue(job);
+    this.#emit({ type: "queued", queue: job.queue, skill: job.type });
   }
 }
+
+function timeoutError(): TaskError {
+  return { code: ErrorCode.TIMEOUT_ERROR, message: "Task deadline exceeded" };
+}
+

@@ -197,19 +197,39 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
     },
   });
 
+  const remember = (jobId: string, job: OpenJob): OpenJob => {
+    if (open.size >= MAX_OPEN) open.delete(open.keys().next().value as string);
+    open.set(jobId, job);
+    return job;
+  };
   const onSubmitted = (e: HubEvents["task:submitted"][0]): void => {
     const skill = skillLabel(e.type);
     submitted.inc({ skill });
-    if (open.size >= MAX_OPEN) open.delete(open.keys().next().value as string);
-    open.set(e.jobId, { skill, state: "queued", queuedAt: now() });
+    const known = open.get(e.jobId);
+    // A held poll may have taken the task before its submission was announced.
+    if (known !== undefined) known.skill = skill;
+    else remember(e.jobId, { skill, state: "queued", queuedAt: now() });
   };
   const onDispatched = (e: HubEvents["task:dispatched"][0]): void => {
-    const j = open.get(e.jobId);
-    if (j === undefined) return;
     const at = now();
-    dispatchLatency.observe(Math.max(0, at - j.queuedAt) / 1000);
-    j.state = "running";
-    j.dispatchedAt = at;
+    const j = open.get(e.jobId);
+    if (j !== undefined) {
+      dispatchLatency.observe(Math.max(0, at - j.queuedAt) / 1000);
+      j.state = "running";
+      j.dispatchedAt = at;
+      return;
+    }
+    // Dispatched before its submission event: the store's record has the times and the skill.
+    const early = remember(e.jobId, { skill: "unknown", state: "running", queuedAt: at, dispatchedAt: at });
+    void (async () => hub.store.getJob?.(e.jobId))()
+      .then((job) => {
+        const r = job as { type?: unknown; submittedAt?: unknown; dispatchedAt?: unknown } | undefined;
+        if (typeof r?.type === "string" && early.skill === "unknown") early.skill = skillLabel(r.type);
+        const from = typeof r?.submittedAt === "number" ? r.submittedAt : at;
+        const to = typeof r?.dispatchedAt === "number" ? r.dispatchedAt : at;
+        dispatchLatency.observe(Math.max(0, to - from) / 1000);
+      })
+      .catch(() => dispatchLatency.observe(0));
   };
   const onRequeued = (e: HubEvents["task:requeued"][0]): void => {
     const j = open.get(e.jobId);

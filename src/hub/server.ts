@@ -1,7 +1,7 @@
 /**
  * Serving a hub over HTTP(S): a node:http(s) server with the listener attached.
  */
-import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Header, ProtocolVersion } from "../../generated/constants.js";
@@ -9,8 +9,12 @@ import { RxonListener } from "../listener/index.js";
 import type { RxonHandler } from "../listener/types.js";
 import type { Logger } from "../logger.js";
 import type { ListenOptions } from "./types.js";
-import type { ClientApi } from "./client-api.js";
 import { opsMount } from "./ops-mount.js";
+
+/** Routes served next to the worker protocol (the client API, `/skills/call`): true when answered. */
+export interface Mount {
+  handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+}
 
 /** A running server of a hub. */
 export interface HubServer {
@@ -24,8 +28,17 @@ export interface HubServer {
   close(): Promise<void>;
 }
 
-/** Starts a server for `handler` (and the client API, next to the worker routes) and resolves once it listens. */
-export async function serve(handler: RxonHandler, options: ListenOptions, logger: Logger, clientApi?: ClientApi): Promise<HubServer> {
+/**
+ * Starts a server for `handler` (and `mounts`, next to the worker routes) and resolves once it
+ * listens. `onUndelivered` hears of tasks whose poll answer did not reach the worker.
+ */
+export async function serve(
+  handler: RxonHandler,
+  options: ListenOptions,
+  logger: Logger,
+  mounts: readonly Mount[] = [],
+  onUndelivered?: (workerId: string, task: unknown) => void,
+): Promise<HubServer> {
   const tls = options.tls;
   const server: Server = tls
     ? (createHttpsServer({
@@ -44,7 +57,11 @@ export async function serve(handler: RxonHandler, options: ListenOptions, logger
   const ops = opsMount(options, () => closing !== undefined);
   // Registered before the listener attaches: it keeps worker routes and passes everything else here.
   server.on("request", (req, res) => {
-    const answered = ops.handle(req, res).then((done) => done || (clientApi !== undefined ? clientApi.handle(req, res) : false));
+    const answered = (async () => {
+      if (await ops.handle(req, res)) return true;
+      for (const m of mounts) if (await m.handle(req, res)) return true;
+      return false;
+    })();
     void answered.then((handled) => {
       if (!handled && !res.headersSent) {
         // As the listener answers unknown paths when it is alone on a server.
@@ -53,7 +70,7 @@ export async function serve(handler: RxonHandler, options: ListenOptions, logger
       }
     });
   });
-  const listener = new RxonListener({ handler, logger });
+  const listener = new RxonListener({ handler, logger, ...(onUndelivered !== undefined ? { onUndelivered } : {}) });
   listener.attach(server);
   ops.countRequests(server);
   const host = options.host ?? "127.0.0.1";

@@ -4,7 +4,7 @@
  * from the hub's events (so they need no hook inside the dispatch code).
  */
 import { parseTraceparent, traceFromCarrier, traceHeaders, type TraceContext, type TraceHeaders } from "./context.js";
-import { loadOpenTelemetry } from "./otel.js";
+import { loadOpenTelemetry, openTelemetry } from "./otel.js";
 import { startSpan } from "./span.js";
 
 /**
@@ -18,7 +18,7 @@ export function traceOfSubmit(options: { traceparent?: unknown; tracestate?: unk
 }
 
 /**
- * The `tracing_context` of a TaskPayload for a job that stored `tracing` at submit: the same trace,
+ * The `tracing_context` of a TaskPayload for a job that stored a trace at submit: the same trace,
  * with `spanId` (e.g. the hub's dispatch span) as the parent when given. `undefined` without a trace.
  */
 export function traceContextForTask(tracing: TraceHeaders | undefined, spanId?: string): Record<string, string> | undefined {
@@ -38,9 +38,10 @@ export interface TracedHub {
 }
 
 interface Tracked {
-  trace: Promise<TraceContext | undefined>;
-  type: string;
-  queuedAt: number;
+  /** The job's trace, type and submit time, read once from the store. */
+  record: Promise<{ trace: TraceContext | undefined; type: string; submittedAt: number | undefined }>;
+  /** When it last went back to the queue (a requeue), if it did. */
+  requeuedAt?: number;
   /** Events of one job are handled one after another (the job lookup is asynchronous). */
   chain: Promise<void>;
 }
@@ -50,8 +51,9 @@ const MAX_TRACKED = 100_000;
 
 /**
  * Records hub spans through OpenTelemetry for jobs submitted with a trace context (the job
- * record's `tracing` member): `rxon.submit`, `rxon.queue_wait` (submit or requeue to dispatch),
- * `rxon.dispatch` and `rxon.result`, each a child of the client's span. Loads
+ * record's `trace` member): `rxon.submit`, `rxon.queue_wait` (submit or requeue to dispatch),
+ * `rxon.dispatch` and `rxon.result`, each a child of the client's span. Events may arrive in any
+ * order (a held poll can take a task before its submission is announced). Loads
  * `@opentelemetry/api` when it is installed; without it nothing is recorded. Returns a function
  * that stops recording.
  */
@@ -59,44 +61,54 @@ export function attachHubTracing(hub: TracedHub, options: { now?: () => number }
   const now = options.now ?? Date.now;
   void loadOpenTelemetry();
   const jobs = new Map<string, Tracked>();
-  const later = (jobId: string, fn: (t: Tracked, trace: TraceContext) => void): void => {
-    const t = jobs.get(jobId);
-    if (t === undefined) return;
+  const track = (jobId: string): Tracked => {
+    let t = jobs.get(jobId);
+    if (t !== undefined) return t;
+    if (jobs.size >= MAX_TRACKED) jobs.delete(jobs.keys().next().value as string);
+    const record = (async () => hub.store.getJob(jobId))()
+      .then((job) => {
+        const j = job as { trace?: unknown; type?: unknown; submittedAt?: unknown } | undefined;
+        return { trace: traceFromCarrier(j?.trace), type: typeof j?.type === "string" ? j.type : "", submittedAt: typeof j?.submittedAt === "number" ? j.submittedAt : undefined };
+      })
+      .catch(() => ({ trace: undefined, type: "", submittedAt: undefined }));
+    t = { record, chain: Promise.resolve() };
+    jobs.set(jobId, t);
+    return t;
+  };
+  const later = (jobId: string, fn: (t: Tracked, trace: TraceContext, type: string, submittedAt: number | undefined) => void): void => {
+    // Without OpenTelemetry there is nothing to record: no job lookups either.
+    if (openTelemetry() === null) return;
+    const t = track(jobId);
     t.chain = t.chain.then(async () => {
-      const trace = await t.trace;
-      if (trace !== undefined) fn(t, trace);
+      const { trace, type, submittedAt } = await t.record;
+      if (trace !== undefined) fn(t, trace, type, submittedAt);
     });
   };
   const submitted = (e: { jobId: string; type: string }): void => {
     const at = now();
-    if (jobs.size >= MAX_TRACKED) jobs.delete(jobs.keys().next().value as string);
-    const trace = Promise.resolve()
-      .then(() => hub.store.getJob(e.jobId))
-      .then((job) => traceFromCarrier((job as { tracing?: unknown } | undefined)?.tracing))
-      .catch(() => undefined);
-    jobs.set(e.jobId, { trace, type: e.type, queuedAt: at, chain: Promise.resolve() });
-    later(e.jobId, (t, parent) => {
-      startSpan("rxon.submit", parent, { kind: "server", startTime: at, attributes: { "rxon.job.id": e.jobId, "rxon.task.type": t.type } }).end(undefined, at);
+    later(e.jobId, (_t, parent, _type, submittedAt) => {
+      const start = submittedAt ?? at;
+      startSpan("rxon.submit", parent, { kind: "server", startTime: start, attributes: { "rxon.job.id": e.jobId, "rxon.task.type": e.type } }).end(undefined, start);
     });
   };
   const dispatched = (e: { jobId: string; taskId: string; workerId: string; attempt: number }): void => {
     const at = now();
-    later(e.jobId, (t, parent) => {
-      const attributes = { "rxon.job.id": e.jobId, "rxon.task.id": e.taskId, "rxon.task.type": t.type, "rxon.worker.id": e.workerId, "rxon.attempt": e.attempt };
-      startSpan("rxon.queue_wait", parent, { startTime: t.queuedAt, attributes }).end(undefined, at);
+    later(e.jobId, (t, parent, type, submittedAt) => {
+      const attributes = { "rxon.job.id": e.jobId, "rxon.task.id": e.taskId, "rxon.task.type": type, "rxon.worker.id": e.workerId, "rxon.attempt": e.attempt };
+      startSpan("rxon.queue_wait", parent, { startTime: t.requeuedAt ?? submittedAt ?? at, attributes }).end(undefined, at);
       startSpan("rxon.dispatch", parent, { kind: "producer", startTime: at, attributes }).end(undefined, at);
     });
   };
   const requeued = (e: { jobId: string }): void => {
     const at = now();
     later(e.jobId, (t) => {
-      t.queuedAt = at;
+      t.requeuedAt = at;
     });
   };
   const completed = (e: { jobId: string; status: string; error?: { code: string; message: string }; attempts: number }): void => {
     const at = now();
-    later(e.jobId, (t, parent) => {
-      const span = startSpan("rxon.result", parent, { kind: "server", startTime: at, attributes: { "rxon.job.id": e.jobId, "rxon.task.type": t.type, "rxon.task.status": e.status, "rxon.attempts": e.attempts } });
+    later(e.jobId, (_t, parent, type) => {
+      const span = startSpan("rxon.result", parent, { kind: "server", startTime: at, attributes: { "rxon.job.id": e.jobId, "rxon.task.type": type, "rxon.task.status": e.status, "rxon.attempts": e.attempts } });
       span.end(e.error, at);
     });
     const t = jobs.get(e.jobId);

@@ -29,7 +29,7 @@ describe("CLI operations wiring", () => {
     cleanup.push(() => ops.close());
     cleanup.push(() => hub.close());
     const { url } = await hub.listen({ ...ops.listen, port: 0 });
-    hub.submit({ type: "echo" });
+    await hub.submit({ type: "echo" });
     await waitUntil(async () => (await hub.stats()).queued === 1);
     expect((await fetch(`${url}/metrics`)).status).toBe(404);
     const res = await fetch(`${ops.metricsServer!.url}/metrics`);

@@ -43,7 +43,7 @@ class PingedStore extends MemoryStore {
   constructor(private readonly port: number) {
     super();
   }
-  ping(): Promise<void> {
+  override ping(): Promise<void> {
     return new Promise((resolve, reject) => {
       const socket = connect(this.port, "127.0.0.1");
       const fail = (err: unknown): void => {

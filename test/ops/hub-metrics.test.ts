@@ -59,9 +59,9 @@ describe("hub /metrics", () => {
     const w = worker(url, "cpu-1");
     await w.start();
 
-    const ok = Array.from({ length: 3 }, (_, i) => hub.submit({ type: "double", params: { n: i } }));
-    const bad = Array.from({ length: 2 }, () => hub.submit({ type: "refuse" }));
-    hub.submit({ type: "nobody_runs_this" });
+    const ok = await Promise.all(Array.from({ length: 3 }, (_, i) => hub.submit({ type: "double", params: { n: i } })));
+    const bad = await Promise.all(Array.from({ length: 2 }, () => hub.submit({ type: "refuse" })));
+    await hub.submit({ type: "nobody_runs_this" });
     await waitUntil(async () => (await hub.stats()).queued >= 1);
     for (const h of ok) expect((await h.result()).status).toBe("success");
     for (const h of bad) expect((await h.result()).status).toBe("failure");
@@ -134,7 +134,7 @@ describe("hub /metrics", () => {
     const { hub, url, metrics } = await setup({ serveMetrics: false });
     const side = await serveMetrics({ port: 0, registry: metrics });
     cleanup.push(() => side.close());
-    hub.submit({ type: "double", params: { n: 1 } });
+    await hub.submit({ type: "double", params: { n: 1 } });
     await waitUntil(async () => (await hub.stats()).queued === 1);
     expect((await fetch(`${url}/metrics`)).status).toBe(404);
     const { status, samples } = await scrape(side.url);
@@ -150,7 +150,7 @@ describe("hub /metrics", () => {
     const hub = new Hub();
     cleanup.push(() => hub.close());
     const metrics = attachHubMetrics(hub, { maxSkills: 3 });
-    for (let i = 0; i < 10; i++) hub.submit({ type: `t${i}` });
+    for (let i = 0; i < 10; i++) await hub.submit({ type: `t${i}` });
     // Submission events follow the queueing, a moment after submit() returned.
     await waitUntil(async () => sum(parseExposition(await metrics.metrics()), "rxon_hub_tasks_submitted_total") === 10);
     const samples = parseExposition(await metrics.metrics());
