@@ -46,6 +46,9 @@ const round4 = (seconds: number): number => Math.round(seconds * 10_000) / 10_00
 
 /** Runs tasks for one worker. */
 export class TaskRunner {
+  /** The trace of each task being run (results and events carry it back). */
+  private readonly traces = new WeakMap<RunningTask, TaskTracing>();
+
   constructor(private readonly s: TaskRunnerSettings) {}
 
   /** Runs `run.task` to a delivered (or given up) result; never throws. */
@@ -65,8 +68,10 @@ export class TaskRunner {
       });
     }
     const tracing = traceTask(task, s.workerId);
+    this.traces.set(run, tracing);
     const progress = new ProgressReporter((p, m) => this.sendProgress(task, p, m, tracing), s.progressIntervalMs, s.clock, logger);
     const ctx: TaskContext = {
+      ...(tracing.trace !== undefined ? { trace: tracing.trace } : {}),
       signal: run.controller.signal,
       taskId: task.task_id,
       jobId: task.job_id,
@@ -75,7 +80,6 @@ export class TaskRunner {
       logger,
       workerId: s.workerId,
       task,
-      ...(tracing.trace !== undefined ? { trace: tracing.trace } : {}),
     };
     let outcome: TaskOutcome;
     try {
@@ -89,11 +93,11 @@ export class TaskRunner {
     tracing.span.end(outcome.error);
     await progress.flush(s.flushTimeoutMs);
     const sending = tracing.span.child("rxon.result", { kind: "producer" });
-    await this.report(run, outcome, logger, tracing);
+    await this.report(run, outcome, logger);
     sending.end();
   }
 
-  private resultFor(run: RunningTask, outcome: TaskOutcome, tracing: TaskTracing): TaskResult {
+  private resultFor(run: RunningTask, outcome: TaskOutcome): TaskResult {
     const task = run.task;
     const result: TaskResult = { job_id: task.job_id, task_id: task.task_id, worker_id: this.s.workerId, status: outcome.status };
     if (typeof task.origin_worker_id === "string") result.origin_worker_id = task.origin_worker_id;
@@ -102,19 +106,20 @@ export class TaskRunner {
     result.costs = { execution_time_seconds: round4(Math.max(0, this.s.clock.now() - run.startedAt) / 1000) };
     result.picked_up_at = Math.floor(run.startedAt / 1000);
     // TaskResult has no trace field of its own; metadata is free-form and merged into the job's.
-    if (tracing.carrier !== undefined) result.metadata = { tracing_context: { ...tracing.carrier } };
+    const carrier = this.traces.get(run)?.carrier;
+    if (carrier !== undefined) result.metadata = { tracing_context: { ...carrier } };
     return result;
   }
 
-  private async report(run: RunningTask, outcome: TaskOutcome, logger: Logger, tracing: TaskTracing): Promise<void> {
+  private async report(run: RunningTask, outcome: TaskOutcome, logger: Logger): Promise<void> {
     const { s } = this;
-    let result = this.resultFor(run, outcome, tracing);
+    let result = this.resultFor(run, outcome);
     const options = { attempts: s.resultAttempts, clock: s.clock, logger, signal: s.signal };
     let delivery = await deliverResult(s.transport, result, options);
     if (delivery.kind === "invalid") {
       // The handler's data cannot be put on the wire; one result must still go out, so send why.
       logger.error({ err: delivery.error }, "result cannot be encoded; reporting a failure instead");
-      result = this.resultFor(run, { status: TaskStatus.FAILURE, error: { code: ErrorCode.INTERNAL_ERROR, message: "Result data cannot be encoded as canonical JSON" } }, tracing);
+      result = this.resultFor(run, { status: TaskStatus.FAILURE, error: { code: ErrorCode.INTERNAL_ERROR, message: "Result data cannot be encoded as canonical JSON" } });
       delivery = await deliverResult(s.transport, result, options);
     }
     const status = result.status;

@@ -12,8 +12,8 @@ import type {
   WorkerCapabilities,
   WorkerCommand,
 } from "../../generated/types.js";
-import type { Logger } from "../logger.js";
 import type { TaskTrace } from "../tracing/span.js";
+import type { Logger } from "../logger.js";
 import type { TransportOptions } from "../transport/options.js";
 import type { WorkerTransport } from "../transport/types.js";
 
@@ -31,6 +31,11 @@ export interface TaskContext {
   /** Absolute deadline in epoch milliseconds, when the task has one. */
   readonly deadline?: number;
   /**
+   * The W3C trace this run belongs to, continued from the task's `tracing_context`: send
+   * `trace.traceparent` on outgoing calls to join it. Undefined when the task carried none.
+   */
+  readonly trace?: TaskTrace;
+  /**
    * Reports progress (fraction 0..1, clamped) as a `progress` event. Never throws and never blocks;
    * calls are throttled per task and the last one is always sent before the result.
    */
@@ -41,11 +46,6 @@ export interface TaskContext {
   readonly workerId: string;
   /** The task as received (metadata, params_metadata, tracing context...). */
   readonly task: Readonly<TaskPayload>;
-  /**
-   * The W3C trace this run belongs to, continued from the task's `tracing_context`: send
-   * `trace.traceparent` on outgoing calls to join it. Undefined when the task carried none.
-   */
-  readonly trace?: TaskTrace;
 }
 
 /**
