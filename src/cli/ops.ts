@@ -1,14 +1,14 @@
 /**
  * Operations wiring shared by `rxon hub` and `rxon worker`: metrics attached to the process's
  * hub or worker, served on the hub's own port or, with `--metrics-port`, only on a port of their
- * own; and the hub's readiness check for `/readyz`.
+ * own; and the hub's readiness check for `/readyz`. The metrics library is imported when a
+ * command starts, not when the CLI loads.
  */
 import type { Hub, ListenOptions } from "../hub/index.js";
-import { attachHubMetrics } from "../hub/metrics.js";
 import { hubReadiness } from "../hub/health.js";
 import { serveMetrics, type MetricsServer } from "../metrics/serve.js";
 import { attachHubTracing } from "../tracing/hub.js";
-import { attachWorkerMetrics, type MetricsWorker } from "../worker/metrics.js";
+import type { MetricsWorker } from "../worker/metrics.js";
 
 /** Options of {@link hubOps} and {@link workerOps}. */
 export interface OpsOptions {
@@ -34,6 +34,7 @@ export interface HubOps {
  * and `await ops.close()` after `hub.close()`.
  */
 export async function hubOps(hub: Hub, options: OpsOptions = {}): Promise<HubOps> {
+  const { attachHubMetrics } = await import("../hub/metrics.js");
   const metrics = attachHubMetrics(hub);
   const stopTracing = attachHubTracing(hub);
   const metricsServer =
@@ -61,6 +62,7 @@ export interface WorkerOps {
  */
 export async function workerOps(worker: MetricsWorker, options: OpsOptions & { concurrency?: number } = {}): Promise<WorkerOps> {
   if (options.metricsPort === undefined) return { metricsServer: undefined, close: async () => {} };
+  const { attachWorkerMetrics } = await import("../worker/metrics.js");
   const metrics = attachWorkerMetrics(worker, options.concurrency !== undefined ? { concurrency: options.concurrency } : {});
   const metricsServer = await serveMetrics({ port: options.metricsPort, host: options.metricsHost ?? "127.0.0.1", registry: metrics });
   return {
