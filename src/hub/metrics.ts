@@ -54,6 +54,22 @@ export interface HubMetrics extends MetricsSource {
   detach(): void;
 }
 
+/**
+ * A label whose values arrive from outside (task types, statuses, reasons): the first `max`
+ * distinct values of at most 128 characters are kept, every other one is `other`, so no client or
+ * worker can grow the number of series without bound.
+ */
+function boundedLabel(max: number): (value: unknown) => string {
+  const seen = new Set<string>();
+  return (value) => {
+    if (typeof value !== "string" || value === "") return "unknown";
+    if (seen.has(value)) return value;
+    if (seen.size >= max || value.length > 128) return "other";
+    seen.add(value);
+    return value;
+  };
+}
+
 /** Label values of codes: the status number, or `aborted` when the client left before an answer. */
 function codeLabel(code: number | string): string {
   if (typeof code === "number") return Number.isInteger(code) && code >= 100 && code <= 599 ? String(code) : "other";
@@ -99,14 +115,12 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
   const now = options.now ?? Date.now;
   const maxSkills = options.maxSkills ?? 256;
   const registers = [registry];
-  const skills = new Set<string>();
-  /** A bounded `skill` label: task types come from clients, and every value is a new series. */
-  const skillLabel = (type: string): string => {
-    if (skills.has(type)) return type;
-    if (skills.size >= maxSkills || type.length > 128) return "other";
-    skills.add(type);
-    return type;
-  };
+  const skillLabel = boundedLabel(maxSkills);
+  // Statuses and requeue reasons come from workers (custom statuses, error codes): bounded as well.
+  const statusLabel = boundedLabel(64);
+  const reasonLabel = boundedLabel(64);
+  // Worker statuses come from heartbeats.
+  const workerStatusLabel = boundedLabel(32);
 
   const open = new Map<string, OpenJob>();
   let shared: { at: number; value: Promise<Scrape> } | undefined;
@@ -128,7 +142,7 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
       if (list !== undefined) {
         workers = {};
         for (const w of list) {
-          const s = typeof w.status === "string" && w.status.length <= 32 ? w.status : "other";
+          const s = workerStatusLabel(w.status);
           workers[s] = (workers[s] ?? 0) + 1;
         }
       }
@@ -233,7 +247,7 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
   };
   const onRequeued = (e: HubEvents["task:requeued"][0]): void => {
     const j = open.get(e.jobId);
-    requeued.inc({ skill: j?.skill ?? "unknown", reason: e.reason.length <= 64 ? e.reason : "other" });
+    requeued.inc({ skill: j?.skill ?? "unknown", reason: reasonLabel(e.reason) });
     if (j === undefined) return;
     j.state = "queued";
     j.queuedAt = now();
@@ -242,7 +256,7 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
   const onCompleted = (o: TaskOutcome): void => {
     const j = open.get(o.jobId);
     open.delete(o.jobId);
-    const status = o.status.length <= 64 ? o.status : "other";
+    const status = statusLabel(o.status);
     if (j !== undefined) {
       finished.inc({ skill: j.skill, status });
       if (j.dispatchedAt !== undefined) duration.observe({ skill: j.skill }, Math.max(0, now() - j.dispatchedAt) / 1000);
@@ -255,7 +269,7 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
       .then((type) => finished.inc({ skill: typeof type === "string" ? skillLabel(type) : "unknown", status }));
   };
   const onIgnored = (e: HubEvents["result:ignored"][0]): void => {
-    ignored.inc({ reason: e.reason.length <= 64 ? e.reason : "other" });
+    ignored.inc({ reason: reasonLabel(e.reason) });
   };
   const onRefused = (e: HubEvents["message:refused"][0]): void => {
     refused.inc({ reason: refusalCategory(e.reason) });
