@@ -50,6 +50,11 @@ export interface HubMetrics extends MetricsSource {
   countRequest(route: string, code: number | string): void;
   /** Counts one refusal; `reason` is mapped onto signature, replay, auth, limits or other. */
   countRefusal(reason: string): void;
+  /**
+   * True once a server counts its 413 and 429 answers as `limits` refusals (`hub.listen({ metrics })`
+   * does): the hub's own limit refusals, answered 429 by that server, are then not counted twice.
+   */
+  countingHttpLimits: boolean;
   /** Stops listening to the hub's events (the registry keeps the metrics). */
   detach(): void;
 }
@@ -272,7 +277,9 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
     ignored.inc({ reason: reasonLabel(e.reason) });
   };
   const onRefused = (e: HubEvents["message:refused"][0]): void => {
-    refused.inc({ reason: refusalCategory(e.reason) });
+    const reason = refusalCategory(e.reason);
+    if (reason === "limits" && result.countingHttpLimits) return;
+    refused.inc({ reason });
   };
   hub.on("task:submitted", onSubmitted);
   hub.on("task:dispatched", onDispatched);
@@ -282,7 +289,7 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
   hub.on("message:refused", onRefused);
 
   const source: MetricsSource = { get contentType() { return registry.contentType; }, metrics: () => registry.metrics() };
-  return {
+  const result: HubMetrics = {
     registry,
     get contentType() {
       return registry.contentType;
@@ -291,6 +298,7 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
     handler: metricsHandler(source),
     countRequest: (route, code) => requests.inc({ route, code: codeLabel(code) }),
     countRefusal: (reason) => refused.inc({ reason: refusalCategory(reason) }),
+    countingHttpLimits: false,
     detach: () => {
       hub.off?.("task:submitted", onSubmitted);
       hub.off?.("task:dispatched", onDispatched);
@@ -301,6 +309,7 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
       open.clear();
     },
   };
+  return result;
 }
 
 /** A request handler serving the metrics of `metrics` (the same as `metrics.handler`). */

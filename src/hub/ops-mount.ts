@@ -36,13 +36,14 @@ export function opsMount(options: Pick<ListenOptions, "metrics" | "serveMetrics"
     },
     countRequests: (server) => {
       if (metrics === undefined) return;
+      metrics.countingHttpLimits = true;
       server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => {
         const route = routeLabel(req.method, req.url);
         res.once("close", () => {
           const code = res.headersSent ? res.statusCode : "aborted";
           metrics.countRequest(route, code);
-          // Oversized bodies are refused by the listener before the hub sees them.
-          if (code === 413) metrics.countRefusal("body_too_large");
+          // Oversized bodies and rate limits are answered before (or instead of) the hub's checks.
+          if (code === 413 || code === 429) metrics.countRefusal("limits");
         });
       });
     },

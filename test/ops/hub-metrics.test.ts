@@ -146,6 +146,23 @@ describe("hub /metrics", () => {
     expect((await fetch(`${side.url}/metrics`, { method: "POST" })).status).toBe(405);
   });
 
+  it("counts 429 answers (a full queue) as limits refusals, once", async () => {
+    const hub = new Hub({ clientTokens: ["ct"], queueLimits: { total: 1 } });
+    cleanup.push(() => hub.close());
+    const metrics = attachHubMetrics(hub);
+    const { url } = await hub.listen({ port: 0, metrics });
+    const submit = (): Promise<Response> =>
+      fetch(`${url}/_client/tasks`, { method: "POST", headers: { "Content-Type": "application/json", "X-Client-Token": "ct" }, body: JSON.stringify({ type: "nobody" }) });
+    expect((await submit()).status).toBe(202);
+    const full = await submit();
+    await full.arrayBuffer();
+    expect(full.status).toBe(429);
+    await waitUntil(async () => value(parseExposition(await metrics.metrics()), "rxon_hub_requests_total", { route: "client_tasks", code: "429" }) === 1);
+    const samples = parseExposition(await metrics.metrics());
+    expect(value(samples, "rxon_hub_refused_total", { reason: "limits" })).toBe(1);
+    expect(value(samples, "rxon_hub_requests_total", { route: "client_tasks", code: "202" })).toBe(1);
+  });
+
   it("keeps the skill label bounded whatever clients submit", async () => {
     const hub = new Hub();
     cleanup.push(() => hub.close());
