@@ -4,7 +4,7 @@
  * from the hub's events (so they need no hook inside the dispatch code).
  */
 import { parseTraceparent, traceFromCarrier, traceHeaders, type TraceContext, type TraceHeaders } from "./context.js";
-import { loadOpenTelemetry, openTelemetry } from "./otel.js";
+import { loadOpenTelemetry, tracingActive } from "./otel.js";
 import { startSpan } from "./span.js";
 
 /**
@@ -76,8 +76,8 @@ export function attachHubTracing(hub: TracedHub, options: { now?: () => number }
     return t;
   };
   const later = (jobId: string, fn: (t: Tracked, trace: TraceContext, type: string, submittedAt: number | undefined) => void): void => {
-    // Without OpenTelemetry there is nothing to record: no job lookups either.
-    if (openTelemetry() === null) return;
+    // Without OpenTelemetry (or without an SDK) there is nothing to record: no job lookups either.
+    if (!tracingActive()) return;
     const t = track(jobId);
     t.chain = t.chain.then(async () => {
       const { trace, type, submittedAt } = await t.record;

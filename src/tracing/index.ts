@@ -17,6 +17,6 @@ export {
   type TraceContext,
   type TraceHeaders,
 } from "./context.js";
-export { loadOpenTelemetry, openTelemetry, useOpenTelemetry, TRACER_NAME, type OtelApi, type OtelSpan, type OtelTracer, type OtelSpanContext, type OtelSpanOptions } from "./otel.js";
+export { loadOpenTelemetry, openTelemetry, useOpenTelemetry, tracingActive, TRACER_NAME, type OtelApi, type OtelSpan, type OtelTracer, type OtelSpanContext, type OtelSpanOptions } from "./otel.js";
 export { startSpan, taskTrace, type TraceSpan, type TaskTrace, type StartSpanOptions, type SpanKindName, type SpanAttributes } from "./span.js";
 export { traceOfSubmit, traceContextForTask, attachHubTracing, type TracedHub } from "./hub.js";

@@ -41,6 +41,7 @@ export interface OtelTracer {
 export interface OtelApi {
   trace: {
     getTracer(name: string, version?: string): OtelTracer;
+    getTracerProvider?(): unknown;
     setSpanContext(context: unknown, spanContext: OtelSpanContext): unknown;
     setSpan(context: unknown, span: OtelSpan): unknown;
   };
@@ -85,6 +86,19 @@ export function loadOpenTelemetry(): Promise<OtelApi | null> {
 /** The loaded API, or `null` when it is absent, not loaded yet, or turned off with {@link useOpenTelemetry}. */
 export function openTelemetry(): OtelApi | null {
   return api ?? null;
+}
+
+/**
+ * Whether spans would be recorded: the API is loaded and an SDK registered a tracer provider.
+ * Without one the API's tracers only make non-recording spans, so rxon skips them (and the job
+ * lookups the hub's spans need). A provider that cannot tell counts as recording.
+ */
+export function tracingActive(): boolean {
+  const otel = api;
+  if (otel === null || otel === undefined) return false;
+  const provider = otel.trace.getTracerProvider?.() as { getDelegateTracer?(name: string): unknown } | undefined;
+  if (provider === undefined || typeof provider.getDelegateTracer !== "function") return true;
+  return provider.getDelegateTracer(TRACER_NAME) !== undefined;
 }
 
 /**

@@ -5,7 +5,7 @@
  * trace, a fresh span id) so that ids still flow to the next hop.
  */
 import { childContext, formatTraceparent, type TraceContext } from "./context.js";
-import { openTelemetry, TRACER_NAME, type OtelApi, type OtelSpan, type OtelSpanContext } from "./otel.js";
+import { openTelemetry, tracingActive, TRACER_NAME, type OtelApi, type OtelSpan, type OtelSpanContext } from "./otel.js";
 
 /** Kinds of span, as in OpenTelemetry. */
 export type SpanKindName = "internal" | "server" | "client" | "producer" | "consumer";
@@ -115,7 +115,8 @@ function otelSpan(otel: OtelApi, name: string, parentContext: unknown, parent: T
  */
 export function startSpan(name: string, parent: TraceContext | undefined, options: StartSpanOptions = {}): TraceSpan {
   const otel = openTelemetry();
-  if (otel === null) return plainSpan(parent === undefined ? undefined : childContext(parent));
+  // No API, or no SDK behind it: nothing would be recorded, so only the W3C context moves on.
+  if (otel === null || !tracingActive()) return plainSpan(parent === undefined ? undefined : childContext(parent));
   const parentContext = parent === undefined ? otel.ROOT_CONTEXT : otel.trace.setSpanContext(otel.ROOT_CONTEXT, remoteSpanContext(otel, parent));
   return otelSpan(otel, name, parentContext, parent, options);
 }
