@@ -135,7 +135,7 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
     workers: Record<string, number> | undefined;
   }
   const scrape = (): Promise<Scrape> => {
-    const at = now();
+    const at = performance.now();
     if (shared !== undefined && at - shared.at < SCRAPE_SHARE_MS) return shared.value;
     const value = (async (): Promise<Scrape> => {
       const [stats, depths, list] = await Promise.all([
