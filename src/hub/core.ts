@@ -6,12 +6,17 @@
  */
 import type { EventEmitter } from "node:events";
 import type { SkillInfo } from "../../generated/types.js";
-import { isRxonError } from "../errors.js";
+import { createHash } from "node:crypto";
+import { AuthError, isRxonError } from "../errors.js";
 import type { ListenerContext } from "../listener/types.js";
 import type { Logger } from "../logger.js";
 import { MessageVerifier, type MessageKind } from "../security/index.js";
 import { HubAuth } from "./auth.js";
+import { MemoryStore } from "./memory-store.js";
 import type { HubStore, QueueLimits } from "./store.js";
+
+/** How long a message is remembered across hubs: both sides of the 60 s timestamp window. */
+const REPLAY_MEMORY_MS = 120_000;
 import type { HubEvents, HubOptions, HubStats } from "./types.js";
 
 /** Counters of a hub (the gauges of {@link HubStats} are read from the store). */
@@ -90,6 +95,8 @@ export class HubCore {
   /** Local clock for wire timestamps (store transitions use the store's clock). */
   readonly now: () => number;
   closed = false;
+  /** Whether the store is shared with other processes (replay memory then goes through it). */
+  readonly #sharedReplay: boolean;
 
   constructor(store: HubStore, options: HubOptions, events: EventEmitter<HubEvents>, logger: Logger) {
     this.store = store;
@@ -100,6 +107,17 @@ export class HubCore {
     this.auth = new HubAuth(options.auth ?? {}, store, this.now);
     if (this.auth.verifySignatures) {
       this.verifier = new MessageVerifier({ keys: (id) => this.auth.keysFor(id), clock: this.now });
+    }
+    this.#sharedReplay = this.verifier !== undefined && !(store instanceof MemoryStore);
+  }
+
+  async #rememberAcrossHubs(kind: MessageKind, workerId: string, body: ListenerContext["rawBody"]): Promise<void> {
+    const security = body?.security as { signature?: unknown } | undefined;
+    const signature = typeof security?.signature === "string" ? security.signature : undefined;
+    if (signature === undefined) return;
+    const key = `replay:${kind}:${workerId}:${createHash("sha256").update(signature).digest("base64url").slice(0, 32)}`;
+    if (!(await this.store.remember(key, REPLAY_MEMORY_MS))) {
+      throw new AuthError("Message already received (replay protection)", { details: { reason: "replay" } });
     }
   }
 
@@ -122,6 +140,9 @@ export class HubCore {
     if (this.verifier === undefined) return;
     try {
       await this.verifier.verify(ctx.rawBody, { workerId, kind });
+      // The verifier remembers messages in this process; hubs sharing a store also refuse a
+      // message another hub has seen.
+      if (this.#sharedReplay) await this.#rememberAcrossHubs(kind, workerId, ctx.rawBody);
     } catch (err) {
       if (!(replayOk && isRxonError(err) && err.details.reason === "replay")) this.refused(kind, workerId, err);
       throw err;

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import type { SkillInfo, TaskPayload, TaskError } from "../../generated/types.js";
 import { ErrorCode } from "../../generated/constants.js";
 import { matchWorker, findSkill, paramsSatisfy, type WorkerRequirement, type WorkerRecord as MatchWorker } from "../matching/requirement.js";
-import { signHmac } from "../security/hmac.js";
+import { signTask } from "../security/task-signature.js";
 import type { JobRecord, TaskRequirements, WorkerRecord } from "./store.js";
 
 /** Error codes a task is re-run after (up to its retry limit); all others end it. */
@@ -128,8 +128,7 @@ export function payloadFor(job: JobRecord, nowMs: number, extras: PayloadExtras 
   if (job.parent !== undefined) p.depth = job.parent.depth;
   if (job.parent?.hash !== undefined) p.parent_hash = job.parent.hash;
   if (extras.allowedSkills !== undefined) p.policy = { allowed_skills: [...extras.allowedSkills] };
-  if (extras.orchestratorKey !== undefined) p.sig = signHmac(p, extras.orchestratorKey, { ignoreFields: ["sig", "orchestrator_signature"] });
-  return p;
+  return extras.orchestratorKey !== undefined ? signTask(p, extras.orchestratorKey) : p;
 }
 
 /** A result's error as a TaskError (a string or a missing code is TRANSIENT_ERROR, as in the reference). */

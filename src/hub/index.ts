@@ -52,6 +52,15 @@ export type {
   TaskRequirements,
   TaskState,
 } from "./types.js";
+export {
+  Dashboard,
+  DASHBOARD_PREFIX,
+  hubDashboardSource,
+  type DashboardOptions,
+  type DashboardSource,
+  type DashboardHub,
+} from "./dashboard/index.js";
+export type { RequestMount } from "./server.js";
 // Metrics live in `rxon/metrics` (they load prom-client); the option type is here for `listen()`.
 export type { HubMetrics } from "./metrics.js";
 export {

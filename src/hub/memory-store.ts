@@ -97,6 +97,7 @@ export class MemoryStore implements HubStore {
   readonly #remembered = new Map<string, number>();
   readonly #rememberedExpiries = new TimeHeap();
   readonly #listeners = new Set<(s: HubSignal) => void>();
+  #pending: HubSignal[] = [];
   #seq = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -543,12 +544,27 @@ export class MemoryStore implements HubStore {
 
   // ------------------------------------------------------------------ internals
 
+  /**
+   * Signals are delivered after the transition's caller has its answer (a microtask later), as a
+   * remote store's would be: a caller always learns of its own transition before anyone reacts
+   * to it (e.g. `task:submitted` before `task:dispatched`).
+   */
   #emit(signal: HubSignal): void {
-    for (const l of this.#listeners) {
-      try {
-        l(signal);
-      } catch {
-        // A listener's failure is its own; the transition has happened.
+    if (this.#listeners.size === 0) return;
+    this.#pending.push(signal);
+    if (this.#pending.length === 1) queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    const batch = this.#pending;
+    this.#pending = [];
+    for (const signal of batch) {
+      for (const l of this.#listeners) {
+        try {
+          l(signal);
+        } catch {
+          // A listener's failure is its own; the transition has happened.
+        }
       }
     }
   }

@@ -40,6 +40,22 @@ export class Outcomes {
     this.#core = core;
   }
 
+  /**
+   * Starts following a job about to be submitted, so that what happens to it during the
+   * submitting transition itself (a held poll claiming it at once) is not missed.
+   */
+  expect(jobId: string, taskId: string): void {
+    if (this.#local.has(jobId)) return;
+    let resolve!: (o: TaskOutcome) => void;
+    const promise = new Promise<TaskOutcome>((r) => (resolve = r));
+    this.#local.set(jobId, { state: "waiting_for_worker", taskId, resolve, promise });
+  }
+
+  /** Stops following a job {@link expect}ed that was not created after all. */
+  forget(jobId: string): void {
+    this.#local.delete(jobId);
+  }
+
   /** A handle on `job`, whose `result()` resolves when it ends on any hub. */
   handle(job: JobRecord): TaskHandle {
     let local = this.#local.get(job.jobId);
@@ -49,6 +65,11 @@ export class Outcomes {
       local = { state: job.state, taskId: job.taskId, resolve, promise };
       if (isTerminal(job.state)) resolve(outcomeOf(job));
       else this.#local.set(job.jobId, local);
+    } else if (isTerminal(job.state)) {
+      this.#local.delete(job.jobId);
+      local.state = job.state;
+      local.taskId = job.taskId;
+      local.resolve(outcomeOf(job));
     }
     const l = local;
     const cancel = this.cancel;

@@ -11,9 +11,9 @@ import type { Logger } from "../logger.js";
 import type { ListenOptions } from "./types.js";
 import { opsMount } from "./ops-mount.js";
 
-/** Routes served next to the worker protocol (the client API, `/skills/call`): true when answered. */
-export interface Mount {
-  handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+/** Something answering some of a server's requests (the client API, `/skills/call`, the dashboard): true when it answered. */
+export interface RequestMount {
+  handle(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean>;
 }
 
 /** A running server of a hub. */
@@ -36,7 +36,7 @@ export async function serve(
   handler: RxonHandler,
   options: ListenOptions,
   logger: Logger,
-  mounts: readonly Mount[] = [],
+  mounts: readonly RequestMount[] = [],
   onUndelivered?: (workerId: string, task: unknown) => void,
 ): Promise<HubServer> {
   const tls = options.tls;
@@ -57,12 +57,7 @@ export async function serve(
   const ops = opsMount(options, () => closing !== undefined);
   // Registered before the listener attaches: it keeps worker routes and passes everything else here.
   server.on("request", (req, res) => {
-    const answered = (async () => {
-      if (await ops.handle(req, res)) return true;
-      for (const m of mounts) if (await m.handle(req, res)) return true;
-      return false;
-    })();
-    void answered.then((handled) => {
+    void ops.handle(req, res).then(async (done) => done || answer(mounts, req, res)).then((handled) => {
       if (!handled && !res.headersSent) {
         // As the listener answers unknown paths when it is alone on a server.
         res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8", [Header.VERSION]: ProtocolVersion.CURRENT });
@@ -96,4 +91,10 @@ export async function serve(
         });
       })()),
   };
+}
+
+/** Asks each mount in turn; true once one answered. */
+async function answer(mounts: readonly RequestMount[], req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  for (const m of mounts) if (await m.handle(req, res)) return true;
+  return false;
 }

@@ -12,8 +12,9 @@ import { RateLimitError, ValidationError, type ValidationIssue } from "../errors
 import { canonicalize } from "../wire/canonical.js";
 import type { HubCore } from "./core.js";
 import { queueNameOf } from "./dispatch.js";
+import { isPromise } from "./flow.js";
 import type { Outcomes } from "./outcomes.js";
-import type { JobParent, NewJob } from "./store.js";
+import { taskIdOf, type JobParent, type NewJob, type SubmitVerdict } from "./store.js";
 import type { SubmitOptions, TaskHandle } from "./types.js";
 
 const IDENTIFIER = /^[A-Za-z0-9_-]{1,128}$/;
@@ -53,7 +54,18 @@ export class Submissions {
       }
       return this.#outcomes.handle(verdict.job);
     }
-    const verdict = await core.store.submit(job, core.settings.queueLimits);
+    this.#outcomes.expect(job.jobId, taskIdOf(job.jobId, 0));
+    let verdict: SubmitVerdict;
+    try {
+      // Not awaited when the store answers at once: `task:submitted` is then announced before
+      // the store's signals (a held poll claiming the task) are heard.
+      const answer = core.store.submit(job, core.settings.queueLimits);
+      verdict = isPromise(answer) ? await answer : answer;
+    } catch (err) {
+      this.#outcomes.forget(job.jobId);
+      throw err;
+    }
+    if (verdict.kind !== "created") this.#outcomes.forget(job.jobId);
     if (verdict.kind === "refused") {
       core.counters.throttled++;
       core.logger.warn({ type: job.type, scope: verdict.scope, limit: verdict.limit }, "hub: submission refused, queue full");
