@@ -3,6 +3,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ErrorCode } from "../../generated/constants.js";
 import { RxonError } from "../../src/errors.js";
 import { waitUntil } from "../../src/testing/index.js";
+import { Registry } from "prom-client";
+import { ValidationError } from "../../src/errors.js";
 import { attachWorkerMetrics, serveMetrics } from "../../src/metrics/index.js";
 import { Worker } from "../../src/worker/index.js";
 import { FakeOrchestrator } from "./fake-orchestrator.js";
@@ -78,5 +80,33 @@ describe("worker metrics", () => {
     release();
     await waitUntil(() => hub.results.length === 2, { timeoutMs: 10_000 });
     expect(value(parseExposition(await metrics.metrics()), "rxon_worker_slots_busy", { worker_id: "metered-2" })).toBe(0);
+  });
+
+  it("puts several workers into one registry, apart by worker_id", async () => {
+    const hub = await new FakeOrchestrator().start();
+    cleanups.push(() => hub.stop());
+    const registry = new Registry();
+    const workers = ["pool-a", "pool-b"].map((id) => {
+      const w = new Worker({ url: hub.url, workerId: id, token: "t", transportOptions: { sign: false }, commands: false, skills: [echo] as never, heartbeatIntervalMs: 60_000 });
+      cleanups.push(() => w.stop({ graceMs: 0 }));
+      return w;
+    });
+    const [a, b] = workers.map((w, i) => attachWorkerMetrics(w, { registry, workerIdLabel: true, concurrency: i + 1 }));
+    expect(() => attachWorkerMetrics(workers[0]!, { registry })).toThrow(ValidationError);
+    expect(() => attachWorkerMetrics(workers[0]!)).not.toThrow();
+    hub.push({ job_id: "j1", task_id: "t1", type: "echo", params: {} });
+    await workers[0]!.start();
+    await waitUntil(() => hub.results.length === 1, { timeoutMs: 10_000 });
+    await workers[1]!.start();
+    const samples = parseExposition(await registry.metrics());
+    expect(value(samples, "rxon_worker_tasks_total", { worker_id: "pool-a", skill: "echo", status: "success" })).toBe(1);
+    expect(value(samples, "rxon_worker_tasks_total", { worker_id: "pool-b", skill: "echo", status: "success" })).toBeUndefined();
+    expect(value(samples, "rxon_worker_slots", { worker_id: "pool-a" })).toBe(1);
+    expect(value(samples, "rxon_worker_slots", { worker_id: "pool-b" })).toBe(2);
+    expect(value(samples, "rxon_worker_registrations_total", { worker_id: "pool-b" })).toBe(1);
+    b!.detach();
+    const after = parseExposition(await a!.metrics());
+    expect(value(after, "rxon_worker_slots", { worker_id: "pool-b" })).toBeUndefined();
+    expect(value(after, "rxon_worker_slots", { worker_id: "pool-a" })).toBe(1);
   });
 });
