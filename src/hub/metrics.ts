@@ -22,7 +22,8 @@ export interface MetricsHub {
     getJob?(jobId: string): unknown;
     /** Queued tasks per skill, when the store can tell (preferred over the hub's own count). */
     queueDepths?(): Record<string, number> | Promise<Record<string, number>>;
-    listWorkers?(): readonly { status: string }[] | Promise<readonly { status: string }[]>;
+    /** Workers in id order, at most `limit` after `cursor` (a worker id). */
+    listWorkers?(limit?: number, cursor?: string): readonly { id: string; status: string }[] | Promise<readonly { id: string; status: string }[]>;
   };
 }
 
@@ -94,6 +95,9 @@ interface OpenJob {
 
 /** Open jobs followed at once; past it the oldest are forgotten (their end is still counted, by store lookup). */
 const MAX_OPEN = 200_000;
+/** Workers read per store call for `rxon_hub_workers`, and most pages read per scrape. */
+const WORKER_PAGE = 1_000;
+const MAX_WORKER_PAGES = 100;
 /** Gauges read the hub once per scrape: reads within this window share one answer. */
 const SCRAPE_SHARE_MS = 250;
 
@@ -127,6 +131,22 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
   // Worker statuses come from heartbeats.
   const workerStatusLabel = boundedLabel(32);
 
+  /** Every worker's status, page by page (a shared store may hold many). */
+  const listAllWorkers = async (): Promise<{ status: string }[] | undefined> => {
+    const list = hub.store.listWorkers;
+    if (list === undefined) return undefined;
+    const all: { status: string }[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_WORKER_PAGES; page++) {
+      const batch = await list.call(hub.store, WORKER_PAGE, cursor);
+      all.push(...batch);
+      // A store that does not page answers everything at once.
+      if (batch.length < WORKER_PAGE || batch.length > WORKER_PAGE) break;
+      cursor = batch[batch.length - 1]!.id;
+    }
+    return all;
+  };
+
   const open = new Map<string, OpenJob>();
   let shared: { at: number; value: Promise<Scrape> } | undefined;
   interface Scrape {
@@ -141,7 +161,7 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
       const [stats, depths, list] = await Promise.all([
         hub.stats().catch(() => undefined),
         (async () => hub.store.queueDepths?.())().catch(() => undefined),
-        (async () => hub.store.listWorkers?.())().catch(() => undefined),
+        listAllWorkers().catch(() => undefined),
       ]);
       let workers: Record<string, number> | undefined;
       if (list !== undefined) {

@@ -78,4 +78,20 @@ describe("events out of order", () => {
       expect(lookups).toBe(0);
     }
   });
+
+  it("reads every worker of a large fleet page by page", async () => {
+    const fleet = Array.from({ length: 2_500 }, (_, i) => ({ id: `w-${String(i).padStart(5, "0")}`, status: i % 5 === 0 ? "busy" : "idle" }));
+    const hub = fakeHub({});
+    let calls = 0;
+    (hub.store as { listWorkers?: unknown }).listWorkers = async (limit = Infinity, cursor?: string) => {
+      calls++;
+      const from = cursor === undefined ? 0 : fleet.findIndex((w) => w.id > cursor);
+      return from < 0 ? [] : fleet.slice(from, from + limit);
+    };
+    const metrics = attachHubMetrics(hub);
+    const samples = parseExposition(await metrics.metrics());
+    expect(value(samples, "rxon_hub_workers", { status: "busy" })).toBe(500);
+    expect(value(samples, "rxon_hub_workers", { status: "idle" })).toBe(2_000);
+    expect(calls).toBe(3);
+  });
 });
