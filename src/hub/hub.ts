@@ -25,6 +25,7 @@ import { HubCore } from "./core.js";
 import { Dashboard } from "./dashboard/dashboard.js";
 import { hubDashboardSource } from "./dashboard/source.js";
 import { Dispatcher } from "./dispatcher.js";
+import { hubReadiness } from "./health.js";
 import { MemoryStore } from "./memory-store.js";
 import { Outcomes } from "./outcomes.js";
 import { Registry } from "./registry.js";
@@ -97,6 +98,11 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#sweeper.start();
   }
 
+  /** True once `close()` was called. */
+  get closing(): boolean {
+    return this.#core.closed;
+  }
+
   /** True when no credentials are configured (anyone may act as any worker). */
   get insecure(): boolean {
     return this.#core.auth.open;
@@ -146,7 +152,8 @@ export class Hub extends EventEmitter<HubEvents> {
   async listen(options: ListenOptions = {}): Promise<HubServer> {
     if (this.#core.closed) throw new ValidationError("Hub is closed");
     const core = this.#core;
-    const server = await serve(this.handler, options, this.logger, [this.clientApi, this.skillCalls, this.dashboard], {
+    // /readyz checks the store (and that the hub is not closing) unless told otherwise.
+    const server = await serve(this.handler, { ready: hubReadiness(this), ...options }, this.logger, [this.clientApi, this.skillCalls, this.dashboard], {
       onUndelivered: this.undelivered,
       // Strangers are refused before their bodies are read or decoded.
       authenticate: async (action, ctx) => {

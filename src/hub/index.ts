@@ -61,3 +61,18 @@ export {
   type DashboardHub,
 } from "./dashboard/index.js";
 export type { RequestMount } from "./server.js";
+// Metrics live in `rxon/metrics` (they load prom-client); the option type is here for `listen()`.
+export type { HubMetrics } from "./metrics.js";
+export {
+  answerHealth,
+  readiness,
+  storeReadiness,
+  hubReadiness,
+  HEALTH_PATHS,
+  READY_TIMEOUT_MS,
+  type ReadinessCheck,
+  type PingableStore,
+  type HealthState,
+  type NotReadyReason,
+} from "./health.js";
+export { traceOfSubmit, traceContextForTask, attachHubTracing, type TracedHub } from "../tracing/hub.js";

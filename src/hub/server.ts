@@ -9,6 +9,7 @@ import { RxonListener, type ListenerLimits, type PreAuthenticate, type RateLimit
 import type { RxonHandler } from "../listener/types.js";
 import type { Logger } from "../logger.js";
 import type { ListenOptions } from "./types.js";
+import { opsMount } from "./ops-mount.js";
 
 /** Something answering some of a server's requests (the client API, `/skills/call`, the dashboard): true when it answered. */
 export interface RequestMount {
@@ -80,9 +81,12 @@ export async function serve(
     : createHttpServer();
   // Many workers keep connections open; the default keep-alive (5 s) would churn them.
   server.keepAliveTimeout = limits.keepAliveTimeoutMs ?? 65_000;
+  let closing: Promise<void> | undefined;
+  // /metrics, /healthz and /readyz: asked first, unauthenticated.
+  const ops = opsMount(options, () => closing !== undefined);
   // Registered before the listener attaches: it keeps worker routes and passes everything else here.
   server.on("request", (req, res) => {
-    void answer(mounted, req, res).then((handled) => {
+    void ops.handle(req, res).then(async (done) => done || answer(mounted, req, res)).then((handled) => {
       if (!handled && !res.headersSent) {
         // As the listener answers unknown paths when it is alone on a server.
         res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8", [Header.VERSION]: ProtocolVersion.CURRENT });
@@ -100,6 +104,7 @@ export async function serve(
     ...(extra.onUndelivered !== undefined ? { onUndelivered: extra.onUndelivered } : {}),
   });
   listener.attach(server);
+  ops.countRequests(server);
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -110,7 +115,6 @@ export async function serve(
   });
   const port = (server.address() as AddressInfo).port;
   const shownHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
-  let closing: Promise<void> | undefined;
   return {
     url: `${tls ? "https" : "http"}://${shownHost}:${port}`,
     port,

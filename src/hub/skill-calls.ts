@@ -19,7 +19,7 @@ import { pathOf } from "../listener/routes.js";
 import type { ListenerContext } from "../listener/types.js";
 import { parseJson, type JsonValue } from "../wire/json.js";
 import type { HubCore } from "./core.js";
-import { isTerminal, jobIdOfTask, type JobParent } from "./store.js";
+import { isTerminal, jobIdOfTask, type JobParent, type JobTrace } from "./store.js";
 import type { Submissions } from "./submission.js";
 import type { Cancellation } from "./cancellation.js";
 import { outcomeOf } from "./outcomes.js";
@@ -85,7 +85,7 @@ export class SkillCalls {
     if (!isJsonContentType(req, true)) throw unsupportedMediaType();
     const body = parseJson(await readBody(req, Limit.MAX_BODY_BYTES, BODY_TIMEOUT_MS), { maxBytes: Limit.MAX_BODY_BYTES });
     const { skill, params, callerTaskId } = callOf(body);
-    const parent = await this.#parentOf(workerId, callerTaskId);
+    const { parent, trace } = await this.#parentOf(workerId, callerTaskId);
     if (parent.depth > core.settings.maxCallDepth) {
       throw new RxonError(`Skill call refused: the chain would be ${parent.depth} deep, more than the limit of ${core.settings.maxCallDepth}`, {
         status: 422,
@@ -93,7 +93,8 @@ export class SkillCalls {
         details: { reason: "call_depth" },
       });
     }
-    const handle = await this.#submissions.submit({ type: skill, params }, parent);
+    // The child joins the caller's trace.
+    const handle = await this.#submissions.submit({ type: skill, params, ...(trace !== undefined ? { traceparent: trace.traceparent, ...(trace.tracestate !== undefined ? { tracestate: trace.tracestate } : {}) } : {}) }, parent);
     core.logger.info({ workerId, jobId: handle.jobId, skill, depth: parent.depth }, "hub: skill call submitted");
     const timeout = AbortSignal.timeout(core.settings.skillCallTimeoutMs);
     const stop = AbortSignal.any([timeout, controller.signal]);
@@ -116,23 +117,26 @@ export class SkillCalls {
    * The calling job: the task named in the body when it runs on this worker, else the deepest job
    * the worker runs (so a chain is bounded even when callers do not say who they are).
    */
-  async #parentOf(workerId: string, callerTaskId: string | undefined): Promise<JobParent> {
+  async #parentOf(workerId: string, callerTaskId: string | undefined): Promise<{ parent: JobParent; trace?: JobTrace }> {
     const store = this.#core.store;
-    let best: { jobId: string; taskId: string; depth: number } | undefined;
+    let best: { jobId: string; taskId: string; depth: number; trace?: JobTrace } | undefined;
     const named = callerTaskId !== undefined ? jobIdOfTask(callerTaskId) : undefined;
     if (named !== undefined) {
       const job = await store.getJob(named);
-      if (job !== undefined && job.workerId === workerId && job.state === "running") best = { jobId: job.jobId, taskId: job.taskId, depth: job.parent?.depth ?? 0 };
+      if (job !== undefined && job.workerId === workerId && job.state === "running") {
+        best = { jobId: job.jobId, taskId: job.taskId, depth: job.parent?.depth ?? 0, ...(job.trace !== undefined ? { trace: job.trace } : {}) };
+      }
     }
     if (best === undefined) {
       const { jobs } = await store.listJobs({ workerId, state: "running" }, 1000);
       for (const job of jobs) {
         const depth = job.parent?.depth ?? 0;
-        if (best === undefined || depth > best.depth) best = { jobId: job.jobId, taskId: job.taskId, depth };
+        if (best === undefined || depth > best.depth) best = { jobId: job.jobId, taskId: job.taskId, depth, ...(job.trace !== undefined ? { trace: job.trace } : {}) };
       }
     }
-    if (best === undefined) return { jobId: "", depth: 1 };
-    return { jobId: best.jobId, depth: best.depth + 1, hash: createHash("sha256").update(`${best.jobId}\u0000${best.taskId}`).digest("hex") };
+    if (best === undefined) return { parent: { jobId: "", depth: 1 } };
+    const parent = { jobId: best.jobId, depth: best.depth + 1, hash: createHash("sha256").update(`${best.jobId}\u0000${best.taskId}`).digest("hex") };
+    return best.trace !== undefined ? { parent, trace: best.trace } : { parent };
   }
 }
 

@@ -9,6 +9,7 @@ import { ErrorCode } from "../../generated/constants.js";
 import type { SkillInfo, TaskError } from "../../generated/types.js";
 import { validateParams } from "../contracts/validate.js";
 import { RateLimitError, ValidationError, type ValidationIssue } from "../errors.js";
+import { parseTraceparent } from "../tracing/context.js";
 import { canonicalize } from "../wire/canonical.js";
 import type { HubCore } from "./core.js";
 import { queueNameOf } from "./dispatch.js";
@@ -18,7 +19,6 @@ import { taskIdOf, type JobParent, type NewJob, type SubmitVerdict } from "./sto
 import type { SubmitOptions, TaskHandle } from "./types.js";
 
 const IDENTIFIER = /^[A-Za-z0-9_-]{1,128}$/;
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
 /** How long cached contracts of a skill are trusted before a refusal is confirmed against the store. */
 const CONTRACTS_FRESH_MS = 1000;
@@ -103,7 +103,7 @@ export class Submissions {
     if (options.idempotencyKey !== undefined && (typeof options.idempotencyKey !== "string" || !IDEMPOTENCY_KEY.test(options.idempotencyKey))) {
       issues.push({ path: "/idempotencyKey", message: "must be 1 to 256 visible ASCII characters" });
     }
-    if (options.traceparent !== undefined && (typeof options.traceparent !== "string" || !TRACEPARENT.test(options.traceparent) || options.traceparent.startsWith("ff"))) {
+    if (options.traceparent !== undefined && parseTraceparent(options.traceparent) === undefined) {
       issues.push({ path: "/traceparent", message: "must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)" });
     }
     if (options.tracestate !== undefined && (typeof options.tracestate !== "string" || options.tracestate.length > 512 || /[^\x20-\x7e]/.test(options.tracestate))) {

@@ -5,6 +5,8 @@
 import type { SkillInfo, TaskError } from "../../generated/types.js";
 import type { Logger } from "../logger.js";
 import type { DashboardOptions } from "./dashboard/dashboard.js";
+import type { ReadinessCheck } from "./health.js";
+import type { HubMetrics } from "./metrics.js";
 import type { HubStore, QueueLimits, TaskRequirements, TaskState } from "./store.js";
 
 export type { TaskRequirements, TaskState } from "./store.js";
@@ -197,6 +199,15 @@ export interface ListenOptions {
     requestCert?: boolean;
     rejectUnauthorized?: boolean;
   };
+  /**
+   * Metrics of the hub (from `attachHubMetrics` of `rxon/metrics`): the server counts its requests into them and
+   * serves `GET /metrics`, unless `serveMetrics` is false.
+   */
+  metrics?: HubMetrics;
+  /** Serve `GET /metrics` on this port when `metrics` is given. Default true; false to serve them elsewhere (`serveMetrics()`). */
+  serveMetrics?: boolean;
+  /** Readiness check of `GET /readyz`, besides the server not closing (e.g. `hubReadiness(hub)`). Default: none. */
+  ready?: ReadinessCheck;
 }
 
 /** Counters of a hub. */

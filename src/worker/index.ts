@@ -30,3 +30,5 @@ export * from "../transport/index.js";
 // What a handler throws to choose the failure code the orchestrator sees.
 export { RxonError } from "../errors.js";
 export { ErrorCode } from "../../generated/constants.js";
+// The trace a handler runs in (`ctx.trace`). The runtime's metrics are in `rxon/metrics`.
+export type { TaskTrace } from "../tracing/span.js";

@@ -19,6 +19,7 @@ import { withFields } from "./log.js";
 import { ProgressReporter } from "./progress.js";
 import type { RateLimitHold } from "./rate-limit.js";
 import { deliverResult } from "./results.js";
+import { traceTask, type TaskTracing } from "./trace.js";
 import type { TaskContext, WorkerClock, WorkerEvents, WorkerSkill } from "./types.js";
 
 /** Counters the runner updates. */
@@ -62,6 +63,9 @@ function allowedSkills(task: Readonly<TaskPayload>): readonly unknown[] | undefi
 
 /** Runs tasks for one worker. */
 export class TaskRunner {
+  /** The trace of each task being run (results and events carry it back). */
+  private readonly traces = new WeakMap<RunningTask, TaskTracing>();
+
   constructor(private readonly s: TaskRunnerSettings) {}
 
   /** Runs `run.task` to a delivered (or given up) result; never throws. */
@@ -80,8 +84,11 @@ export class TaskRunner {
         if (!timer.signal.aborted) abortTask(run, "deadline");
       });
     }
-    const progress = new ProgressReporter((p, m) => this.sendProgress(task, p, m), s.progressIntervalMs, s.clock, logger);
+    const tracing = traceTask(task, s.workerId);
+    this.traces.set(run, tracing);
+    const progress = new ProgressReporter((p, m) => this.sendProgress(task, p, m, tracing), s.progressIntervalMs, s.clock, logger);
     const ctx: TaskContext = {
+      ...(tracing.trace !== undefined ? { trace: tracing.trace } : {}),
       signal: run.controller.signal,
       taskId: task.task_id,
       jobId: task.job_id,
@@ -96,14 +103,18 @@ export class TaskRunner {
     try {
       const refusal = this.refusal(task);
       if (refusal !== undefined) logger.warn({ code: refusal.error?.code, reason: refusal.error?.message }, "task refused");
-      outcome = refusal ?? (await executeTask(run, s.skills.get(task.type), ctx, logger));
+      outcome = refusal ?? (await tracing.span.run(() => executeTask(run, s.skills.get(task.type), ctx, logger)));
     } catch (err) {
       outcome = errorOutcome(err, String(task.type), logger);
     } finally {
       finished?.abort();
     }
+    tracing.span.setAttribute("rxon.task.status", outcome.status);
+    tracing.span.end(outcome.error);
     await progress.flush(s.flushTimeoutMs);
+    const sending = tracing.span.child("rxon.result", { kind: "producer" });
     await this.report(run, outcome, logger);
+    sending.end();
   }
 
   /**
@@ -150,6 +161,9 @@ export class TaskRunner {
     if (outcome.error !== undefined) result.error = outcome.error;
     result.costs = { execution_time_seconds: round4(Math.max(0, this.s.clock.now() - run.startedAt) / 1000) };
     result.picked_up_at = Math.floor(run.startedAt / 1000);
+    // TaskResult has no trace field of its own; metadata is free-form and merged into the job's.
+    const carrier = this.traces.get(run)?.carrier;
+    if (carrier !== undefined) result.metadata = { tracing_context: { ...carrier } };
     return result;
   }
 
@@ -179,7 +193,7 @@ export class TaskRunner {
     s.emitter.emit("task:done", { task: run.task, result, delivered: delivery.kind === "delivered" });
   }
 
-  private sendProgress(task: Readonly<TaskPayload>, progress: number, message: string): Promise<boolean> {
+  private sendProgress(task: Readonly<TaskPayload>, progress: number, message: string, tracing: TaskTracing): Promise<boolean> {
     const id = this.s.workerId;
     return this.s.transport.emitEvent(
       {
@@ -191,6 +205,7 @@ export class TaskRunner {
         origin_task_id: task.task_id,
         target_job_id: task.job_id,
         target_task_id: task.task_id,
+        ...(tracing.carrier !== undefined ? { trace_context: { ...tracing.carrier } } : {}),
       },
       { signal: this.s.signal },
     );

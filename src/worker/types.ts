@@ -12,6 +12,7 @@ import type {
   WorkerCapabilities,
   WorkerCommand,
 } from "../../generated/types.js";
+import type { TaskTrace } from "../tracing/span.js";
 import type { Logger } from "../logger.js";
 import type { TransportOptions } from "../transport/options.js";
 import type { RateLimitBackoffOptions } from "../transport/backoff.js";
@@ -30,6 +31,11 @@ export interface TaskContext {
   readonly jobId: string;
   /** Absolute deadline in epoch milliseconds, when the task has one. */
   readonly deadline?: number;
+  /**
+   * The W3C trace this run belongs to, continued from the task's `tracing_context`: send
+   * `trace.traceparent` on outgoing calls to join it. Undefined when the task carried none.
+   */
+  readonly trace?: TaskTrace;
   /**
    * Reports progress (fraction 0..1, clamped) as a `progress` event. Never throws and never blocks;
    * calls are throttled per task and the last one is always sent before the result.

@@ -20,6 +20,7 @@ import { TaskRunner, type TaskCounters } from "./task-runner.js";
 import { openTransport } from "./transport.js";
 import type { StopOptions, WorkerClock, WorkerEvents, WorkerOptions, WorkerSkill, WorkerState, WorkerStats } from "./types.js";
 import { UsageSampler } from "./usage.js";
+import { loadOpenTelemetry } from "../tracing/otel.js";
 
 const IDENTIFIER = /^[A-Za-z0-9_-]+$/;
 /** Bound of the last steps of a shutdown (final progress, final heartbeat), so stop() always ends. */
@@ -240,6 +241,8 @@ export class Worker {
   }
 
   private async run(): Promise<void> {
+    // The optional OpenTelemetry bridge, loaded once before any task can arrive.
+    await loadOpenTelemetry();
     try {
       await this.transport.connect();
     } catch (err) {

@@ -1,0 +1,51 @@
+/**
+ * The operations endpoints of a hub's server as one mount: `GET /metrics` (when metrics are given
+ * and served here), `GET /healthz` and `GET /readyz`, all unauthenticated; and the request
+ * counter, which sees every request of the server, worker routes included.
+ */
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { pathOf } from "../listener/routes.js";
+import { routeLabel } from "../metrics/labels.js";
+import { METRICS_PATH } from "../metrics/serve.js";
+import { answerHealth, type HealthState } from "./health.js";
+import type { ListenOptions } from "./types.js";
+
+/** Answers the operations paths of a hub's server. */
+export interface OpsMount {
+  /** Answers `/metrics`, `/healthz` or `/readyz` and resolves true; false, touching nothing, otherwise. */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  /**
+   * Counts every request of `server` by route and code (call after the RXON listener attached:
+   * the counter goes first, so worker routes are seen too). No-op without metrics.
+   */
+  countRequests(server: Server): void;
+}
+
+/** The operations mount for a server started with `options`; `closing` tells whether the server is shutting down. */
+export function opsMount(options: Pick<ListenOptions, "metrics" | "serveMetrics" | "ready">, closing: () => boolean): OpsMount {
+  const metrics = options.metrics;
+  const serveMetrics = metrics !== undefined && options.serveMetrics !== false;
+  const health: HealthState = { closing, ...(options.ready !== undefined ? { ready: options.ready } : {}) };
+  return {
+    handle: async (req, res) => {
+      if (serveMetrics && pathOf(req.url).path === METRICS_PATH) {
+        metrics.handler(req, res);
+        return true;
+      }
+      return answerHealth(req, res, health);
+    },
+    countRequests: (server) => {
+      if (metrics === undefined) return;
+      metrics.countingHttpLimits = true;
+      server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => {
+        const route = routeLabel(req.method, req.url);
+        res.once("close", () => {
+          const code = res.headersSent ? res.statusCode : "aborted";
+          metrics.countRequest(route, code);
+          // Oversized bodies and rate limits are answered before (or instead of) the hub's checks.
+          if (code === 413 || code === 429) metrics.countRefusal("limits");
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * Continuing a task's trace in the worker: the task's `tracing_context` is the parent of an
+ * execution span; the handler sees it as `ctx.trace` (and, with `@opentelemetry/api` loaded, as
+ * the active span); results and events carry the execution span's context back.
+ */
+import type { TaskPayload } from "../../generated/types.js";
+import { traceFromCarrier, traceHeaders, type TraceHeaders } from "../tracing/context.js";
+import { startSpan, taskTrace, type TaskTrace, type TraceSpan } from "../tracing/span.js";
+
+/** The trace of one task run. */
+export interface TaskTracing {
+  /** What the handler sees; undefined when the task came without a trace (and OpenTelemetry started none). */
+  readonly trace: TaskTrace | undefined;
+  /** `{ traceparent, tracestate? }` of the execution span, for results (`metadata.tracing_context`) and events (`trace_context`). */
+  readonly carrier: TraceHeaders | undefined;
+  /** The execution span. */
+  readonly span: TraceSpan;
+}
+
+/** Starts the execution span of `task` (named `rxon.execute`, kind consumer). */
+export function traceTask(task: Readonly<TaskPayload>, workerId: string): TaskTracing {
+  const parent = traceFromCarrier(task.tracing_context);
+  const span = startSpan("rxon.execute", parent, {
+    kind: "consumer",
+    attributes: { "rxon.task.type": String(task.type), "rxon.task.id": task.task_id, "rxon.job.id": task.job_id, "rxon.worker.id": workerId },
+  });
+  const ctx = span.context;
+  return {
+    trace: ctx === undefined ? undefined : taskTrace(ctx, parent?.spanId),
+    carrier: ctx === undefined ? undefined : traceHeaders(ctx),
+    span,
+  };
+}

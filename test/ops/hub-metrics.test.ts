@@ -1,0 +1,178 @@
+/**
+ * `GET /metrics` of a hub after a known workload: real Worker runtimes over HTTP, refused
+ * requests sent raw, and the counters, gauges and histograms checked against what was done.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import Type from "typebox";
+import { ErrorCode, Header } from "../../generated/constants.js";
+import { defineSkill } from "../../src/contracts/index.js";
+import { RxonError } from "../../src/errors.js";
+import { Hub } from "../../src/hub/index.js";
+import { attachHubMetrics, serveMetrics, type HubMetrics } from "../../src/metrics/index.js";
+import { waitUntil } from "../../src/testing/index.js";
+import { Worker } from "../../src/worker/index.js";
+import { SECRETS } from "../hub/helpers.js";
+import { parseExposition, sum, value, type Sample } from "./metrics-text.js";
+
+const double = defineSkill({
+  name: "double",
+  version: "1.0.0",
+  input: Type.Object({ n: Type.Number() }),
+  output: Type.Object({ n: Type.Number() }),
+  handler: (p) => ({ n: p.n * 2 }),
+});
+const refuse = {
+  info: { name: "refuse", version: "1.0.0" },
+  handler: () => {
+    throw new RxonError("not this one", { code: ErrorCode.INVALID_INPUT_ERROR });
+  },
+};
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+async function scrape(url: string): Promise<{ status: number; type: string | null; samples: Sample[]; text: string }> {
+  const res = await fetch(`${url}/metrics`);
+  const text = await res.text();
+  return { status: res.status, type: res.headers.get("content-type"), samples: res.status === 200 ? parseExposition(text) : [], text };
+}
+
+async function setup(listen: { serveMetrics?: boolean } = {}): Promise<{ hub: Hub; url: string; metrics: HubMetrics }> {
+  const hub = new Hub({ auth: { tokens: SECRETS }, heartbeatIntervalMs: 500 });
+  const metrics = attachHubMetrics(hub);
+  const server = await hub.listen({ port: 0, metrics, ...listen });
+  cleanup.push(() => hub.close());
+  return { hub, url: server.url, metrics };
+}
+
+function worker(url: string, id: string): Worker {
+  const w = new Worker({ url, workerId: id, token: SECRETS[id]!, secret: SECRETS[id]!, skills: [double, refuse] as never, heartbeatIntervalMs: 500, concurrency: 2 });
+  cleanup.push(() => w.stop({ graceMs: 500 }));
+  return w;
+}
+
+describe("hub /metrics", () => {
+  it("counts a known workload", async () => {
+    const { hub, url } = await setup();
+    const w = worker(url, "cpu-1");
+    await w.start();
+
+    const ok = await Promise.all(Array.from({ length: 3 }, (_, i) => hub.submit({ type: "double", params: { n: i } })));
+    const bad = await Promise.all(Array.from({ length: 2 }, () => hub.submit({ type: "refuse" })));
+    await hub.submit({ type: "nobody_runs_this" });
+    await waitUntil(async () => (await hub.stats()).queued >= 1);
+    for (const h of ok) expect((await h.result()).status).toBe("success");
+    for (const h of bad) expect((await h.result()).status).toBe("failure");
+
+    // Refusals the hub sees (a wrong token, a message without a signature) and one it never sees (too large).
+    const wrongToken = await fetch(`${url}/_worker/workers/register`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", [Header.WORKER_TOKEN]: "not-the-token" },
+      body: JSON.stringify({ worker_id: "gpu-1", supported_skills: [] }),
+    });
+    expect([401, 403]).toContain(wrongToken.status);
+    const unsigned = await fetch(`${url}/_worker/workers/register`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", [Header.WORKER_TOKEN]: SECRETS["gpu-1"]! },
+      body: JSON.stringify({ worker_id: "gpu-1", supported_skills: [], timestamp: Math.floor(Date.now() / 1000) }),
+    });
+    expect(unsigned.status).toBe(403);
+    const huge = await fetch(`${url}/_worker/tasks/result`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", [Header.WORKER_TOKEN]: SECRETS["cpu-1"]! },
+      body: JSON.stringify({ pad: "x".repeat(2 * 1024 * 1024) }),
+    });
+    expect(huge.status).toBe(413);
+    await waitUntil(async () => (await hub.stats()).waitingPolls > 0);
+
+    const { status, type, samples, text } = await scrape(url);
+    expect(status).toBe(200);
+    expect(type).toContain("text/plain");
+    expect(value(samples, "rxon_hub_tasks_submitted_total", { skill: "double" })).toBe(3);
+    expect(value(samples, "rxon_hub_tasks_submitted_total", { skill: "refuse" })).toBe(2);
+    expect(value(samples, "rxon_hub_tasks_submitted_total", { skill: "nobody_runs_this" })).toBe(1);
+    expect(value(samples, "rxon_hub_tasks_finished_total", { skill: "double", status: "success" })).toBe(3);
+    expect(value(samples, "rxon_hub_tasks_finished_total", { skill: "refuse", status: "failure" })).toBe(2);
+    expect(sum(samples, "rxon_hub_tasks_finished_total")).toBe(5);
+    expect(value(samples, "rxon_hub_queue_depth", { skill: "nobody_runs_this" })).toBe(1);
+    expect(value(samples, "rxon_hub_tasks_running")).toBe(0);
+    expect(sum(samples, "rxon_hub_workers")).toBe(1);
+    expect(value(samples, "rxon_hub_held_polls")).toBeGreaterThanOrEqual(1);
+    expect(value(samples, "rxon_hub_dispatch_latency_seconds_count")).toBe(5);
+    expect(value(samples, "rxon_hub_dispatch_latency_seconds_bucket", { le: "+Inf" })).toBe(5);
+    expect(value(samples, "rxon_hub_task_duration_seconds_count", { skill: "double" })).toBe(3);
+    expect(value(samples, "rxon_hub_task_duration_seconds_count", { skill: "refuse" })).toBe(2);
+    expect(value(samples, "rxon_hub_requests_total", { route: "result", code: "200" })).toBe(5);
+    expect(value(samples, "rxon_hub_requests_total", { route: "register", code: "200" })).toBe(1);
+    expect(value(samples, "rxon_hub_requests_total", { route: "register", code: "403" })).toBeGreaterThanOrEqual(1);
+    expect(value(samples, "rxon_hub_requests_total", { route: "result", code: "413" })).toBe(1);
+    expect(value(samples, "rxon_hub_refused_total", { reason: "auth" })).toBe(1);
+    expect(value(samples, "rxon_hub_refused_total", { reason: "signature" })).toBe(1);
+    expect(value(samples, "rxon_hub_refused_total", { reason: "limits" })).toBe(1);
+    expect(value(samples, "rxon_hub_refused_total", { reason: "replay" })).toBe(0);
+    // Route labels come from a fixed set: no path, no worker id.
+    for (const s of samples.filter((s) => s.name === "rxon_hub_requests_total")) {
+      expect(s.labels.route).toMatch(/^[a-z_]+$/);
+      expect(s.labels.route).not.toContain("cpu");
+    }
+    expect(text).not.toContain(SECRETS["cpu-1"]);
+  });
+
+  it("counts the polls of a worker by route, whatever its id", async () => {
+    const { url } = await setup();
+    const w = worker(url, "cpu-2");
+    await w.start();
+    await waitUntil(async () => sum((await scrape(url)).samples, "rxon_hub_requests_total", { route: "heartbeat" }) >= 1, { timeoutMs: 5_000 });
+    const { samples } = await scrape(url);
+    expect(sum(samples, "rxon_hub_requests_total", { route: "metrics" })).toBeGreaterThanOrEqual(1);
+    expect(samples.some((s) => s.name === "rxon_hub_requests_total" && s.labels.route === "other")).toBe(false);
+  });
+
+  it("serves /metrics on a port of its own when told, and not on the hub's", async () => {
+    const { hub, url, metrics } = await setup({ serveMetrics: false });
+    const side = await serveMetrics({ port: 0, registry: metrics });
+    cleanup.push(() => side.close());
+    await hub.submit({ type: "double", params: { n: 1 } });
+    await waitUntil(async () => (await hub.stats()).queued === 1);
+    expect((await fetch(`${url}/metrics`)).status).toBe(404);
+    const { status, samples } = await scrape(side.url);
+    expect(status).toBe(200);
+    expect(value(samples, "rxon_hub_tasks_submitted_total", { skill: "double" })).toBe(1);
+    // The 404 above was still counted on the hub's server.
+    expect(value(samples, "rxon_hub_requests_total", { route: "metrics", code: "404" })).toBe(1);
+    expect((await fetch(`${side.url}/other`)).status).toBe(404);
+    expect((await fetch(`${side.url}/metrics`, { method: "POST" })).status).toBe(405);
+  });
+
+  it("counts 429 answers (a full queue) as limits refusals, once", async () => {
+    const hub = new Hub({ clientTokens: ["ct"], queueLimits: { total: 1 } });
+    cleanup.push(() => hub.close());
+    const metrics = attachHubMetrics(hub);
+    const { url } = await hub.listen({ port: 0, metrics });
+    const submit = (): Promise<Response> =>
+      fetch(`${url}/_client/tasks`, { method: "POST", headers: { "Content-Type": "application/json", "X-Client-Token": "ct" }, body: JSON.stringify({ type: "nobody" }) });
+    expect((await submit()).status).toBe(202);
+    const full = await submit();
+    await full.arrayBuffer();
+    expect(full.status).toBe(429);
+    await waitUntil(async () => value(parseExposition(await metrics.metrics()), "rxon_hub_requests_total", { route: "client_tasks", code: "429" }) === 1);
+    const samples = parseExposition(await metrics.metrics());
+    expect(value(samples, "rxon_hub_refused_total", { reason: "limits" })).toBe(1);
+    expect(value(samples, "rxon_hub_requests_total", { route: "client_tasks", code: "202" })).toBe(1);
+  });
+
+  it("keeps the skill label bounded whatever clients submit", async () => {
+    const hub = new Hub();
+    cleanup.push(() => hub.close());
+    const metrics = attachHubMetrics(hub, { maxSkills: 3 });
+    for (let i = 0; i < 10; i++) await hub.submit({ type: `t${i}` });
+    // Submission events follow the queueing, a moment after submit() returned.
+    await waitUntil(async () => sum(parseExposition(await metrics.metrics()), "rxon_hub_tasks_submitted_total") === 10);
+    const samples = parseExposition(await metrics.metrics());
+    const skills = samples.filter((s) => s.name === "rxon_hub_tasks_submitted_total").map((s) => s.labels.skill);
+    expect(skills.sort()).toEqual(["other", "t0", "t1", "t2"]);
+    expect(value(samples, "rxon_hub_tasks_submitted_total", { skill: "other" })).toBe(7);
+  });
+});
