@@ -18,7 +18,7 @@ try {
   refused = e.errors.map((i) => i.path);
 }
 out.refused = refused;
-for (const entry of ["rxon/worker", "rxon/listener", "rxon/hub", "rxon/testing"]) await import(entry);
+for (const entry of ["rxon/worker", "rxon/listener", "rxon/hub", "rxon/hub/redis", "rxon/testing"]) await import(entry);
 const { default: schema } = await import("rxon/schemas/task-payload.schema.json", { with: { type: "json" } });
 out.schemaId = schema.$id;
 console.log(JSON.stringify(out));
