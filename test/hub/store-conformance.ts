@@ -331,8 +331,10 @@ export function storeConformance(label: string, make: () => Promise<StoreHarness
       const run = await claimed(store, "w1", job.jobId);
       await h.advance(150);
       const v = await store.settle("w1", job.jobId, run.taskId, OK);
-      expect(v).toMatchObject({ kind: "ignored", reason: "deadline_exceeded", job: { state: "failed", endReason: "deadline", error: { code: "TIMEOUT_ERROR" } } });
-      expect(await store.settle("w1", job.jobId, run.taskId, OK)).toMatchObject({ kind: "ignored", reason: "deadline_exceeded" });
+      expect(v).toMatchObject({ kind: "ignored", reason: "deadline_exceeded", ended: true, job: { state: "failed", endReason: "deadline", error: { code: "TIMEOUT_ERROR" } } });
+      const again = await store.settle("w1", job.jobId, run.taskId, OK);
+      expect(again).toMatchObject({ kind: "ignored", reason: "deadline_exceeded" });
+      expect((again as { ended?: boolean }).ended).toBeUndefined();
       const ok = await submit(store, { deadline: (await store.now()) + 600_000 });
       const okRun = await claimed(store, "w1", ok.jobId);
       expect((await store.settle("w1", ok.jobId, okRun.taskId, OK)).kind).toBe("accepted");

@@ -277,9 +277,12 @@ export class RedisStore implements HubStore {
       s.error === undefined ? "" : `+${JSON.stringify(s.error)}`,
       s.retry === true ? "1" : "0",
       s.transition,
-    )) as [string, string, Flat?];
+    )) as [string, string, Flat?, number?];
     const job = r[2] === undefined ? undefined : decodeJob(r[2]);
-    if (r[0] === "ignored") return job === undefined ? { kind: "ignored", reason: r[1] as never } : { kind: "ignored", reason: r[1] as never, job };
+    if (r[0] === "ignored") {
+      if (job === undefined) return { kind: "ignored", reason: r[1] as never };
+      return Number(r[3]) === 1 ? { kind: "ignored", reason: r[1] as never, job, ended: true } : { kind: "ignored", reason: r[1] as never, job };
+    }
     return { kind: r[0] as "accepted" | "duplicate", job: job!, transition: r[1] };
   }
 

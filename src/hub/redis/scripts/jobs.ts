@@ -86,7 +86,7 @@ return rec(j.id)
 
 /**
  * Settle. ARGV: 1 workerId, 2 jobId, 3 taskId, 4 status, 5 data?, 6 error?, 7 retry ('1'/'0'),
- * 8 transition. Answers {kind, transition or reason, job?}.
+ * 8 transition. Answers {kind, transition or reason, job?, 1 when this call ended the job?}.
  */
 export const SETTLE = `${PRELUDE}
 local wid, id, task = ARGV[1], ARGV[2], ARGV[3]
@@ -102,7 +102,7 @@ end
 if j.state ~= 'running' or j.wid ~= wid then return {'ignored', 'worker_mismatch', rec(id)} end
 if j.dl and now() > tonumber(j.dl) then
   finish(j, {state = 'failed', status = '${TaskStatus.FAILURE}', err = timeout_error(), endr = 'deadline'})
-  return {'ignored', 'deadline_exceeded', rec(id)}
+  return {'ignored', 'deadline_exceeded', rec(id), 1}
 end
 local status, data, err = ARGV[4], opt(ARGV[5]), opt(ARGV[6])
 if ARGV[7] == '1' then
