@@ -34,11 +34,27 @@ describe.skipIf(!available)("RedisStore durability (appendonly, fsync every seco
     }
     const running = await store.claim("w1", jobs.slice(0, 5).map((j) => j.jobId));
     expect(running).not.toBeNull();
+    const survivor = new RedisStore({ url: server.url, prefix });
+    expect(await survivor.queueLength()).toBe(49);
     await store.close();
 
     await server.restart();
+    // A store that stays up across the restart reconnects, and its scripts load again (NOSCRIPT).
+    let reconnected = false;
+    for (let i = 0; i < 200 && !reconnected; i++) {
+      try {
+        await survivor.ping();
+        reconnected = true;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    expect(reconnected).toBe(true);
+    expect((await survivor.submit(newJob(), {})).kind).toBe("created");
+    expect(await survivor.queueLength()).toBe(50);
+    await survivor.close();
     store = new RedisStore({ url: server.url, prefix });
-    expect(await store.queueLength()).toBe(49);
+    expect(await store.queueLength()).toBe(50);
     expect((await store.getJob(running!.jobId))!).toMatchObject({ state: "running", workerId: "w1" });
     expect((await store.submit(newJob({ owner: "o", idempotencyKey: "k7" }), {})).kind).toBe("existing");
     // The worker comes back: its lease is still there and its result is accepted.

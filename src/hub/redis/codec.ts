@@ -20,6 +20,10 @@ interface Blob {
 
 /** Script arguments 1..10 shared by submit and reject (see `CREATE` in scripts/jobs.ts). */
 export function jobArgs(job: NewJob): string[] {
+  // Redis scores and the scripts' arithmetic need real numbers; NaN would fail inside a script.
+  if (!Number.isFinite(job.priority)) throw new TypeError(`job priority must be a finite number, got ${job.priority}`);
+  if (job.deadline !== undefined && !Number.isFinite(job.deadline)) throw new TypeError(`job deadline must be a finite number, got ${job.deadline}`);
+  if (!Number.isInteger(job.maxRetries) || job.maxRetries < 0) throw new TypeError(`job maxRetries must be a non-negative integer, got ${job.maxRetries}`);
   const blob: Blob = { params: job.params };
   if (job.metadata !== undefined) blob.metadata = job.metadata;
   if (job.trace !== undefined) blob.trace = job.trace;
