@@ -173,15 +173,14 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', B .. 'cd', '-inf', t, 'LIMIT', 0
 end
 local retention, most = tonumber(ARGV[2]), tonumber(ARGV[3])
 local forgotten = 0
-local count = redis.call('ZCARD', B .. 'ended')
+local count = redis.call('LLEN', B .. 'ended')
 while forgotten < limit and count > 0 do
-  local head = redis.call('ZRANGE', B .. 'ended', 0, 0, 'WITHSCORES')
-  if count <= most and t - tonumber(head[2]) < retention then break end
-  local id = head[1]
-  redis.call('ZREM', B .. 'ended', id)
-  count = count - 1
+  local id = redis.call('LINDEX', B .. 'ended', 0)
   local k = jk(id)
-  local v = redis.call('HMGET', k, 'state', 'owner', 'idem')
+  local v = redis.call('HMGET', k, 'state', 'owner', 'idem', 'fin')
+  if count <= most and v[4] and t - tonumber(v[4]) < retention then break end
+  redis.call('LPOP', B .. 'ended')
+  count = count - 1
   if v[1] and terminal(v[1]) then
     redis.call('DEL', k)
     redis.call('ZREM', B .. 'jobs', id)

@@ -10,8 +10,8 @@
  * - `B q:<queue>` zset, score -priority, member zero-padded seq `:` jobId (ties order by member,
  *   so FIFO within a priority); `B qs:<skill>` set of queues; `B qi` hash queue -> requirements.
  * - `B wt` / `B ws` / `B wo`: waiting counters (total, per skill, per owner).
- * - `B l:<workerId>` set of leased job ids; `B dl` deadlines, `B cd` cancel grace, `B ended`
- *   retention: zsets by due time, so sweeps read only what is due.
+ * - `B l:<workerId>` set of leased job ids; `B dl` deadlines and `B cd` cancel grace: zsets by due
+ *   time; `B ended` list of ended jobs in end order (retention): sweeps read only what is due.
  * - `B w:<workerId>` hash of JSON fields; `B wk` zset (lexical listing), `B we` zset by expiry.
  * - `B c:<skill>` contracts, `B t:<hash>` tokens, `B r:<key>` replay memory, `B signals` channel.
  */
@@ -85,7 +85,7 @@ local function finish(j, e)
   redis.call('HDEL', k, 'lms')
   redis.call('ZREM', B .. 'dl', j.id)
   redis.call('ZREM', B .. 'cd', j.id)
-  redis.call('ZADD', B .. 'ended', t, j.id)
+  redis.call('RPUSH', B .. 'ended', j.id)
   j.state = e.state
   emit({type = 'ended', jobId = j.id})
 end
