@@ -182,6 +182,17 @@ export function storeConformance(label: string, make: () => Promise<StoreHarness
       expect(await store.queueLength()).toBe(3);
     });
 
+    withStore("a job id already known answers that job and queues nothing more", async (_h, store) => {
+      const a = await submit(store, { priority: 1 });
+      const again = await store.submit(newJob({ jobId: a.jobId, priority: 5, type: "other" }), {});
+      expect(again).toMatchObject({ kind: "existing", job: { jobId: a.jobId, priority: 1, type: "echo" } });
+      expect((await store.reject(newJob({ jobId: a.jobId }), { code: "INVALID_INPUT_ERROR", message: "x" })).kind).toBe("existing");
+      expect(await store.queueLength()).toBe(1);
+      expect((await store.peek("echo", 10)).map((e) => e.jobId)).toEqual([a.jobId]);
+      expect(await store.queuesOf("other")).toEqual([]);
+      expect((await store.listJobs({}, 10)).jobs.map((j) => j.jobId)).toEqual([a.jobId]);
+    });
+
     withStore("reject records a job ended at once, idempotently", async (_h, store) => {
       const s = await listen(store);
       const error = { code: "INVALID_INPUT_ERROR", message: "bad params" };

@@ -15,6 +15,8 @@ local id = ARGV[1]
 local owner = opt(ARGV[7])
 local idem = opt(ARGV[8])
 local ikey
+-- A job id already known is that job: never a second record (and a ghost queue entry) for it.
+if redis.call('EXISTS', jk(id)) == 1 then return {'existing', rec(id)} end
 if idem then
   ikey = (owner or '') .. '\\0' .. idem
   local known = redis.call('HGET', B .. 'idem', ikey)
@@ -31,7 +33,6 @@ local dl = opt(ARGV[5])
 if dl then f[#f + 1] = 'dl'; f[#f + 1] = dl end
 if owner then f[#f + 1] = 'owner'; f[#f + 1] = owner end
 if idem then f[#f + 1] = 'idem'; f[#f + 1] = idem end
-redis.call('DEL', k)
 redis.call('HSET', k, unpack(f))
 redis.call('ZADD', B .. 'jobs', seq, id)
 if ikey then redis.call('HSET', B .. 'idem', ikey, id) end
