@@ -1,7 +1,9 @@
 /**
  * RedisStore round trips on a private redis-server: claim + settle of queued jobs (two Lua scripts
  * each) in a closed loop, with 1 and with 8 clients (one RedisStore and connection each, as 8 hubs
- * would), next to the floor of a bare PING in the same shape. Skipped without redis-server.
+ * would), next to the floor of a bare PING in the same shape; then, with many tasks queued, what a
+ * queued task costs in Redis memory and that a sweep with nothing due and a claim do not grow with
+ * the queue. Skipped without redis-server.
  */
 import { randomUUID } from "node:crypto";
 import { RedisStore } from "../src/hub/redis/index.js";
@@ -76,8 +78,57 @@ export async function run(): Promise<BenchRow[]> {
       rows.push({ name: `claim + settle, ${clients} client${clients > 1 ? "s" : ""}`, ...r, floor: floorName, note: "2 scripts per op" });
       await Promise.all(stores.map((s) => s.close()));
     }
+    rows.push(...(await atScale(server.url)));
   } finally {
     await server.stop();
+  }
+  return rows;
+}
+
+/** Submits `n` small jobs of skill `echo`, 500 in flight at a time. */
+async function fill(store: RedisStore, n: number, deadline?: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += 500) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(500, n - i) }, () =>
+        store.submit({ jobId: randomUUID(), type: "echo", queue: "echo", params: { n: 1 }, requirements: {}, priority: 0, maxRetries: 2, ...(deadline !== undefined ? { deadline } : {}) }, {}),
+      ),
+    );
+    for (const v of batch) if (v.kind === "created") ids.push(v.job.jobId);
+  }
+  return ids;
+}
+
+async function usedMemory(store: RedisStore): Promise<number> {
+  const info = await store.redis.info("memory");
+  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+/** Memory per queued task, and sweep/claim cost with 1k and 50k tasks queued. */
+async function atScale(url: string): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const queued of [1_000, 50_000]) {
+    const store = new RedisStore({ url, prefix: `scale-${randomUUID()}` });
+    store.configure({ retentionMs: 600_000, maxRetained: 1_000_000, cancelGraceMs: 30_000 });
+    const before = await usedMemory(store);
+    const far = (await store.now()) + 3_600_000;
+    const ids = await fill(store, queued, far);
+    const perTask = ((await usedMemory(store)) - before) / queued;
+    const sweep = await median(3, () => closedLoop(1, () => store.sweep(1000)));
+    rows.push({ name: `sweep, nothing due, ${queued.toLocaleString("en-US")} queued`, ...sweep, note: `${Math.round(perTask)} bytes of Redis memory per queued task (params {n:1}, a deadline)` });
+    let next = 0;
+    // Claim and put back, so the queue keeps its size through the measurement.
+    const claim = await median(3, () =>
+      closedLoop(1, async () => {
+        const id = ids[next++ % ids.length]!;
+        const job = await store.claim("w", [id]);
+        if (job === null) throw new Error("claim failed");
+        await store.release(id, job.taskId);
+      }),
+    );
+    rows.push({ name: `claim + release, ${queued.toLocaleString("en-US")} queued`, ...claim, note: "2 scripts per op" });
+    await store.redis.eval("for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end", 0, `{${store.prefix}}:*`);
+    await store.close();
   }
   return rows;
 }

@@ -133,7 +133,7 @@ export class RedisStore implements HubStore {
       this.redis = options.redis;
       this.#owned = false;
     } else {
-      this.redis = new Redis(options.url ?? "redis://127.0.0.1:6379", { enableAutoPipelining: true, ...options.redisOptions });
+      this.redis = new Redis(options.url ?? "redis://127.0.0.1:6379", { ...options.redisOptions });
       this.#owned = true;
       // Connection errors surface as failed commands (and a failing ping()); ioredis reconnects.
       this.redis.on("error", () => {});
