@@ -24,6 +24,8 @@ export interface RedisServerOptions {
   appendonly?: boolean;
   /** `appendfsync` policy when `appendonly` is on. Default `everysec`. */
   appendfsync?: "always" | "everysec" | "no";
+  /** More `redis-server` arguments. */
+  extraArgs?: readonly string[];
 }
 
 /** A running test server. */
@@ -84,6 +86,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--protected-mode", "yes"];
   if (options.appendonly === true) args.push("--appendonly", "yes", "--appendfsync", options.appendfsync ?? "everysec");
   else args.push("--appendonly", "no");
+  args.push(...(options.extraArgs ?? []));
   let child: ChildProcess | undefined;
 
   const launch = async (): Promise<void> => {
@@ -132,4 +135,44 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
       await launch();
     },
   };
+}
+
+/** A running test cluster of masters without replicas. */
+export interface RedisCluster {
+  readonly nodes: readonly RedisServer[];
+  /** Stops every node. */
+  stop(): Promise<void>;
+}
+
+/** Starts `size` (at least 3) cluster-enabled servers and joins them into one cluster with `redis-cli`. */
+export async function startRedisCluster(size = 3): Promise<RedisCluster> {
+  const nodes: RedisServer[] = [];
+  const stop = async (): Promise<void> => {
+    for (const n of nodes) await n.stop();
+  };
+  try {
+    for (let i = 0; i < size; i++) {
+      nodes.push(await startRedis({ extraArgs: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000"] }));
+    }
+    const create = spawnSync("redis-cli", ["--cluster", "create", ...nodes.map((n) => `127.0.0.1:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`);
+    for (let i = 0; i < 200; i++) {
+      const states = nodes.map((n) => spawnSync("redis-cli", ["-p", String(n.port), "cluster", "info"], { encoding: "utf8", timeout: 5000 }).stdout ?? "");
+      if (states.every((s) => s.includes("cluster_state:ok"))) return { nodes, stop };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error("the test cluster did not reach cluster_state:ok");
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** True when `redis-cli` (needed to form a cluster) can be run. */
+export function hasRedisCli(): boolean {
+  const r = spawnSync("redis-cli", ["--version"], { stdio: "ignore" });
+  return r.error === undefined && r.status === 0;
 }

@@ -4,7 +4,7 @@
  * machines whose clocks disagree share one fleet, one queue and one set of leases. Signals travel
  * over Redis pub/sub on a channel under the prefix.
  */
-import { Redis, type RedisOptions } from "ioredis";
+import { Redis, type Cluster, type RedisOptions } from "ioredis";
 import type { TaskError } from "../../../generated/types.js";
 import type {
   CancelVerdict,
@@ -38,10 +38,11 @@ export interface RedisStoreOptions {
   /** `redis://[user:pass@]host:port/db` (or `rediss://`); used when `redis` is not given. Default `redis://127.0.0.1:6379`. */
   url?: string;
   /**
-   * An ioredis client to use instead of connecting to `url`. It stays the caller's: `close()` does
-   * not quit it. The store defines its scripts on it (commands named `rxon*`).
+   * An ioredis client to use instead of connecting to `url`: a `Redis`, or a `Cluster` (all keys
+   * share one hash tag, so one slot). It stays the caller's: `close()` does not quit it. The store
+   * defines its scripts on it (commands named `rxon*`).
    */
-  redis?: Redis;
+  redis?: Redis | Cluster;
   /** Key prefix: every key is `{prefix}:...` (one hash tag, so one cluster slot). Default `rxon`. */
   prefix?: string;
   /** How long `ping()` waits before it reports the store unreachable, in ms. Default 1000. */
@@ -72,6 +73,8 @@ const SCRIPTS = {
   rxonRemoveWorker: REMOVE_WORKER,
   rxonExpireWorkers: EXPIRE_WORKERS,
   rxonPutToken: PUT_TOKEN,
+  // TIME of the node that holds the keys (a keyless TIME could reach another cluster node).
+  rxonTime: "return redis.call('TIME')",
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -109,7 +112,9 @@ function parseSignal(message: string): HubSignal | undefined {
 /** {@link HubStore} on Redis through ioredis. Several hubs may share one Redis and one prefix. */
 export class RedisStore implements HubStore {
   /** The main connection (scripts and reads). */
-  readonly redis: Redis;
+  readonly redis: Redis | Cluster;
+  /** The same, typed by the command surface both client kinds share. */
+  readonly #r: Redis;
   /** Key prefix in use (without braces). */
   readonly prefix: string;
   readonly #base: string;
@@ -117,7 +122,7 @@ export class RedisStore implements HubStore {
   readonly #owned: boolean;
   readonly #pingTimeoutMs: number;
   #policy: StorePolicy = DEFAULT_POLICY;
-  #sub: Redis | undefined;
+  #sub: Redis | Cluster | undefined;
   #subscribed: Promise<unknown> | undefined;
   readonly #listeners = new Set<SignalListener>();
   #closed = false;
@@ -133,11 +138,13 @@ export class RedisStore implements HubStore {
       this.redis = options.redis;
       this.#owned = false;
     } else {
-      this.redis = new Redis(options.url ?? "redis://127.0.0.1:6379", { ...options.redisOptions });
-      this.#owned = true;
+      const client = new Redis(options.url ?? "redis://127.0.0.1:6379", { ...options.redisOptions });
       // Connection errors surface as failed commands (and a failing ping()); ioredis reconnects.
-      this.redis.on("error", () => {});
+      client.on("error", () => {});
+      this.redis = client;
+      this.#owned = true;
     }
+    this.#r = this.redis as Redis;
     for (const [name, lua] of Object.entries(SCRIPTS)) {
       this.redis.defineCommand(name, { lua, numberOfKeys: 1, ...(name === "rxonListJobs" ? { readOnly: true } : {}) });
     }
@@ -182,7 +189,7 @@ export class RedisStore implements HubStore {
   }
 
   async getJob(jobId: string): Promise<JobRecord | undefined> {
-    const flat = (await this.redis.hgetall(this.#key(`j:${jobId}`))) as Record<string, string>;
+    const flat = (await this.#r.hgetall(this.#key(`j:${jobId}`))) as Record<string, string>;
     const entries = Object.entries(flat);
     return entries.length === 0 ? undefined : decodeJob(entries.flat());
   }
@@ -190,7 +197,7 @@ export class RedisStore implements HubStore {
   async listJobs(filter: JobFilter, limit: number, cursor?: string): Promise<{ jobs: JobRecord[]; cursor?: string }> {
     let start = "+inf";
     if (cursor !== undefined) {
-      const score = await this.redis.zscore(this.#key("jobs"), cursor);
+      const score = await this.#r.zscore(this.#key("jobs"), cursor);
       if (score === null) return { jobs: [] };
       start = `(${score}`;
     }
@@ -216,9 +223,9 @@ export class RedisStore implements HubStore {
   }
 
   async queuesOf(skill: string): Promise<readonly QueueInfo[]> {
-    const names = await this.redis.smembers(this.#key(`qs:${skill}`));
+    const names = await this.#r.smembers(this.#key(`qs:${skill}`));
     if (names.length === 0) return [];
-    const p = this.redis.pipeline();
+    const p = this.#r.pipeline();
     for (const name of names) {
       p.zcard(this.#key(`q:${name}`));
       p.hget(this.#key("qi"), name);
@@ -235,14 +242,14 @@ export class RedisStore implements HubStore {
 
   async peek(queue: string, limit: number): Promise<readonly QueueEntry[]> {
     if (limit <= 0) return [];
-    const r = await this.redis.zrange(this.#key(`q:${queue}`), 0, limit - 1, "WITHSCORES");
+    const r = await this.#r.zrange(this.#key(`q:${queue}`), 0, limit - 1, "WITHSCORES");
     const out: QueueEntry[] = [];
     for (let i = 0; i + 1 < r.length; i += 2) out.push(decodeQueueEntry(r[i]!, r[i + 1]!));
     return out;
   }
 
   async queueDepths(): Promise<Record<string, number>> {
-    const r = await this.redis.hgetall(this.#key("ws"));
+    const r = await this.#r.hgetall(this.#key("ws"));
     const out: Record<string, number> = {};
     for (const [k, v] of Object.entries(r)) {
       const n = Number(v);
@@ -252,7 +259,7 @@ export class RedisStore implements HubStore {
   }
 
   async queueLength(): Promise<number> {
-    return Number((await this.redis.get(this.#key("wt"))) ?? 0);
+    return Number((await this.#r.get(this.#key("wt"))) ?? 0);
   }
 
   async claim(workerId: string, jobIds: readonly string[]): Promise<JobRecord | null> {
@@ -356,7 +363,7 @@ export class RedisStore implements HubStore {
   }
 
   async getWorker(workerId: string): Promise<WorkerRecord | undefined> {
-    const r = await this.redis.hgetall(this.#key(`w:${workerId}`));
+    const r = await this.#r.hgetall(this.#key(`w:${workerId}`));
     return decodeWorker(Object.entries(r).flat());
   }
 
@@ -364,12 +371,12 @@ export class RedisStore implements HubStore {
     const from = cursor === undefined ? "-" : `(${cursor}`;
     const ids =
       limit === undefined
-        ? await this.redis.zrangebylex(this.#key("wk"), from, "+")
+        ? await this.#r.zrangebylex(this.#key("wk"), from, "+")
         : limit <= 0
           ? []
-          : await this.redis.zrangebylex(this.#key("wk"), from, "+", "LIMIT", 0, limit);
+          : await this.#r.zrangebylex(this.#key("wk"), from, "+", "LIMIT", 0, limit);
     if (ids.length === 0) return [];
-    const p = this.redis.pipeline();
+    const p = this.#r.pipeline();
     for (const id of ids) p.hgetall(this.#key(`w:${id}`));
     const res = (await p.exec()) ?? [];
     const out: WorkerRecord[] = [];
@@ -382,11 +389,11 @@ export class RedisStore implements HubStore {
   }
 
   async countWorkers(): Promise<number> {
-    return this.redis.zcard(this.#key("wk"));
+    return this.#r.zcard(this.#key("wk"));
   }
 
   async contractsOf(skill: string): Promise<readonly SkillInfo[]> {
-    const values = await this.redis.hvals(this.#key(`c:${skill}`));
+    const values = await this.#r.hvals(this.#key(`c:${skill}`));
     return values.map((v) => JSON.parse(v) as SkillInfo);
   }
 
@@ -397,17 +404,17 @@ export class RedisStore implements HubStore {
   }
 
   async getToken(hash: string): Promise<TokenRecord | undefined> {
-    const v = await this.redis.get(this.#key(`t:${hash}`));
+    const v = await this.#r.get(this.#key(`t:${hash}`));
     return v === null ? undefined : (JSON.parse(v) as TokenRecord);
   }
 
   async consumeToken(hash: string): Promise<TokenRecord | undefined> {
-    const v = await this.redis.getdel(this.#key(`t:${hash}`));
+    const v = await this.#r.getdel(this.#key(`t:${hash}`));
     return v === null ? undefined : (JSON.parse(v) as TokenRecord);
   }
 
   async remember(key: string, ttlMs: number): Promise<boolean> {
-    const r = await this.redis.set(this.#key(`r:${key}`), "1", "PX", Math.max(1, Math.ceil(ttlMs)), "NX");
+    const r = await this.#r.set(this.#key(`r:${key}`), "1", "PX", Math.max(1, Math.ceil(ttlMs)), "NX");
     return r === "OK";
   }
 
@@ -417,7 +424,7 @@ export class RedisStore implements HubStore {
     this.#listeners.add(listener);
     if (this.#sub === undefined && !this.#closed) {
       // Subscribed connections can run nothing else, hence a second one, made on first need.
-      const sub = this.redis.duplicate();
+      const sub = this.#r.duplicate() as Redis | Cluster;
       this.#sub = sub;
       sub.on("message", (channel: string, message: string) => {
         if (channel !== this.#channel) return;
@@ -446,11 +453,11 @@ export class RedisStore implements HubStore {
   }
 
   async publish(signal: HubSignal): Promise<void> {
-    await this.redis.publish(this.#channel, JSON.stringify(signal));
+    await this.#r.publish(this.#channel, JSON.stringify(signal));
   }
 
   async now(): Promise<number> {
-    const [s, us] = await this.redis.time();
+    const [s, us] = (await this.#run("rxonTime")) as [string, string];
     return Number(s) * 1000 + Math.floor(Number(us) / 1000);
   }
 
@@ -460,7 +467,7 @@ export class RedisStore implements HubStore {
       timer = setTimeout(() => reject(new Error(`Redis did not answer PING within ${this.#pingTimeoutMs} ms`)), this.#pingTimeoutMs);
     });
     try {
-      await Promise.race([this.redis.ping(), timeout]);
+      await Promise.race([this.#r.ping(), timeout]);
     } finally {
       clearTimeout(timer);
     }
@@ -477,7 +484,7 @@ export class RedisStore implements HubStore {
 }
 
 /** Quits politely, or drops the connection when Redis cannot be reached. */
-async function quit(client: Redis): Promise<void> {
+async function quit(client: Redis | Cluster): Promise<void> {
   if (client.status === "end") return;
   if (client.status !== "ready") {
     client.disconnect();
