@@ -87,7 +87,7 @@ describe.skipIf(!available)("RedisStore", () => {
       const store = new RedisStore({ url: server.url, prefix });
       const heard: unknown[] = [];
       store.subscribe((s) => heard.push(s));
-      await (store as unknown as { subscribed(): Promise<void> }).subscribed();
+      await store.subscribed();
       const channel = `{${prefix}}:signals`;
       for (const m of ["not json", "null", '{"type":"queued"}', '{"type":"boom","x":1}', '{"type":"worker","workerId":5}']) await store.redis.publish(channel, m);
       await store.publish({ type: "ended", jobId: "j" });
@@ -161,7 +161,7 @@ describe.skipIf(!available)("RedisStore", () => {
       const hubs = Array.from({ length: 3 }, () => new RedisStore({ url: server.url, prefix }));
       const heard: string[][] = hubs.map(() => []);
       hubs.forEach((s, i) => s.subscribe((sig) => sig.type === "queued" && heard[i]!.push(sig.queue)));
-      await Promise.all(hubs.map((s) => (s as unknown as { subscribed(): Promise<void> }).subscribed()));
+      await Promise.all(hubs.map((s) => s.subscribed()));
       await hubs[0]!.submit(newJob({ queue: "fan-q" }), {});
       for (let i = 0; i < 200 && heard.some((h) => h.length === 0); i++) await new Promise((r) => setTimeout(r, 10));
       expect(heard).toEqual([["fan-q"], ["fan-q"], ["fan-q"]]);
