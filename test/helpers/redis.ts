@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { test } from "vitest";
 
 /** How to get a server when there is none. */
 export const REDIS_INSTALL_HINT = "redis-server not found on PATH: install it (apt-get install redis-server) to run the Redis store tests";
@@ -16,6 +17,23 @@ export const REDIS_INSTALL_HINT = "redis-server not found on PATH: install it (a
 export function hasRedisServer(): boolean {
   const r = spawnSync("redis-server", ["--version"], { stdio: "ignore" });
   return r.error === undefined && r.status === 0;
+}
+
+/**
+ * Call at the top of a Redis test file: answers whether `redis-server` can run. When it cannot,
+ * registers a visible skipped test saying how to install it, or, with `CI=true`, a failing one.
+ */
+export function requireRedis(suite: string): boolean {
+  if (hasRedisServer()) return true;
+  if (process.env.CI === "true") {
+    test(`${suite}: redis-server is installed (required in CI)`, () => {
+      throw new Error(REDIS_INSTALL_HINT);
+    });
+  } else {
+    console.warn(`\n*** ${suite} skipped: ${REDIS_INSTALL_HINT} ***\n`);
+    test.skip(`${suite}: ${REDIS_INSTALL_HINT}`, () => {});
+  }
+  return false;
 }
 
 /** Options of {@link startRedis}. */

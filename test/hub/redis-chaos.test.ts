@@ -10,10 +10,10 @@ import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { RedisStore } from "../../src/hub/redis/index.js";
-import { hasRedisServer, startRedis, type RedisServer } from "../helpers/redis.js";
+import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
 import { newJob } from "./store-conformance.js";
 
-const available = hasRedisServer();
+const available = requireRedis("RedisStore chaos test");
 const ROOT = resolve(import.meta.dirname, "../..");
 const JOBS = 1000;
 const PROCS = 4;

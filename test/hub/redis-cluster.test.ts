@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { randomUUID } from "node:crypto";
 import { Cluster } from "ioredis";
 import { RedisStore } from "../../src/hub/redis/index.js";
-import { hasRedisCli, hasRedisServer, startRedisCluster, type RedisCluster } from "../helpers/redis.js";
+import { hasRedisCli, requireRedis, startRedisCluster, type RedisCluster } from "../helpers/redis.js";
 import { newJob, storeConformance } from "./store-conformance.js";
 
-const available = hasRedisServer() && hasRedisCli();
+const available = requireRedis("RedisStore cluster tests") && hasRedisCli();
 
 describe.skipIf(!available)("RedisStore on a Redis Cluster", () => {
   let cluster: RedisCluster;

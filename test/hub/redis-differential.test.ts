@@ -11,10 +11,10 @@ import { randomUUID } from "node:crypto";
 import { MemoryStore } from "../../src/hub/memory-store.js";
 import { RedisStore } from "../../src/hub/redis/index.js";
 import type { HubStore, JobRecord, Settlement, WorkerRecord } from "../../src/hub/store.js";
-import { hasRedisServer, startRedis, type RedisServer } from "../helpers/redis.js";
+import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
 import { newJob, workerRecord } from "./store-conformance.js";
 
-const available = hasRedisServer();
+const available = requireRedis("RedisStore differential test");
 
 type Op =
   | { op: "submit"; job: number; type: "a" | "b"; priority: number; owner?: "o1" | "o2"; idem?: "k1" | "k2"; limit?: number }

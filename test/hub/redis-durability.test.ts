@@ -9,10 +9,10 @@ import { afterAll, describe, expect, test } from "vitest";
 import { randomUUID } from "node:crypto";
 import { RedisStore } from "../../src/hub/redis/index.js";
 import type { JobRecord } from "../../src/hub/store.js";
-import { hasRedisServer, startRedis, type RedisServer } from "../helpers/redis.js";
+import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
 import { newJob } from "./store-conformance.js";
 
-const available = hasRedisServer();
+const available = requireRedis("RedisStore durability tests");
 const servers: RedisServer[] = [];
 
 afterAll(async () => {

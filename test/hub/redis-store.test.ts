@@ -7,21 +7,10 @@ import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { RedisStore } from "../../src/hub/redis/index.js";
 import type { JobRecord } from "../../src/hub/store.js";
-import { hasRedisServer, REDIS_INSTALL_HINT, startRedis, type RedisServer } from "../helpers/redis.js";
+import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
 import { newJob, storeConformance, workerRecord } from "./store-conformance.js";
 
-const available = hasRedisServer();
-
-if (!available) {
-  if (process.env.CI === "true") {
-    test("redis-server is installed (required in CI)", () => {
-      throw new Error(REDIS_INSTALL_HINT);
-    });
-  } else {
-    console.warn(`\n*** RedisStore tests skipped: ${REDIS_INSTALL_HINT} ***\n`);
-    test.skip(`RedisStore: ${REDIS_INSTALL_HINT}`, () => {});
-  }
-}
+const available = requireRedis("RedisStore tests");
 
 describe.skipIf(!available)("RedisStore", () => {
   let server: RedisServer;
