@@ -29,6 +29,13 @@ async function closedLoop(clients: number, op: (client: number) => Promise<unkno
   return { opsPerSec: done / secs, usPerOp: (secs * 1e6) / done };
 }
 
+/** Redis-side time per script call since the last `CONFIG RESETSTAT` (µs), from INFO commandstats. */
+async function scriptUs(store: RedisStore): Promise<string> {
+  const info = await store.redis.info("commandstats");
+  const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(info);
+  return m === null ? "?" : (Number(m[2]) / Number(m[1])).toFixed(1);
+}
+
 async function median(rounds: number, fn: () => Promise<{ opsPerSec: number; usPerOp: number }>): Promise<{ opsPerSec: number; usPerOp: number }> {
   const all: { opsPerSec: number; usPerOp: number }[] = [];
   for (let i = 0; i < rounds; i++) all.push(await fn());
@@ -65,6 +72,7 @@ export async function run(): Promise<BenchRow[]> {
         for (const v of batch) if (v.kind === "created") ids.push(v.job.jobId);
       }
       let next = 0;
+      await stores[0]!.redis.config("RESETSTAT");
       const r = await median(3, () =>
         closedLoop(clients, async (c) => {
           const id = ids[next++];
@@ -75,7 +83,7 @@ export async function run(): Promise<BenchRow[]> {
           if (v.kind !== "accepted") throw new Error(`settle ${v.kind}`);
         }),
       );
-      rows.push({ name: `claim + settle, ${clients} client${clients > 1 ? "s" : ""}`, ...r, floor: floorName, note: "2 scripts per op" });
+      rows.push({ name: `claim + settle, ${clients} client${clients > 1 ? "s" : ""}`, ...r, floor: floorName, note: `2 scripts per op; ${await scriptUs(stores[0]!)} µs of Redis time per script` });
       await Promise.all(stores.map((s) => s.close()));
     }
     rows.push(...(await atScale(server.url)));
@@ -114,8 +122,10 @@ async function atScale(url: string): Promise<BenchRow[]> {
     const far = (await store.now()) + 3_600_000;
     const ids = await fill(store, queued, far);
     const perTask = ((await usedMemory(store)) - before) / queued;
+    await store.redis.config("RESETSTAT");
     const sweep = await median(3, () => closedLoop(1, () => store.sweep(1000)));
-    rows.push({ name: `sweep, nothing due, ${queued.toLocaleString("en-US")} queued`, ...sweep, note: `${Math.round(perTask)} bytes of Redis memory per queued task (params {n:1}, a deadline)` });
+    rows.push({ name: `sweep, nothing due, ${queued.toLocaleString("en-US")} queued`, ...sweep, note: `${await scriptUs(store)} µs of Redis time per sweep; ${Math.round(perTask)} bytes of Redis memory per queued task (params {n:1}, a deadline)` });
+    await store.redis.config("RESETSTAT");
     let next = 0;
     // Claim and put back, so the queue keeps its size through the measurement.
     const claim = await median(3, () =>
@@ -126,7 +136,7 @@ async function atScale(url: string): Promise<BenchRow[]> {
         await store.release(id, job.taskId);
       }),
     );
-    rows.push({ name: `claim + release, ${queued.toLocaleString("en-US")} queued`, ...claim, note: "2 scripts per op" });
+    rows.push({ name: `claim + release, ${queued.toLocaleString("en-US")} queued`, ...claim, note: `2 scripts per op; ${await scriptUs(store)} µs of Redis time per script` });
     await store.redis.eval("for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end", 0, `{${store.prefix}}:*`);
     await store.close();
   }
