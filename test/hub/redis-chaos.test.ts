@@ -85,6 +85,8 @@ describe.skipIf(!available)("RedisStore under SIGKILL of its clients", () => {
     const requeued = jobs.filter((j) => j.attempts > 1).length;
     console.log(`chaos: ${killed} of ${spawned} processes killed, ${requeued} jobs re-queued after their worker died, ${accepted.size} results reported accepted`);
     expect(killed).toBeGreaterThan(0);
+    // The kills caught workers holding leases (else this test would check nothing about them).
+    expect(requeued).toBeGreaterThan(0);
     expect(jobs.length).toBe(JOBS);
     expect(jobs.every((j) => j.state === "finished")).toBe(true);
     expect(new Set(jobs.map((j) => j.jobId))).toEqual(ids);
