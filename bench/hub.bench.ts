@@ -49,7 +49,7 @@ async function drive(hub: Hub, total: number, inflight: number, latencies: numbe
     while (submitted < total) {
       submitted++;
       const t = performance.now();
-      const o = await hub.submit({ type: "echo", params: { n: submitted } }).result();
+      const o = await (await hub.submit({ type: "echo", params: { n: submitted } })).result();
       if (o.status !== "success") throw new Error(`task failed: ${JSON.stringify(o.error)}`);
       latencies.push(performance.now() - t);
     }

@@ -5,3 +5,7 @@ mkdirSync("dist/generated", { recursive: true });
 for (const f of readdirSync("generated")) {
   if (f.endsWith(".js") || f.endsWith(".d.ts")) copyFileSync(`generated/${f}`, `dist/generated/${f}`);
 }
+
+// The dashboard's browser files are served as they are from next to the compiled module.
+mkdirSync("dist/src/hub/dashboard/assets", { recursive: true });
+for (const f of readdirSync("src/hub/dashboard/assets")) copyFileSync(`src/hub/dashboard/assets/${f}`, `dist/src/hub/dashboard/assets/${f}`);

@@ -116,7 +116,7 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
     io.stdout.write(`rxon demo: hub on ${server.url}, workers ${FLEET.map((f) => f.id).join(", ")}\n`);
 
     const batch = plan(total);
-    const handles: { planned: Planned; handle: TaskHandle }[] = batch.map((planned) => ({ planned, handle: hub.submit(planned.submit) }));
+    const handles: { planned: Planned; handle: TaskHandle }[] = await Promise.all(batch.map(async (planned) => ({ planned, handle: await hub.submit(planned.submit) })));
     const progress = (): void => {
       const pct = Math.floor((done / total) * 100);
       const bar = "#".repeat(Math.floor(pct / 5)).padEnd(20, ".");

@@ -20,8 +20,11 @@ Options:
   --skills <module>          module exporting the skills (.ts works when run with tsx)
   --token <t>                X-Worker-Token (prefer --token-file or RXON_TOKEN: argv is visible)
   --token-file <file>        read the token from a file
+  --insecure                 run without a worker token (only for a hub that asks for none)
   --secret <s>               HMAC signing secret (default: the token; or RXON_SECRET)
   --ed25519-key <file|hex>   sign with Ed25519 instead of HMAC
+  --orchestrator-key-file <file>
+                             run only tasks signed (sig) with this secret (or RXON_ORCHESTRATOR_KEY)
   --resources <json|file>    Resources offered, e.g. '{"devices":[{"type":"gpu","properties":{"vram_gb":24}}]}'
   --concurrency <n>          tasks run at the same time (default 1)
   --heartbeat-interval <ms>  heartbeat interval (default 15000)
@@ -60,6 +63,8 @@ export async function workerCommand(argv: readonly string[], io: CliIo, stop?: A
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
       "log-level": { type: "string" },
+      insecure: { type: "boolean" },
+      "orchestrator-key-file": { type: "string" },
     },
     false,
   );
@@ -70,6 +75,13 @@ export async function workerCommand(argv: readonly string[], io: CliIo, stop?: A
   const token = values.token ?? (values["token-file"] !== undefined ? readText(io, values["token-file"]).trim() : io.env.RXON_TOKEN) ?? "";
   // The Python SDK signs with its token; so does this worker unless told otherwise.
   const secret = values.secret ?? io.env.RXON_SECRET ?? (values["ed25519-key"] === undefined && token !== "" ? token : undefined);
+  if (token === "" && values["tls-cert"] === undefined && values.insecure !== true) {
+    // A worker without credentials is almost always a missing variable, not a choice: say so before connecting.
+    throw new UsageError("no worker token: give --token-file, --token or RXON_TOKEN (or --tls-cert for mTLS, or --insecure to run without one)");
+  }
+  const keyFile = values["orchestrator-key-file"];
+  const orchestratorKey = keyFile !== undefined ? readText(io, keyFile).trim() : io.env.RXON_ORCHESTRATOR_KEY || undefined;
+  if (orchestratorKey === "") throw new UsageError(`the orchestrator key file ${keyFile} is empty`);
   const skills = await loadSkills(values.skills, io.cwd);
   const logger = consoleLogger(level as LogLevel, io.stderr);
   const tlsCa = values["tls-ca"];
@@ -86,6 +98,7 @@ export async function workerCommand(argv: readonly string[], io: CliIo, stop?: A
     heartbeatIntervalMs: intOption(values["heartbeat-interval"], "heartbeat-interval", 15_000, 1),
     ...(values.resources !== undefined ? { resources: readResources(io, values.resources) } : {}),
     ...(secret !== undefined && secret !== "" ? { secret } : {}),
+    ...(orchestratorKey !== undefined ? { orchestratorKey } : {}),
     ...(values["ed25519-key"] !== undefined ? { ed25519Key: readKeyText(io, values["ed25519-key"]) } : {}),
     ...(tlsCa !== undefined || tlsCert !== undefined
       ? {
@@ -99,11 +112,25 @@ export async function workerCommand(argv: readonly string[], io: CliIo, stop?: A
       : {}),
   });
   worker.on("registered", ({ count }) => io.stdout.write(`rxon worker ${values.id} registered (${count})\n`));
-  const started = worker.start();
-  const signal = await waitForSignal(stop);
-  logger.info(`worker: ${signal}, draining`);
+  // Ends on SIGINT/SIGTERM, on `stop`, or when the hub refuses the worker's credentials for good.
+  const quit = new AbortController();
+  const onStop = (): void => quit.abort();
+  if (stop?.aborted) quit.abort();
+  else stop?.addEventListener("abort", onStop, { once: true });
+  let refused: unknown;
+  const started = worker.start().catch((err: unknown) => {
+    refused = err;
+    quit.abort();
+  });
+  const signal = await waitForSignal(quit.signal);
+  stop?.removeEventListener("abort", onStop);
+  if (refused === undefined) logger.info(`worker: ${signal}, draining`);
   await worker.stop({ graceMs: intOption(values.grace, "grace", 10_000) });
-  await started.catch(() => undefined);
+  await started;
+  if (refused !== undefined) {
+    io.stderr.write(`rxon worker ${values.id}: ${refused instanceof Error ? refused.message : String(refused)}\n`);
+    return ExitCode.FAILURE;
+  }
   io.stdout.write(`rxon worker ${values.id} stopped\n`);
   return ExitCode.OK;
 }

@@ -147,7 +147,8 @@ export class HubAuth {
       throw refuse("Unauthorized: Invalid refresh token (not found)", "bad_refresh_token");
     }
     if (record.workerId !== workerId) throw refuse("Unauthorized: Invalid refresh token (owner mismatch)", "owner_mismatch");
-    await this.#store.deleteToken(hash);
+    // Single use across hubs: of two concurrent exchanges only one takes the token out.
+    if ((await this.#store.consumeToken(hash)) === undefined) throw refuse("Unauthorized: Invalid refresh token (already used)", "bad_refresh_token");
     return this.issue(workerId);
   }
 }

@@ -23,35 +23,39 @@ import { pathOf } from "../listener/routes.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { parseJson } from "../wire/json.js";
 import { submitOptionsOf } from "./client-request.js";
-import type { JobRecord } from "./store.js";
-import type { SubmitOptions, TaskHandle, TaskOutcome } from "./types.js";
+import type { CancelVerdict, JobRecord } from "./store.js";
+import type { ClientApiOptions, ClientToken, SubmitOptions, TaskHandle } from "./types.js";
 
 /** Path prefix of the client API. */
 export const CLIENT_PREFIX = "/_client";
 
 /** What the client API needs of a hub (a {@link Hub} has it all). */
 export interface ClientApiHub {
-  submit(options: SubmitOptions): TaskHandle;
-  cancel(jobId: string): Promise<void>;
+  submit(options: SubmitOptions): Promise<TaskHandle>;
+  /** Cancels; with `owner`, only that owner's job. */
+  cancel(jobId: string, owner?: string): Promise<CancelVerdict>;
   readonly store: { getJob(jobId: string): JobRecord | undefined | Promise<JobRecord | undefined> };
-  on(event: "task:completed", listener: (outcome: TaskOutcome) => void): unknown;
+  /** Calls `wake` when the job ends (on any hub); returns the function that stops watching. */
+  watch(jobId: string, wake: () => void): () => void;
 }
 
-/** Options of the client API (also the `clientApi` member of the hub's options). */
-export interface ClientApiOptions {
-  /** Accepted `X-Client-Token` values. None (the default): the API is disabled. */
-  tokens?: readonly string[];
-  /** Largest request body in bytes (413 above it). Default 1 MiB. */
-  maxBodyBytes?: number;
-  /** Longest `?wait=` honoured, in seconds (longer waits are cut to it). Default 60. */
-  maxWaitSeconds?: number;
-  /** Time allowed to receive a request body, in ms. Default 30 000. */
-  bodyTimeoutMs?: number;
-  /** Logger. Default silent. */
-  logger?: Logger;
+/** Who is calling: the owner id of the credential and whether it sees every job. */
+interface Caller {
+  readonly owner: string;
+  readonly admin: boolean;
 }
+
+/** Owner id of a client token: a short hash (the secret itself is never stored with jobs). */
+export function ownerOf(token: string): string {
+  return `client-${createHash("sha256").update(token, "utf8").digest("hex").slice(0, 16)}`;
+}
+
+const TRACEPARENT_HEADER = "traceparent";
+const TRACESTATE_HEADER = "tracestate";
+const IDEMPOTENCY_HEADER = "idempotency-key";
 
 const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
+export type { ClientApiOptions };
 const TERMINAL = new Set(["finished", "failed", "cancelled"]);
 
 function digest(token: string): Buffer {
@@ -66,29 +70,27 @@ function failure(status: number, message: string, code: string): RxonError {
 /** The client API of one hub. Mounted by `hub.listen()`; use {@link ClientApi.handle} in your own server. */
 export class ClientApi {
   readonly #hub: ClientApiHub;
-  readonly #digests: readonly Buffer[];
+  readonly #digests: readonly { digest: Buffer; caller: Caller }[];
   readonly #maxBodyBytes: number;
   readonly #maxWaitMs: number;
   readonly #bodyTimeoutMs: number;
   readonly #logger: Logger;
-  /** job id → wake-ups of the requests waiting for it. */
-  readonly #waiting = new Map<string, Set<() => void>>();
   /** Every open wait, so that `close()` can end them. */
   readonly #open = new Set<() => void>();
   #closed = false;
 
   constructor(hub: ClientApiHub, options: ClientApiOptions = {}) {
-    const tokens = options.tokens ?? [];
+    const tokens: ClientToken[] = (options.tokens ?? []).map((t) => (typeof t === "string" ? { token: t } : t));
     for (const t of tokens) {
-      if (typeof t !== "string" || t === "") throw new ValidationError("Client tokens must be non-empty strings", [{ path: "/clientTokens", message: "empty token" }]);
+      if (typeof t?.token !== "string" || t.token === "") throw new ValidationError("Client tokens must be non-empty strings", [{ path: "/clientTokens", message: "empty token" }]);
+      if (t.scope !== undefined && t.scope !== "client" && t.scope !== "admin") throw new ValidationError("Client token scope must be 'client' or 'admin'", [{ path: "/clientTokens", message: "unknown scope" }]);
     }
     this.#hub = hub;
-    this.#digests = tokens.map(digest);
+    this.#digests = tokens.map((t) => ({ digest: digest(t.token), caller: { owner: ownerOf(t.token), admin: t.scope === "admin" } }));
     this.#maxBodyBytes = options.maxBodyBytes ?? Limit.MAX_BODY_BYTES;
     this.#maxWaitMs = (options.maxWaitSeconds ?? 60) * 1000;
     this.#bodyTimeoutMs = options.bodyTimeoutMs ?? 30_000;
     this.#logger = options.logger ?? silentLogger;
-    if (this.enabled) hub.on("task:completed", (o) => this.#wake(o.jobId));
   }
 
   /** True when client tokens are configured. */
@@ -131,39 +133,44 @@ export class ClientApi {
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.#authenticate(req);
+    const caller = this.authenticate(req);
     if (this.#closed) throw failure(503, "Hub is shutting down", ErrorCode.TRANSIENT_ERROR);
     const { path, query } = pathOf(req.url);
     const method = req.method ?? "GET";
     const rest = path.slice(CLIENT_PREFIX.length);
     if (rest === "/tasks") {
       if (method !== "POST") return this.#notAllowed(req, res, "POST");
-      return this.#submit(req, res);
+      return this.#submit(req, res, caller);
     }
     if (rest.startsWith("/tasks/")) {
       const jobId = rest.slice("/tasks/".length);
       if (method !== "GET" && method !== "DELETE") return this.#notAllowed(req, res, "GET, DELETE");
       if (hasBody(req)) await readBody(req, this.#maxBodyBytes, this.#bodyTimeoutMs);
       const job = JOB_ID.test(jobId) ? await this.#hub.store.getJob(jobId) : undefined;
-      if (job === undefined) throw failure(404, "Job not found", IgnoredReason.JOB_NOT_FOUND);
-      return method === "GET" ? this.#get(job, query, res) : this.#cancel(job, res);
+      // Another owner's job is as unknown as a job that does not exist.
+      if (job === undefined || (!caller.admin && job.owner !== caller.owner)) throw failure(404, "Job not found", IgnoredReason.JOB_NOT_FOUND);
+      return method === "GET" ? this.#get(job, query, res) : this.#cancel(job, res, caller);
     }
     throw failure(404, "Not found", ErrorCode.INVALID_INPUT_ERROR);
   }
 
-  /** 401 without a token, 403 with a wrong one; every configured token is compared (constant time). */
-  #authenticate(req: IncomingMessage): void {
+  /**
+   * The caller of a request: 401 without a token, 403 with a wrong one; every configured token is
+   * compared (constant time). Also used by the dashboard.
+   */
+  authenticate(req: IncomingMessage): { readonly owner: string; readonly admin: boolean } {
     const presented = req.headers[Header.CLIENT_TOKEN.toLowerCase()];
     if (typeof presented !== "string" || presented === "") {
       throw new AuthError("Missing X-Client-Token", { status: 401, details: { reason: "missing_token" } });
     }
     const d = digest(presented);
-    let ok = false;
-    for (const known of this.#digests) ok = timingSafeEqual(d, known) || ok;
-    if (!ok) {
+    let found: Caller | undefined;
+    for (const known of this.#digests) if (timingSafeEqual(d, known.digest)) found ??= known.caller;
+    if (found === undefined) {
       this.#logger.warn({ reason: "bad_client_token" }, "hub client api: refused a request with an unknown client token");
       throw new AuthError("Invalid client token", { details: { reason: "bad_token" } });
     }
+    return found;
   }
 
   #notAllowed(req: IncomingMessage, res: ServerResponse, allow: string): void {
@@ -171,20 +178,20 @@ export class ClientApi {
     sendJson(res, 405, JSON.stringify({ error: "Method not allowed", code: ErrorCode.INVALID_INPUT_ERROR }), { Allow: allow });
   }
 
-  async #submit(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async #submit(req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> {
     const length = declaredLength(req, this.#maxBodyBytes);
     if (length === 0) throw new ValidationError("Request body is empty", [{ path: "", message: "body is empty" }]);
     if (!isJsonContentType(req, true)) throw unsupportedMediaType();
     const body = await readBody(req, this.#maxBodyBytes, this.#bodyTimeoutMs);
-    const options = submitOptionsOf(parseJson(body, { maxBytes: this.#maxBodyBytes }));
-    let handle: TaskHandle;
-    try {
-      handle = this.#hub.submit(options);
-    } catch (err) {
-      // The only refusal of a valid submission is a closed hub.
-      if (this.#closed || err instanceof ValidationError) throw failure(503, "Hub is shutting down", ErrorCode.TRANSIENT_ERROR);
-      throw err;
-    }
+    const options: SubmitOptions = { ...submitOptionsOf(parseJson(body, { maxBytes: this.#maxBodyBytes })), owner: caller.owner };
+    const key = headerOf(req, IDEMPOTENCY_HEADER);
+    if (key !== undefined) options.idempotencyKey = key;
+    const traceparent = headerOf(req, TRACEPARENT_HEADER);
+    if (traceparent !== undefined) options.traceparent = traceparent;
+    const tracestate = headerOf(req, TRACESTATE_HEADER);
+    if (tracestate !== undefined) options.tracestate = tracestate;
+    if (this.#closed) throw failure(503, "Hub is shutting down", ErrorCode.TRANSIENT_ERROR);
+    const handle: TaskHandle = await this.#hub.submit(options);
     this.#logger.info({ jobId: handle.jobId, type: options.type }, "hub client api: task submitted");
     sendJson(res, 202, jsonText({ job_id: handle.jobId, task_id: handle.taskId, status: handle.status }));
   }
@@ -198,8 +205,8 @@ export class ClientApi {
     sendJson(res, 200, jsonText(view(job)));
   }
 
-  async #cancel(job: JobRecord, res: ServerResponse): Promise<void> {
-    await this.#hub.cancel(job.jobId);
+  async #cancel(job: JobRecord, res: ServerResponse, caller: Caller): Promise<void> {
+    await this.#hub.cancel(job.jobId, caller.admin ? undefined : caller.owner);
     const now = (await this.#hub.store.getJob(job.jobId)) ?? job;
     sendJson(res, 202, jsonText({ job_id: now.jobId, task_id: now.taskId, status: now.state }));
   }
@@ -219,9 +226,7 @@ export class ClientApi {
   async #wait(jobId: string, ms: number, res: ServerResponse): Promise<JobRecord | undefined> {
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
-    let set = this.#waiting.get(jobId);
-    if (set === undefined) this.#waiting.set(jobId, (set = new Set()));
-    set.add(wake);
+    const unwatch = this.#hub.watch(jobId, wake);
     this.#open.add(wake);
     const timer = setTimeout(wake, ms);
     timer.unref();
@@ -235,14 +240,8 @@ export class ClientApi {
       clearTimeout(timer);
       res.off("close", wake);
       this.#open.delete(wake);
-      set.delete(wake);
-      if (set.size === 0 && this.#waiting.get(jobId) === set) this.#waiting.delete(jobId);
+      unwatch();
     }
-  }
-
-  #wake(jobId: string): void {
-    const set = this.#waiting.get(jobId);
-    if (set !== undefined) for (const wake of [...set]) wake();
   }
 
   /** Answers without reading the rest of a body that will not be used, then closes the connection. */
@@ -255,6 +254,13 @@ export class ClientApi {
       if (!res.writableFinished) req.socket.destroy();
     });
   }
+}
+
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string") throw new ValidationError(`Header ${name} must be given once`, [{ path: `/headers/${name}`, message: "repeated" }]);
+  return v;
 }
 
 /** The client's view of a job: state, progress, and the outcome once it ended (snake_case, as on the wire). */

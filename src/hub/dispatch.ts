@@ -3,10 +3,12 @@
  * receives. Matching itself (skills, versions, resources, artifacts, params contract) is the
  * matching module's; this file only maps hub records onto it.
  */
+import { createHash } from "node:crypto";
 import type { SkillInfo, TaskPayload, TaskError } from "../../generated/types.js";
 import { ErrorCode } from "../../generated/constants.js";
-import { matchWorker, findSkill, type WorkerRequirement, type WorkerRecord as MatchWorker } from "../matching/requirement.js";
-import type { JobRecord, WorkerRecord } from "./store.js";
+import { matchWorker, findSkill, paramsSatisfy, type WorkerRequirement, type WorkerRecord as MatchWorker } from "../matching/requirement.js";
+import { signTask } from "../security/task-signature.js";
+import type { JobRecord, TaskRequirements, WorkerRecord } from "./store.js";
 
 /** Error codes a task is re-run after (up to its retry limit); all others end it. */
 export const TRANSIENT_CODES: ReadonlySet<string> = new Set([
@@ -16,6 +18,51 @@ export const TRANSIENT_CODES: ReadonlySet<string> = new Set([
   ErrorCode.INTERNAL_ERROR,
   ErrorCode.DEPENDENCY_MISSING_ERROR,
 ]);
+
+/** Content key of a JSON-able value (sorted keys), short. */
+function contentKey(value: unknown): string {
+  const text = JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+  return createHash("sha256").update(text ?? "").digest("base64url").slice(0, 22);
+}
+
+/**
+ * Queue of a task: its skill and requirement class. Tasks that need the same thing wait in one
+ * queue, so a worker looks at the head of each class it can serve instead of scanning past tasks
+ * it cannot run.
+ */
+export function queueNameOf(skill: string, requirements: TaskRequirements): string {
+  return Object.keys(requirements).length === 0 ? `${skill}:*` : `${skill}:${contentKey(requirements)}`;
+}
+
+/** Profile of a worker: a content key of everything matching looks at. */
+export function profileOf(worker: Pick<WorkerRecord, "skills" | "resources" | "installedArtifacts" | "installedSoftware" | "capabilities" | "hotSkills">): string {
+  return contentKey([worker.skills, worker.resources ?? null, worker.installedArtifacts ?? null, worker.installedSoftware ?? null, worker.capabilities ?? null, worker.hotSkills ?? null]);
+}
+
+/** The matching module's requirement for a task class (without params). */
+export function classRequirement(skill: string, r: TaskRequirements): WorkerRequirement {
+  const req: WorkerRequirement = { skill };
+  if (r.skillVersion !== undefined) req.skillVersion = r.skillVersion;
+  if (r.skillType !== undefined) req.skillType = r.skillType;
+  if (r.resources !== undefined) req.resources = r.resources;
+  if (r.artifacts !== undefined) req.artifacts = r.artifacts;
+  if (r.software !== undefined) req.software = r.software;
+  if (r.extra !== undefined) req.extra = r.extra;
+  return req;
+}
+
+/** Can a worker of this view run tasks of this class (everything but params)? */
+export function canRunClass(view: MatchWorker, skill: string, requirements: TaskRequirements): boolean {
+  return matchWorker(view, classRequirement(skill, requirements));
+}
+
+/** Do `params` satisfy the view's contract of `skill`? */
+export function acceptsParams(view: MatchWorker, skill: string, params: Record<string, unknown>): boolean {
+  const s = findSkill(view.supported_skills, skill);
+  return s !== undefined && paramsSatisfy(s, params);
+}
 
 /** The matching module's requirement for a job. */
 export function requirementOf(job: JobRecord): WorkerRequirement {
@@ -53,8 +100,16 @@ export function skillFor(worker: WorkerRecord, type: string): SkillInfo | undefi
   return findSkill(worker.skills, type);
 }
 
+/** What the hub adds to every dispatched task. */
+export interface PayloadExtras {
+  /** Signs the task (`sig`) with this orchestrator secret. */
+  readonly orchestratorKey?: string;
+  /** `policy.allowed_skills`. */
+  readonly allowedSkills?: readonly string[];
+}
+
 /** The task as sent to the worker. */
-export function payloadFor(job: JobRecord, nowMs: number): TaskPayload {
+export function payloadFor(job: JobRecord, nowMs: number, extras: PayloadExtras = {}): TaskPayload {
   const p: TaskPayload = {
     job_id: job.jobId,
     task_id: job.taskId,
@@ -67,7 +122,13 @@ export function payloadFor(job: JobRecord, nowMs: number): TaskPayload {
   if (job.requirements.skillVersion !== undefined) p.skill_version = job.requirements.skillVersion;
   if (job.requirements.skillType !== undefined) p.skill_type = job.requirements.skillType;
   if (job.metadata !== undefined) p.metadata = job.metadata;
-  return p;
+  if (job.trace !== undefined) {
+    p.tracing_context = { traceparent: job.trace.traceparent, ...(job.trace.tracestate !== undefined ? { tracestate: job.trace.tracestate } : {}) };
+  }
+  if (job.parent !== undefined) p.depth = job.parent.depth;
+  if (job.parent?.hash !== undefined) p.parent_hash = job.parent.hash;
+  if (extras.allowedSkills !== undefined) p.policy = { allowed_skills: [...extras.allowedSkills] };
+  return extras.orchestratorKey !== undefined ? signTask(p, extras.orchestratorKey) : p;
 }
 
 /** A result's error as a TaskError (a string or a missing code is TRANSIENT_ERROR, as in the reference). */

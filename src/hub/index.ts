@@ -4,13 +4,43 @@
  */
 export { Hub } from "./hub.js";
 export type { HubServer } from "./server.js";
-export { ClientApi, CLIENT_PREFIX, type ClientApiOptions, type ClientApiHub } from "./client-api.js";
-export { MemoryStore } from "./memory-store.js";
+export { ClientApi, CLIENT_PREFIX, type ClientApiHub } from "./client-api.js";
+export { MemoryStore, type MemoryStoreOptions } from "./memory-store.js";
+export { SkillCalls, SKILL_CALL_PATH } from "./skill-calls.js";
+export { queueNameOf, profileOf } from "./dispatch.js";
+export { taskIdOf, jobIdOfTask, isTerminal } from "./store.js";
 export { SkillQueue } from "./queue.js";
 export { HubAuth, tokenHash, secretsEqual } from "./auth.js";
 export { TRANSIENT_CODES } from "./dispatch.js";
-export type { HubStore, WorkerRecord, JobRecord, QueueEntry, TokenRecord, Awaitable } from "./store.js";
 export type {
+  HubStore,
+  WorkerRecord,
+  JobRecord,
+  NewJob,
+  JobParent,
+  JobTrace,
+  JobFilter,
+  QueueEntry,
+  QueueInfo,
+  QueueLimits,
+  TokenRecord,
+  Awaitable,
+  SubmitVerdict,
+  Settlement,
+  SettleVerdict,
+  IgnoreReason,
+  CancelVerdict,
+  HeartbeatUpdate,
+  HeartbeatVerdict,
+  WorkerGone,
+  SweepResult,
+  HubSignal,
+  StorePolicy,
+  SkillContract,
+} from "./store.js";
+export type {
+  ClientApiOptions,
+  ClientToken,
   HubOptions,
   HubAuthOptions,
   HubEvents,
@@ -22,3 +52,12 @@ export type {
   TaskRequirements,
   TaskState,
 } from "./types.js";
+export {
+  Dashboard,
+  DASHBOARD_PREFIX,
+  hubDashboardSource,
+  type DashboardOptions,
+  type DashboardSource,
+  type DashboardHub,
+} from "./dashboard/index.js";
+export type { RequestMount } from "./server.js";

@@ -97,6 +97,7 @@ export class MemoryStore implements HubStore {
   readonly #remembered = new Map<string, number>();
   readonly #rememberedExpiries = new TimeHeap();
   readonly #listeners = new Set<(s: HubSignal) => void>();
+  #pending: HubSignal[] = [];
   #seq = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -231,8 +232,9 @@ export class MemoryStore implements HubStore {
   settle(workerId: string, jobId: string, taskId: string, s: Settlement): SettleVerdict {
     const job = this.#jobs.get(jobId);
     if (job === undefined) return { kind: "ignored", reason: "job_not_found" };
-    if (job.settled !== undefined && job.settled.taskId === taskId && job.settled.workerId === workerId) {
-      return { kind: "duplicate", job: copyJob(job), transition: job.settled.transition };
+    const last = job.settled;
+    if (last !== undefined && last.taskId === taskId && last.workerId === workerId && last.fingerprint === s.fingerprint) {
+      return { kind: "duplicate", job: copyJob(job), transition: last.transition };
     }
     if (taskId !== job.taskId) return { kind: "ignored", reason: "stale_task", job: copyJob(job) };
     if (isTerminal(job.state)) {
@@ -244,7 +246,7 @@ export class MemoryStore implements HubStore {
       this.#end(job, { state: "failed", status: TaskStatus.FAILURE, error: timeoutError(), endReason: "deadline" });
       return { kind: "ignored", reason: "deadline_exceeded", job: copyJob(job), ended: true };
     }
-    const settled = { taskId, workerId, transition: s.transition };
+    const settled = { taskId, workerId, transition: s.transition, ...(s.fingerprint !== undefined ? { fingerprint: s.fingerprint } : {}) };
     if (s.retry === true) {
       job.settled = settled;
       this.#requeue(job, true, s.error, workerId);
@@ -545,12 +547,27 @@ export class MemoryStore implements HubStore {
 
   // ------------------------------------------------------------------ internals
 
+  /**
+   * Signals are delivered after the transition's caller has its answer (a microtask later), as a
+   * remote store's would be: a caller always learns of its own transition before anyone reacts
+   * to it (e.g. `task:submitted` before `task:dispatched`).
+   */
   #emit(signal: HubSignal): void {
-    for (const l of this.#listeners) {
-      try {
-        l(signal);
-      } catch {
-        // A listener's failure is its own; the transition has happened.
+    if (this.#listeners.size === 0) return;
+    this.#pending.push(signal);
+    if (this.#pending.length === 1) queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    const batch = this.#pending;
+    this.#pending = [];
+    for (const signal of batch) {
+      for (const l of this.#listeners) {
+        try {
+          l(signal);
+        } catch {
+          // A listener's failure is its own; the transition has happened.
+        }
       }
     }
   }

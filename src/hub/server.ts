@@ -1,7 +1,7 @@
 /**
  * Serving a hub over HTTP(S): a node:http(s) server with the listener attached.
  */
-import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Header, ProtocolVersion } from "../../generated/constants.js";
@@ -9,7 +9,11 @@ import { RxonListener } from "../listener/index.js";
 import type { RxonHandler } from "../listener/types.js";
 import type { Logger } from "../logger.js";
 import type { ListenOptions } from "./types.js";
-import type { ClientApi } from "./client-api.js";
+
+/** Something answering some of a server's requests (the client API, `/skills/call`, the dashboard): true when it answered. */
+export interface RequestMount {
+  handle(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean>;
+}
 
 /** A running server of a hub. */
 export interface HubServer {
@@ -23,8 +27,17 @@ export interface HubServer {
   close(): Promise<void>;
 }
 
-/** Starts a server for `handler` (and the client API, next to the worker routes) and resolves once it listens. */
-export async function serve(handler: RxonHandler, options: ListenOptions, logger: Logger, clientApi?: ClientApi): Promise<HubServer> {
+/**
+ * Starts a server for `handler` (and `mounts`, next to the worker routes) and resolves once it
+ * listens. `onUndelivered` hears of tasks whose poll answer did not reach the worker.
+ */
+export async function serve(
+  handler: RxonHandler,
+  options: ListenOptions,
+  logger: Logger,
+  mounts: readonly RequestMount[] = [],
+  onUndelivered?: (workerId: string, task: unknown) => void,
+): Promise<HubServer> {
   const tls = options.tls;
   const server: Server = tls
     ? (createHttpsServer({
@@ -40,8 +53,7 @@ export async function serve(handler: RxonHandler, options: ListenOptions, logger
   server.keepAliveTimeout = 65_000;
   // Registered before the listener attaches: it keeps worker routes and passes everything else here.
   server.on("request", (req, res) => {
-    const answered = clientApi !== undefined ? clientApi.handle(req, res) : Promise.resolve(false);
-    void answered.then((handled) => {
+    void answer(mounts, req, res).then((handled) => {
       if (!handled && !res.headersSent) {
         // As the listener answers unknown paths when it is alone on a server.
         res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8", [Header.VERSION]: ProtocolVersion.CURRENT });
@@ -49,7 +61,7 @@ export async function serve(handler: RxonHandler, options: ListenOptions, logger
       }
     });
   });
-  const listener = new RxonListener({ handler, logger });
+  const listener = new RxonListener({ handler, logger, ...(onUndelivered !== undefined ? { onUndelivered } : {}) });
   listener.attach(server);
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
@@ -75,4 +87,10 @@ export async function serve(handler: RxonHandler, options: ListenOptions, logger
         });
       })()),
   };
+}
+
+/** Asks each mount in turn; true once one answered. */
+async function answer(mounts: readonly RequestMount[], req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  for (const m of mounts) if (await m.handle(req, res)) return true;
+  return false;
 }

@@ -132,7 +132,7 @@ export interface JobRecord {
   error?: TaskError;
   resultWorkerId?: string;
   /** Task id of the result that ended the job or re-queued it last, with the answer it got. */
-  settled?: { readonly taskId: string; readonly workerId: string; readonly transition: string };
+  settled?: { readonly taskId: string; readonly workerId: string; readonly transition: string; readonly fingerprint?: string };
   progress?: number;
 }
 
@@ -184,13 +184,15 @@ export interface Settlement {
   readonly retry?: boolean;
   /** The `transition` answered to the worker when accepted. */
   readonly transition: string;
+  /** Content hash of the result (status, data, error): a re-send with the same hash is a duplicate. */
+  readonly fingerprint?: string;
 }
 
 /** Answer of {@link HubStore.settle}. */
 export type SettleVerdict =
   /** Applied. `job` is the job after the transition (ended, or waiting again after a retry). */
   | { readonly kind: "accepted"; readonly job: JobRecord; readonly transition: string }
-  /** An exact re-send of the result that was applied: answer as the first time. */
+  /** A re-send (same task, worker and fingerprint) of the result that was applied: answer as the first time. */
   | { readonly kind: "duplicate"; readonly job: JobRecord; readonly transition: string }
   /** Not applied. `ended` is true when this call ended the job (its deadline had passed). */
   | { readonly kind: "ignored"; readonly reason: IgnoreReason; readonly job?: JobRecord; readonly ended?: boolean };

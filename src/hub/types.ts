@@ -2,26 +2,11 @@
  * Public types of the reference hub: what a client submits, what it gets back, and the options,
  * events and statistics of a hub.
  */
-import type { InstalledArtifact, Resources, SkillInfo, TaskError } from "../../generated/types.js";
+import type { SkillInfo, TaskError } from "../../generated/types.js";
 import type { Logger } from "../logger.js";
-import type { ClientApiOptions } from "./client-api.js";
-import type { HubStore } from "./store.js";
+import type { HubStore, QueueLimits, TaskRequirements, TaskState } from "./store.js";
 
-/** What a task needs from the worker that runs it, besides the skill named by its type. */
-export interface TaskRequirements {
-  /** Devices (each consumes one distinct worker device) and generic properties (`cpu_cores`, `ram_gb`...). */
-  resources?: Resources;
-  /** Exact skill version the worker must offer. */
-  skillVersion?: string;
-  /** Exact skill type (category) the worker's skill must have. */
-  skillType?: string;
-  /** Artifacts that must be installed; a string is an artifact name in any version. */
-  artifacts?: readonly (InstalledArtifact | string)[];
-  /** Installed software by name: an exact version, or `"any"`. */
-  software?: Readonly<Record<string, string>>;
-  /** Exact values required in the worker's `capabilities.extra`. */
-  extra?: Readonly<Record<string, unknown>>;
-}
+export type { TaskRequirements, TaskState } from "./store.js";
 
 /** Arguments of {@link Hub.submit}. */
 export interface SubmitOptions {
@@ -41,6 +26,17 @@ export interface SubmitOptions {
   maxRetries?: number;
   /** Job metadata handed to the worker. */
   metadata?: Record<string, unknown>;
+  /**
+   * A key the client chooses per logical submission: a retry with the same key (and owner)
+   * answers the job the first one created instead of creating another, while that job is retained.
+   */
+  idempotencyKey?: string;
+  /** Owner of the job (an id of the client credential; never the secret). Scopes idempotency, limits and client access. */
+  owner?: string;
+  /** W3C `traceparent` of the caller, carried to the worker in `tracing_context`. */
+  traceparent?: string;
+  /** W3C `tracestate` that goes with `traceparent`. */
+  tracestate?: string;
 }
 
 /** How a task ended. */
@@ -63,9 +59,6 @@ export interface TaskOutcome {
   readonly durationMs: number;
 }
 
-/** Lifecycle states of a submitted task (a subset of the protocol's job statuses). */
-export type TaskState = "waiting_for_worker" | "running" | "finished" | "failed" | "cancelled";
-
 /** A submitted task. */
 export interface TaskHandle {
   /** Job id (stable across retries). */
@@ -74,8 +67,11 @@ export interface TaskHandle {
   readonly taskId: string;
   /** Current state. */
   readonly status: TaskState;
-  /** Resolves once the task has ended (never rejects). */
-  result(): Promise<TaskOutcome>;
+  /**
+   * Resolves once the task has ended (never rejects on the task's account). With `signal`, stops
+   * waiting (rejects with the signal's reason) when it aborts; the task goes on.
+   */
+  result(options?: { signal?: AbortSignal }): Promise<TaskOutcome>;
   /** Cancels: a queued task ends at once; a running one is told to stop (WebSocket and heartbeat). */
   cancel(): Promise<void>;
 }
@@ -106,10 +102,31 @@ export interface HubOptions {
   auth?: HubAuthOptions;
   /** Logger (pino-compatible). Default: silent. */
   logger?: Logger;
-  /** Worker record lifetime without any sign of life, in ms. Default 2 × heartbeatIntervalMs. */
+  /**
+   * Worker record lifetime without any sign of life, in ms. Default 3 × heartbeatIntervalMs
+   * (45 s with the default interval): a killed worker's tasks run elsewhere within that time.
+   */
   workerTtlMs?: number;
-  /** Heartbeat interval the workers are expected to use, in ms. Default 60 000 (so the TTL is 120 s). */
+  /** Heartbeat interval the workers are expected to use, in ms. Default 15 000 (the worker SDKs' default). */
   heartbeatIntervalMs?: number;
+  /**
+   * How long a running task may go unlisted in its worker's heartbeats (`current_tasks`) before
+   * it is given back to the queue, in ms. Default 2 × heartbeatIntervalMs.
+   */
+  leaseGraceMs?: number;
+  /** Limits on waiting tasks; past them submissions are refused (429 with Retry-After on the client API). Default: none. */
+  queueLimits?: QueueLimits;
+  /** Deepest chain of `POST /skills/call` children (a child of a top-level job has depth 1). Default 8. */
+  maxCallDepth?: number;
+  /** Longest a `POST /skills/call` waits for its child's outcome, in ms. Default 300 000. */
+  skillCallTimeoutMs?: number;
+  /**
+   * Secret the hub signs dispatched tasks with (`sig`: HMAC-SHA256 hex over the canonical task
+   * without `security`, `sig` and `orchestrator_signature`); workers given the same key verify it.
+   */
+  orchestratorKey?: string;
+  /** `policy.allowed_skills` set on every dispatched task (the worker refuses other task types). */
+  allowedSkills?: readonly string[];
   /** Longest a poll is held, in ms. Default 30 000. */
   maxPollHoldMs?: number;
   /** Default re-runs after transient failures or lost workers. Default 3. */
@@ -129,12 +146,35 @@ export interface HubOptions {
   /** Clock in epoch ms (tests). Default Date.now. */
   now?: () => number;
   /**
-   * `X-Client-Token` values accepted by the HTTP client API (`/_client/tasks`). None (the
-   * default): the client API is disabled and its paths answer 404.
+   * `X-Client-Token` values accepted by the HTTP client API (`/_client/tasks`): plain strings
+   * (scope `client`: a token sees and cancels only the jobs it submitted) or `{ token, scope }`
+   * with scope `admin` (sees and cancels every job). None (the default): the client API is
+   * disabled and its paths answer 404.
    */
-  clientTokens?: readonly string[];
+  clientTokens?: readonly (string | ClientToken)[];
   /** Limits of the HTTP client API. */
   clientApi?: Omit<ClientApiOptions, "tokens" | "logger">;
+}
+
+/** A client credential of the client API. */
+export interface ClientToken {
+  readonly token: string;
+  /** `client` (default): own jobs only. `admin`: every job (and the dashboard). */
+  readonly scope?: "client" | "admin";
+}
+
+/** Options of the client API (also the `clientApi` member of the hub's options). */
+export interface ClientApiOptions {
+  /** Accepted `X-Client-Token` values. None (the default): the API is disabled. */
+  tokens?: readonly (string | ClientToken)[];
+  /** Largest request body in bytes (413 above it). Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Longest `?wait=` honoured, in seconds (longer waits are cut to it). Default 60. */
+  maxWaitSeconds?: number;
+  /** Time allowed to receive a request body, in ms. Default 30 000. */
+  bodyTimeoutMs?: number;
+  /** Logger. Default silent. */
+  logger?: Logger;
 }
 
 /** Options of {@link Hub.listen}. */
@@ -167,6 +207,10 @@ export interface HubStats {
   readonly retried: number;
   readonly rejected: number;
   readonly refused: number;
+  /** Submissions refused by the queue limits. */
+  readonly throttled: number;
+  /** Tasks given back to the queue by lease reconciliation or a lost poll answer. */
+  readonly released: number;
 }
 
 /** Observability events of a hub, with their payloads. */

@@ -1,13 +1,18 @@
 /**
- * Held polls. A poll with nothing to do parks here, indexed by the skills it can run, until a
- * matching task is submitted (the submitter hands the task over directly), its hold time ends,
- * or its client leaves. No timers besides one per held poll, no polling loops.
+ * Held polls. A poll with nothing to do parks here until a task it can run is queued (on this hub
+ * or another sharing the store), its hold time ends, or its client leaves.
+ *
+ * Polls are indexed by skill and then by worker profile (a content key of what matching looks
+ * at): offering a task costs one match per distinct profile that polls for its skill, not one per
+ * parked poll, so a fleet of a hundred thousand identical CPU workers costs a GPU task one check.
  */
 import type { JobRecord } from "./store.js";
 
 /** One parked poll. */
 export interface Waiter {
   readonly workerId: string;
+  /** Profile of the worker (see WorkerRecord.profile). */
+  readonly profile: string;
   /** Skills it can take; empty for a poll that must not get work (unknown or draining worker). */
   readonly skills: readonly string[];
   /** Ends the wait with a task (already assigned) or nothing. */
@@ -16,9 +21,9 @@ export interface Waiter {
   readonly done: boolean;
 }
 
-/** The set of parked polls, by skill and by worker. */
+/** The set of parked polls, by skill and profile, and by worker. */
 export class PollWaiters {
-  private readonly bySkill = new Map<string, Set<Waiter>>();
+  private readonly bySkill = new Map<string, Map<string, Set<Waiter>>>();
   private readonly byWorker = new Map<string, Set<Waiter>>();
   private count = 0;
 
@@ -28,14 +33,17 @@ export class PollWaiters {
   }
 
   add(w: Waiter): void {
-    for (const s of w.skills) addTo(this.bySkill, s, w);
-    addTo(this.byWorker, w.workerId, w);
+    for (const s of w.skills) {
+      let byProfile = this.bySkill.get(s);
+      if (byProfile === undefined) this.bySkill.set(s, (byProfile = new Map()));
+      let set = byProfile.get(w.profile);
+      if (set === undefined) byProfile.set(w.profile, (set = new Set()));
+      set.add(w);
+    }
+    let mine = this.byWorker.get(w.workerId);
+    if (mine === undefined) this.byWorker.set(w.workerId, (mine = new Set()));
+    mine.add(w);
     this.count++;
-  }
-
-  /** Forgets `w` (idempotent). */
-  remove(w: Waiter): void {
-    this.take(w);
   }
 
   /**
@@ -43,25 +51,29 @@ export class PollWaiters {
    * look at the same poll across their awaits; only the one that takes it may hand it a task.
    */
   take(w: Waiter): boolean {
-    const set = this.byWorker.get(w.workerId);
-    if (set === undefined || !set.delete(w)) return false;
-    if (set.size === 0) this.byWorker.delete(w.workerId);
-    for (const s of w.skills) removeFrom(this.bySkill, s, w);
+    const mine = this.byWorker.get(w.workerId);
+    if (mine === undefined || !mine.delete(w)) return false;
+    if (mine.size === 0) this.byWorker.delete(w.workerId);
+    for (const s of w.skills) {
+      const byProfile = this.bySkill.get(s);
+      const set = byProfile?.get(w.profile);
+      if (set === undefined) continue;
+      set.delete(w);
+      if (set.size === 0) byProfile!.delete(w.profile);
+      if (byProfile!.size === 0) this.bySkill.delete(s);
+    }
     this.count--;
     return true;
   }
 
-  /**
-   * Polls that can run `skill`, longest waiting first. A live view (no copy per offer): polls
-   * taken while it is being walked are skipped, polls parked meanwhile may or may not be seen.
-   */
-  forSkill(skill: string): Iterable<Waiter> {
+  /** Profiles with polls parked for `skill`, each with its polls (longest waiting first). */
+  profilesFor(skill: string): ReadonlyMap<string, ReadonlySet<Waiter>> {
     return this.bySkill.get(skill) ?? NONE;
   }
 
-  /** Has anyone parked for `skill`? */
-  hasSkill(skill: string): boolean {
-    return this.bySkill.has(skill);
+  /** Skills some poll is parked for. */
+  skills(): IterableIterator<string> {
+    return this.bySkill.keys();
   }
 
   /** Ends every poll of a worker with nothing (it re-registered, drains or is gone). */
@@ -69,7 +81,7 @@ export class PollWaiters {
     const set = this.byWorker.get(workerId);
     if (set === undefined) return;
     for (const w of [...set]) {
-      this.remove(w);
+      this.take(w);
       w.settle(null);
     }
   }
@@ -80,20 +92,4 @@ export class PollWaiters {
   }
 }
 
-const NONE: readonly Waiter[] = [];
-
-function addTo(map: Map<string, Set<Waiter>>, key: string, w: Waiter): void {
-  let set = map.get(key);
-  if (set === undefined) {
-    set = new Set();
-    map.set(key, set);
-  }
-  set.add(w);
-}
-
-function removeFrom(map: Map<string, Set<Waiter>>, key: string, w: Waiter): void {
-  const set = map.get(key);
-  if (set === undefined) return;
-  set.delete(w);
-  if (set.size === 0) map.delete(key);
-}
+const NONE: ReadonlyMap<string, ReadonlySet<Waiter>> = new Map();

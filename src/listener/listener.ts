@@ -42,6 +42,8 @@ const MODEL_OF = {
 /** Answers when the handler returns nothing (PROTOCOL.md 2.2). */
 const DEFAULT_ANSWER: Partial<Record<HttpAction, string>> = {
   register: '{"status":"registered"}',
+  // A heartbeat answered with anything else (null, a missing status) makes some SDKs register again.
+  heartbeat: '{"status":"ok"}',
   result: '{"status":"ok"}',
   event: '{"status":"event_accepted"}',
 };
@@ -63,6 +65,7 @@ export type NodeServer = HttpServer | HttpsServer;
  */
 export class RxonListener {
   #handler: LooseHandler | undefined;
+  readonly #undelivered: RxonListenerOptions["onUndelivered"];
   readonly #logger: Logger;
   readonly #limits: ResolvedLimits;
   readonly #verifier: VerificationLayer | undefined;
@@ -75,6 +78,7 @@ export class RxonListener {
 
   constructor(options: RxonListenerOptions = {}) {
     this.#handler = options.handler as LooseHandler | undefined;
+    this.#undelivered = options.onUndelivered;
     this.#logger = options.logger ?? silentLogger;
     this.#limits = resolveLimits(options.limits);
     this.#verifier = makeVerifier(options.verify);
@@ -256,23 +260,35 @@ export class RxonListener {
       sendEmpty(res, 204);
       call.then(
         (late) => {
-          if (!isNothing(late)) this.#logger.warn({ workerId }, "rxon listener: a task returned after its poll was released at shutdown was not delivered");
+          if (isNothing(late)) return;
+          this.#logger.warn({ workerId }, "rxon listener: a task returned after its poll was released at shutdown was not delivered");
+          this.#undelivered?.(workerId, late, "released");
         },
         noop,
       );
       return;
     }
-    if (res.headersSent || res.writableEnded) return;
     if (isNothing(value)) {
-      if (res.destroyed) return;
+      if (res.headersSent || res.writableEnded || res.destroyed) return;
       sendEmpty(res, 204);
       return;
     }
-    if (res.destroyed) {
+    if (res.headersSent || res.writableEnded || res.destroyed) {
       this.#logger.warn({ workerId }, "rxon listener: the worker went away before its task could be delivered");
+      this.#undelivered?.(workerId, value, "client_gone");
       return;
     }
-    sendJson(res, 200, jsonText(value));
+    let text: string;
+    try {
+      text = jsonText(value);
+    } catch (err) {
+      this.#undelivered?.(workerId, value, "unserializable");
+      throw err;
+    }
+    res.once("close", () => {
+      if (!res.writableFinished) this.#undelivered?.(workerId, value, "client_gone");
+    });
+    sendJson(res, 200, text);
   }
 
   #answerError(error: unknown, req: IncomingMessage, res: ServerResponse, action: string): void {
@@ -372,6 +388,9 @@ export class RxonListener {
     });
     Promise.resolve()
       .then(() => handler("websocket", channel, context))
+      // A handler that returns at once (or returns nothing) leaves the channel open until the
+      // worker or the listener closes it: closing it would make the worker reconnect in a loop.
+      .then(() => channel.closed)
       .then(
         () => channel.close(1000),
         (error: unknown) => {

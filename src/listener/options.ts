@@ -46,6 +46,12 @@ export type ListenerVerifyOptions = { verifier: MessageVerifier } | VerifierOpti
 export interface RxonListenerOptions {
   /** The application's handler; may be set later with `setHandler` (503 until then). */
   handler?: RxonHandler;
+  /**
+   * Told when a task the handler returned for a poll did not reach the worker: the poll was
+   * released at shutdown, the client left before or while it was written, or it could not be
+   * serialized. An orchestrator puts such a task back in its queue at once.
+   */
+  onUndelivered?: (workerId: string, task: unknown, reason: "released" | "client_gone" | "unserializable") => void;
   /** pino-compatible logger. Default silent. */
   logger?: Logger;
   /** Request and WebSocket limits. */

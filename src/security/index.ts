@@ -28,6 +28,7 @@ export {
   type Ed25519Backend,
 } from "./ed25519.js";
 export { signMessage, type SignMessageOptions, type SignedMessage } from "./sign-message.js";
+export { signTask, verifyTaskSignature, TASK_SIGNATURE_IGNORED_FIELDS } from "./task-signature.js";
 export { ReplayGuard, replayIdentity, type ReplayGuardOptions, type ReplayVerdict } from "./replay.js";
 export {
   MessageVerifier,

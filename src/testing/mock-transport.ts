@@ -21,8 +21,10 @@ import { silentLogger, type Logger } from "../logger.js";
 import { closedError } from "../transport/http-client.js";
 import { prepareOutgoing, type MessageSigner } from "../transport/outgoing.js";
 import type { Ed25519PrivateKey } from "../security/ed25519.js";
+import type { TransportOptions } from "../transport/options.js";
+import { registerTransportScheme } from "../transport/schemes.js";
 import { createSigner, type SignatureAlgorithm } from "../transport/signing.js";
-import type { CallOptions, PollOptions, ResultDelivery, WorkerTransport } from "../transport/types.js";
+import type { CallOptions, PollOptions, ResultDelivery, SkillCallOptions, SkillCallOutcome, WorkerTransport } from "../transport/types.js";
 import { decode, type ModelName, type Models } from "../wire/codec.js";
 import { waitUntil, type WaitOptions } from "./wait.js";
 
@@ -30,7 +32,13 @@ import { waitUntil, type WaitOptions } from "./wait.js";
 export type MockAnswer<In, Out> = Out | ((sent: In) => Out | Promise<Out>);
 
 /** The operations whose next calls can be made to fail with {@link MockTransport.failNext}. */
-export type MockOperation = "register" | "poll" | "result" | "heartbeat" | "event" | "refresh";
+export type MockOperation = "register" | "poll" | "result" | "heartbeat" | "event" | "refresh" | "skillCall";
+
+/** A skill call as the mock received it. */
+export interface MockSkillCall {
+  readonly skill_name: string;
+  readonly params: Record<string, unknown>;
+}
 
 /** Options of {@link MockTransport}. */
 export interface MockTransportOptions {
@@ -57,6 +65,8 @@ export interface MockTransportOptions {
   heartbeatResponse?: MockAnswer<Heartbeat | null, HeartbeatResponse | null>;
   /** Whether events are accepted. Default true. */
   eventResponse?: MockAnswer<WorkerEventPayload, boolean>;
+  /** Outcome of `callSkill` (a handler's `ctx.callSkill`). Default `{status: "success", data: {}}`. */
+  skillCallResponse?: MockAnswer<MockSkillCall, SkillCallOutcome>;
 }
 
 interface Waiter<T> {
@@ -80,6 +90,8 @@ export class MockTransport implements WorkerTransport {
   readonly events: WorkerEventPayload[] = [];
   /** Options of every poll, in order. */
   readonly polls: PollOptions[] = [];
+  /** Skill calls made (`ctx.callSkill`), in order. */
+  readonly skillCalls: MockSkillCall[] = [];
   /** How often the token was refreshed. */
   refreshCount = 0;
   /** Answers; may be changed at any time. */
@@ -87,6 +99,7 @@ export class MockTransport implements WorkerTransport {
   resultResponse: MockAnswer<TaskResult, ResultResponse | null>;
   heartbeatResponse: MockAnswer<Heartbeat | null, HeartbeatResponse | null>;
   eventResponse: MockAnswer<WorkerEventPayload, boolean>;
+  skillCallResponse: MockAnswer<MockSkillCall, SkillCallOutcome>;
 
   private readonly logger: Logger;
   private readonly clock: () => number;
@@ -108,6 +121,7 @@ export class MockTransport implements WorkerTransport {
     this.resultResponse = options.resultResponse ?? { status: "ok" };
     this.heartbeatResponse = options.heartbeatResponse ?? { status: "ok" };
     this.eventResponse = options.eventResponse ?? true;
+    this.skillCallResponse = options.skillCallResponse ?? { status: "success", data: {} };
   }
 
   /** Queues a task for `pollTask` (decoded, like a received one, when it is polled). */
@@ -227,6 +241,14 @@ export class MockTransport implements WorkerTransport {
     return { access_token: this.token, expires_in: 3600, worker_id: this.workerId };
   }
 
+  /** Records the call and answers `skillCallResponse`; `failNext("skillCall", err)` makes it reject. */
+  async callSkill(name: string, params: Record<string, unknown>, options: SkillCallOptions = {}): Promise<SkillCallOutcome> {
+    this.enter("skillCall", options.signal);
+    const call: MockSkillCall = { skill_name: name, params: { ...params } };
+    this.skillCalls.push(call);
+    return answerOf(this.skillCallResponse, call);
+  }
+
   /** Common entry of every call: closed and aborted checks, injected failures, lazy connect. */
   private enter(operation: MockOperation, signal: AbortSignal | undefined): void {
     if (this.closer.signal.aborted) throw closedError();
@@ -297,3 +319,18 @@ function decodeAnswer<M extends ModelName>(model: M, value: unknown): Models[M] 
     throw new ProtocolError(`Malformed answer of the mock orchestrator: ${(error as Error).message}`, { cause: error });
   }
 }
+
+/** The transport options that also mean something to the mock. */
+function mockOptions(options: TransportOptions): MockTransportOptions {
+  const out: MockTransportOptions = {};
+  if (options.logger !== undefined) out.logger = options.logger;
+  if (options.clock !== undefined) out.clock = options.clock;
+  if (options.secret !== undefined) out.secret = options.secret;
+  if (options.ed25519Key !== undefined) out.ed25519Key = options.ed25519Key;
+  if (options.sign !== undefined) out.sign = options.sign;
+  if (options.signatureAlgorithm !== undefined) out.signatureAlgorithm = options.signatureAlgorithm;
+  return out;
+}
+
+// `createTransport("mock://...")` works once this module is loaded (the factory does not import test helpers).
+registerTransportScheme("mock", (_url, workerId, token, options) => new MockTransport({ workerId, token, ...mockOptions(options) }));

@@ -2,9 +2,9 @@
  * `createTransport(url, workerId, token, options)`: the transport factory of PROTOCOL.md 10.4.
  */
 import { ValidationError } from "../errors.js";
-import { MockTransport } from "../testing/mock-transport.js";
 import { HttpTransport } from "./http-transport.js";
 import type { TransportOptions } from "./options.js";
+import { transportMaker } from "./schemes.js";
 import type { WorkerTransport } from "./types.js";
 
 const SCHEME = /^(https?|wss?|mock):\/\//;
@@ -16,7 +16,8 @@ const HEADER_UNSAFE = /[\u0000-\u001f\u007f]|[^\u0000-\u00ff]/;
  * A transport for the orchestrator at `url`:
  * - `http://`, `https://`: HTTP transport on that base URL (trailing `/` removed);
  * - `ws://`, `wss://`: the same, with the first `ws` replaced by `http` (as the reference does);
- * - `mock://`: an in-memory {@link MockTransport} (TLS settings ignored).
+ * - `mock://`: an in-memory `MockTransport` (TLS settings ignored); available once `rxon/testing`
+ *   is imported, since production code does not load test helpers.
  *
  * Schemes are case-sensitive, like the reference's. Throws {@link ValidationError} for any other
  * scheme (`Unsupported transport scheme in URL: <url>`), an unparseable URL, a worker id that is
@@ -35,7 +36,11 @@ export function createTransport(url: string, workerId: string, token: string, op
     throw new ValidationError("Invalid token: it must be a string of printable Latin-1 characters", [{ path: "/token", message: "not a valid header value" }]);
   }
   if (url.startsWith("mock://")) {
-    return new MockTransport({ workerId, token, ...pick(options) });
+    const maker = transportMaker("mock");
+    if (maker === undefined) {
+      throw new ValidationError("mock:// transports come from rxon/testing: import it before creating one", [{ path: "/url", message: "mock scheme not loaded" }]);
+    }
+    return maker(url, workerId, token, options);
   }
   const base = (url.startsWith("ws") ? url.replace(/^ws/, "http") : url).replace(/\/+$/, "");
   try {
@@ -44,16 +49,4 @@ export function createTransport(url: string, workerId: string, token: string, op
     throw new ValidationError(`Invalid orchestrator URL: ${url}`, [{ path: "/url", message: "not a valid URL" }], { cause });
   }
   return new HttpTransport(base, workerId, token, options);
-}
-
-/** The options that also mean something to the mock. */
-function pick(options: TransportOptions): Pick<TransportOptions, "logger" | "clock" | "secret" | "ed25519Key" | "sign" | "signatureAlgorithm"> {
-  const out: Pick<TransportOptions, "logger" | "clock" | "secret" | "ed25519Key" | "sign" | "signatureAlgorithm"> = {};
-  if (options.logger !== undefined) out.logger = options.logger;
-  if (options.clock !== undefined) out.clock = options.clock;
-  if (options.secret !== undefined) out.secret = options.secret;
-  if (options.ed25519Key !== undefined) out.ed25519Key = options.ed25519Key;
-  if (options.sign !== undefined) out.sign = options.sign;
-  if (options.signatureAlgorithm !== undefined) out.signatureAlgorithm = options.signatureAlgorithm;
-  return out;
 }

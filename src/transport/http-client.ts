@@ -5,7 +5,7 @@
  * warning on a protocol version mismatch.
  */
 import type { Dispatcher } from "undici";
-import { ErrorCode, Header } from "../../generated/constants.js";
+import { ErrorCode, Header, ProtocolVersion } from "../../generated/constants.js";
 import { AuthError, NetworkError, ProtocolError, RateLimitError, RxonError } from "../errors.js";
 import { parseJson, type JsonValue } from "../wire/json.js";
 import { linkSignals } from "./abort.js";
@@ -45,6 +45,8 @@ export interface TokenHolder {
 
 const JSON_TYPE = /^application\/(?:json|[^\s;/]+\+json)\s*(?:;|$)/i;
 const MAX_ERROR_TEXT = 512;
+/** Versions this transport speaks (1.0b13 to 1.0b15): an orchestrator announcing one of them is no mismatch. */
+const KNOWN_VERSIONS: ReadonlySet<string> = new Set(Object.values(ProtocolVersion));
 
 /** Error thrown by calls made after {@link HttpClient.close}-time abort. */
 export function closedError(): NetworkError {
@@ -108,7 +110,7 @@ export class HttpClient {
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
       });
-      const bytes = await readBody(res.body, res.headers, this.options.maxResponseBytes, req);
+      const bytes = await readBody(res.body, res.headers, this.options.maxResponseBytes, req, this.options.bodyTimeoutMs);
       return { status: res.statusCode, headers: res.headers, bytes };
     } catch (error) {
       if (error instanceof RxonError) throw error;
@@ -182,7 +184,8 @@ export class HttpClient {
   private checkVersion(headers: RawResponse["headers"]): void {
     if (this.versionWarned) return;
     const theirs = headerValue(headers[Header.VERSION.toLowerCase()]);
-    if (theirs === undefined || theirs === this.ownVersion) return;
+    // The Python orchestrator speaks 1.0b14 and the reference 1.0b13: both are spoken here too.
+    if (theirs === undefined || theirs === this.ownVersion || KNOWN_VERSIONS.has(theirs)) return;
     this.versionWarned = true;
     this.options.logger.warn(
       { ours: this.options.protocolVersion, theirs, origin: this.origin },
@@ -208,23 +211,49 @@ export class HttpClient {
   }
 }
 
-async function readBody(body: Dispatcher.ResponseData["body"], headers: RawResponse["headers"], max: number, req: HttpRequest): Promise<Buffer> {
+/**
+ * Reads the whole body, at most `max` bytes and within `timeoutMs` of the headers. undici's own
+ * body timeout only bounds the gap between two chunks, so an orchestrator (or a middlebox) that
+ * trickles a byte now and then could otherwise hold a poll forever.
+ */
+async function readBody(body: Dispatcher.ResponseData["body"], headers: RawResponse["headers"], max: number, req: HttpRequest, timeoutMs: number): Promise<Buffer> {
   const declared = Number(headerValue(headers["content-length"]) ?? NaN);
   if (declared > max) {
     body.destroy();
     throw tooLarge(req, max);
   }
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    body.destroy();
+  }, timeoutMs);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) {
-      body.destroy();
-      throw tooLarge(req, max);
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > max) {
+        body.destroy();
+        throw tooLarge(req, max);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (error) {
+    if (timedOut) throw bodyTimeout(req, timeoutMs, error);
+    throw error;
+  } finally {
+    clearTimeout(timer);
   }
+  // A destroyed stream may also just end: what arrived before the timeout is not a whole body.
+  if (timedOut) throw bodyTimeout(req, timeoutMs, undefined);
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+function bodyTimeout(req: HttpRequest, timeoutMs: number, cause: unknown): NetworkError {
+  return new NetworkError(`Response body from ${req.endpoint} not received within ${timeoutMs} ms`, {
+    cause,
+    details: { method: req.method, endpoint: req.endpoint, reason: "body_timeout", timeoutMs },
+  });
 }
 
 function tooLarge(req: HttpRequest, max: number): ProtocolError {

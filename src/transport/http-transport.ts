@@ -21,6 +21,7 @@ import type {
   WorkerRegistration,
 } from "../../generated/types.js";
 import { NetworkError, ProtocolError, RxonError, ValidationError } from "../errors.js";
+import { canonicalize } from "../wire/canonical.js";
 import { silentLogger } from "../logger.js";
 import { decode, type ModelName } from "../wire/codec.js";
 import type { JsonValue } from "../wire/json.js";
@@ -31,8 +32,12 @@ import { closedError, HttpClient } from "./http-client.js";
 import { resolveOptions, type ResolvedTransportOptions, type TransportOptions, type TransportTlsOptions } from "./options.js";
 import { prepareOutgoing, type MessageSigner } from "./outgoing.js";
 import { createSigner } from "./signing.js";
+import { rememberReceived } from "./received.js";
 import { TokenService } from "./tokens.js";
-import type { CallOptions, PollOptions, ResultDelivery, WorkerTransport } from "./types.js";
+import type { CallOptions, PollOptions, ResultDelivery, SkillCallOptions, SkillCallOutcome, WorkerTransport } from "./types.js";
+
+/** Where a handler runs another skill: at the server root, not under `/_worker`. */
+const SKILL_CALL_PATH = "/skills/call";
 
 /** Reasons of ignored results that are part of normal operation (logged at info, not warn). */
 const EXPECTED_IGNORES: ReadonlySet<string> = new Set([IgnoredReason.DEADLINE_EXCEEDED, IgnoredReason.JOB_CANCELLED]);
@@ -155,7 +160,11 @@ export class HttpTransport implements WorkerTransport {
     const value = await this.http.call({ method: "GET", endpoint: this.paths.nextTask, query, signal: options.signal, timeoutMs });
     if (value === null || isEmpty(value)) return null;
     try {
-      return decode("TaskPayload", value, { copy: false });
+      if (options.keepReceived !== true) return decode("TaskPayload", value, { copy: false });
+      // Decoded on a copy: `value` stays exactly what was received.
+      const task = decode("TaskPayload", value);
+      rememberReceived(task, value as Record<string, unknown>);
+      return task;
     } catch (error) {
       throw malformed("task", this.paths.nextTask, error);
     }
@@ -226,6 +235,36 @@ export class HttpTransport implements WorkerTransport {
   async refreshToken(options: CallOptions = {}): Promise<TokenResponse | null> {
     if (this.isClosed) throw closedError();
     return this.tokens.obtain(options.signal);
+  }
+
+  /**
+   * `POST <base URL>/skills/call` with `{"skill_name", "params"}` (stamped with `timestamp` and
+   * signed like every other message when signing is on) and the usual headers; resolves with the
+   * orchestrator's outcome. HTTP errors reject as usual (AuthError, RateLimitError, ProtocolError,
+   * NetworkError); an answer without a string `status` is a ProtocolError.
+   */
+  async callSkill(name: string, params: Record<string, unknown>, options: SkillCallOptions = {}): Promise<SkillCallOutcome> {
+    if (typeof name !== "string" || !/^[A-Za-z0-9_-]+$/.test(name)) {
+      throw new ValidationError(`Invalid skill name: '${String(name).slice(0, 64)}'`, [{ path: "/skill_name", message: "not an identifier" }]);
+    }
+    if (params === null || typeof params !== "object" || Array.isArray(params)) {
+      throw new ValidationError("Skill call params must be an object", [{ path: "/params", message: "not an object" }]);
+    }
+    let message: Record<string, unknown> = { skill_name: name, params };
+    if (typeof options.taskId === "string") message.task_id = options.taskId;
+    if (this.signer !== undefined) {
+      message.timestamp = Math.floor(this.options.clock() / 1000);
+      message = this.signer(message, []);
+    }
+    const timeoutMs = typeof options.timeoutMs === "number" && options.timeoutMs > 0 ? options.timeoutMs : this.options.skillCallTimeoutMs;
+    const value = await this.http.call({ method: "POST", endpoint: SKILL_CALL_PATH, body: canonicalize(message), signal: options.signal, timeoutMs });
+    if (!isObject(value) || typeof value.status !== "string") {
+      throw new ProtocolError(`Malformed answer from ${SKILL_CALL_PATH}: no status`, { details: { endpoint: SKILL_CALL_PATH } });
+    }
+    const outcome: { status: string; data?: Record<string, unknown>; error?: Record<string, unknown> } = { status: value.status };
+    if (isObject(value.data ?? null)) outcome.data = value.data as Record<string, unknown>;
+    if (isObject(value.error ?? null)) outcome.error = value.error as Record<string, unknown>;
+    return outcome;
   }
 
   private delivery(result: TaskResult, value: JsonValue | null): ResultDelivery {

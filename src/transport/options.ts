@@ -77,6 +77,13 @@ export interface TransportOptions {
   serverPollHoldSeconds?: number;
   /** Client timeout of every other request. Default 60 s. */
   requestTimeoutMs?: number;
+  /**
+   * Longest time to receive a whole response body once its headers arrived (a poll answer that
+   * trickles in is cut off and the poll is retried). Default 30 s.
+   */
+  bodyTimeoutMs?: number;
+  /** Client timeout of a `callSkill` (the orchestrator answers when the called skill is done). Default 5 minutes. */
+  skillCallTimeoutMs?: number;
   /** Largest response body accepted. Default 16 MiB. */
   maxResponseBytes?: number;
   /** Idle keep-alive time of pooled connections (owned Agent only). Default 30 s. */
@@ -99,6 +106,8 @@ export interface ResolvedTransportOptions {
   readonly pollGraceMs: number;
   readonly serverPollHoldSeconds: number;
   readonly requestTimeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  readonly skillCallTimeoutMs: number;
   readonly maxResponseBytes: number;
   readonly keepAliveTimeoutMs: number;
 }
@@ -116,6 +125,8 @@ export const TRANSPORT_DEFAULTS = Object.freeze({
   pollGraceMs: 5_000,
   serverPollHoldSeconds: 30,
   requestTimeoutMs: 60_000,
+  bodyTimeoutMs: 30_000,
+  skillCallTimeoutMs: 300_000,
   maxResponseBytes: 16 * 1024 * 1024,
   keepAliveTimeoutMs: 30_000,
 });
@@ -140,6 +151,8 @@ export function resolveOptions(options: TransportOptions, logger: Logger): Resol
     pollGraceMs: num(options.pollGraceMs, d.pollGraceMs),
     serverPollHoldSeconds: num(options.serverPollHoldSeconds, d.serverPollHoldSeconds),
     requestTimeoutMs: num(options.requestTimeoutMs, d.requestTimeoutMs, 1),
+    bodyTimeoutMs: num(options.bodyTimeoutMs, d.bodyTimeoutMs, 1),
+    skillCallTimeoutMs: num(options.skillCallTimeoutMs, d.skillCallTimeoutMs, 1),
     maxResponseBytes: num(options.maxResponseBytes, d.maxResponseBytes, 1),
     keepAliveTimeoutMs: num(options.keepAliveTimeoutMs, d.keepAliveTimeoutMs, 1),
   };

@@ -25,6 +25,29 @@ export interface PollOptions {
   hotSkills?: readonly string[];
   /** Cancels the poll promptly. */
   signal?: AbortSignal;
+  /**
+   * Keep the task's JSON as received, for `receivedForm(task)` (signature checks need it: decoding
+   * fills defaults in). Costs a copy of the task. Default false.
+   */
+  keepReceived?: boolean;
+}
+
+/** Options of {@link WorkerTransport.callSkill}. */
+export interface SkillCallOptions {
+  /** Cancels the call. */
+  signal?: AbortSignal;
+  /** Client-side limit of the whole call. Default: the transport's `skillCallTimeoutMs` (5 minutes). */
+  timeoutMs?: number;
+  /** The calling task (sent as `task_id`), so the orchestrator can bound call chains. Set by the worker runtime. */
+  taskId?: string;
+}
+
+/** The outcome of a skill run for a handler through `POST /skills/call`. */
+export interface SkillCallOutcome {
+  /** `success`, `failure` or `cancelled` (whatever the orchestrator answered). */
+  readonly status: string;
+  readonly data?: Record<string, unknown>;
+  readonly error?: { readonly code?: string; readonly message?: string; readonly [key: string]: unknown };
 }
 
 /** Per-call options of the other operations. */
@@ -70,4 +93,10 @@ export interface WorkerTransport extends AsyncDisposable {
   commands(options?: CallOptions): AsyncIterable<WorkerCommand>;
   /** Obtains a new access token (refresh token if known, else a fresh STS token); null on failure. */
   refreshToken(options?: CallOptions): Promise<TokenResponse | null>;
+  /**
+   * Runs another skill through the orchestrator (`POST <base URL>/skills/call`, body
+   * `{"skill_name", "params"}`) and returns its outcome. Optional: transports without it make
+   * `ctx.callSkill` reject.
+   */
+  callSkill?(name: string, params: Record<string, unknown>, options?: SkillCallOptions): Promise<SkillCallOutcome>;
 }

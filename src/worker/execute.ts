@@ -52,8 +52,9 @@ export function abortedOutcome(kind: AbortKind | undefined): TaskOutcome {
     return { status: TaskStatus.FAILURE, error: { code: ErrorCode.TIMEOUT_ERROR, message: "Task deadline passed before the handler finished" } };
   }
   if (kind === "shutdown") {
-    // `cancelled` as asked, with a transient code so an orchestrator can tell it from a user's cancel and re-queue.
-    return { status: TaskStatus.CANCELLED, error: { code: ErrorCode.TRANSIENT_ERROR, message: "Worker shut down before the task finished" } };
+    // A failure, not `cancelled`: orchestrators end a cancelled job for good (the Python one whatever
+    // the code), while a transient failure is re-queued and runs elsewhere.
+    return { status: TaskStatus.FAILURE, error: { code: ErrorCode.TRANSIENT_ERROR, message: "Worker shut down before the task finished" } };
   }
   return { status: TaskStatus.CANCELLED };
 }

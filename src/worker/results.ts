@@ -8,7 +8,8 @@ import type { TaskResult } from "../../generated/types.js";
 import { isRxonError, NetworkError, ProtocolError, RateLimitError, ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { WorkerTransport } from "../transport/types.js";
-import { Backoff } from "./backoff.js";
+import { Backoff } from "../transport/backoff.js";
+import type { RateLimitHold } from "./rate-limit.js";
 import type { WorkerClock } from "./types.js";
 
 /** How a delivery ended. */
@@ -28,7 +29,15 @@ export interface DeliveryOptions {
   readonly signal: AbortSignal;
   /** First wait between outer attempts. Default 1 s. */
   readonly initialDelayMs?: number;
+  /**
+   * The worker's shared wait after 429s. A 429 means the result was not taken, so it is tried
+   * again after the wait without using up an attempt, up to {@link MAX_RATE_LIMITED} times.
+   */
+  readonly rateLimit?: RateLimitHold;
 }
+
+/** 429s one result may meet before it counts as lost (with a 10-minute cap, hours of waiting). */
+export const MAX_RATE_LIMITED = 20;
 
 function retryable(err: unknown): boolean {
   if (err instanceof RateLimitError || err instanceof NetworkError) return true;
@@ -40,17 +49,29 @@ function retryable(err: unknown): boolean {
 export async function deliverResult(transport: WorkerTransport, result: TaskResult, options: DeliveryOptions): Promise<DeliveryOutcome> {
   const { attempts, clock, logger, signal } = options;
   const backoff = new Backoff(options.initialDelayMs ?? 1_000, 30_000);
-  for (let attempt = 1; ; attempt++) {
+  const hold = options.rateLimit;
+  let limited = 0;
+  for (let attempt = 1; ; ) {
+    if (hold !== undefined) await hold.wait(signal);
+    if (signal.aborted) return { kind: "lost", error: signal.reason };
     try {
       const delivery = await transport.sendResult(result, { signal });
+      hold?.succeeded();
       if (delivery.delivered) return { kind: "delivered" };
       return { kind: "ignored", reason: delivery.reason };
     } catch (err) {
       if (err instanceof ValidationError && !(err instanceof ProtocolError)) return { kind: "invalid", error: err };
-      if (signal.aborted || attempt >= attempts || !retryable(err)) return { kind: "lost", error: err };
-      const delay = err instanceof RateLimitError ? Math.max(err.retryAfterMs, backoff.next()) : backoff.next();
+      if (signal.aborted || !retryable(err)) return { kind: "lost", error: err };
+      let delay: number;
+      if (err instanceof RateLimitError && hold !== undefined) {
+        if (++limited > MAX_RATE_LIMITED) return { kind: "lost", error: err };
+        delay = hold.limited(err);
+      } else {
+        if (attempt++ >= attempts) return { kind: "lost", error: err };
+        delay = err instanceof RateLimitError ? Math.max(err.retryAfterMs, backoff.next()) : backoff.next();
+        await clock.sleep(delay, signal);
+      }
       logger.warn({ err, attempt, delay_ms: delay }, "result not delivered; retrying");
-      await clock.sleep(delay, signal);
       if (signal.aborted) return { kind: "lost", error: err };
     }
   }

@@ -1,7 +1,7 @@
 /**
  * The worker's standing with the orchestrator: registration (retried until it succeeds),
  * heartbeats with live usage, and what heartbeat replies ask for (a full sync, cancellations,
- * registering again after the orchestrator forgot the worker).
+ * registering again after the orchestrator forgot the worker, or may have: after an outage).
  */
 import os from "node:os";
 import { WorkerStatus } from "../../generated/constants.js";
@@ -9,8 +9,9 @@ import type { Heartbeat, SkillInfo, WorkerRegistration } from "../../generated/t
 import { AuthError, isRxonError, ProtocolError, RateLimitError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { WorkerTransport } from "../transport/types.js";
-import { Backoff } from "./backoff.js";
+import { Backoff } from "../transport/backoff.js";
 import type { TypedEmitter } from "./emitter.js";
+import type { RateLimitHold } from "./rate-limit.js";
 import type { WorkerClock, WorkerEvents, WorkerOptions } from "./types.js";
 import type { UsageSampler } from "./usage.js";
 
@@ -18,10 +19,10 @@ import type { UsageSampler } from "./usage.js";
 export interface SessionHost {
   /** `idle`, `full` or `draining`. */
   heartbeatStatus(): string;
-  /** Ids of the tasks running now. */
+  /** `current_tasks` of a heartbeat: ids of the tasks running now (and their job ids, unless turned off). */
   currentTasks(): string[];
-  /** Aborts a running task as cancelled; false if it is not running. */
-  cancelTask(taskId: string): boolean;
+  /** Aborts a running task (by task id or job id) as cancelled; false if none is running. */
+  cancelTask(id: string): boolean;
 }
 
 /** Settings of a {@link Session}. */
@@ -34,6 +35,12 @@ export interface SessionSettings {
   readonly emitter: TypedEmitter<WorkerEvents>;
   readonly usage: UsageSampler;
   readonly heartbeatIntervalMs: number;
+  /** Least time between a heartbeat and one asked for by a load change ({@link Session.requestLoadHeartbeat}). */
+  readonly heartbeatCooldownMs: number;
+  /** Registration attempts refused as unauthorized, in a row, before the first registration gives up. */
+  readonly authFailureLimit: number;
+  /** Shared wait after 429s. */
+  readonly rateLimit: RateLimitHold;
   readonly catalogue: readonly SkillInfo[];
   readonly skillNames: readonly string[];
   readonly skillsHash: string;
@@ -57,6 +64,14 @@ export class Session {
   private fullSync = true;
   private needsRegistration = false;
   private heartbeatRequested = false;
+  /** A load change asked for a heartbeat, due once the cooldown since the last one has passed. */
+  private loadChanged = false;
+  /**
+   * When the last heartbeat asked for by a load change went out (epoch ms). The cooldown runs from
+   * it, not from periodic heartbeats: a slot that frees just after a periodic `full` must still be
+   * reported at once.
+   */
+  private lastLoadHeartbeatAt = Number.NEGATIVE_INFINITY;
   private wake: AbortController | undefined;
 
   constructor(
@@ -64,10 +79,16 @@ export class Session {
     private readonly host: SessionHost,
   ) {}
 
-  /** Starts registering; resolves true once registered, false if stopped first. */
-  register(): Promise<boolean> {
-    this.current = this.registerUntilDone();
-    return this.current;
+  /**
+   * Starts registering; resolves true once registered, false if stopped first. With `limitAuth`
+   * it rejects with the AuthError once `authFailureLimit` attempts in a row were refused as
+   * unauthorized (a wrong token does not fix itself); otherwise it retries those too.
+   */
+  register(limitAuth = false): Promise<boolean> {
+    const attempt = this.registerUntilDone(limitAuth);
+    // Whoever waits on `registered()` sees false; the rejection goes to register()'s caller only.
+    this.current = attempt.catch(() => false);
+    return attempt;
   }
 
   /** The registration in progress or done: true when the worker is registered, false when stopped first. */
@@ -78,6 +99,17 @@ export class Session {
   /** Sends a heartbeat as soon as possible (state change). */
   requestHeartbeat(): void {
     this.heartbeatRequested = true;
+    this.wake?.abort();
+  }
+
+  /**
+   * Asks for a heartbeat because the load changed (a task started, a slot freed), so an
+   * orchestrator that dispatches only to `idle` workers sees it at once. Debounced: the first is
+   * immediate, later ones wait until `heartbeatCooldownMs` after the previous such heartbeat, and
+   * several changes within that time make one heartbeat with the newest status.
+   */
+  requestLoadHeartbeat(): void {
+    this.loadChanged = true;
     this.wake?.abort();
   }
 
@@ -120,14 +152,22 @@ export class Session {
     return registration;
   }
 
-  /** Registers, retrying forever (1 s doubling to 60 s, 30 s floor on 429); false when stopped first. */
-  private async registerUntilDone(): Promise<boolean> {
-    const { signal, logger, emitter } = this.s;
+  /**
+   * Registers, retrying (1 s doubling to 60 s; after 429s the shared rate-limit wait); false when
+   * stopped first. With `limitAuth`, throws the AuthError of the `authFailureLimit`-th refusal in
+   * a row; a token refresh is tried after each refusal, in case the token service can fix it.
+   */
+  private async registerUntilDone(limitAuth: boolean): Promise<boolean> {
+    const { signal, logger, emitter, rateLimit } = this.s;
     const backoff = new Backoff(1_000, 60_000);
+    let refused = 0;
     while (!signal.aborted) {
+      await rateLimit.wait(signal);
+      if (signal.aborted) return false;
       try {
         const response = await this.s.transport.register(this.registrationMessage(), { signal });
         if (signal.aborted) return false;
+        rateLimit.succeeded();
         this.registrations++;
         this.fullSync = true;
         if (response?.warning) logger.warn({ warning: response.warning }, "orchestrator warning at registration");
@@ -136,13 +176,38 @@ export class Session {
         return true;
       } catch (err) {
         if (signal.aborted) return false;
-        const delay = err instanceof RateLimitError ? backoff.nextAfterRateLimit(err.retryAfterMs) : backoff.next();
-        logger[err instanceof AuthError ? "error" : "warn"]({ err, delay_ms: delay }, "registration failed; retrying");
         emitter.emit("error", { error: err, where: "register" });
+        if (err instanceof RateLimitError) {
+          const delay = rateLimit.limited(err);
+          logger.warn({ err, delay_ms: delay }, "registration rate limited; waiting");
+          continue;
+        }
+        const delay = backoff.next();
+        if (err instanceof AuthError) {
+          refused++;
+          if (limitAuth && refused >= this.s.authFailureLimit) {
+            logger.error({ err, attempts: refused }, "registration refused: the orchestrator does not accept this worker's credentials");
+            throw err;
+          }
+          logger.error({ err, delay_ms: delay }, "registration refused; retrying");
+          await this.refreshToken();
+        } else {
+          refused = 0;
+          logger.warn({ err, delay_ms: delay }, "registration failed; retrying");
+        }
         await this.s.clock.sleep(delay, signal);
       }
     }
     return false;
+  }
+
+  /** Asks the token service for a new token; a failure is only logged (the next attempt tells). */
+  private async refreshToken(): Promise<void> {
+    try {
+      await this.s.transport.refreshToken({ signal: this.s.signal });
+    } catch (err) {
+      this.s.logger.debug({ err }, "token refresh failed");
+    }
   }
 
   private async heartbeatMessage(): Promise<Heartbeat> {
@@ -160,50 +225,75 @@ export class Session {
     return heartbeat;
   }
 
+  /** Waits up to `ms`, less when a heartbeat is requested or a load change's cooldown is over. */
   private async waitForHeartbeat(ms: number): Promise<void> {
-    if (this.heartbeatRequested) return;
-    const wake = (this.wake = new AbortController());
-    const onStop = (): void => wake.abort();
-    this.s.signal.addEventListener("abort", onStop, { once: true });
-    await this.s.clock.sleep(ms, wake.signal);
-    this.s.signal.removeEventListener("abort", onStop);
-    this.wake = undefined;
+    const { clock, signal } = this.s;
+    const until = clock.now() + ms;
+    while (!signal.aborted && !this.heartbeatRequested) {
+      let left = until - clock.now();
+      if (this.loadChanged) left = Math.min(left, this.lastLoadHeartbeatAt + this.s.heartbeatCooldownMs - clock.now());
+      if (left <= 0) return;
+      const wake = (this.wake = new AbortController());
+      const onStop = (): void => wake.abort();
+      signal.addEventListener("abort", onStop, { once: true });
+      await clock.sleep(left, wake.signal);
+      signal.removeEventListener("abort", onStop);
+      this.wake = undefined;
+      // The whole wait passed: heartbeat now. Woken early: look again at what is due.
+      if (!wake.signal.aborted) return;
+    }
   }
 
   /**
    * Heartbeats until stopped: the first right away, then every interval (plus the reply's
-   * `next_heartbeat_jitter_ms`), sooner when requested. Errors back off; a reply or error saying
-   * the orchestrator does not know the worker leads to a new registration.
+   * `next_heartbeat_jitter_ms`), sooner when requested or when the load changed (debounced).
+   * Errors back off; a reply or error saying the orchestrator does not know the worker leads to a
+   * new registration, and so does the first success after failures: an orchestrator that
+   * restarted in memory during the outage may answer "ok" while it has forgotten the worker.
    */
   async loop(): Promise<void> {
-    const { signal, logger, emitter } = this.s;
+    const { signal, logger, emitter, rateLimit } = this.s;
     const interval = this.s.heartbeatIntervalMs;
     const errors = new Backoff(Math.min(1_000, interval), Math.max(1_000, interval));
     // Re-registrations in a row (an orchestrator that keeps asking) are spaced out; the first is immediate.
     const again = new Backoff(1_000, 60_000);
     let streak = 0;
     let delay = 0;
+    let failures = 0;
     while (!signal.aborted) {
       if (delay > 0) await this.waitForHeartbeat(delay);
+      await rateLimit.wait(signal);
       if (signal.aborted) break;
       this.heartbeatRequested = false;
       if (this.needsRegistration) {
         this.needsRegistration = false;
         if (streak++ > 0) await this.s.clock.sleep(again.next(), signal);
         if (!(await this.register())) break;
+        failures = 0;
         delay = 0;
         continue;
       }
       try {
+        // Whatever triggered it, this heartbeat carries the current load.
+        if (this.loadChanged) this.lastLoadHeartbeatAt = this.s.clock.now();
+        this.loadChanged = false;
         const response = await this.s.transport.sendHeartbeat(await this.heartbeatMessage(), { signal });
         if (signal.aborted) break;
+        rateLimit.succeeded();
         // Cancellations first: a reply may carry them next to require_full_sync.
         for (const id of response?.cancel_task_ids ?? []) {
-          if (typeof id === "string" && this.host.cancelTask(id)) logger.info({ task_id: id }, "task cancelled by heartbeat reply");
+          if (typeof id === "string" && this.host.cancelTask(id)) logger.info({ id }, "task cancelled by heartbeat reply");
         }
         if (response === null || response.require_full_sync === true) {
           // Our hub answers require_full_sync, and a Python one may answer null, for a worker it forgot.
           logger.info({ response }, "orchestrator asks for a full sync; registering again");
+          this.needsRegistration = true;
+          delay = 0;
+          continue;
+        }
+        if (failures > 0) {
+          logger.info({ failures }, "heartbeats recovered after failures; registering again in case the orchestrator forgot this worker");
+          failures = 0;
           this.needsRegistration = true;
           delay = 0;
           continue;
@@ -222,9 +312,16 @@ export class Session {
           delay = 0;
           continue;
         }
-        delay = err instanceof RateLimitError ? errors.nextAfterRateLimit(err.retryAfterMs) : errors.next();
-        logger.warn({ err, delay_ms: delay }, "heartbeat failed");
         emitter.emit("error", { error: err, where: "heartbeat" });
+        if (err instanceof RateLimitError) {
+          // The orchestrator answered: it has not lost track of us, so this is no outage.
+          delay = rateLimit.limited(err);
+          logger.warn({ err, delay_ms: delay }, "heartbeat rate limited");
+          continue;
+        }
+        failures++;
+        delay = errors.next();
+        logger.warn({ err, delay_ms: delay }, "heartbeat failed");
       }
     }
   }

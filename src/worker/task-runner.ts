@@ -6,12 +6,18 @@
 import { randomUUID } from "node:crypto";
 import { ErrorCode, EventType, TaskStatus } from "../../generated/constants.js";
 import type { TaskPayload, TaskResult } from "../../generated/types.js";
+import { RxonError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { verifyTaskSignature } from "../security/task-signature.js";
+import { linkSignals } from "../transport/abort.js";
+import { receivedForm } from "../transport/received.js";
+import type { SkillCallOptions, SkillCallOutcome } from "../transport/types.js";
 import type { WorkerTransport } from "../transport/types.js";
 import type { TypedEmitter } from "./emitter.js";
 import { abortTask, errorOutcome, executeTask, type RunningTask, type TaskOutcome } from "./execute.js";
 import { withFields } from "./log.js";
 import { ProgressReporter } from "./progress.js";
+import type { RateLimitHold } from "./rate-limit.js";
 import { deliverResult } from "./results.js";
 import type { TaskContext, WorkerClock, WorkerEvents, WorkerSkill } from "./types.js";
 
@@ -39,9 +45,20 @@ export interface TaskRunnerSettings {
   readonly flushTimeoutMs: number;
   /** Aborted at the end of shutdown: pending deliveries and events give up. */
   readonly signal: AbortSignal;
+  /** The worker's shared wait after 429s (results wait through it too). */
+  readonly rateLimit?: RateLimitHold;
+  /** The orchestrator's task-signing secret: tasks must carry a valid `sig`. */
+  readonly orchestratorKey?: string;
 }
 
 const round4 = (seconds: number): number => Math.round(seconds * 10_000) / 10_000;
+
+/** `policy.allowed_skills` of a task; undefined without one, and an empty list when it is not an array (nothing allowed). */
+function allowedSkills(task: Readonly<TaskPayload>): readonly unknown[] | undefined {
+  const allowed: unknown = (task.policy as { allowed_skills?: unknown } | undefined)?.allowed_skills;
+  if (allowed === undefined) return undefined;
+  return Array.isArray(allowed) ? allowed : [];
+}
 
 /** Runs tasks for one worker. */
 export class TaskRunner {
@@ -73,10 +90,13 @@ export class TaskRunner {
       logger,
       workerId: s.workerId,
       task,
+      callSkill: (name, params, options) => this.callSkill(run, name, params, options),
     };
     let outcome: TaskOutcome;
     try {
-      outcome = await executeTask(run, s.skills.get(task.type), ctx, logger);
+      const refusal = this.refusal(task);
+      if (refusal !== undefined) logger.warn({ code: refusal.error?.code, reason: refusal.error?.message }, "task refused");
+      outcome = refusal ?? (await executeTask(run, s.skills.get(task.type), ctx, logger));
     } catch (err) {
       outcome = errorOutcome(err, String(task.type), logger);
     } finally {
@@ -84,6 +104,42 @@ export class TaskRunner {
     }
     await progress.flush(s.flushTimeoutMs);
     await this.report(run, outcome, logger);
+  }
+
+  /**
+   * Why a task must not run, as its failure outcome: a missing or wrong orchestrator signature
+   * (when a key is configured), or a `policy.allowed_skills` that does not list the task's type.
+   * A refused task still gets its (signed) result: silence would leave the job hanging.
+   */
+  private refusal(task: Readonly<TaskPayload>): TaskOutcome | undefined {
+    const key = this.s.orchestratorKey;
+    // Checked on the JSON as received when the transport kept it (decoding added defaults).
+    if (key !== undefined && !verifyTaskSignature(receivedForm(task) ?? task, key)) {
+      const present = typeof task.sig === "string" || typeof task.orchestrator_signature === "string";
+      return { status: TaskStatus.FAILURE, error: { code: ErrorCode.INTEGRITY_MISMATCH_ERROR, message: present ? "Task signature does not match" : "Task is not signed by the orchestrator" } };
+    }
+    const allowed = allowedSkills(task);
+    if (allowed !== undefined && !allowed.includes(task.type)) {
+      return { status: TaskStatus.FAILURE, error: { code: ErrorCode.PERMANENT_ERROR, message: `Skill '${String(task.type).slice(0, 128)}' is not allowed by the task's policy` } };
+    }
+    return undefined;
+  }
+
+  /** `ctx.callSkill`: the transport's skill call, aborted with the task as well. */
+  private async callSkill(run: RunningTask, name: string, params: Record<string, unknown> | undefined, options: SkillCallOptions = {}): Promise<SkillCallOutcome> {
+    const transport = this.s.transport;
+    if (transport.callSkill === undefined) throw new RxonError("This worker's transport cannot call skills");
+    // The policy lists the skills a task may run: its own type and any it calls.
+    const allowed = allowedSkills(run.task);
+    if (allowed !== undefined && !allowed.includes(name)) {
+      throw new RxonError(`Skill '${String(name).slice(0, 128)}' is not allowed by the task's policy`, { code: ErrorCode.PERMANENT_ERROR });
+    }
+    const linked = linkSignals(run.controller.signal, options.signal);
+    try {
+      return await transport.callSkill(name, params ?? {}, { ...options, taskId: run.task.task_id, signal: linked.signal });
+    } finally {
+      linked.dispose();
+    }
   }
 
   private resultFor(run: RunningTask, outcome: TaskOutcome): TaskResult {
@@ -100,7 +156,7 @@ export class TaskRunner {
   private async report(run: RunningTask, outcome: TaskOutcome, logger: Logger): Promise<void> {
     const { s } = this;
     let result = this.resultFor(run, outcome);
-    const options = { attempts: s.resultAttempts, clock: s.clock, logger, signal: s.signal };
+    const options = { attempts: s.resultAttempts, clock: s.clock, logger, signal: s.signal, ...(s.rateLimit !== undefined ? { rateLimit: s.rateLimit } : {}) };
     let delivery = await deliverResult(s.transport, result, options);
     if (delivery.kind === "invalid") {
       // The handler's data cannot be put on the wire; one result must still go out, so send why.

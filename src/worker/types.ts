@@ -14,7 +14,8 @@ import type {
 } from "../../generated/types.js";
 import type { Logger } from "../logger.js";
 import type { TransportOptions } from "../transport/options.js";
-import type { WorkerTransport } from "../transport/types.js";
+import type { RateLimitBackoffOptions } from "../transport/backoff.js";
+import type { SkillCallOptions, SkillCallOutcome, WorkerTransport } from "../transport/types.js";
 
 /**
  * What a handler receives besides its params. Structurally a superset of the contracts room's
@@ -40,6 +41,14 @@ export interface TaskContext {
   readonly workerId: string;
   /** The task as received (metadata, params_metadata, tracing context...). */
   readonly task: Readonly<TaskPayload>;
+  /**
+   * Runs another skill through the orchestrator (`POST /skills/call`) and resolves with its
+   * outcome `{status, data?, error?}`. The call is aborted with the task's own signal as well as
+   * `options.signal`. Rejects with a typed error (ProtocolError, AuthError, RateLimitError,
+   * NetworkError) when the orchestrator refuses or cannot be reached, or an RxonError when the
+   * transport has no skill calls.
+   */
+  callSkill(name: string, params?: Record<string, unknown>, options?: SkillCallOptions): Promise<SkillCallOutcome>;
 }
 
 /**
@@ -117,6 +126,34 @@ export interface WorkerOptions {
   resultAttempts?: number;
   /** Least time between two progress events of one task. Default 100 ms. */
   progressIntervalMs?: number;
+  /**
+   * Least time between two heartbeats sent because the load changed (a task started or a slot
+   * freed; the first is sent at once, periodic heartbeats do not count). Default 2 000 ms, like
+   * the Python worker SDK.
+   */
+  heartbeatCooldownMs?: number;
+  /**
+   * List each running task's job id next to its task id in the heartbeat's `current_tasks`, so an
+   * orchestrator that cancels by job id (the Python one) can name it. Default true.
+   */
+  reportJobIdsInHeartbeat?: boolean;
+  /**
+   * The orchestrator's task-signing secret. When set, every task must carry a valid `sig` (or
+   * `orchestrator_signature`); a task without one, or with a wrong one, is not run and gets a
+   * `failure` result with `INTEGRITY_MISMATCH_ERROR`.
+   */
+  orchestratorKey?: string;
+  /**
+   * Registrations in a row refused as unauthorized (401 after a token refresh, or 403) before
+   * `start()` rejects with the AuthError. Default 3.
+   */
+  authFailureLimit?: number;
+  /**
+   * The wait after 429s, shared by all requests of the worker: the server's `Retry-After` (at
+   * least `minDelayMs`, default 1 s), doubled by each further 429 in a row up to `maxDelayMs`
+   * (default 10 minutes), with up to +25% jitter; a request that goes through resets it.
+   */
+  rateLimit?: RateLimitBackoffOptions;
 }
 
 /** Counters of a worker since it started. */

@@ -9,11 +9,12 @@ import { RateLimitError, RxonError, ValidationError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import type { WorkerTransport } from "../transport/types.js";
 import { hashPayload } from "../wire/canonical.js";
-import { Backoff } from "./backoff.js";
+import { Backoff } from "../transport/backoff.js";
 import { systemClock } from "./clock.js";
 import { TypedEmitter, type Unsubscribe } from "./emitter.js";
 import { abortTask, type RunningTask } from "./execute.js";
 import { withFields } from "./log.js";
+import { RateLimitHold } from "./rate-limit.js";
 import { Session, unknownWorker, type SessionHost } from "./session.js";
 import { TaskRunner, type TaskCounters } from "./task-runner.js";
 import { openTransport } from "./transport.js";
@@ -56,6 +57,7 @@ export class Worker {
   private readonly emitter: TypedEmitter<WorkerEvents>;
   private readonly runner: TaskRunner;
   private readonly session: Session;
+  private readonly rateLimit: RateLimitHold;
 
   /** Aborted by stop(): ends every loop and pending wait. */
   private readonly life = new AbortController();
@@ -96,6 +98,11 @@ export class Worker {
     // Throws a ValidationError when a SkillInfo has no canonical form: better now than at registration.
     this.skillsHash = hashPayload(this.catalogue);
     this.transport = openTransport(options, this.logger);
+    this.rateLimit = new RateLimitHold(this.clock, options.rateLimit);
+    const orchestratorKey = options.orchestratorKey;
+    if (orchestratorKey !== undefined && (typeof orchestratorKey !== "string" || orchestratorKey === "")) {
+      throw new ValidationError("orchestratorKey must be a non-empty string", [{ path: "/orchestratorKey", message: "empty" }]);
+    }
     this.runner = new TaskRunner({
       workerId: this.workerId,
       transport: this.transport,
@@ -108,10 +115,12 @@ export class Worker {
       progressIntervalMs: options.progressIntervalMs === undefined ? 100 : Math.max(0, options.progressIntervalMs),
       flushTimeoutMs: FLUSH_TIMEOUT_MS,
       signal: this.life.signal,
+      rateLimit: this.rateLimit,
+      ...(orchestratorKey !== undefined ? { orchestratorKey } : {}),
     });
     const host: SessionHost = {
       heartbeatStatus: () => this.heartbeatStatus(),
-      currentTasks: () => [...this.running.keys()],
+      currentTasks: () => this.currentTasks(options.reportJobIdsInHeartbeat !== false),
       cancelTask: (id) => this.cancelTask(id),
     };
     this.session = new Session(
@@ -124,6 +133,9 @@ export class Worker {
         emitter: this.emitter,
         usage: new UsageSampler(options.usage, this.logger, this.clock),
         heartbeatIntervalMs: positive(options.heartbeatIntervalMs, 15_000, "heartbeatIntervalMs"),
+        heartbeatCooldownMs: options.heartbeatCooldownMs === 0 ? 0 : positive(options.heartbeatCooldownMs, 2_000, "heartbeatCooldownMs"),
+        authFailureLimit: positive(options.authFailureLimit, 3, "authFailureLimit", true),
+        rateLimit: this.rateLimit,
         catalogue: this.catalogue,
         skillNames: this.skillNames,
         skillsHash: this.skillsHash,
@@ -161,6 +173,8 @@ export class Worker {
   /**
    * Registers (retrying with backoff until it succeeds or the worker is stopped), then starts
    * heartbeats, polling and the command channel. Resolves once registered, or when stopped first.
+   * Rejects with an AuthError when `authFailureLimit` registrations in a row were refused as
+   * unauthorized (401 after a token refresh, or 403): credentials that will not fix themselves.
    * Calling it again returns the same promise.
    */
   start(): Promise<void> {
@@ -182,20 +196,34 @@ export class Worker {
   }
 
   /**
-   * Shuts down: drains for up to `graceMs`, aborts what still runs (results `cancelled`), sends a
-   * final `offline` heartbeat and closes the transport. Idempotent.
+   * Shuts down: drains for up to `graceMs`, aborts what still runs (results `failure` with
+   * `TRANSIENT_ERROR`, so the orchestrator runs the task again elsewhere), sends a final `offline`
+   * heartbeat and closes the transport. Idempotent.
    */
   stop(options: StopOptions = {}): Promise<void> {
     this.stopPromise ??= this.shutdown(options.graceMs ?? 10_000);
     return this.stopPromise;
   }
 
-  /** Aborts one running task as if the orchestrator had cancelled it; false if it is not running. */
-  cancelTask(taskId: string): boolean {
-    const run = this.running.get(taskId);
-    if (run === undefined) return false;
-    abortTask(run, "cancelled");
-    return true;
+  /**
+   * Aborts a running task as if the orchestrator had cancelled it (result `cancelled`). `id` is a
+   * task id or a job id (the Python orchestrator cancels by job id); every task of that job that
+   * runs here is cancelled. False if none is running.
+   */
+  cancelTask(id: string): boolean {
+    const run = this.running.get(id);
+    if (run !== undefined) {
+      abortTask(run, "cancelled");
+      return true;
+    }
+    let found = false;
+    for (const r of this.running.values()) {
+      if (r.task.job_id === id) {
+        abortTask(r, "cancelled");
+        found = true;
+      }
+    }
+    return found;
   }
 
   /** Stops without a grace period (for `await using`). */
@@ -218,7 +246,7 @@ export class Worker {
       // Calls connect lazily too; registration retries below cover a hub that is not up yet.
       this.logger.debug({ err }, "transport connect failed; registration will retry");
     }
-    if (!(await this.session.register())) return;
+    if (!(await this.session.register(true))) return;
     if (this.currentState === "starting") this.setState("running");
     this.loops.push(this.guard("heartbeat", () => this.session.loop()));
     this.loops.push(this.guard("poll", () => this.pollLoop()));
@@ -256,10 +284,10 @@ export class Worker {
     if (this.taskPromises.size > 0 && graceMs > 0) await this.within(graceMs, this.whenIdle());
     this.setState("stopping");
     for (const run of this.running.values()) abortTask(run, "shutdown");
-    // Aborted tasks still report `cancelled`; give those results a bounded chance to go out.
+    // Aborted tasks still report (a transient failure); give those results a bounded chance to go out.
     await this.within(FLUSH_TIMEOUT_MS, this.whenIdle());
     this.life.abort();
-    await this.startPromise;
+    await this.startPromise?.catch(() => undefined);
     await Promise.allSettled(this.loops);
     await this.whenIdle();
     if (this.session.registrations > 0) await this.session.sendOffline(FLUSH_TIMEOUT_MS);
@@ -276,6 +304,16 @@ export class Worker {
     const timer = new AbortController();
     await Promise.race([promise, this.clock.sleep(ms, timer.signal)]);
     timer.abort();
+  }
+
+  /** Task ids, each followed by its job id (when different and `withJobIds`): what cancels can name. */
+  private currentTasks(withJobIds: boolean): string[] {
+    const ids = new Set<string>();
+    for (const run of this.running.values()) {
+      ids.add(run.task.task_id);
+      if (withJobIds && typeof run.task.job_id === "string" && run.task.job_id !== "") ids.add(run.task.job_id);
+    }
+    return [...ids];
   }
 
   private heartbeatStatus(): string {
@@ -337,16 +375,24 @@ export class Worker {
         continue;
       }
       if (!(await this.session.registered())) break;
+      await this.rateLimit.wait(signal);
       if (signal.aborted) break;
       let task: TaskPayload | null;
       const polledAt = this.clock.now();
       try {
-        task = await this.transport.pollTask({ timeoutSeconds: this.pollTimeoutSeconds, availableSkills: this.skillNames, hotSkills: this.skillNames, signal });
+        task = await this.transport.pollTask({
+          timeoutSeconds: this.pollTimeoutSeconds,
+          availableSkills: this.skillNames,
+          hotSkills: this.skillNames,
+          signal,
+          ...(this.options.orchestratorKey !== undefined ? { keepReceived: true } : {}),
+        });
         backoff.reset();
+        this.rateLimit.succeeded();
       } catch (err) {
         if (signal.aborted) break;
         // Every kind of failure waits (PROTOCOL.md 11 item 33: the Python SDK spins on 4xx/5xx).
-        const delay = err instanceof RateLimitError ? backoff.nextAfterRateLimit(err.retryAfterMs) : backoff.next();
+        const delay = err instanceof RateLimitError ? this.rateLimit.limited(err) : backoff.next();
         if (unknownWorker(err)) this.session.requestRegistration();
         this.logger.warn({ err, delay_ms: delay }, "poll failed");
         this.emitter.emit("error", { error: err, where: "poll" });
@@ -372,12 +418,15 @@ export class Worker {
     }
     const run: RunningTask = { task, controller: new AbortController(), abortKind: undefined, startedAt: this.clock.now() };
     this.running.set(task.task_id, run);
+    // Orchestrators that dispatch only to `idle` workers learn of the new load at once.
+    this.session.requestLoadHeartbeat();
     const done = this.runner.run(run)
       .catch((err: unknown) => this.reportError(err, "task"))
       .finally(() => {
         this.running.delete(task.task_id);
         this.taskPromises.delete(done);
         this.slotWake?.abort();
+        this.session.requestLoadHeartbeat();
       });
     this.taskPromises.add(done);
   }

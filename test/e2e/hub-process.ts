@@ -24,10 +24,10 @@ hub.on("result:ignored", (e) => say({ ev: "ignored", ...e }));
 const server = await hub.listen({ port: 0 });
 const handles = new Map<string, TaskHandle>();
 
-createInterface({ input: process.stdin }).on("line", (line) => {
+createInterface({ input: process.stdin }).on("line", async (line) => {
   const cmd = JSON.parse(line) as { op: string; ref: string; [k: string]: unknown };
   if (cmd.op === "submit") {
-    const h = hub.submit(cmd.task as Parameters<Hub["submit"]>[0]);
+    const h = await hub.submit(cmd.task as Parameters<Hub["submit"]>[0]);
     handles.set(cmd.ref, h);
     say({ ev: "submitted", ref: cmd.ref, jobId: h.jobId });
     void h.result().then((outcome) => say({ ev: "outcome", ref: cmd.ref, outcome }));

@@ -117,13 +117,18 @@ describe("hub and workers in separate processes", { timeout: 60_000 }, () => {
     expect(hub.events.filter((e) => e.ev === "outcome" && e.ref === ref)).toHaveLength(1);
   });
 
-  it("refuses and logs a wrongly signed message and a replayed one", async () => {
+  it("refuses and logs a wrongly signed message and a replayed event; answers a repeated registration as the first", async () => {
     const bad = await py("POST", "/_worker/workers/register", { worker_id: "py-1", supported_skills: [] }, { sign: "not-my-secret" });
     expect(bad.status).toBe(403);
     await hub.waitFor((e) => e.ev === "refused" && e.workerId === "py-1" && e.reason === "bad_signature");
     const good = await py("POST", "/_worker/workers/register", { worker_id: "py-1", supported_skills: [{ name: "py_echo", version: "1.0.0" }] });
     expect(good.status).toBe(200);
-    const replay = await py("POST", "/_worker/workers/register", undefined, { raw: good.text! });
+    const again = await py("POST", "/_worker/workers/register", undefined, { raw: good.text! });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ status: "registered" });
+    const event = await py("POST", "/_worker/events", { event_id: "ev-1", worker_id: "py-1", origin_worker_id: "py-1", event_type: "progress", payload: { progress: 0.5 } });
+    expect(event.status).toBe(200);
+    const replay = await py("POST", "/_worker/events", undefined, { raw: event.text! });
     expect(replay.status).toBe(403);
     await hub.waitFor((e) => e.ev === "refused" && e.workerId === "py-1" && e.reason === "replay");
     expect(hub.stderr.some((l) => l.includes("refused register"))).toBe(true);

@@ -1,11 +1,11 @@
 /** The hub's HTTP client API on a real server (127.0.0.1:0), with an rxon Worker running the tasks. */
 import { afterEach, describe, expect, it } from "vitest";
 import Type from "typebox";
-import { request } from "undici";
 import { Hub, type HubServer } from "../../src/hub/index.js";
 import { Worker } from "../../src/worker/index.js";
 import { defineSkill } from "../../src/contracts/index.js";
 import { SECRETS, until } from "./helpers.js";
+import { api as request, type Answer, type ApiOptions } from "./client-http.js";
 
 const TOKEN = "client-token-0123456789";
 
@@ -49,34 +49,8 @@ async function startWorker(url: string, id: string, skills: unknown[]): Promise<
   return w;
 }
 
-interface Answer {
-  status: number;
-  headers: Record<string, unknown>;
-  body: Record<string, unknown> | null;
-  text: string;
-}
-
-async function api(url: string, method: string, path: string, o: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Answer> {
-  const token = o.token === undefined ? TOKEN : o.token;
-  const text = o.raw ?? (o.body !== undefined ? JSON.stringify(o.body) : undefined);
-  const res = await request(url + path, {
-    method: method as "GET",
-    headers: {
-      ...(token !== null ? { "X-Client-Token": token } : {}),
-      ...(text !== undefined ? { "Content-Type": "application/json" } : {}),
-      ...o.headers,
-    },
-    ...(text !== undefined ? { body: text } : {}),
-    ...(o.signal ? { signal: o.signal } : {}),
-  });
-  const out = await res.body.text();
-  let body: Record<string, unknown> | null = null;
-  try {
-    body = out === "" ? null : (JSON.parse(out) as Record<string, unknown>);
-  } catch {
-    body = null;
-  }
-  return { status: res.statusCode, headers: res.headers, body, text: out };
+function api(url: string, method: string, path: string, o: ApiOptions = {}): Promise<Answer> {
+  return request(url, method, path, o, TOKEN);
 }
 
 describe("hub client API", () => {

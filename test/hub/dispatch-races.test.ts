@@ -19,6 +19,8 @@ function laggingStore(): HubStore {
     get(target, key) {
       const value: unknown = Reflect.get(target, key);
       if (typeof value !== "function") return value;
+      // Subscriptions and configuration are local calls, not store round trips.
+      if (key === "subscribe" || key === "configure") return (value as (...a: unknown[]) => unknown).bind(target);
       return (...args: unknown[]) => new Promise((resolve) => setImmediate(() => resolve((value as (...a: unknown[]) => unknown).apply(target, args))));
     },
   });
@@ -29,9 +31,11 @@ function slowPeekStore(): HubStore {
   const inner = new MemoryStore();
   return new Proxy(inner, {
     get(target, key) {
-      if (key !== "peekQueue") return Reflect.get(target, key);
+      const value: unknown = Reflect.get(target, key);
+      if (typeof value === "function" && key !== "peek") return (value as (...a: unknown[]) => unknown).bind(target);
+      if (key !== "peek") return value;
       return (queue: string, limit: number): Promise<QueueEntry[]> => {
-        const snapshot = target.peekQueue(queue, limit);
+        const snapshot = target.peek(queue, limit);
         return new Promise((resolve) => setTimeout(() => resolve(snapshot), 50));
       };
     },
@@ -59,7 +63,7 @@ async function fleet(store: HubStore | undefined, workers: number, tasks: number
   });
   // Let every worker park first, then submit in bursts.
   await new Promise((r) => setTimeout(r, 20));
-  const handles = Array.from({ length: tasks }, (_, n) => hub.submit({ type: "echo", params: { n } }));
+  const handles = await Promise.all(Array.from({ length: tasks }, (_, n) => hub.submit({ type: "echo", params: { n } })));
   const outcomes = await Promise.all(handles.map((h) => h.result()));
   done = true;
   await Promise.all(loops);
@@ -91,7 +95,7 @@ describe("hub dispatch under concurrency", () => {
     // poll to wake, and the poll then parks for 5 s unless it looks at the queue again.
     const pending = poll(hub, "cpu-1", { pollTimeout: 5 });
     await new Promise((r) => setTimeout(r, 10));
-    const h = hub.submit({ type: "echo", params: { late: true } });
+    const h = await hub.submit({ type: "echo", params: { late: true } });
     const task = await pending;
     expect(task?.job_id).toBe(h.jobId);
   });

@@ -24,7 +24,7 @@ describe("hub dispatch", () => {
     await register(hub, "cpu-1", { resources: CPU });
     await register(hub, "gpu-2", { resources: GPU8 });
     await register(hub, "gpu-1", { resources: GPU24 });
-    const big = hub.submit({ type: "echo", params: { n: 1 }, requirements: { resources: { devices: [{ type: "gpu", properties: { vram_gb: 16 } }] } } });
+    const big = await hub.submit({ type: "echo", params: { n: 1 }, requirements: { resources: { devices: [{ type: "gpu", properties: { vram_gb: 16 } }] } } });
     expect(await poll(hub, "cpu-1")).toBeNull();
     expect(await poll(hub, "gpu-2")).toBeNull();
     const task = await poll(hub, "gpu-1");
@@ -36,7 +36,7 @@ describe("hub dispatch", () => {
     const hub = makeHub();
     await register(hub, "cpu-1", { supported_skills: [skill("echo", { version: "1.0.0" })] });
     await register(hub, "cpu-2", { supported_skills: [skill("echo", { version: "2.0.0" })] });
-    hub.submit({ type: "echo", requirements: { skillVersion: "2.0.0" } });
+    await hub.submit({ type: "echo", requirements: { skillVersion: "2.0.0" } });
     expect(await poll(hub, "cpu-1")).toBeNull();
     expect(await poll(hub, "cpu-2")).not.toBeNull();
   });
@@ -44,9 +44,9 @@ describe("hub dispatch", () => {
   it("serves higher priority first, FIFO within a priority", async () => {
     const hub = makeHub();
     await register(hub, "cpu-1");
-    const low1 = hub.submit({ type: "echo", params: { i: 1 } });
-    const high = hub.submit({ type: "echo", params: { i: 2 }, priority: 5 });
-    const low2 = hub.submit({ type: "echo", params: { i: 3 } });
+    const low1 = await hub.submit({ type: "echo", params: { i: 1 } });
+    const high = await hub.submit({ type: "echo", params: { i: 2 }, priority: 5 });
+    const low2 = await hub.submit({ type: "echo", params: { i: 3 } });
     const order: unknown[] = [];
     for (let i = 0; i < 3; i++) order.push((await poll(hub, "cpu-1"))?.job_id);
     expect(order).toEqual([high.jobId, low1.jobId, low2.jobId]);
@@ -57,7 +57,7 @@ describe("hub dispatch", () => {
     await register(hub, "cpu-1");
     const pending = poll(hub, "cpu-1", { pollTimeout: 10 });
     await until(async () => (await hub.stats()).waitingPolls === 1);
-    const h = hub.submit({ type: "echo", params: { x: 1 } });
+    const h = await hub.submit({ type: "echo", params: { x: 1 } });
     const task = await pending;
     expect(task?.job_id).toBe(h.jobId);
     expect((await hub.stats()).waitingPolls).toBe(0);
@@ -68,7 +68,7 @@ describe("hub dispatch", () => {
     await register(hub, "cpu-1", { resources: CPU });
     const pending = poll(hub, "cpu-1", { pollTimeout: 0.3 });
     await until(async () => (await hub.stats()).waitingPolls === 1);
-    hub.submit({ type: "echo", requirements: { resources: { devices: [{ type: "gpu" }] } } });
+    await hub.submit({ type: "echo", requirements: { resources: { devices: [{ type: "gpu" }] } } });
     expect(await pending).toBeNull();
     expect((await hub.stats()).queued).toBe(1);
   });
@@ -90,28 +90,33 @@ describe("hub dispatch", () => {
       input_schema: { type: "object", properties: { width: { type: "integer", minimum: 1 } }, required: ["width"] },
     });
     await register(hub, "cpu-1", { supported_skills: [strict] });
-    const bad = hub.submit({ type: "resize", params: { width: "wide" } });
+    const bad = await hub.submit({ type: "resize", params: { width: "wide" } });
     const outcome = await bad.result();
     expect(outcome.status).toBe("failure");
     expect(outcome.error?.code).toBe("INVALID_INPUT_ERROR");
-    const good = hub.submit({ type: "resize", params: { width: 4 } });
+    const good = await hub.submit({ type: "resize", params: { width: 4 } });
     expect((await poll(hub, "cpu-1"))?.job_id).toBe(good.jobId);
     expect((await hub.stats()).rejected).toBe(1);
   });
 });
 
 describe("hub results", () => {
-  it("accepts a result once and ignores duplicates, foreign, stale and unknown results", async () => {
+  it("accepts a result once, answers its re-sends as the first time, and ignores foreign, stale and unknown results", async () => {
     const hub = makeHub();
     await register(hub, "cpu-1");
     await register(hub, "cpu-2");
-    const h = hub.submit({ type: "echo", params: { v: 7 } });
+    const h = await hub.submit({ type: "echo", params: { v: 7 } });
     const task = (await poll(hub, "cpu-1"))!;
     const ids = { job_id: task.job_id, task_id: task.task_id };
     expect(await result(hub, "cpu-2", { ...ids, data: { v: 7 } }, { at: Date.now() - 3000 })).toMatchObject({ status: "ignored", reason: "worker_mismatch" });
     expect(await result(hub, "cpu-1", { ...ids, data: { v: 7 } })).toEqual({ status: "accepted", transition: "success_transition" });
-    // A duplicate (re-sent later, so not a byte-identical replay).
-    expect(await result(hub, "cpu-1", { ...ids, data: { v: 7 } }, { at: Date.now() + 2000 })).toMatchObject({ status: "ignored", reason: "job_already_terminated" });
+    // The same result re-sent after its answer was lost (re-signed later, or byte for byte): answered as the first time.
+    expect(await result(hub, "cpu-1", { ...ids, data: { v: 7 } }, { at: Date.now() + 2000 })).toEqual({ status: "accepted", transition: "success_transition" });
+    const raw = signed("cpu-1", { worker_id: "cpu-1", ...ids, status: "success", data: { v: 7 } }, { at: Date.now() + 3000 });
+    expect(await result(hub, "cpu-1", {}, { raw })).toEqual({ status: "accepted", transition: "success_transition" });
+    expect(await result(hub, "cpu-1", {}, { raw })).toEqual({ status: "accepted", transition: "success_transition" });
+    // A different result for the ended task is not a re-send.
+    expect(await result(hub, "cpu-1", { ...ids, data: { v: 8 } }, { at: Date.now() + 4000 })).toMatchObject({ status: "ignored", reason: "job_already_terminated" });
     expect(await result(hub, "cpu-1", { job_id: "job-nope", task_id: "t" })).toMatchObject({ status: "ignored", reason: "job_not_found" });
     expect(await result(hub, "cpu-1", { job_id: task.job_id, task_id: "task-old" })).toMatchObject({ status: "ignored", reason: "stale_task" });
     const outcome = await h.result();
@@ -122,7 +127,7 @@ describe("hub results", () => {
     const hub = makeHub();
     const s = skill("echo", { output_schema: { type: "object", properties: { v: { type: "number" } }, required: ["v"] } });
     await register(hub, "cpu-1", { supported_skills: [s] });
-    const h = hub.submit({ type: "echo" });
+    const h = await hub.submit({ type: "echo" });
     const task = (await poll(hub, "cpu-1"))!;
     const answer = await result(hub, "cpu-1", { job_id: task.job_id, task_id: task.task_id, data: { v: "seven" } });
     expect(answer).toEqual({ status: "accepted", transition: "failure_handled" });
@@ -134,7 +139,7 @@ describe("hub results", () => {
   it("retries transient failures with a new task id and ends permanent ones", async () => {
     const hub = makeHub({ maxRetries: 1 });
     await register(hub, "cpu-1");
-    const h = hub.submit({ type: "echo" });
+    const h = await hub.submit({ type: "echo" });
     const t1 = (await poll(hub, "cpu-1"))!;
     await result(hub, "cpu-1", { job_id: t1.job_id, task_id: t1.task_id, status: "failure", error: { code: "TRANSIENT_ERROR", message: "flaky" } });
     const t2 = (await poll(hub, "cpu-1"))!;
@@ -146,7 +151,7 @@ describe("hub results", () => {
     const outcome = await h.result();
     expect(outcome).toMatchObject({ status: "failure", attempts: 2, error: { code: "TRANSIENT_ERROR" } });
 
-    const p = hub.submit({ type: "echo" });
+    const p = await hub.submit({ type: "echo" });
     const t3 = (await poll(hub, "cpu-1"))!;
     await result(hub, "cpu-1", { job_id: t3.job_id, task_id: t3.task_id, status: "failure", error: { code: "PERMANENT_ERROR", message: "no" } });
     expect(await p.result()).toMatchObject({ status: "failure", attempts: 1, error: { code: "PERMANENT_ERROR" } });
@@ -156,7 +161,7 @@ describe("hub results", () => {
     let now = Date.now();
     const hub = makeHub({ now: () => now });
     await register(hub, "cpu-1");
-    const h = hub.submit({ type: "echo", timeoutMs: 1000 });
+    const h = await hub.submit({ type: "echo", timeoutMs: 1000 });
     const task = (await poll(hub, "cpu-1"))!;
     expect(task.deadline).toBeCloseTo((now + 1000) / 1000, 3);
     now += 2000;
@@ -173,7 +178,7 @@ describe("hub leases and heartbeats", () => {
     const hub = makeHub({ now: () => now, workerTtlMs: 1000, sweepIntervalMs: 60_000 });
     await register(hub, "cpu-1");
     await register(hub, "cpu-2");
-    const h = hub.submit({ type: "echo" });
+    const h = await hub.submit({ type: "echo" });
     const t1 = (await poll(hub, "cpu-1"))!;
     now += 600;
     await heartbeat(hub, "cpu-2", {});
@@ -184,15 +189,16 @@ describe("hub leases and heartbeats", () => {
     expect(t2.job_id).toBe(t1.job_id);
     expect(await result(hub, "cpu-2", { job_id: t2.job_id, task_id: t2.task_id, data: { ok: true } })).toMatchObject({ status: "accepted" });
     expect(await h.result()).toMatchObject({ status: "success", workerId: "cpu-2", attempts: 2 });
-    // The lost worker comes back: told to register again; its old result is stale.
-    expect(await heartbeat(hub, "cpu-1", {})).toEqual({ status: "ok", require_full_sync: true });
+    // The lost worker comes back: told to register again (404 "Worker not found"); its old result is stale.
+    await expect(heartbeat(hub, "cpu-1", {})).rejects.toMatchObject({ status: 404, message: expect.stringContaining("Worker not found") });
     expect(await result(hub, "cpu-1", { job_id: t1.job_id, task_id: t1.task_id })).toMatchObject({ status: "ignored", reason: "stale_task" });
   });
 
   it("answers heartbeats: unknown worker, empty body, skills hash changes", async () => {
     const hub = makeHub();
-    expect(await heartbeat(hub, "cpu-1", {})).toEqual({ status: "ok", require_full_sync: true });
-    expect(await heartbeat(hub, "cpu-1", null)).toEqual({ status: "ok", require_full_sync: true });
+    // Unknown: 404 with "not found" in the text, on which every worker SDK registers again.
+    await expect(heartbeat(hub, "cpu-1", {})).rejects.toMatchObject({ status: 404, message: expect.stringContaining("Worker not found") });
+    await expect(heartbeat(hub, "cpu-1", null)).rejects.toMatchObject({ status: 404 });
     await register(hub, "cpu-1", { skills_hash: "h1" });
     expect(await heartbeat(hub, "cpu-1", null)).toEqual({ status: "ttl_refreshed" });
     expect(await heartbeat(hub, "cpu-1", { skills_hash: "h1" })).toEqual({ status: "ok" });
@@ -204,7 +210,7 @@ describe("hub leases and heartbeats", () => {
     const hub = makeHub();
     await register(hub, "cpu-1");
     await heartbeat(hub, "cpu-1", { status: "draining" });
-    hub.submit({ type: "echo" });
+    await hub.submit({ type: "echo" });
     expect(await poll(hub, "cpu-1")).toBeNull();
     await heartbeat(hub, "cpu-1", { status: "idle" });
     expect(await poll(hub, "cpu-1")).not.toBeNull();
@@ -214,7 +220,7 @@ describe("hub leases and heartbeats", () => {
 describe("hub cancellation", () => {
   it("ends a queued task at once", async () => {
     const hub = makeHub();
-    const h = hub.submit({ type: "echo" });
+    const h = await hub.submit({ type: "echo" });
     await h.cancel();
     expect(await h.result()).toMatchObject({ status: "cancelled", attempts: 0 });
   });
@@ -224,7 +230,7 @@ describe("hub cancellation", () => {
     await register(hub, "cpu-1");
     const channel = fakeChannel("cpu-1");
     const wsDone = (hub.handler as (a: string, p: unknown, c: ListenerContext) => Promise<unknown>)("websocket", channel, ctx("cpu-1", null));
-    const h = hub.submit({ type: "echo" });
+    const h = await hub.submit({ type: "echo" });
     const task = (await poll(hub, "cpu-1"))!;
     await h.cancel();
     expect(channel.sent).toEqual([{ command: "cancel_task", task_id: task.task_id, job_id: task.job_id }]);
@@ -261,7 +267,12 @@ describe("hub zero trust", () => {
     await expect(register(hub, "cpu-1", {}, { sign: "not-the-secret" })).rejects.toMatchObject({ status: 403, details: { reason: "bad_signature" } });
     const raw = signed("cpu-1", { worker_id: "cpu-1", supported_skills: [skill("echo")] });
     await register(hub, "cpu-1", {}, { raw });
-    await expect(register(hub, "cpu-1", {}, { raw })).rejects.toMatchObject({ status: 403, details: { reason: "replay" } });
+    // A registration sent twice (its answer lost) is answered as the first one.
+    expect(await register(hub, "cpu-1", {}, { raw })).toMatchObject({ status: "registered" });
+    // An event is not idempotent: the same signed event again is a replay.
+    const event = signed("cpu-1", { event_id: "ev-1", worker_id: "cpu-1", origin_worker_id: "cpu-1", event_type: "progress", payload: { progress: 0.5 } });
+    await call(hub, "event", "WorkerEventPayload", "cpu-1", null, { raw: event });
+    await expect(call(hub, "event", "WorkerEventPayload", "cpu-1", null, { raw: event })).rejects.toMatchObject({ status: 403, details: { reason: "replay" } });
     expect(logged).toHaveLength(3);
     expect((await hub.stats()).refused).toBe(3);
   });
@@ -286,7 +297,7 @@ describe("hub zero trust", () => {
     hubs.push(hub);
     expect(hub.insecure).toBe(true);
     await call(hub, "register", "WorkerRegistration", "dev-1", { worker_id: "dev-1", supported_skills: [skill("echo")] }, { token: null, sign: false });
-    hub.submit({ type: "echo" });
+    await hub.submit({ type: "echo" });
     expect(await poll(hub, "dev-1", { token: null })).not.toBeNull();
   });
 });

@@ -40,8 +40,8 @@ describe("hub over HTTP with rxon workers", () => {
     const gpu = worker(server.url, "gpu-1", [double], { devices: [{ type: "gpu", properties: { vram_gb: 24 } }] });
     const cpu = worker(server.url, "cpu-1", [double], { properties: { cpu_cores: 4 } });
     await Promise.all([gpu.start(), cpu.start()]);
-    const onGpu = Array.from({ length: 5 }, (_, i) => hub.submit({ type: "double", params: { n: i }, requirements: { resources: { devices: [{ type: "gpu" }] } } }));
-    const any = Array.from({ length: 5 }, (_, i) => hub.submit({ type: "double", params: { n: i } }));
+    const onGpu = await Promise.all(Array.from({ length: 5 }, (_, i) => hub.submit({ type: "double", params: { n: i }, requirements: { resources: { devices: [{ type: "gpu" }] } } })));
+    const any = await Promise.all(Array.from({ length: 5 }, (_, i) => hub.submit({ type: "double", params: { n: i } })));
     for (const [i, h] of onGpu.entries()) expect(await h.result()).toMatchObject({ status: "success", workerId: "gpu-1", data: { n: i * 2 } });
     for (const h of any) expect((await h.result()).status).toBe("success");
     const stats = await hub.stats();
@@ -52,7 +52,7 @@ describe("hub over HTTP with rxon workers", () => {
     const { hub, server } = await setup();
     const w = worker(server.url, "cpu-2", [liar]);
     await w.start();
-    const outcome = await hub.submit({ type: "liar", params: { n: 1 } }).result();
+    const outcome = await (await hub.submit({ type: "liar", params: { n: 1 } })).result();
     expect(outcome.status).toBe("failure");
     expect(["CONTRACT_VIOLATION_ERROR"]).toContain(outcome.error?.code);
   });

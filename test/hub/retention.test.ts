@@ -15,7 +15,7 @@ describe("hub retention of ended jobs", () => {
     const ids: string[] = [];
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < 1500; i++) {
-        const h = hub.submit({ type: "echo", params: { i } });
+        const h = await hub.submit({ type: "echo", params: { i } });
         const task = (await poll(hub, "cpu-1"))!;
         await result(hub, "cpu-1", { job_id: task.job_id, task_id: task.task_id, data: {} });
         ids.push(h.jobId);

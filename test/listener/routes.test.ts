@@ -101,14 +101,15 @@ describe("listener routes", () => {
     expect(seen.length).toBe(before);
   });
 
-  it("heartbeat: with body (decoded) and without body (null); handler value as is", async () => {
+  it("heartbeat: with body (decoded) and without body (null); handler value as is, nothing answered {\"status\":\"ok\"}", async () => {
     answer = () => ({ status: "ok", cancel_task_ids: ["t9"] });
     const r1 = await call(s.base, "PATCH", "/_worker/workers/worker-1", heartbeat, headers);
     expect(r1.text).toBe('{"cancel_task_ids":["t9"],"status":"ok"}');
     expect(last()).toMatchObject({ action: "heartbeat", payload: heartbeat });
     answer = () => null;
     const r2 = await call(s.base, "PATCH", "/_worker/workers/worker-9", undefined, { ...headers });
-    expect([r2.status, r2.text]).toEqual([200, "null"]);
+    // Nothing from the handler: the answer on which no SDK re-registers.
+    expect([r2.status, r2.text]).toEqual([200, '{"status":"ok"}']);
     expect(last().payload).toBeNull();
     expect(last().context.workerIdHint).toBe("worker-9");
   });

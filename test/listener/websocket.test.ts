@@ -122,9 +122,14 @@ describe("WebSocket command channel", () => {
     expect(ws!.readyState).toBe(WebSocket.OPEN);
     expect(received.length).toBe(1);
 
-    // The handler returning closes the channel normally.
-    const closed = closeOf(ws!);
+    // The handler returning leaves the channel open (a worker would otherwise reconnect in a
+    // loop); the application closes it with channel.close().
     release();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ws!.readyState).toBe(WebSocket.OPEN);
+    expect(channel!.isOpen).toBe(true);
+    const closed = closeOf(ws!);
+    channel!.close(1000);
     expect((await closed).code).toBe(1000);
     await channel!.closed;
     expect(channel!.isOpen).toBe(false);

@@ -95,6 +95,15 @@ describe("requests", () => {
     await t.sendHeartbeat(null);
     expect(logger.entries.filter((e) => e.message.includes("version mismatch"))).toHaveLength(1);
   });
+
+  it.each(["1.0b13", "1.0b14", "1.0b15"])("does not call %s a mismatch (versions 1.0b13 to 1.0b15 are spoken)", async (version) => {
+    await server.stop();
+    server = await new TestServer({ version }).start();
+    const logger = memoryLogger();
+    const t = transport({ logger });
+    await t.sendHeartbeat(null);
+    expect(logger.entries.filter((e) => e.message.includes("version mismatch"))).toHaveLength(0);
+  });
 });
 
 describe("response statuses", () => {

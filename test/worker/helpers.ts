@@ -4,7 +4,7 @@
 import Type from "typebox";
 import { defineSkill } from "../../src/contracts/index.js";
 import { MockTransport, type MockTransportOptions } from "../../src/testing/index.js";
-import { abortableSleep } from "../../src/worker/clock.js";
+import { sleep as abortableSleep } from "../../src/transport/backoff.js";
 import { Worker, type WorkerClock, type WorkerOptions } from "../../src/worker/index.js";
 
 /** Adds two integers. */
@@ -45,7 +45,7 @@ export function recordingClock(scale = 0.001): WorkerClock & { readonly waits: n
     now: () => Date.now(),
     sleep: (ms, signal) => {
       waits.push(ms);
-      return abortableSleep(ms * scale, signal);
+      return abortableSleep(ms * scale, signal).then(() => undefined);
     },
   };
 }

@@ -51,7 +51,7 @@ describe("registration", () => {
     }
   });
 
-  it("retries registration with doubling backoff, a 30 s floor on 429 without a hint, and the hint when given", async () => {
+  it("retries registration with doubling backoff, and waits after 429s that grow from the hint (at least 1 s)", async () => {
     const clock = recordingClock();
     const { worker, mock } = track(setup({ clock }));
     mock.failNext("register", new NetworkError("connection refused"));
@@ -66,15 +66,20 @@ describe("registration", () => {
     expect(mock.registrations).toHaveLength(1);
     expect(registered).toEqual([1]);
     const waits = clock.waits.slice(0, 6);
+    // Equal jitter: between half and all of 1 s, 2 s, 4 s.
     const nominal = [1_000, 2_000, 4_000];
     nominal.forEach((n, i) => {
-      expect(waits[i]).toBeGreaterThanOrEqual(n * 0.8);
-      expect(waits[i]).toBeLessThanOrEqual(n * 1.2);
+      expect(waits[i]).toBeGreaterThanOrEqual(n * 0.5);
+      expect(waits[i]).toBeLessThanOrEqual(n);
     });
-    expect(waits[3]).toBeGreaterThanOrEqual(30_000);
-    expect(waits[4]).toBe(7_000);
-    expect(waits[5]).toBeGreaterThanOrEqual(32_000 * 0.8);
-    expect(waits[5]).toBeLessThanOrEqual(60_000);
+    // Retry-After 0 counts as 1 s; the next 429 in a row waits the longer of twice that and its 7 s
+    // hint (jitter only adds, up to 25%).
+    expect(waits[3]).toBeGreaterThanOrEqual(990);
+    expect(waits[3]).toBeLessThanOrEqual(1_250);
+    expect(waits[4]).toBeGreaterThanOrEqual(6_990);
+    expect(waits[4]).toBeLessThanOrEqual(8_750);
+    expect(waits[5]).toBeGreaterThanOrEqual(4_000);
+    expect(waits[5]).toBeLessThanOrEqual(8_000);
   });
 
   it("stop() ends a registration that never succeeds", async () => {
@@ -120,6 +125,10 @@ describe("registration", () => {
     expect(() => new Worker({ workerId: "other", transport, skills: [add] })).toThrow(/transport speaks for/);
     expect(() => new Worker({ workerId: "ok", skills: [add] })).toThrow(/url/);
     expect(() => new Worker({ workerId: "ok", url: "ftp://x", token: "t", skills: [add] })).toThrow(/Unsupported transport scheme/);
+    expect(() => new Worker({ workerId: "ok", transport, skills: [add], heartbeatCooldownMs: Number.NaN })).toThrow(/heartbeatCooldownMs/);
+    expect(() => new Worker({ workerId: "ok", transport, skills: [add], authFailureLimit: 0 })).toThrow(/authFailureLimit/);
+    expect(() => new Worker({ workerId: "ok", transport, skills: [add], orchestratorKey: "" })).toThrow(/orchestratorKey/);
+    expect(new Worker({ workerId: "ok", transport, skills: [add], heartbeatCooldownMs: 0 }).state).toBe("new");
   });
 });
 
@@ -163,6 +172,21 @@ describe("heartbeat replies", () => {
     expect(long.length).toBeGreaterThanOrEqual(3);
   });
 
+  it("a load change sends a heartbeat at once; further changes within the cooldown make no more", async () => {
+    const release = gate();
+    const { worker, mock } = track(setup({ heartbeatIntervalMs: 600_000, heartbeatCooldownMs: 600_000, skills: [add, slow(release)] }));
+    await worker.start();
+    await mock.waitFor((m) => m.heartbeats.length === 1);
+    mock.pushTask(task("slow"));
+    // The task start is reported at once, as `full`.
+    await mock.waitFor((m) => m.heartbeats.length === 2);
+    expect((mock.heartbeats[1] as Heartbeat).status).toBe("full");
+    release.open();
+    for (let i = 0; i < 10; i++) mock.pushTask(task("add", { a: i, b: 1 }));
+    await mock.waitFor((m) => m.results.length === 11);
+    expect(mock.heartbeats).toHaveLength(2);
+  });
+
   it("backs off on heartbeat errors instead of spinning", async () => {
     const clock = recordingClock(0.001);
     const { worker, mock } = track(setup({ clock, heartbeatIntervalMs: 60_000 }));
@@ -171,8 +195,10 @@ describe("heartbeat replies", () => {
     await worker.start();
     await mock.waitFor((m) => m.heartbeats.length >= 1);
     const waits = clock.waits.filter((w) => w !== 60_000);
-    expect(waits.slice(0, 4).every((w) => w >= 800)).toBe(true);
-    expect(clock.waits.some((w) => w >= 30_000)).toBe(true);
+    // Equal jitter of the 1 s first delay: never under half of it.
+    expect(waits.slice(0, 4).every((w) => w >= 500)).toBe(true);
+    // Retry-After 0 is waited as at least 1 s.
+    expect(waits[4]).toBeGreaterThanOrEqual(990);
   });
 });
 
@@ -209,7 +235,7 @@ describe("drain and stop", () => {
     expect(worker.state).toBe("draining");
   });
 
-  it("stop() aborts running tasks after the grace period, reports them cancelled, says offline and closes", async () => {
+  it("stop() aborts running tasks after the grace period, reports them as transient failures (re-queued, not cancelled), says offline and closes", async () => {
     let seen: unknown;
     const { worker, mock } = setup({
       skills: [
@@ -225,11 +251,11 @@ describe("drain and stop", () => {
     expect(worker.state).toBe("stopped");
     expect(seen).toBeInstanceOf(DOMException);
     expect(mock.results).toHaveLength(1);
-    expect(mock.results[0]!.status).toBe("cancelled");
+    expect(mock.results[0]!.status).toBe("failure");
     expect((mock.results[0]!.error as { code: string }).code).toBe("TRANSIENT_ERROR");
     expect((mock.heartbeats.at(-1) as Heartbeat).status).toBe("offline");
     expect(mock.connected).toBe(false);
-    expect(worker.stats).toMatchObject({ cancelled: 1, inFlight: 0 });
+    expect(worker.stats).toMatchObject({ failed: 1, cancelled: 0, inFlight: 0 });
     await expect(worker.start()).rejects.toThrow(/stopped/);
   });
 

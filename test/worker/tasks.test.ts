@@ -156,6 +156,19 @@ describe("aborting tasks", () => {
     expect(worker.stats.cancelled).toBe(1);
   });
 
+  it("a cancel_task command naming only the job id (as the Python orchestrator does) cancels the task", async () => {
+    const seen: unknown[] = [];
+    const { worker, mock } = await started({ skills: [waiter(seen)], heartbeatIntervalMs: 60_000 });
+    const t = task("wait");
+    mock.pushTask(t);
+    await mock.waitFor(() => worker.stats.inFlight === 1);
+    expect(worker.cancelTask("no-such-id")).toBe(false);
+    mock.pushCommand({ command: "cancel_task", task_id: t.job_id });
+    await mock.waitFor((m) => m.results.length === 1);
+    expect(mock.results[0]).toMatchObject({ task_id: t.task_id, status: "cancelled" });
+    expect(seen).toHaveLength(1);
+  });
+
   it("heartbeat cancel_task_ids reach the handler's signal", async () => {
     const seen: unknown[] = [];
     const { mock } = await started(

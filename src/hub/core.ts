@@ -1,0 +1,170 @@
+/**
+ * What every room of the hub shares: the store, the resolved settings, counters, the event
+ * emitter, authentication and message verification. Rooms (registry, dispatch, results,
+ * cancellation, tokens, sweeps, submissions, skill calls) hold a reference to one HubCore and
+ * nothing of each other but what the hub hands them.
+ */
+import type { EventEmitter } from "node:events";
+import type { SkillInfo } from "../../generated/types.js";
+import { createHash } from "node:crypto";
+import { AuthError, isRxonError } from "../errors.js";
+import type { ListenerContext } from "../listener/types.js";
+import type { Logger } from "../logger.js";
+import { MessageVerifier, type MessageKind } from "../security/index.js";
+import { HubAuth } from "./auth.js";
+import { MemoryStore } from "./memory-store.js";
+import type { HubStore, QueueLimits } from "./store.js";
+
+/** How long a message is remembered across hubs: both sides of the 60 s timestamp window. */
+const REPLAY_MEMORY_MS = 120_000;
+import type { HubEvents, HubOptions, HubStats } from "./types.js";
+
+/** Counters of a hub (the gauges of {@link HubStats} are read from the store). */
+export type Counters = { -readonly [K in keyof HubStats]: number };
+
+/** Options with their defaults applied. */
+export interface HubSettings {
+  readonly ttlMs: number;
+  readonly heartbeatMs: number;
+  readonly leaseGraceMs: number;
+  readonly maxHoldMs: number;
+  readonly maxRetries: number;
+  readonly cancelGraceMs: number;
+  readonly retentionMs: number;
+  readonly maxRetained: number;
+  readonly sweepMs: number;
+  readonly dispatchable: ReadonlySet<string>;
+  readonly knownSkills: ReadonlyMap<string, SkillInfo>;
+  readonly queueLimits: QueueLimits;
+  readonly maxCallDepth: number;
+  readonly skillCallTimeoutMs: number;
+  readonly orchestratorKey: string | undefined;
+  readonly allowedSkills: readonly string[] | undefined;
+}
+
+const DEFAULT_DISPATCHABLE = ["idle", "active", "busy", "full"];
+
+/** Applies defaults to hub options. */
+export function settingsOf(options: HubOptions): HubSettings {
+  const heartbeatMs = options.heartbeatIntervalMs ?? 15_000;
+  const ttlMs = options.workerTtlMs ?? 3 * heartbeatMs;
+  return {
+    heartbeatMs,
+    ttlMs,
+    leaseGraceMs: options.leaseGraceMs ?? 2 * heartbeatMs,
+    maxHoldMs: options.maxPollHoldMs ?? 30_000,
+    maxRetries: options.maxRetries ?? 3,
+    cancelGraceMs: options.cancelGraceMs ?? 30_000,
+    retentionMs: options.retentionMs ?? 600_000,
+    maxRetained: options.maxRetained ?? 100_000,
+    sweepMs: options.sweepIntervalMs ?? Math.max(10, Math.min(1000, ttlMs / 4)),
+    dispatchable: new Set(options.dispatchableStatuses ?? DEFAULT_DISPATCHABLE),
+    knownSkills: new Map((options.skills ?? []).map((s) => [s.name, s])),
+    queueLimits: options.queueLimits ?? {},
+    maxCallDepth: options.maxCallDepth ?? 8,
+    skillCallTimeoutMs: options.skillCallTimeoutMs ?? 300_000,
+    orchestratorKey: options.orchestratorKey === "" ? undefined : options.orchestratorKey,
+    allowedSkills: options.allowedSkills,
+  };
+}
+
+/** Shared state and helpers of one hub. */
+export class HubCore {
+  readonly store: HubStore;
+  readonly logger: Logger;
+  readonly settings: HubSettings;
+  readonly auth: HubAuth;
+  readonly verifier: MessageVerifier | undefined;
+  readonly events: EventEmitter<HubEvents>;
+  readonly counters: Counters = {
+    workers: 0,
+    queued: 0,
+    running: 0,
+    waitingPolls: 0,
+    submitted: 0,
+    dispatched: 0,
+    succeeded: 0,
+    failed: 0,
+    cancelled: 0,
+    retried: 0,
+    rejected: 0,
+    refused: 0,
+    throttled: 0,
+    released: 0,
+  };
+  /** Local clock for wire timestamps (store transitions use the store's clock). */
+  readonly now: () => number;
+  closed = false;
+  /** Whether the store is shared with other processes (replay memory then goes through it). */
+  readonly #sharedReplay: boolean;
+
+  constructor(store: HubStore, options: HubOptions, events: EventEmitter<HubEvents>, logger: Logger) {
+    this.store = store;
+    this.logger = logger;
+    this.events = events;
+    this.settings = settingsOf(options);
+    this.now = options.now ?? Date.now;
+    this.auth = new HubAuth(options.auth ?? {}, store, this.now);
+    if (this.auth.verifySignatures) {
+      this.verifier = new MessageVerifier({ keys: (id) => this.auth.keysFor(id), clock: this.now });
+    }
+    this.#sharedReplay = this.verifier !== undefined && !(store instanceof MemoryStore);
+  }
+
+  async #rememberAcrossHubs(kind: MessageKind, workerId: string, body: ListenerContext["rawBody"]): Promise<void> {
+    const security = body?.security as { signature?: unknown } | undefined;
+    const signature = typeof security?.signature === "string" ? security.signature : undefined;
+    if (signature === undefined) return;
+    const key = `replay:${kind}:${workerId}:${createHash("sha256").update(signature).digest("base64url").slice(0, 32)}`;
+    if (!(await this.store.remember(key, REPLAY_MEMORY_MS))) {
+      throw new AuthError("Message already received (replay protection)", { details: { reason: "replay" } });
+    }
+  }
+
+  /** The authenticated worker of a request; a refusal is counted, logged once and thrown. */
+  async authenticate(action: string, ctx: ListenerContext, claimedId?: string | null): Promise<string> {
+    try {
+      return await this.auth.authenticate(ctx, claimedId);
+    } catch (err) {
+      this.refused(action, ctx.workerIdHint ?? claimedId ?? null, err);
+      throw err;
+    }
+  }
+
+  /**
+   * Checks a message's signature and freshness (when the hub verifies signatures). A refusal is
+   * counted and logged, except a replay when `replayOk` (the caller answers re-sends of what it
+   * applied, and counts the refusal itself otherwise).
+   */
+  async verify(kind: MessageKind, ctx: ListenerContext, workerId: string, replayOk = false): Promise<void> {
+    if (this.verifier === undefined) return;
+    try {
+      await this.verifier.verify(ctx.rawBody, { workerId, kind });
+      // The verifier remembers messages in this process; hubs sharing a store also refuse a
+      // message another hub has seen.
+      if (this.#sharedReplay) await this.#rememberAcrossHubs(kind, workerId, ctx.rawBody);
+    } catch (err) {
+      if (!(replayOk && isRxonError(err) && err.details.reason === "replay")) this.refused(kind, workerId, err);
+      throw err;
+    }
+  }
+
+  /** Counts, logs and announces a refused message. */
+  refused(action: string, workerId: string | null, err: unknown): void {
+    const reason = isRxonError(err) && typeof err.details.reason === "string" ? err.details.reason : "refused";
+    const message = err instanceof Error ? err.message : String(err);
+    this.counters.refused++;
+    this.logger.warn({ action, workerId, reason }, `hub: refused ${action}: ${message}`);
+    this.events.emit("message:refused", { action, workerId, reason, message });
+  }
+
+  /** Runs a background step, logging (never throwing) its failure. */
+  background(what: string, step: () => unknown): void {
+    try {
+      const r = step();
+      if (r instanceof Promise) r.catch((err: unknown) => this.logger.error({ err }, `hub: ${what} failed`));
+    } catch (err) {
+      this.logger.error({ err }, `hub: ${what} failed`);
+    }
+  }
+}

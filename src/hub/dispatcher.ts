@@ -1,0 +1,311 @@
+/**
+ * The dispatch room: polls, held polls, claiming, and waking held polls when a task is queued on
+ * any hub sharing the store.
+ *
+ * Cost follows what matches: a poll looks at the head of each queue (skill and requirement class)
+ * its worker's profile can serve; a queued task is offered to one held poll per matching profile
+ * (not to every held poll of the skill). Class checks are memoized per (profile, queue).
+ */
+import { setImmediate as yieldTurn } from "node:timers/promises";
+import type { TaskPayload } from "../../generated/types.js";
+import type { ListenerContext } from "../listener/types.js";
+import type { WorkerRecord as MatchView } from "../matching/requirement.js";
+import { findSkill } from "../matching/requirement.js";
+import { canonicalize } from "../wire/canonical.js";
+import type { HubCore } from "./core.js";
+import { acceptsParams, canRunClass, matchView, payloadFor, profileOf } from "./dispatch.js";
+import { isPromise, runFlow, wait, type Flow } from "./flow.js";
+import type { Outcomes } from "./outcomes.js";
+import type { JobRecord, QueueEntry, TaskRequirements, WorkerRecord } from "./store.js";
+import { PollWaiters, type Waiter } from "./waiters.js";
+
+/** Entries looked at per queue head. */
+const HEAD = 8;
+/** Candidates handed to one claim. */
+const CLAIM_BATCH = 8;
+/** Memoized class checks kept before the memo is cleared. */
+const MEMO_LIMIT = 50_000;
+/** Synchronous dispatches in a row after which a poll gives up its turn (timers and I/O run). */
+const YIELD_EVERY = 64;
+
+/** Polls, held polls and claims. */
+export class Dispatcher {
+  readonly #core: HubCore;
+  readonly #outcomes: Outcomes;
+  readonly #waiters = new PollWaiters();
+  /** Matching view of each worker profile seen. */
+  readonly #views = new Map<string, MatchView>();
+  /** Requirement class of each queue seen. */
+  readonly #queueReqs = new Map<string, { skill: string; requirements: TaskRequirements }>();
+  readonly #memo = new Map<string, boolean>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #streak = 0;
+
+  constructor(core: HubCore, outcomes: Outcomes) {
+    this.#core = core;
+    this.#outcomes = outcomes;
+  }
+
+  /** Held polls. */
+  get parked(): number {
+    return this.#waiters.size;
+  }
+
+  async poll(pathId: string, ctx: ListenerContext): Promise<TaskPayload | null> {
+    const core = this.#core;
+    const id = await core.authenticate("poll", ctx, pathId);
+    const s = core.settings;
+    const holdMs = Math.min(s.maxHoldMs, ctx.pollTimeout !== undefined && ctx.pollTimeout > 0 ? ctx.pollTimeout * 1000 : s.maxHoldMs);
+    if (++this.#streak % YIELD_EVERY === 0) await yieldTurn();
+    const worker = await core.store.getWorker(id);
+    if (worker === undefined || worker.drained === true || !s.dispatchable.has(worker.status)) {
+      // Unknown, drained or not taking work: hold (so clients do not spin) until released.
+      await this.#park(id, "", [], holdMs, ctx.signal);
+      return null;
+    }
+    if (core.now() - worker.lastSeenAt > s.ttlMs / 8) await core.store.touch(id, s.ttlMs);
+    const profile = worker.profile ?? profileOf(worker);
+    const view = this.#viewOf(worker, profile);
+    const skills = pollSkills(worker, ctx.availableSkills);
+    // With a synchronous store the claim and the parking happen in one turn, so no task can be
+    // queued in between; otherwise the parked poll looks at the queues once more.
+    const claimed = this.#claim(profile, view, id, skills);
+    const wentAsync = isPromise(claimed);
+    let job = wentAsync ? await claimed : claimed;
+    if (job === null) job = await this.#park(id, profile, skills, holdMs, ctx.signal, wentAsync, view);
+    if (job === null) return null;
+    if (ctx.signal.aborted) {
+      await this.release(job, "client_gone");
+      return null;
+    }
+    return this.#payload(job, id);
+  }
+
+  /** The payload of a claimed job; a job that cannot be written ends as failed instead of running forever. */
+  async #payload(job: JobRecord, workerId: string): Promise<TaskPayload | null> {
+    const core = this.#core;
+    const payload = payloadFor(job, core.now(), { ...(core.settings.orchestratorKey !== undefined ? { orchestratorKey: core.settings.orchestratorKey } : {}), ...(core.settings.allowedSkills !== undefined ? { allowedSkills: core.settings.allowedSkills } : {}) });
+    try {
+      canonicalize(payload);
+      return payload;
+    } catch (err) {
+      const verdict = await core.store.settle(workerId, job.jobId, job.taskId, {
+        status: "failure",
+        error: { code: "INVALID_INPUT_ERROR", message: `The task cannot be sent to a worker: ${err instanceof Error ? err.message : String(err)}` },
+        transition: "failure_handled",
+      });
+      if (verdict.kind === "accepted") this.#outcomes.completed(verdict.job);
+      return null;
+    }
+  }
+
+  /** Puts a task whose poll answer did not reach its worker back in the queue at once. */
+  async release(job: Pick<JobRecord, "jobId" | "taskId">, reason: string): Promise<void> {
+    const core = this.#core;
+    const back = await core.store.release(job.jobId, job.taskId);
+    if (back === undefined) return;
+    core.counters.released++;
+    this.#outcomes.observe(back);
+    core.logger.info({ jobId: back.jobId, reason }, "hub: task given back to the queue");
+    core.events.emit("task:requeued", { jobId: back.jobId, taskId: back.taskId, workerId: undefined, reason });
+  }
+
+  /** A task was queued (here or on another hub): offer it to held polls that can run it. */
+  onQueued(queue: string, skill: string): void {
+    const byProfile = this.#waiters.profilesFor(skill);
+    if (byProfile.size === 0) return;
+    const reqs = this.#queueReqs.get(queue);
+    if (reqs === undefined) {
+      // A queue first seen in a signal: learn its class, then offer.
+      this.#core.background("offer", async () => {
+        for (const q of await this.#core.store.queuesOf(skill)) this.#queueReqs.set(q.name, { skill: q.skill, requirements: q.requirements });
+        if (this.#queueReqs.has(queue)) this.onQueued(queue, skill);
+      });
+      return;
+    }
+    for (const [profile, set] of byProfile) {
+      const view = this.#views.get(profile);
+      if (view === undefined || !this.#classOk(profile, view, queue, reqs.skill, reqs.requirements)) continue;
+      for (const w of set) {
+        if (w.done || !this.#waiters.take(w)) continue;
+        this.#serve(w, view, 0);
+        // One poll per queued task; the poll takes the best task it can run.
+        return;
+      }
+    }
+  }
+
+  /** Safety net across hubs: serve held polls whose skills have queued tasks (a lost signal costs one period). */
+  async recheck(): Promise<void> {
+    for (const skill of [...this.#waiters.skills()]) {
+      const queues = await this.#core.store.queuesOf(skill);
+      for (const q of queues) {
+        this.#queueReqs.set(q.name, { skill: q.skill, requirements: q.requirements });
+        for (let i = 0; i < q.length && this.#waiters.profilesFor(skill).size > 0; i++) {
+          const before = this.#waiters.size;
+          this.onQueued(q.name, skill);
+          if (this.#waiters.size === before) break;
+        }
+      }
+    }
+  }
+
+  /** Ends a worker's held polls (it re-registered, drains, or is gone); its next poll sees its new record. */
+  releaseWorker(workerId: string): void {
+    this.#waiters.release(workerId);
+  }
+
+  /** Ends every held poll and timer. */
+  close(): void {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    this.#waiters.releaseAll();
+  }
+
+  #viewOf(worker: WorkerRecord, profile: string): MatchView {
+    let view = this.#views.get(profile);
+    if (view === undefined) {
+      view = matchView(worker);
+      this.#views.set(profile, view);
+    }
+    return view;
+  }
+
+  #classOk(profile: string, view: MatchView, queue: string, skill: string, requirements: TaskRequirements): boolean {
+    const key = `${profile}\u0000${queue}`;
+    let ok = this.#memo.get(key);
+    if (ok === undefined) {
+      ok = canRunClass(view, skill, requirements);
+      if (this.#memo.size >= MEMO_LIMIT) this.#memo.clear();
+      this.#memo.set(key, ok);
+    }
+    return ok;
+  }
+
+  #claim(profile: string, view: MatchView, workerId: string, skills: readonly string[]): JobRecord | null | Promise<JobRecord | null> {
+    return runFlow(this.#claimFlow(profile, view, workerId, skills));
+  }
+
+  *#claimFlow(profile: string, view: MatchView, workerId: string, skills: readonly string[]): Flow<JobRecord | null> {
+    const store = this.#core.store;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const entries: QueueEntry[] = [];
+      for (const skill of skills) {
+        const queues = yield* wait(store.queuesOf(skill));
+        for (const q of queues) {
+          this.#queueReqs.set(q.name, { skill: q.skill, requirements: q.requirements });
+          if (!this.#classOk(profile, view, q.name, q.skill, q.requirements)) continue;
+          for (const e of yield* wait(store.peek(q.name, HEAD))) entries.push(e);
+        }
+      }
+      if (entries.length === 0) return null;
+      entries.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+      const candidates: string[] = [];
+      for (const e of entries) {
+        if (candidates.length >= CLAIM_BATCH) break;
+        const ok = yield* this.#paramsOk(view, e.jobId);
+        if (ok) candidates.push(e.jobId);
+      }
+      if (candidates.length === 0) return null;
+      const job = yield* wait(store.claim(workerId, candidates));
+      if (job !== null) {
+        this.#assigned(job, workerId);
+        return job;
+      }
+    }
+    return null;
+  }
+
+  /** Params of a queued job checked against this worker's contract (only when it has one). */
+  *#paramsOk(view: MatchView, jobId: string): Flow<boolean> {
+    const job = yield* wait(this.#core.store.getJob(jobId));
+    if (job === undefined || job.state !== "waiting_for_worker") return false;
+    const skill = findSkill(view.supported_skills, job.type);
+    if (skill?.input_schema === undefined) return skill !== undefined;
+    return acceptsParams(view, job.type, job.params);
+  }
+
+  #assigned(job: JobRecord, workerId: string): void {
+    const core = this.#core;
+    core.counters.dispatched++;
+    this.#outcomes.observe(job);
+    core.events.emit("task:dispatched", { jobId: job.jobId, taskId: job.taskId, workerId, attempt: job.attempts });
+  }
+
+  /** Parks a poll; resolves with an assigned job, or null on timeout, abort or release. */
+  #park(
+    workerId: string,
+    profile: string,
+    skills: readonly string[],
+    holdMs: number,
+    signal: AbortSignal,
+    recheck = false,
+    view?: MatchView,
+  ): Promise<JobRecord | null> {
+    if (this.#core.closed || signal.aborted || holdMs <= 0) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      let done = false;
+      const waiter: Waiter = {
+        workerId,
+        profile,
+        skills,
+        get done() {
+          return done;
+        },
+        settle: (job) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          this.#timers.delete(timer);
+          signal.removeEventListener("abort", onAbort);
+          this.#waiters.take(waiter);
+          resolve(job);
+        },
+      };
+      const onAbort = (): void => waiter.settle(null);
+      const timer = setTimeout(() => waiter.settle(null), holdMs);
+      this.#timers.add(timer);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.add(waiter);
+      // A task queued between this poll's (asynchronous) look at the queues and now was offered
+      // to nobody: look once more, now that later tasks will be offered here.
+      if (recheck && view !== undefined && skills.length > 0 && this.#waiters.take(waiter)) this.#serve(waiter, view, 0);
+    });
+  }
+
+  /** Serves a taken poll: the best task it can run, or parks it again (bounded re-checks). */
+  #serve(w: Waiter, view: MatchView, depth: number): void {
+    const onError = (err: unknown): void => {
+      this.#core.logger.error({ err, workerId: w.workerId }, "hub: could not serve a held poll");
+      w.settle(null);
+    };
+    try {
+      const r = runFlow(this.#serveFlow(w, view, depth));
+      if (isPromise(r)) r.catch(onError);
+    } catch (err) {
+      onError(err);
+    }
+  }
+
+  *#serveFlow(w: Waiter, view: MatchView, depth: number): Flow<void> {
+    const claimed = this.#claim(w.profile, view, w.workerId, w.skills);
+    const job = yield* wait(claimed);
+    if (job === null) {
+      if (w.done || this.#core.closed) return;
+      this.#waiters.add(w);
+      if (isPromise(claimed) && depth < 3 && this.#waiters.take(w)) this.#serve(w, view, depth + 1);
+      return;
+    }
+    if (w.done) {
+      // The poll ended while the task was being assigned: the task goes back.
+      yield this.release(job, "poll_ended");
+      return;
+    }
+    w.settle(job);
+  }
+}
+
+function pollSkills(worker: WorkerRecord, available: readonly string[] | undefined): string[] {
+  const names = worker.skills.map((s) => s.name);
+  return available === undefined ? names : names.filter((n) => available.includes(n));
+}

@@ -1,0 +1,172 @@
+/**
+ * The in-process side of jobs: handles returned by `submit()` and the promises of their outcomes,
+ * resolved when the store signals that a job ended (whichever hub ended it), and the one place
+ * that turns an ended job into a `task:completed` event and counters.
+ */
+import { ErrorCode, TaskStatus } from "../../generated/constants.js";
+import type { HubCore } from "./core.js";
+import { isTerminal, type JobRecord } from "./store.js";
+import type { TaskHandle, TaskOutcome, TaskState } from "./types.js";
+
+interface LocalJob {
+  state: TaskState;
+  taskId: string;
+  resolve: (o: TaskOutcome) => void;
+  readonly promise: Promise<TaskOutcome>;
+}
+
+/** The outcome of an ended job. */
+export function outcomeOf(job: JobRecord): TaskOutcome {
+  return {
+    status: job.status ?? (job.state === "cancelled" ? TaskStatus.CANCELLED : job.state === "failed" ? TaskStatus.FAILURE : TaskStatus.SUCCESS),
+    jobId: job.jobId,
+    taskId: job.taskId,
+    attempts: job.attempts,
+    durationMs: (job.finishedAt ?? job.submittedAt) - job.submittedAt,
+    ...(job.data !== undefined ? { data: job.data } : {}),
+    ...(job.error !== undefined ? { error: job.error } : {}),
+    ...(job.resultWorkerId !== undefined ? { workerId: job.resultWorkerId } : {}),
+  };
+}
+
+/** Handles and outcome promises of the jobs this process submitted or looks at. */
+export class Outcomes {
+  readonly #core: HubCore;
+  readonly #local = new Map<string, LocalJob>();
+  /** Wake-ups of anything waiting for a job to end (client API `?wait`, skill calls). */
+  readonly #watchers = new Map<string, Set<() => void>>();
+
+  constructor(core: HubCore) {
+    this.#core = core;
+  }
+
+  /**
+   * Starts following a job about to be submitted, so that what happens to it during the
+   * submitting transition itself (a held poll claiming it at once) is not missed.
+   */
+  expect(jobId: string, taskId: string): void {
+    if (this.#local.has(jobId)) return;
+    let resolve!: (o: TaskOutcome) => void;
+    const promise = new Promise<TaskOutcome>((r) => (resolve = r));
+    this.#local.set(jobId, { state: "waiting_for_worker", taskId, resolve, promise });
+  }
+
+  /** Stops following a job {@link expect}ed that was not created after all. */
+  forget(jobId: string): void {
+    this.#local.delete(jobId);
+  }
+
+  /** A handle on `job`, whose `result()` resolves when it ends on any hub. */
+  handle(job: JobRecord): TaskHandle {
+    let local = this.#local.get(job.jobId);
+    if (local === undefined) {
+      let resolve!: (o: TaskOutcome) => void;
+      const promise = new Promise<TaskOutcome>((r) => (resolve = r));
+      local = { state: job.state, taskId: job.taskId, resolve, promise };
+      if (isTerminal(job.state)) resolve(outcomeOf(job));
+      else this.#local.set(job.jobId, local);
+    } else if (isTerminal(job.state)) {
+      this.#local.delete(job.jobId);
+      local.state = job.state;
+      local.taskId = job.taskId;
+      local.resolve(outcomeOf(job));
+    }
+    const l = local;
+    const cancel = this.cancel;
+    return {
+      jobId: job.jobId,
+      get taskId() {
+        return l.taskId;
+      },
+      get status() {
+        return l.state;
+      },
+      result: (options) => withSignal(l.promise, options?.signal),
+      cancel: () => cancel(job.jobId),
+    };
+  }
+
+  /** Set by the hub: how a handle cancels. */
+  cancel: (jobId: string) => Promise<void> = async () => {};
+
+  /** Updates the mirror of a job's state seen in a transition's answer. */
+  observe(job: JobRecord): void {
+    const l = this.#local.get(job.jobId);
+    if (l === undefined) return;
+    l.state = job.state;
+    l.taskId = job.taskId;
+  }
+
+  /**
+   * Counts and announces a job this hub's transition ended (once per job across hubs: only the
+   * hub whose transition ended it calls this).
+   */
+  completed(job: JobRecord): void {
+    const c = this.#core.counters;
+    if (job.state === "finished") c.succeeded++;
+    else if (job.state === "failed") c.failed++;
+    else c.cancelled++;
+    this.observe(job);
+    this.#core.events.emit("task:completed", outcomeOf(job));
+  }
+
+  /** A job ended somewhere: resolve its local promise and wake its watchers. */
+  async ended(jobId: string): Promise<void> {
+    const watchers = this.#watchers.get(jobId);
+    if (watchers !== undefined) for (const wake of [...watchers]) wake();
+    const l = this.#local.get(jobId);
+    if (l === undefined) return;
+    const job = await this.#core.store.getJob(jobId);
+    if (job === undefined || !isTerminal(job.state)) return;
+    this.#local.delete(jobId);
+    l.state = job.state;
+    l.taskId = job.taskId;
+    l.resolve(outcomeOf(job));
+  }
+
+  /** Calls `wake` when `jobId` ends; returns the function that stops watching. */
+  watch(jobId: string, wake: () => void): () => void {
+    let set = this.#watchers.get(jobId);
+    if (set === undefined) this.#watchers.set(jobId, (set = new Set()));
+    set.add(wake);
+    return () => {
+      set.delete(wake);
+      if (set.size === 0 && this.#watchers.get(jobId) === set) this.#watchers.delete(jobId);
+    };
+  }
+
+  /** Jobs of this process still running (a gauge). */
+  get running(): number {
+    let n = 0;
+    for (const l of this.#local.values()) if (l.state === "running") n++;
+    return n;
+  }
+
+  /** Resolves every open handle with a transient failure (the hub closes; the jobs themselves live on in a shared store). */
+  closeAll(): void {
+    for (const [jobId, l] of [...this.#local]) {
+      this.#local.delete(jobId);
+      l.resolve({ status: TaskStatus.FAILURE, error: { code: ErrorCode.TRANSIENT_ERROR, message: "Hub closed" }, jobId, taskId: l.taskId, attempts: 0, durationMs: 0 });
+    }
+    for (const set of this.#watchers.values()) for (const wake of [...set]) wake();
+  }
+}
+
+function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}

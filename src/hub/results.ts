@@ -1,0 +1,149 @@
+/**
+ * The results room: a worker's result is checked (sender, contract, showable data), turned into a
+ * settlement, and applied to its job in one store transition that also checks the attempt, the
+ * lease and the deadline. An exact re-send of an applied result is answered as the first time.
+ */
+import { createHash } from "node:crypto";
+import { ErrorCode, TaskStatus } from "../../generated/constants.js";
+import type { ResultResponse, TaskResult } from "../../generated/types.js";
+import { validateResult } from "../contracts/validate.js";
+import { AuthError, ValidationError } from "../errors.js";
+import type { ListenerContext } from "../listener/types.js";
+import { canonicalize } from "../wire/canonical.js";
+import type { HubCore } from "./core.js";
+import { normalizeError, skillFor, TRANSIENT_CODES } from "./dispatch.js";
+import type { Outcomes } from "./outcomes.js";
+import { isReplay } from "./registry.js";
+import { isTerminal, type IgnoreReason, type Settlement } from "./store.js";
+
+const IGNORED_TEXT: Record<IgnoreReason, (jobId: string, taskId: string) => string> = {
+  job_not_found: (j) => `Job ${j} not found (expired or deleted).`,
+  stale_task: (j, t) => `Result ignored: task_id ${t} is no longer active for job ${j}.`,
+  job_cancelled: (j) => `Job ${j} has already ended (cancelled).`,
+  deadline_exceeded: (j) => `Job ${j} missed its deadline.`,
+  job_already_terminated: (j) => `Job ${j} has already ended.`,
+  worker_mismatch: (_j, t) => `Task ${t} is not assigned to this worker.`,
+};
+
+/** Applies workers' results. */
+export class Results {
+  readonly #core: HubCore;
+  readonly #outcomes: Outcomes;
+
+  constructor(core: HubCore, outcomes: Outcomes) {
+    this.#core = core;
+    this.#outcomes = outcomes;
+  }
+
+  async result(result: TaskResult, ctx: ListenerContext): Promise<ResultResponse> {
+    const core = this.#core;
+    const id = await core.authenticate("result", ctx, result.worker_id);
+    let replayed: unknown;
+    try {
+      await core.verify("result", ctx, id, true);
+    } catch (err) {
+      if (!isReplay(err)) throw err;
+      replayed = err;
+    }
+    if (result.worker_id !== undefined && result.worker_id !== id) {
+      const err = new AuthError(`Forbidden: Authenticated worker '${id}' cannot submit results for another worker.`, {
+        details: { reason: "sender_mismatch" },
+      });
+      core.refused("result", id, err);
+      throw err;
+    }
+    if (replayed !== undefined) {
+      // The same signed message again: its answer was lost. Answer as the first time, or refuse
+      // it as a replay when it was never applied.
+      const job = await core.store.getJob(result.job_id);
+      const s = job?.settled;
+      if (s !== undefined && s.taskId === result.task_id && s.workerId === id && s.fingerprint === fingerprintOf(result)) return { status: "accepted", transition: s.transition };
+      core.refused("result", id, replayed);
+      throw replayed;
+    }
+    const settlement = { ...(await this.#settlementOf(result, id)), fingerprint: fingerprintOf(result) };
+    const verdict = await core.store.settle(id, result.job_id, result.task_id, settlement);
+    switch (verdict.kind) {
+      case "accepted": {
+        const job = verdict.job;
+        if (isTerminal(job.state)) this.#outcomes.completed(job);
+        else {
+          core.counters.retried++;
+          this.#outcomes.observe(job);
+          core.events.emit("task:requeued", { jobId: job.jobId, taskId: job.taskId, workerId: id, reason: settlement.error?.code ?? "retry" });
+        }
+        return { status: "accepted", transition: verdict.transition };
+      }
+      case "duplicate":
+        return { status: "accepted", transition: verdict.transition };
+      case "ignored": {
+        if (verdict.ended === true && verdict.job !== undefined) this.#outcomes.completed(verdict.job);
+        const reason = verdict.reason;
+        core.logger.info({ workerId: id, jobId: result.job_id, taskId: result.task_id, reason }, "hub: result ignored");
+        core.events.emit("result:ignored", { workerId: id, jobId: result.job_id, taskId: result.task_id, reason });
+        return { status: "ignored", reason, message: IGNORED_TEXT[reason](result.job_id.slice(0, 128), result.task_id.slice(0, 128)) };
+      }
+    }
+  }
+
+  /** What a result means for its job, decided before the transition (contracts need the worker's skill). */
+  async #settlementOf(result: TaskResult, workerId: string): Promise<Settlement> {
+    const status = result.status ?? TaskStatus.SUCCESS;
+    if (status === TaskStatus.CANCELLED) return { status, transition: "cancelled_handled" };
+    if (status === TaskStatus.FAILURE) {
+      const error = normalizeError(result.error);
+      return { status, error, retry: TRANSIENT_CODES.has(error.code), transition: "failure_handled" };
+    }
+    const data = result.data ?? {};
+    showable(data);
+    // The output contract is the worker's skill for the job's type (the result does not name it).
+    const [worker, job] = await Promise.all([this.#core.store.getWorker(workerId), this.#core.store.getJob(result.job_id)]);
+    const skill = worker !== undefined && job !== undefined ? skillFor(worker, job.type) : undefined;
+    if (status === TaskStatus.SUCCESS) {
+      const check = skill !== undefined ? validateResult(skill, data) : { ok: true as const };
+      if (!check.ok && check.reason === "invalid") {
+        const top = check.errors[0];
+        return {
+          status: TaskStatus.FAILURE,
+          error: {
+            code: ErrorCode.CONTRACT_VIOLATION_ERROR,
+            message: `Contract violation: result data does not match output_schema.${top ? ` ${top.path || "/"} ${top.message}` : ""}`,
+            details: { errors: check.errors.slice(0, 20) },
+          },
+          transition: "failure_handled",
+        };
+      }
+      return { status, data, transition: "success_transition" };
+    }
+    if (skill?.output_statuses?.includes(status)) return { status, data, transition: "success_transition" };
+    return {
+      status: TaskStatus.FAILURE,
+      error: { code: ErrorCode.CONTRACT_VIOLATION_ERROR, message: `Unhandled result status '${status.slice(0, 64)}'` },
+      transition: "unhandled_status_failure",
+    };
+  }
+}
+
+/** Content hash of what a result says (status, data, error), to tell a re-send from a different result. */
+function fingerprintOf(result: TaskResult): string {
+  let text: string;
+  try {
+    text = canonicalize({ status: result.status ?? TaskStatus.SUCCESS, data: result.data ?? {}, error: result.error ?? null });
+  } catch {
+    text = `${result.status ?? ""}\u0000unrepresentable`;
+  }
+  return createHash("sha256").update(text).digest("base64url").slice(0, 22);
+}
+
+/** Refuses (400, to the worker) result data that clients could not be shown. */
+function showable(data: Record<string, unknown>): void {
+  try {
+    // As clients see it: inside `outcome.data` of a task's view.
+    canonicalize({ outcome: { data } });
+  } catch (err) {
+    const issues = err instanceof ValidationError ? err.errors.map((e) => ({ path: e.path.replace(/^\/outcome/, ""), message: e.message })) : [];
+    throw new ValidationError(`Result data cannot be represented on the wire${issues[0] ? `: ${issues[0].path} ${issues[0].message}` : ""}`, issues.slice(0, 20), {
+      details: { reason: "unsendable_result" },
+    });
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The submissions room: checks a task before it exists (type, params and metadata the wire can
+ * carry, trace context, params some known contract accepts), then one store transition records
+ * and queues it, answering an earlier job for a repeated idempotency key and refusing past the
+ * queue limits.
+ */
+import { randomUUID } from "node:crypto";
+import { ErrorCode } from "../../generated/constants.js";
+import type { SkillInfo, TaskError } from "../../generated/types.js";
+import { validateParams } from "../contracts/validate.js";
+import { RateLimitError, ValidationError, type ValidationIssue } from "../errors.js";
+import { canonicalize } from "../wire/canonical.js";
+import type { HubCore } from "./core.js";
+import { queueNameOf } from "./dispatch.js";
+import { isPromise } from "./flow.js";
+import type { Outcomes } from "./outcomes.js";
+import { taskIdOf, type JobParent, type NewJob, type SubmitVerdict } from "./store.js";
+import type { SubmitOptions, TaskHandle } from "./types.js";
+
+const IDENTIFIER = /^[A-Za-z0-9_-]{1,128}$/;
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+/** How long cached contracts of a skill are trusted before a refusal is confirmed against the store. */
+const CONTRACTS_FRESH_MS = 1000;
+
+/** Seconds a client is told to wait when the queues are full. */
+export const QUEUE_FULL_RETRY_MS = 1000;
+
+/** Submits tasks. */
+export class Submissions {
+  readonly #core: HubCore;
+  readonly #outcomes: Outcomes;
+  readonly #contracts = new Map<string, { at: number; list: readonly SkillInfo[] }>();
+
+  constructor(core: HubCore, outcomes: Outcomes) {
+    this.#core = core;
+    this.#outcomes = outcomes;
+  }
+
+  /** Checks, records and queues a task; see {@link Hub.submit}. */
+  async submit(options: SubmitOptions, parent?: JobParent): Promise<TaskHandle> {
+    const core = this.#core;
+    if (core.closed) throw new ValidationError("Hub is closed");
+    const job = this.#newJob(options, parent);
+    const rejection = await this.#contractRejection(job);
+    if (rejection !== undefined) {
+      const verdict = await core.store.reject(job, rejection);
+      if (verdict.kind === "refused") throw new Error("unreachable: reject never refuses");
+      if (verdict.kind === "created") {
+        core.counters.submitted++;
+        core.counters.rejected++;
+        core.events.emit("task:submitted", { jobId: verdict.job.jobId, taskId: verdict.job.taskId, type: verdict.job.type });
+        this.#outcomes.completed(verdict.job);
+      }
+      return this.#outcomes.handle(verdict.job);
+    }
+    this.#outcomes.expect(job.jobId, taskIdOf(job.jobId, 0));
+    let verdict: SubmitVerdict;
+    try {
+      // Not awaited when the store answers at once: `task:submitted` is then announced before
+      // the store's signals (a held poll claiming the task) are heard.
+      const answer = core.store.submit(job, core.settings.queueLimits);
+      verdict = isPromise(answer) ? await answer : answer;
+    } catch (err) {
+      this.#outcomes.forget(job.jobId);
+      throw err;
+    }
+    if (verdict.kind !== "created") this.#outcomes.forget(job.jobId);
+    if (verdict.kind === "refused") {
+      core.counters.throttled++;
+      core.logger.warn({ type: job.type, scope: verdict.scope, limit: verdict.limit }, "hub: submission refused, queue full");
+      throw new RateLimitError(`Queue full: at most ${verdict.limit} waiting tasks ${verdict.scope === "total" ? "in all" : verdict.scope === "skill" ? `for skill '${job.type}'` : "for this client"}`, QUEUE_FULL_RETRY_MS, {
+        details: { reason: "queue_full", scope: verdict.scope },
+      });
+    }
+    if (verdict.kind === "created") {
+      core.counters.submitted++;
+      core.events.emit("task:submitted", { jobId: verdict.job.jobId, taskId: verdict.job.taskId, type: verdict.job.type });
+    }
+    return this.#outcomes.handle(verdict.job);
+  }
+
+  #newJob(options: SubmitOptions, parent: JobParent | undefined): NewJob {
+    const core = this.#core;
+    if (options === null || typeof options !== "object") throw new ValidationError("Submit options must be an object", [{ path: "", message: "must be an object" }]);
+    if (typeof options.type !== "string" || !IDENTIFIER.test(options.type)) {
+      throw new ValidationError("Task type must be a skill name (letters, digits, _ and -, at most 128)", [{ path: "/type", message: "must be a skill name" }]);
+    }
+    const params = options.params ?? {};
+    if (params === null || typeof params !== "object" || Array.isArray(params)) {
+      throw new ValidationError("Task params must be an object", [{ path: "/params", message: "must be an object" }]);
+    }
+    if (options.metadata !== undefined && (options.metadata === null || typeof options.metadata !== "object" || Array.isArray(options.metadata))) {
+      throw new ValidationError("Task metadata must be an object", [{ path: "/metadata", message: "must be an object" }]);
+    }
+    const issues: ValidationIssue[] = [];
+    sendable(params, "/params", issues);
+    if (options.metadata !== undefined) sendable(options.metadata, "/metadata", issues);
+    if (options.idempotencyKey !== undefined && (typeof options.idempotencyKey !== "string" || !IDEMPOTENCY_KEY.test(options.idempotencyKey))) {
+      issues.push({ path: "/idempotencyKey", message: "must be 1 to 200 visible ASCII characters" });
+    }
+    if (options.traceparent !== undefined && (typeof options.traceparent !== "string" || !TRACEPARENT.test(options.traceparent) || options.traceparent.startsWith("ff"))) {
+      issues.push({ path: "/traceparent", message: "must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)" });
+    }
+    if (options.tracestate !== undefined && (typeof options.tracestate !== "string" || options.tracestate.length > 512 || /[^\x20-\x7e]/.test(options.tracestate))) {
+      issues.push({ path: "/tracestate", message: "must be at most 512 visible ASCII characters" });
+    }
+    if (issues.length > 0) {
+      const first = issues[0]!;
+      throw new ValidationError(`Invalid task: ${first.path} ${first.message}`, issues.slice(0, 20));
+    }
+    const now = core.now();
+    const deadline = options.deadline instanceof Date ? options.deadline.getTime() : options.deadline ?? (options.timeoutMs !== undefined ? now + options.timeoutMs : undefined);
+    if (deadline !== undefined && !Number.isFinite(deadline)) throw new ValidationError("Deadline must be a finite time", [{ path: "/deadline", message: "not finite" }]);
+    const requirements = options.requirements ?? {};
+    return {
+      jobId: `job-${randomUUID()}`,
+      type: options.type,
+      queue: queueNameOf(options.type, requirements),
+      params,
+      requirements,
+      priority: options.priority ?? 0,
+      maxRetries: options.maxRetries ?? core.settings.maxRetries,
+      ...(deadline !== undefined ? { deadline } : {}),
+      ...(options.metadata !== undefined ? { metadata: options.metadata } : {}),
+      ...(options.owner !== undefined ? { owner: options.owner } : {}),
+      ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}),
+      ...(options.traceparent !== undefined ? { trace: { traceparent: options.traceparent, ...(options.tracestate !== undefined ? { tracestate: options.tracestate } : {}) } } : {}),
+      ...(parent !== undefined ? { parent } : {}),
+    };
+  }
+
+  /**
+   * Params no known contract of the skill accepts are refused at once (nobody could ever run
+   * them). Contracts are the distinct ones of the fleet, not one per worker, so the check costs
+   * the same with ten workers or a hundred thousand.
+   */
+  async #contractRejection(job: NewJob): Promise<TaskError | undefined> {
+    const known = this.#core.settings.knownSkills.get(job.type);
+    let first: ValidationIssue[] | undefined;
+    const accepts = (skill: SkillInfo): boolean => {
+      const r = validateParams(skill, job.params);
+      if (r.ok || r.reason !== "invalid") return true;
+      first ??= [...r.errors];
+      return false;
+    };
+    if (known !== undefined && accepts(known)) return undefined;
+    let contracts = await this.#contractsOf(job.type, false);
+    if (contracts.some(accepts)) return undefined;
+    if (known === undefined && contracts.length === 0) return undefined;
+    contracts = await this.#contractsOf(job.type, true);
+    if (contracts.some(accepts)) return undefined;
+    if (known === undefined && contracts.length === 0) return undefined;
+    const errors = (first ?? []).slice(0, 20);
+    const top = errors[0];
+    return {
+      code: ErrorCode.INVALID_INPUT_ERROR,
+      message: `Params do not match the input schema of skill '${job.type}'${top ? `: ${top.path || "/"} ${top.message}` : ""}`,
+      details: { errors },
+    };
+  }
+
+  async #contractsOf(skill: string, fresh: boolean): Promise<readonly SkillInfo[]> {
+    const now = this.#core.now();
+    const cached = this.#contracts.get(skill);
+    if (!fresh && cached !== undefined && now - cached.at < CONTRACTS_FRESH_MS) return cached.list;
+    const list = await this.#core.store.contractsOf(skill);
+    this.#contracts.set(skill, { at: now, list });
+    return list;
+  }
+}
+
+/** Records, under `base`, where a value cannot travel in canonical JSON (huge numbers, lone surrogates, too deep...). */
+function sendable(value: unknown, base: string, issues: ValidationIssue[]): void {
+  try {
+    // As the worker receives it: one level down in the task payload.
+    canonicalize({ [base.slice(1)]: value });
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    for (const e of err.errors.slice(0, 20)) issues.push({ path: e.path, message: e.message });
+    if (err.errors.length === 0) issues.push({ path: base, message: err.message });
+  }
+}

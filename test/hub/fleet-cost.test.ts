@@ -1,0 +1,95 @@
+/**
+ * Dispatch cost follows what matches, not the size of the fleet or the queue: tasks no worker of
+ * a class can run do not hide the ones it can; a task is offered to one held poll per matching
+ * worker profile (never walked past thousands of polls that cannot run it); a long in-process
+ * drain gives timers their turn. (Figures are in bench/; these tests check the structure.)
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { Hub, MemoryStore, type HubStore } from "../../src/hub/index.js";
+import type { ListenerContext } from "../../src/listener/types.js";
+import { ctx, poll, register, result, skill } from "./helpers.js";
+
+const hubs: Hub[] = [];
+afterEach(async () => {
+  for (const h of hubs.splice(0)) await h.close();
+});
+
+const GPU = { devices: [{ type: "gpu", id: "g0", properties: { vram_gb: 24 } }] };
+const CPU = { properties: { cpu_cores: 4 } };
+
+/** A memory store that counts the calls of each method. */
+function countingStore(): { store: HubStore; calls: Map<string, number> } {
+  const inner = new MemoryStore();
+  const calls = new Map<string, number>();
+  const store = new Proxy(inner, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        calls.set(String(key), (calls.get(String(key)) ?? 0) + 1);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store, calls };
+}
+
+describe("dispatch cost", () => {
+  it("does not starve a runnable task behind many tasks of the same skill that the worker cannot run", async () => {
+    const hub = new Hub({ auth: {} });
+    hubs.push(hub);
+    for (let i = 0; i < 200; i++) await hub.submit({ type: "echo", requirements: { resources: { devices: [{ type: "gpu" }] } } });
+    const cpuTask = await hub.submit({ type: "echo", params: { cpu: true } });
+    await register(hub, "cpu-1", { resources: CPU }, { sign: false, token: null });
+    const task = (await poll(hub, "cpu-1", { token: null }))!;
+    expect(task.job_id).toBe(cpuTask.jobId);
+  });
+
+  it("offers a GPU task to no held poll of a thousand CPU workers (one class check, no claims)", async () => {
+    const { store, calls } = countingStore();
+    const hub = new Hub({ auth: {}, store });
+    hubs.push(hub);
+    const controller = new AbortController();
+    const h = hub.handler as (a: string, p: unknown, c: ListenerContext) => Promise<unknown>;
+    const held: Promise<unknown>[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const id = `cpu-${i}`;
+      await register(hub, id, { resources: CPU, supported_skills: [skill("echo")] }, { sign: false, token: null });
+      held.push(h("poll", id, ctx(id, null, { token: null, pollTimeout: 30, signal: controller.signal })));
+    }
+    await new Promise((r) => setImmediate(r));
+    expect((await hub.stats()).waitingPolls).toBe(1000);
+    calls.clear();
+    await hub.submit({ type: "echo", requirements: { resources: { devices: [{ type: "gpu" }] } } });
+    expect(calls.get("claim") ?? 0).toBe(0);
+    expect(calls.get("getJob") ?? 0).toBe(0);
+    expect(calls.get("peek") ?? 0).toBe(0);
+    // A CPU task is handed to exactly one of them.
+    calls.clear();
+    await hub.submit({ type: "echo" });
+    expect(calls.get("claim")).toBe(1);
+    expect((await hub.stats()).waitingPolls).toBe(999);
+    controller.abort();
+    await Promise.all(held);
+  });
+
+  it("lets timers run during a long in-process drain", async () => {
+    const hub = new Hub({ auth: {} });
+    hubs.push(hub);
+    await register(hub, "cpu-1", {}, { sign: false, token: null });
+    const total = 3000;
+    for (let i = 0; i < total; i++) await hub.submit({ type: "echo", params: { i } });
+    let doneAtTimer = -1;
+    let done = 0;
+    setTimeout(() => (doneAtTimer = done), 0);
+    for (;;) {
+      const task = await poll(hub, "cpu-1", { token: null, pollTimeout: 0.01 });
+      if (task === null) break;
+      await result(hub, "cpu-1", { job_id: task.job_id, task_id: task.task_id, data: {} }, { sign: false, token: null });
+      done++;
+    }
+    expect(done).toBe(total);
+    expect(doneAtTimer).toBeGreaterThanOrEqual(0);
+    expect(doneAtTimer).toBeLessThan(total);
+  });
+});

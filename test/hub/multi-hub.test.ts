@@ -1,0 +1,152 @@
+/**
+ * Several hubs on one Redis serve one fleet: a task submitted on hub A reaches a worker polling
+ * hub B; a cancel on A reaches a worker connected to B; every hub answers the same for a job.
+ * And a hub killed with SIGKILL and restarted on Redis loses nothing: queued and running tasks
+ * survive and finish.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import Type from "typebox";
+import { defineSkill } from "../../src/contracts/index.js";
+import { Hub, type HubServer } from "../../src/hub/index.js";
+import { RedisStore } from "../../src/hub/redis/index.js";
+import { Worker } from "../../src/worker/index.js";
+import { hasRedisServer, startRedis, type RedisServer } from "../helpers/redis.js";
+import { api } from "./client-http.js";
+import { until } from "./helpers.js";
+
+const available = hasRedisServer();
+const ROOT = resolve(import.meta.dirname, "../..");
+const CLIENT = "client-token-multi-hub";
+const TOKENS: Record<string, string> = { "w-1": "secret-w-1", "w-2": "secret-w-2" };
+
+const double = defineSkill({
+  name: "double",
+  version: "1.0.0",
+  input: Type.Object({ n: Type.Number() }),
+  output: Type.Object({ n: Type.Number() }),
+  handler: (p) => ({ n: p.n * 2 }),
+});
+
+let started = 0;
+const hang = defineSkill({
+  name: "hang",
+  version: "1.0.0",
+  input: Type.Object({}),
+  output: Type.Object({}),
+  handler: (_p, ctx) =>
+    new Promise((_resolve, reject) => {
+      started++;
+      ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason ?? new Error("cancelled")), { once: true });
+    }),
+});
+
+describe.skipIf(!available)("hubs sharing a Redis store", () => {
+  let redis: RedisServer;
+  const cleanup: (() => Promise<void>)[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);
+  });
+
+  async function hubs(n: number, prefix = `mh-${randomUUID()}`): Promise<{ hub: Hub; server: HubServer; store: RedisStore }[]> {
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      const store = new RedisStore({ url: redis.url, prefix });
+      const hub = new Hub({ store, auth: { tokens: TOKENS }, clientTokens: [CLIENT], heartbeatIntervalMs: 500 });
+      const server = await hub.listen({ port: 0 });
+      cleanup.push(async () => {
+        await hub.close();
+        await store.close();
+      });
+      out.push({ hub, server, store });
+    }
+    return out;
+  }
+
+  async function worker(url: string, id: string, skills: unknown[]): Promise<Worker> {
+    const w = new Worker({ url, workerId: id, token: TOKENS[id]!, secret: TOKENS[id]!, skills: skills as never, heartbeatIntervalMs: 500, pollTimeoutSeconds: 5 });
+    cleanup.push(() => w.stop({ graceMs: 500 }));
+    await w.start();
+    return w;
+  }
+
+  test("a task submitted on hub A runs on a worker polling hub B, and every hub answers the same", async () => {
+    const [a, b, c] = await hubs(3);
+    await worker(b!.server.url, "w-1", [double]);
+    const submitted = await api(a!.server.url, "POST", "/_client/tasks", { body: { type: "double", params: { n: 21 } } }, CLIENT);
+    expect(submitted.status).toBe(202);
+    const path = `/_client/tasks/${submitted.body!.job_id as string}`;
+    const done = await api(c!.server.url, "GET", `${path}?wait=20`, {}, CLIENT);
+    expect(done.body).toMatchObject({ status: "finished", outcome: { status: "success", data: { n: 42 }, worker_id: "w-1", attempts: 1 } });
+    const views = await Promise.all([a, b, c].map((h) => api(h!.server.url, "GET", path, {}, CLIENT)));
+    for (const v of views) expect(v.body).toEqual(done.body);
+    // hub.submit() on A resolves with the outcome produced through B.
+    const h = await a!.hub.submit({ type: "double", params: { n: 5 } });
+    expect(await h.result()).toMatchObject({ status: "success", data: { n: 10 } });
+  });
+
+  test("a cancel on hub A reaches the worker connected to hub B", async () => {
+    const [a, b] = await hubs(2);
+    started = 0;
+    await worker(b!.server.url, "w-2", [hang]);
+    const submitted = await api(a!.server.url, "POST", "/_client/tasks", { body: { type: "hang" } }, CLIENT);
+    const path = `/_client/tasks/${submitted.body!.job_id as string}`;
+    await until(() => started === 1, 10_000);
+    expect((await api(a!.server.url, "DELETE", path, {}, CLIENT)).status).toBe(202);
+    const ended = await api(b!.server.url, "GET", `${path}?wait=20`, {}, CLIENT);
+    expect(ended.body).toMatchObject({ status: "cancelled" });
+  });
+
+  test("a hub killed with SIGKILL and restarted keeps its queued and running tasks, and they finish", async () => {
+    const prefix = `restart-${randomUUID()}`;
+    const env = { REDIS_URL: redis.url, PREFIX: prefix, TOKENS: JSON.stringify(TOKENS), CLIENT_TOKEN: CLIENT, HEARTBEAT_MS: "300", LEASE_GRACE_MS: "1000" };
+    const startHub = async (port: number): Promise<{ child: ChildProcess; url: string }> => {
+      const child = spawn(process.execPath, ["--import", "tsx", "test/hub/fixtures/redis-hub.ts"], { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"] });
+      cleanup.push(async () => void child.kill("SIGKILL"));
+      const url = await new Promise<string>((resolve, reject) => {
+        child.once("exit", (code) => reject(new Error(`hub exited ${code}`)));
+        createInterface({ input: child.stdout! }).on("line", (line) => {
+          const e = JSON.parse(line) as { ev: string; url?: string };
+          if (e.ev === "listening") resolve(e.url!);
+        });
+      });
+      return { child, url };
+    };
+    const first = await startHub(0);
+    const port = Number(new URL(first.url).port);
+    // One task runs (its worker holds it), nine wait.
+    started = 0;
+    const w = await worker(first.url, "w-2", [hang]);
+    const hung = await api(first.url, "POST", "/_client/tasks", { body: { type: "hang" } }, CLIENT);
+    await until(() => started === 1, 10_000);
+    const queued: string[] = [];
+    for (let i = 0; i < 9; i++) queued.push((await api(first.url, "POST", "/_client/tasks", { body: { type: "double", params: { n: i } } }, CLIENT)).body!.job_id as string);
+
+    first.child.kill("SIGKILL");
+    await new Promise((r) => first.child.once("exit", r));
+    const second = await startHub(port);
+    // The queued tasks are all there and run once a worker for them arrives.
+    await worker(second.url, "w-1", [double]);
+    for (const [i, id] of queued.entries()) {
+      const done = await api(second.url, "GET", `/_client/tasks/${id}?wait=20`, {}, CLIENT);
+      expect(done.body, id).toMatchObject({ status: "finished", outcome: { data: { n: i * 2 } } });
+    }
+    // The running task is still leased to its worker (which lived through the restart); a cancel ends it.
+    const hungPath = `/_client/tasks/${hung.body!.job_id as string}`;
+    expect((await api(second.url, "GET", hungPath, {}, CLIENT)).body).toMatchObject({ status: "running" });
+    await api(second.url, "DELETE", hungPath, {}, CLIENT);
+    expect((await api(second.url, "GET", `${hungPath}?wait=20`, {}, CLIENT)).body).toMatchObject({ status: "cancelled" });
+    void w;
+  });
+});
+
+if (!available) test.skip("hubs sharing a Redis store: redis-server not installed (apt-get install redis-server)", () => {});
