@@ -21,7 +21,7 @@ type Op =
   | { op: "reject"; job: number; idem?: "k1" }
   | { op: "claim"; worker: number; jobs: number[] }
   | { op: "release"; job: number; stale: boolean }
-  | { op: "settle"; worker: number; job: number; stale: boolean; kind: "success" | "failure" | "retry" | "cancelled" }
+  | { op: "settle"; worker: number; job: number; stale: boolean; kind: "success" | "failure" | "retry" | "cancelled"; fp?: "f1" | "f2" }
   | { op: "progress"; worker: number; job: number }
   | { op: "cancel"; job: number; owner?: "o1" | "o2" }
   | { op: "register"; worker: number }
@@ -38,7 +38,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant("reject" as const), job, idem: fc.option(fc.constant("k1" as const), { nil: undefined }) }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant("claim" as const), worker, jobs: fc.array(job, { minLength: 1, maxLength: 4 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("release" as const), job, stale: fc.boolean() }) },
-  { weight: 4, arbitrary: fc.record({ op: fc.constant("settle" as const), worker, job, stale: fc.boolean(), kind: fc.constantFrom("success" as const, "failure" as const, "retry" as const, "cancelled" as const) }) },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant("settle" as const), worker, job, stale: fc.boolean(), kind: fc.constantFrom("success" as const, "failure" as const, "retry" as const, "cancelled" as const), fp: fc.option(fc.constantFrom("f1" as const, "f2" as const), { nil: undefined }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("progress" as const), worker, job }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("cancel" as const), job, owner: fc.option(fc.constantFrom("o1" as const, "o2" as const), { nil: undefined }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("register" as const), worker }) },
@@ -112,7 +112,7 @@ async function apply(store: HubStore, ids: string[], op: Op): Promise<unknown> {
             : op.kind === "retry"
               ? { status: "failure", error: { code: "TRANSIENT_ERROR", message: "again" }, retry: true, transition: "retry" }
               : { status: "cancelled", transition: "cancelled" };
-      const v = await store.settle(`w${op.worker}`, jobId(op.job), await current(op.job, op.stale), s);
+      const v = await store.settle(`w${op.worker}`, jobId(op.job), await current(op.job, op.stale), op.fp === undefined ? s : { ...s, fingerprint: op.fp });
       return v.kind === "ignored" ? { kind: v.kind, reason: v.reason, job: norm(v.job) } : { kind: v.kind, transition: v.transition, job: norm(v.job) };
     }
     case "progress":

@@ -278,6 +278,29 @@ export function storeConformance(label: string, make: () => Promise<StoreHarness
       s.stop();
     });
 
+    withStore("a re-send is a duplicate only with the same fingerprint", async (_h, store) => {
+      const job = await submit(store, { maxRetries: 3 });
+      const r1 = await claimed(store, "w1", job.jobId);
+      const retry = { ...TRANSIENT, fingerprint: "fp-retry" };
+      expect((await store.settle("w1", job.jobId, r1.taskId, retry)).kind).toBe("accepted");
+      expect(await store.settle("w1", job.jobId, r1.taskId, retry)).toMatchObject({ kind: "duplicate", transition: "retry" });
+      // Same task and worker, other content: not the result that was applied.
+      expect(await store.settle("w1", job.jobId, r1.taskId, { ...OK, fingerprint: "fp-other" })).toMatchObject({ kind: "ignored", reason: "stale_task" });
+      expect(await store.settle("w1", job.jobId, r1.taskId, OK)).toMatchObject({ kind: "ignored", reason: "stale_task" });
+      const r2 = await claimed(store, "w1", job.jobId);
+      const done = await store.settle("w1", job.jobId, r2.taskId, OK);
+      expect(done).toMatchObject({ kind: "accepted", job: { state: "finished" } });
+      // No fingerprint this time: the retry's must not linger on the settled result.
+      expect((done as { job: JobRecord }).job.settled).toEqual({ taskId: r2.taskId, workerId: "w1", transition: "finished" });
+      expect(await store.settle("w1", job.jobId, r2.taskId, OK)).toMatchObject({ kind: "duplicate" });
+      expect(await store.settle("w1", job.jobId, r2.taskId, { ...OK, fingerprint: "x" })).toMatchObject({ kind: "ignored", reason: "job_already_terminated" });
+      expect((await store.getJob(job.jobId))!.settled).toEqual({ taskId: r2.taskId, workerId: "w1", transition: "finished" });
+      const f = await submit(store);
+      const rf = await claimed(store, "w2", f.jobId);
+      const accepted = await store.settle("w2", f.jobId, rf.taskId, { ...OK, fingerprint: "fp-f" });
+      expect((accepted as { job: JobRecord }).job.settled).toEqual({ taskId: rf.taskId, workerId: "w2", transition: "finished", fingerprint: "fp-f" });
+    });
+
     withStore("keeps result data as sent (empty containers, big integers, unicode)", async (_h, store) => {
       const job = await submit(store);
       const run = await claimed(store, "w1", job.jobId);

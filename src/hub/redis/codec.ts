@@ -103,7 +103,10 @@ export function decodeJob(flat: readonly string[]): JobRecord {
   const rwid = f.get("rwid");
   if (rwid !== undefined) w.resultWorkerId = rwid;
   const stask = f.get("stask");
-  if (stask !== undefined) w.settled = { taskId: stask, workerId: f.get("swid")!, transition: f.get("strans")! };
+  if (stask !== undefined) {
+    const fingerprint = f.get("sfp");
+    w.settled = { taskId: stask, workerId: f.get("swid")!, transition: f.get("strans")!, ...(fingerprint !== undefined ? { fingerprint } : {}) };
+  }
   const prog = num(f.get("prog"));
   if (prog !== undefined) w.progress = prog;
   return job;

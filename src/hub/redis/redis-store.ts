@@ -284,6 +284,7 @@ export class RedisStore implements HubStore {
       s.error === undefined ? "" : `+${JSON.stringify(s.error)}`,
       s.retry === true ? "1" : "0",
       s.transition,
+      opt(s.fingerprint),
     )) as [string, string, Flat?, number?];
     const job = r[2] === undefined ? undefined : decodeJob(r[2]);
     if (r[0] === "ignored") {

@@ -87,13 +87,15 @@ return rec(j.id)
 
 /**
  * Settle. ARGV: 1 workerId, 2 jobId, 3 taskId, 4 status, 5 data?, 6 error?, 7 retry ('1'/'0'),
- * 8 transition. Answers {kind, transition or reason, job?, 1 when this call ended the job?}.
+ * 8 transition, 9 fingerprint?. Answers {kind, transition or reason, job?, 1 when this call
+ * ended the job?}.
  */
 export const SETTLE = `${PRELUDE}
 local wid, id, task = ARGV[1], ARGV[2], ARGV[3]
+local fp = opt(ARGV[9])
 local j = load(id)
 if not j then return {'ignored', 'job_not_found'} end
-if j.stask == task and j.swid == wid then return {'duplicate', j.strans, rec(id)} end
+if j.stask == task and j.swid == wid and j.sfp == fp then return {'duplicate', j.strans, rec(id)} end
 if task ~= j.task then return {'ignored', 'stale_task', rec(id)} end
 if terminal(j.state) then
   local reason = 'job_already_terminated'
@@ -106,14 +108,16 @@ if j.dl and now() > tonumber(j.dl) then
   return {'ignored', 'deadline_exceeded', rec(id), 1}
 end
 local status, data, err = ARGV[4], opt(ARGV[5]), opt(ARGV[6])
+-- The settled result's identity, fingerprint included (a previous attempt's must not linger).
+redis.call('HSET', jk(id), 'stask', task, 'swid', wid, 'strans', ARGV[8])
+if fp then redis.call('HSET', jk(id), 'sfp', fp) else redis.call('HDEL', jk(id), 'sfp') end
 if ARGV[7] == '1' then
-  redis.call('HSET', jk(id), 'stask', task, 'swid', wid, 'strans', ARGV[8])
   requeue(j, true, err, wid)
   return {'accepted', ARGV[8], rec(id)}
 end
 local state = 'finished'
 if status == '${TaskStatus.CANCELLED}' then state = 'cancelled' elseif status == '${TaskStatus.FAILURE}' then state = 'failed' end
-local e = {state = state, status = status, rwid = wid, stask = task, swid = wid, strans = ARGV[8], data = data, err = err}
+local e = {state = state, status = status, rwid = wid, data = data, err = err}
 if state == 'failed' then e.endr = 'error' end
 finish(j, e)
 return {'accepted', ARGV[8], rec(id)}

@@ -35,7 +35,7 @@ local function emit(sig) redis.call('PUBLISH', B .. 'signals', cjson.encode(sig)
 local function rec(id) return redis.call('HGETALL', jk(id)) end
 local function terminal(state) return state == 'finished' or state == 'failed' or state == 'cancelled' end
 
-local FIELDS = {'state', 'queue', 'type', 'owner', 'seq', 'prio', 'task', 'gen', 'att', 'maxr', 'wid', 'creq', 'lms', 'stask', 'swid', 'strans', 'endr', 'dl'}
+local FIELDS = {'state', 'queue', 'type', 'owner', 'seq', 'prio', 'task', 'gen', 'att', 'maxr', 'wid', 'creq', 'lms', 'stask', 'swid', 'strans', 'sfp', 'endr', 'dl'}
 local function load(id)
   local v = redis.call('HMGET', jk(id), unpack(FIELDS))
   if not v[1] then return nil end
