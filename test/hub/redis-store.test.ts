@@ -67,6 +67,20 @@ describe.skipIf(!available)("RedisStore", () => {
       await store.close();
     });
 
+    test("refuses numbers a script could not store before running it", async () => {
+      const store = new RedisStore({ url: server.url, prefix: `nan-${randomUUID()}` });
+      const now = await store.now();
+      await expect(store.register(workerRecord("w", now, Number.NaN), [])).rejects.toThrow(/finite/);
+      await store.register(workerRecord("w", now), []);
+      await expect(store.heartbeat("w", { status: "idle", ttlMs: Number.POSITIVE_INFINITY, leaseGraceMs: 10 })).rejects.toThrow(/finite/);
+      await expect(store.touch("w", Number.NaN)).rejects.toThrow(/finite/);
+      await expect(store.submit(newJob({ priority: Number.NaN }), {})).rejects.toThrow(/finite/);
+      // Nothing half-written: the worker is as registered.
+      expect((await store.getWorker("w"))!.expiresAt).toBe(now + 600_000);
+      expect(await store.queueLength()).toBe(0);
+      await store.close();
+    });
+
     test("refuses a prefix with braces", () => {
       expect(() => new RedisStore({ url: server.url, prefix: "a}b", redisOptions: { lazyConnect: true } })).toThrow(/prefix/);
     });

@@ -109,6 +109,15 @@ function parseSignal(message: string): HubSignal | undefined {
   }
 }
 
+/**
+ * Refuses a number a script would write or compare (NaN or an infinity would fail inside a script
+ * after some of its writes, or be stored as text no reader can parse).
+ */
+function finite(name: string, v: number): number {
+  if (!Number.isFinite(v)) throw new TypeError(`RedisStore: ${name} must be a finite number, got ${v}`);
+  return v;
+}
+
 /** {@link HubStore} on Redis through ioredis. Several hubs may share one Redis and one prefix. */
 export class RedisStore implements HubStore {
   /** The main connection (scripts and reads). */
@@ -163,6 +172,8 @@ export class RedisStore implements HubStore {
   }
 
   configure(policy: StorePolicy): void {
+    finite("cancelGraceMs", policy.cancelGraceMs);
+    if (Number.isNaN(policy.retentionMs) || Number.isNaN(policy.maxRetained)) throw new TypeError("RedisStore: retentionMs and maxRetained must be numbers");
     this.#policy = policy;
   }
 
@@ -314,6 +325,7 @@ export class RedisStore implements HubStore {
   // ------------------------------------------------------------------ workers
 
   async register(worker: WorkerRecord, contracts: readonly SkillContract[]): Promise<{ previous?: WorkerRecord }> {
+    finite("worker expiresAt", worker.expiresAt);
     const fields = encodeWorker(worker);
     const args: string[] = [worker.id, String(fields.length / 2), ...fields];
     for (const c of contracts) args.push(c.skill, c.key, JSON.stringify(c.info));
@@ -322,6 +334,8 @@ export class RedisStore implements HubStore {
   }
 
   async heartbeat(workerId: string, u: HeartbeatUpdate): Promise<HeartbeatVerdict | undefined> {
+    finite("ttlMs", u.ttlMs);
+    finite("leaseGraceMs", u.leaseGraceMs);
     const fields: string[] = ["status", JSON.stringify(u.status)];
     if (u.usage !== undefined) fields.push("usage", JSON.stringify(u.usage));
     if (u.hotSkills !== undefined) fields.push("hotSkills", JSON.stringify(u.hotSkills));
@@ -345,7 +359,7 @@ export class RedisStore implements HubStore {
   }
 
   async touch(workerId: string, ttlMs: number): Promise<boolean> {
-    return Number(await this.#run("rxonTouch", workerId, ttlMs)) === 1;
+    return Number(await this.#run("rxonTouch", workerId, finite("ttlMs", ttlMs))) === 1;
   }
 
   async drain(workerId: string, drained: boolean): Promise<boolean> {
@@ -401,7 +415,7 @@ export class RedisStore implements HubStore {
   // ------------------------------------------------------------------ tokens and replay memory
 
   async putToken(hash: string, token: TokenRecord): Promise<void> {
-    await this.#run("rxonPutToken", hash, JSON.stringify(token), Math.ceil(token.expiresAt));
+    await this.#run("rxonPutToken", hash, JSON.stringify(token), Math.ceil(finite("token expiresAt", token.expiresAt)));
   }
 
   async getToken(hash: string): Promise<TokenRecord | undefined> {
@@ -415,7 +429,7 @@ export class RedisStore implements HubStore {
   }
 
   async remember(key: string, ttlMs: number): Promise<boolean> {
-    const r = await this.#r.set(this.#key(`r:${key}`), "1", "PX", Math.max(1, Math.ceil(ttlMs)), "NX");
+    const r = await this.#r.set(this.#key(`r:${key}`), "1", "PX", Math.max(1, Math.ceil(finite("ttlMs", ttlMs))), "NX");
     return r === "OK";
   }
 
