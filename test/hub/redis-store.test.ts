@@ -81,8 +81,12 @@ describe.skipIf(!available)("RedisStore", () => {
       await store.close();
     });
 
-    test("refuses a prefix with braces", () => {
+    test("refuses a prefix with braces, and a client with its own keyPrefix", () => {
       expect(() => new RedisStore({ url: server.url, prefix: "a}b", redisOptions: { lazyConnect: true } })).toThrow(/prefix/);
+      expect(() => new RedisStore({ url: server.url, redisOptions: { lazyConnect: true, keyPrefix: "x:" } })).toThrow(/keyPrefix/);
+      const client = new Redis(server.url, { lazyConnect: true, keyPrefix: "y:" });
+      expect(() => new RedisStore({ redis: client })).toThrow(/keyPrefix/);
+      client.disconnect();
     });
 
     test("ignores malformed messages on the signal channel", async () => {

@@ -154,6 +154,12 @@ export class RedisStore implements HubStore {
       this.#owned = true;
     }
     this.#r = this.redis as Redis;
+    // ioredis would prefix keys but not the signal channel the scripts publish on: use `prefix`.
+    const keyPrefix = (this.redis as { options?: { keyPrefix?: string; redisOptions?: { keyPrefix?: string } } }).options;
+    if ((keyPrefix?.keyPrefix ?? keyPrefix?.redisOptions?.keyPrefix ?? "") !== "") {
+      if (this.#owned) this.#r.disconnect();
+      throw new TypeError("RedisStore: an ioredis client with keyPrefix is not supported; use the store's prefix option");
+    }
     for (const [name, lua] of Object.entries(SCRIPTS)) {
       this.redis.defineCommand(name, { lua, numberOfKeys: 1, ...(name === "rxonListJobs" ? { readOnly: true } : {}) });
     }
