@@ -61,6 +61,19 @@ export interface RedisServer {
   restart(): Promise<void>;
 }
 
+/** Servers started by this process: killed if it exits without stopping them (a crashed test run). */
+const running = new Set<ChildProcess>();
+let exitHook = false;
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  if (exitHook) return;
+  exitHook = true;
+  process.once("exit", () => {
+    for (const c of running) c.kill("SIGKILL");
+  });
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -108,8 +121,9 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   let child: ChildProcess | undefined;
 
   const launch = async (): Promise<void> => {
-    const c = spawn("redis-server", args, { stdio: ["ignore", "ignore", "pipe"] });
+    const c = spawn("redis-server", args, { stdio: ["ignore", "ignore", "ignore"] });
     child = c;
+    track(c);
     let failed: Error | undefined;
     c.once("error", (e) => (failed = e));
     for (let i = 0; i < 200; i++) {
