@@ -136,6 +136,9 @@ export class MemoryStore implements HubStore {
   }
 
   #byIdempotency(job: NewJob): JobRecord | undefined {
+    // A job id already known is that job: never a second record (and a ghost queue entry) for it.
+    const same = this.#jobs.get(job.jobId);
+    if (same !== undefined) return same;
     if (job.idempotencyKey === undefined) return undefined;
     const jobId = this.#idempotency.get(`${job.owner ?? ""}\u0000${job.idempotencyKey}`);
     return jobId === undefined ? undefined : this.#jobs.get(jobId);

@@ -108,7 +108,7 @@ describe.skipIf(!available)("hubs sharing a Redis store", () => {
 
   test("a hub killed with SIGKILL and restarted keeps its queued and running tasks, and they finish", async () => {
     const prefix = `restart-${randomUUID()}`;
-    const env = { REDIS_URL: redis.url, PREFIX: prefix, TOKENS: JSON.stringify(TOKENS), CLIENT_TOKEN: CLIENT, HEARTBEAT_MS: "300", LEASE_GRACE_MS: "1000" };
+    const env = { REDIS_URL: redis.url, PREFIX: prefix, TOKENS: JSON.stringify(TOKENS), CLIENT_TOKEN: CLIENT, HEARTBEAT_MS: "1000", LEASE_GRACE_MS: "3000" };
     const startHub = async (port: number): Promise<{ child: ChildProcess; url: string }> => {
       const child = spawn(process.execPath, ["--import", "tsx", "test/hub/fixtures/redis-hub.ts"], { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"] });
       cleanup.push(async () => void child.kill("SIGKILL"));
@@ -125,7 +125,7 @@ describe.skipIf(!available)("hubs sharing a Redis store", () => {
     const port = Number(new URL(first.url).port);
     // One task runs (its worker holds it), nine wait.
     started = 0;
-    const w = await worker(first.url, "w-2", [hang]);
+    await worker(first.url, "w-2", [hang]);
     const hung = await api(first.url, "POST", "/_client/tasks", { body: { type: "hang" } }, CLIENT);
     await until(() => started === 1, 10_000);
     const queued: string[] = [];
@@ -145,7 +145,6 @@ describe.skipIf(!available)("hubs sharing a Redis store", () => {
     expect((await api(second.url, "GET", hungPath, {}, CLIENT)).body).toMatchObject({ status: "running" });
     await api(second.url, "DELETE", hungPath, {}, CLIENT);
     expect((await api(second.url, "GET", `${hungPath}?wait=20`, {}, CLIENT)).body).toMatchObject({ status: "cancelled" });
-    void w;
   });
 });
 

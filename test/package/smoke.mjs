@@ -18,7 +18,7 @@ try {
   refused = e.errors.map((i) => i.path);
 }
 out.refused = refused;
-for (const entry of ["rxon/worker", "rxon/listener", "rxon/hub", "rxon/testing", "rxon/metrics", "rxon/tracing"]) await import(entry);
+for (const entry of ["rxon/worker", "rxon/listener", "rxon/hub", "rxon/hub/redis", "rxon/testing", "rxon/metrics", "rxon/tracing"]) await import(entry);
 const { default: schema } = await import("rxon/schemas/task-payload.schema.json", { with: { type: "json" } });
 out.schemaTitle = schema.title;
 const { default: vectors } = await import("rxon/conformance/canonical.json", { with: { type: "json" } });

@@ -1,0 +1,520 @@
+/**
+ * A {@link HubStore} on Redis 7 (or Valkey): every transition is one Lua script run with EVALSHA
+ * (cached through ioredis `defineCommand`), its time taken from Redis `TIME`, so several hubs on
+ * machines whose clocks disagree share one fleet, one queue and one set of leases. Signals travel
+ * over Redis pub/sub on a channel under the prefix.
+ */
+import { Redis, type Cluster, type RedisOptions } from "ioredis";
+import type { TaskError } from "../../../generated/types.js";
+import type {
+  CancelVerdict,
+  HeartbeatUpdate,
+  HeartbeatVerdict,
+  HubSignal,
+  HubStore,
+  JobFilter,
+  JobRecord,
+  NewJob,
+  QueueEntry,
+  QueueInfo,
+  QueueLimits,
+  Settlement,
+  SettleVerdict,
+  SkillContract,
+  StorePolicy,
+  SubmitVerdict,
+  SweepResult,
+  TokenRecord,
+  WorkerGone,
+  WorkerRecord,
+} from "../store.js";
+import type { SkillInfo } from "../../../generated/types.js";
+import { decodeJob, decodeQueueEntry, decodeWorker, encodeWorker, jobArgs, opt } from "./codec.js";
+import { CANCEL, CLAIM, LIST_JOBS, PROGRESS, REJECT, RELEASE, SETTLE, SUBMIT, SWEEP } from "./scripts/jobs.js";
+import { DRAIN, EXPIRE_WORKERS, HEARTBEAT, PUT_TOKEN, REGISTER, REMOVE_WORKER, TOUCH } from "./scripts/workers.js";
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /** `redis://[user:pass@]host:port/db` (or `rediss://`); used when `redis` is not given. Default `redis://127.0.0.1:6379`. */
+  url?: string;
+  /**
+   * An ioredis client to use instead of connecting to `url`: a `Redis`, or a `Cluster` (all keys
+   * share one hash tag, so one slot). It stays the caller's: `close()` does not quit it. The store
+   * defines its scripts on it (commands named `rxon*`).
+   */
+  redis?: Redis | Cluster;
+  /** Key prefix: every key is `{prefix}:...` (one hash tag, so one cluster slot). Default `rxon`. */
+  prefix?: string;
+  /** How long `ping()` waits before it reports the store unreachable, in ms. Default 1000. */
+  pingTimeoutMs?: number;
+  /** Options for the client the store creates from `url`. */
+  redisOptions?: RedisOptions;
+}
+
+const DEFAULT_POLICY: StorePolicy = { retentionMs: 600_000, maxRetained: 100_000, cancelGraceMs: 30_000 };
+
+/** Jobs a `listJobs` script looks at per call (bounds each script's run time). */
+const LIST_SCAN = 500;
+
+const SCRIPTS = {
+  rxonSubmit: SUBMIT,
+  rxonReject: REJECT,
+  rxonClaim: CLAIM,
+  rxonRelease: RELEASE,
+  rxonSettle: SETTLE,
+  rxonProgress: PROGRESS,
+  rxonCancel: CANCEL,
+  rxonSweep: SWEEP,
+  rxonListJobs: LIST_JOBS,
+  rxonRegister: REGISTER,
+  rxonHeartbeat: HEARTBEAT,
+  rxonTouch: TOUCH,
+  rxonDrain: DRAIN,
+  rxonRemoveWorker: REMOVE_WORKER,
+  rxonExpireWorkers: EXPIRE_WORKERS,
+  rxonPutToken: PUT_TOKEN,
+  // TIME of the node that holds the keys (a keyless TIME could reach another cluster node).
+  rxonTime: "return redis.call('TIME')",
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+type Flat = string[];
+type SignalListener = (signal: HubSignal) => void;
+
+const SIGNAL_TYPES = new Set(["queued", "ended", "cancel", "worker"]);
+
+/** A signal as published by a script or a hub, checked field by field (anything else is dropped). */
+function parseSignal(message: string): HubSignal | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== "object" || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o.type !== "string" || !SIGNAL_TYPES.has(o.type)) return undefined;
+  const str = (k: string): boolean => typeof o[k] === "string";
+  switch (o.type) {
+    case "queued":
+      return str("queue") && str("skill") ? { type: "queued", queue: o.queue as string, skill: o.skill as string } : undefined;
+    case "ended":
+      return str("jobId") ? { type: "ended", jobId: o.jobId as string } : undefined;
+    case "cancel":
+      return str("workerId") && str("jobId") && str("taskId")
+        ? { type: "cancel", workerId: o.workerId as string, jobId: o.jobId as string, taskId: o.taskId as string }
+        : undefined;
+    default:
+      return str("workerId") ? { type: "worker", workerId: o.workerId as string } : undefined;
+  }
+}
+
+/**
+ * Refuses a number a script would write or compare (NaN or an infinity would fail inside a script
+ * after some of its writes, or be stored as text no reader can parse).
+ */
+function finite(name: string, v: number): number {
+  if (!Number.isFinite(v)) throw new TypeError(`RedisStore: ${name} must be a finite number, got ${v}`);
+  return v;
+}
+
+/** {@link HubStore} on Redis through ioredis. Several hubs may share one Redis and one prefix. */
+export class RedisStore implements HubStore {
+  /** The main connection (scripts and reads). */
+  readonly redis: Redis | Cluster;
+  /** The same, typed by the command surface both client kinds share. */
+  readonly #r: Redis;
+  /** Key prefix in use (without braces). */
+  readonly prefix: string;
+  readonly #base: string;
+  readonly #channel: string;
+  readonly #owned: boolean;
+  readonly #pingTimeoutMs: number;
+  #policy: StorePolicy = DEFAULT_POLICY;
+  #sub: Redis | Cluster | undefined;
+  #subscribed: Promise<unknown> | undefined;
+  readonly #listeners = new Set<SignalListener>();
+  #closed = false;
+
+  constructor(options: RedisStoreOptions = {}) {
+    const prefix = options.prefix ?? "rxon";
+    if (prefix.length === 0 || /[{}]/.test(prefix)) throw new TypeError("RedisStore prefix must be non-empty and hold no braces");
+    this.prefix = prefix;
+    this.#base = `{${prefix}}:`;
+    this.#channel = `${this.#base}signals`;
+    this.#pingTimeoutMs = options.pingTimeoutMs ?? 1000;
+    if (options.redis !== undefined) {
+      this.redis = options.redis;
+      this.#owned = false;
+    } else {
+      const client = new Redis(options.url ?? "redis://127.0.0.1:6379", { ...options.redisOptions });
+      // Connection errors surface as failed commands (and a failing ping()); ioredis reconnects.
+      client.on("error", () => {});
+      this.redis = client;
+      this.#owned = true;
+    }
+    this.#r = this.redis as Redis;
+    // ioredis would prefix keys but not the signal channel the scripts publish on: use `prefix`.
+    const keyPrefix = (this.redis as { options?: { keyPrefix?: string; redisOptions?: { keyPrefix?: string } } }).options;
+    if ((keyPrefix?.keyPrefix ?? keyPrefix?.redisOptions?.keyPrefix ?? "") !== "") {
+      if (this.#owned) this.#r.disconnect();
+      throw new TypeError("RedisStore: an ioredis client with keyPrefix is not supported; use the store's prefix option");
+    }
+    for (const [name, lua] of Object.entries(SCRIPTS)) {
+      this.redis.defineCommand(name, { lua, numberOfKeys: 1, ...(name === "rxonListJobs" ? { readOnly: true } : {}) });
+    }
+  }
+
+  /** Connects to `url` and answers once Redis answers a PING. */
+  static async connect(url: string, options: Omit<RedisStoreOptions, "url" | "redis"> = {}): Promise<RedisStore> {
+    const store = new RedisStore({ ...options, url });
+    try {
+      await store.ping();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return store;
+  }
+
+  configure(policy: StorePolicy): void {
+    finite("cancelGraceMs", policy.cancelGraceMs);
+    if (Number.isNaN(policy.retentionMs) || Number.isNaN(policy.maxRetained)) throw new TypeError("RedisStore: retentionMs and maxRetained must be numbers");
+    this.#policy = policy;
+  }
+
+  #run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
+    const fn = (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[name]!;
+    return fn.call(this.redis, this.#base, ...args);
+  }
+
+  #key(suffix: string): string {
+    return this.#base + suffix;
+  }
+
+  // ------------------------------------------------------------------ jobs
+
+  async submit(job: NewJob, limits: QueueLimits): Promise<SubmitVerdict> {
+    const r = (await this.#run("rxonSubmit", ...jobArgs(job), opt(limits.total), opt(limits.perSkill), opt(limits.perOwner))) as [string, ...unknown[]];
+    if (r[0] === "refused") return { kind: "refused", scope: r[1] as "total" | "skill" | "owner", limit: Number(r[2]) };
+    return { kind: r[0] as "created" | "existing", job: decodeJob(r[1] as Flat) };
+  }
+
+  async reject(job: NewJob, error: TaskError): Promise<SubmitVerdict> {
+    const r = (await this.#run("rxonReject", ...jobArgs(job), JSON.stringify(error))) as [string, Flat];
+    return { kind: r[0] as "created" | "existing", job: decodeJob(r[1]) };
+  }
+
+  async getJob(jobId: string): Promise<JobRecord | undefined> {
+    const flat = (await this.#r.hgetall(this.#key(`j:${jobId}`))) as Record<string, string>;
+    const entries = Object.entries(flat);
+    return entries.length === 0 ? undefined : decodeJob(entries.flat());
+  }
+
+  async listJobs(filter: JobFilter, limit: number, cursor?: string): Promise<{ jobs: JobRecord[]; cursor?: string }> {
+    let start = "+inf";
+    if (cursor !== undefined) {
+      const score = await this.#r.zscore(this.#key("jobs"), cursor);
+      if (score === null) return { jobs: [] };
+      start = `(${score}`;
+    }
+    const jobs: JobRecord[] = [];
+    if (limit <= 0) return { jobs };
+    for (;;) {
+      const r = (await this.#run(
+        "rxonListJobs",
+        start,
+        LIST_SCAN,
+        limit - jobs.length,
+        opt(filter.state),
+        opt(filter.type),
+        opt(filter.workerId),
+        opt(filter.owner),
+      )) as [number, string, ...Flat[]];
+      for (let i = 2; i < r.length; i++) jobs.push(decodeJob(r[i] as Flat));
+      const more = Number(r[0]) === 1;
+      if (!more) return { jobs };
+      if (jobs.length >= limit) return { jobs, cursor: jobs[jobs.length - 1]!.jobId };
+      start = `(${r[1]}`;
+    }
+  }
+
+  async queuesOf(skill: string): Promise<readonly QueueInfo[]> {
+    const names = await this.#r.smembers(this.#key(`qs:${skill}`));
+    if (names.length === 0) return [];
+    const p = this.#r.pipeline();
+    for (const name of names) {
+      p.zcard(this.#key(`q:${name}`));
+      p.hget(this.#key("qi"), name);
+    }
+    const res = (await p.exec()) ?? [];
+    const out: QueueInfo[] = [];
+    names.forEach((name, i) => {
+      const length = Number(res[2 * i]?.[1] ?? 0);
+      const req = res[2 * i + 1]?.[1];
+      if (length > 0) out.push({ name, skill, requirements: typeof req === "string" ? JSON.parse(req) : {}, length });
+    });
+    return out;
+  }
+
+  async peek(queue: string, limit: number): Promise<readonly QueueEntry[]> {
+    if (limit <= 0) return [];
+    const r = await this.#r.zrange(this.#key(`q:${queue}`), 0, limit - 1, "WITHSCORES");
+    const out: QueueEntry[] = [];
+    for (let i = 0; i + 1 < r.length; i += 2) out.push(decodeQueueEntry(r[i]!, r[i + 1]!));
+    return out;
+  }
+
+  async queueDepths(): Promise<Record<string, number>> {
+    const r = await this.#r.hgetall(this.#key("ws"));
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(r)) {
+      const n = Number(v);
+      if (n > 0) Object.defineProperty(out, k, { value: n, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  }
+
+  async queueLength(): Promise<number> {
+    return Number((await this.#r.get(this.#key("wt"))) ?? 0);
+  }
+
+  async claim(workerId: string, jobIds: readonly string[]): Promise<JobRecord | null> {
+    if (jobIds.length === 0) return null;
+    const r = (await this.#run("rxonClaim", workerId, ...jobIds)) as Flat | null;
+    return r === null ? null : decodeJob(r);
+  }
+
+  async release(jobId: string, taskId: string): Promise<JobRecord | undefined> {
+    const r = (await this.#run("rxonRelease", jobId, taskId)) as Flat | null;
+    return r === null ? undefined : decodeJob(r);
+  }
+
+  async settle(workerId: string, jobId: string, taskId: string, s: Settlement): Promise<SettleVerdict> {
+    const r = (await this.#run(
+      "rxonSettle",
+      workerId,
+      jobId,
+      taskId,
+      s.status,
+      s.data === undefined ? "" : `+${JSON.stringify(s.data)}`,
+      s.error === undefined ? "" : `+${JSON.stringify(s.error)}`,
+      s.retry === true ? "1" : "0",
+      s.transition,
+      opt(s.fingerprint),
+    )) as [string, string, Flat?, number?];
+    const job = r[2] === undefined ? undefined : decodeJob(r[2]);
+    if (r[0] === "ignored") {
+      if (job === undefined) return { kind: "ignored", reason: r[1] as never };
+      return Number(r[3]) === 1 ? { kind: "ignored", reason: r[1] as never, job, ended: true } : { kind: "ignored", reason: r[1] as never, job };
+    }
+    return { kind: r[0] as "accepted" | "duplicate", job: job!, transition: r[1] };
+  }
+
+  async progress(workerId: string, jobId: string, taskId: string | undefined, progress: number): Promise<boolean> {
+    return Number(await this.#run("rxonProgress", workerId, jobId, opt(taskId), String(progress))) === 1;
+  }
+
+  async cancel(jobId: string, owner?: string): Promise<CancelVerdict> {
+    const r = (await this.#run("rxonCancel", jobId, opt(owner), this.#policy.cancelGraceMs)) as [string, Flat?];
+    const job = r[1] === undefined ? undefined : decodeJob(r[1]);
+    if (r[0] === "none") return job === undefined ? { kind: "none" } : { kind: "none", job };
+    return { kind: r[0] as "ended" | "requested", job: job! };
+  }
+
+  async sweep(limit: number): Promise<SweepResult> {
+    const { retentionMs, maxRetained } = this.#policy;
+    const r = (await this.#run("rxonSweep", limit, retentionMs, maxRetained)) as [Flat[], Flat[], number];
+    return { deadline: r[0].map(decodeJob), cancelled: r[1].map(decodeJob), forgotten: Number(r[2]) };
+  }
+
+  // ------------------------------------------------------------------ workers
+
+  async register(worker: WorkerRecord, contracts: readonly SkillContract[]): Promise<{ previous?: WorkerRecord }> {
+    finite("worker expiresAt", worker.expiresAt);
+    const fields = encodeWorker(worker);
+    const args: string[] = [worker.id, String(fields.length / 2), ...fields];
+    for (const c of contracts) args.push(c.skill, c.key, JSON.stringify(c.info));
+    const previous = decodeWorker((await this.#run("rxonRegister", ...args)) as Flat);
+    return previous === undefined ? {} : { previous };
+  }
+
+  async heartbeat(workerId: string, u: HeartbeatUpdate): Promise<HeartbeatVerdict | undefined> {
+    finite("ttlMs", u.ttlMs);
+    finite("leaseGraceMs", u.leaseGraceMs);
+    const fields: string[] = ["status", JSON.stringify(u.status)];
+    if (u.usage !== undefined) fields.push("usage", JSON.stringify(u.usage));
+    if (u.hotSkills !== undefined) fields.push("hotSkills", JSON.stringify(u.hotSkills));
+    if (u.availableSkills !== undefined) fields.push("availableSkills", JSON.stringify(u.availableSkills));
+    if (u.skills !== undefined) {
+      fields.push("skills", JSON.stringify(u.skills));
+      if (u.skillsHash !== undefined) fields.push("skillsHash", JSON.stringify(u.skillsHash));
+    }
+    const r = (await this.#run(
+      "rxonHeartbeat",
+      workerId,
+      u.ttlMs,
+      u.leaseGraceMs,
+      u.currentTasks === undefined ? "0" : "1",
+      String(fields.length / 2),
+      ...fields,
+      ...(u.currentTasks ?? []),
+    )) as [Flat, string[], Flat[]] | null;
+    if (r === null) return undefined;
+    return { worker: decodeWorker(r[0])!, cancel: r[1], released: r[2].map(decodeJob) };
+  }
+
+  async touch(workerId: string, ttlMs: number): Promise<boolean> {
+    return Number(await this.#run("rxonTouch", workerId, finite("ttlMs", ttlMs))) === 1;
+  }
+
+  async drain(workerId: string, drained: boolean): Promise<boolean> {
+    return Number(await this.#run("rxonDrain", workerId, drained ? "1" : "0")) === 1;
+  }
+
+  async removeWorker(workerId: string): Promise<WorkerGone | undefined> {
+    const r = (await this.#run("rxonRemoveWorker", workerId)) as [string, Flat[]] | null;
+    return r === null ? undefined : { workerId: r[0], released: r[1].map(decodeJob) };
+  }
+
+  async expireWorkers(limit: number): Promise<WorkerGone[]> {
+    if (limit <= 0) return [];
+    const r = (await this.#run("rxonExpireWorkers", limit)) as [string, Flat[]][];
+    return r.map(([workerId, released]) => ({ workerId, released: released.map(decodeJob) }));
+  }
+
+  async getWorker(workerId: string): Promise<WorkerRecord | undefined> {
+    const r = await this.#r.hgetall(this.#key(`w:${workerId}`));
+    return decodeWorker(Object.entries(r).flat());
+  }
+
+  async listWorkers(limit?: number, cursor?: string): Promise<readonly WorkerRecord[]> {
+    const from = cursor === undefined ? "-" : `(${cursor}`;
+    const ids =
+      limit === undefined
+        ? await this.#r.zrangebylex(this.#key("wk"), from, "+")
+        : limit <= 0
+          ? []
+          : await this.#r.zrangebylex(this.#key("wk"), from, "+", "LIMIT", 0, limit);
+    if (ids.length === 0) return [];
+    const p = this.#r.pipeline();
+    for (const id of ids) p.hgetall(this.#key(`w:${id}`));
+    const res = (await p.exec()) ?? [];
+    const out: WorkerRecord[] = [];
+    for (const [err, value] of res) {
+      if (err !== null) throw err;
+      const w = decodeWorker(Object.entries(value as Record<string, string>).flat());
+      if (w !== undefined) out.push(w);
+    }
+    return out;
+  }
+
+  async countWorkers(): Promise<number> {
+    return this.#r.zcard(this.#key("wk"));
+  }
+
+  async contractsOf(skill: string): Promise<readonly SkillInfo[]> {
+    const values = await this.#r.hvals(this.#key(`c:${skill}`));
+    return values.map((v) => JSON.parse(v) as SkillInfo);
+  }
+
+  // ------------------------------------------------------------------ tokens and replay memory
+
+  async putToken(hash: string, token: TokenRecord): Promise<void> {
+    await this.#run("rxonPutToken", hash, JSON.stringify(token), Math.ceil(finite("token expiresAt", token.expiresAt)));
+  }
+
+  async getToken(hash: string): Promise<TokenRecord | undefined> {
+    const v = await this.#r.get(this.#key(`t:${hash}`));
+    return v === null ? undefined : (JSON.parse(v) as TokenRecord);
+  }
+
+  async consumeToken(hash: string): Promise<TokenRecord | undefined> {
+    const v = await this.#r.getdel(this.#key(`t:${hash}`));
+    return v === null ? undefined : (JSON.parse(v) as TokenRecord);
+  }
+
+  async remember(key: string, ttlMs: number): Promise<boolean> {
+    const r = await this.#r.set(this.#key(`r:${key}`), "1", "PX", Math.max(1, Math.ceil(finite("ttlMs", ttlMs))), "NX");
+    return r === "OK";
+  }
+
+  // ------------------------------------------------------------------ signals and lifecycle
+
+  subscribe(listener: SignalListener): () => void {
+    this.#listeners.add(listener);
+    if (this.#sub === undefined && !this.#closed) {
+      // Subscribed connections can run nothing else, hence a second one, made on first need.
+      const sub = this.#r.duplicate() as Redis | Cluster;
+      this.#sub = sub;
+      sub.on("message", (channel: string, message: string) => {
+        if (channel !== this.#channel) return;
+        const signal = parseSignal(message);
+        if (signal === undefined) return;
+        for (const l of [...this.#listeners]) {
+          try {
+            l(signal);
+          } catch {
+            // A listener's failure is its own.
+          }
+        }
+      });
+      // ioredis resubscribes by itself after a reconnect.
+      sub.on("error", () => {});
+      this.#subscribed = sub.subscribe(this.#channel).catch(() => undefined);
+    }
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /** Resolves once the signal connection is subscribed (signals published later are heard). */
+  async subscribed(): Promise<void> {
+    await this.#subscribed;
+  }
+
+  async publish(signal: HubSignal): Promise<void> {
+    await this.#r.publish(this.#channel, JSON.stringify(signal));
+  }
+
+  async now(): Promise<number> {
+    const [s, us] = (await this.#run("rxonTime")) as [string, string];
+    return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+  }
+
+  async ping(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer PING within ${this.#pingTimeoutMs} ms`)), this.#pingTimeoutMs);
+    });
+    try {
+      await Promise.race([this.#r.ping(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    const sub = this.#sub;
+    this.#sub = undefined;
+    await Promise.all([sub === undefined ? undefined : quit(sub), this.#owned ? quit(this.redis) : undefined]);
+  }
+}
+
+/** Quits politely, or drops the connection when Redis cannot be reached. */
+async function quit(client: Redis | Cluster): Promise<void> {
+  if (client.status === "end") return;
+  if (client.status !== "ready") {
+    client.disconnect();
+    return;
+  }
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}
+

@@ -1,0 +1,129 @@
+/**
+ * Lua shared by every transition script: key names, the store's clock, queue and lease
+ * bookkeeping, and the two ways a running job leaves its worker (ended, or queued again).
+ *
+ * Layout (B is `{prefix}:`, one hash tag so every key lives in one cluster slot):
+ * - `B j:<jobId>` hash: the job. Scripts read and write single fields; `blob` (params, metadata,
+ *   trace, parent), `req` (requirements), `data` and `err` are JSON written by the hub and never
+ *   decoded here (cjson would turn `[]` into `{}` and round big integers).
+ * - `B jobs` zset seq -> jobId (listing), `B idem` hash owner\0key -> jobId.
+ * - `B q:<queue>` zset, score -priority, member zero-padded seq `:` jobId (ties order by member,
+ *   so FIFO within a priority); `B qs:<skill>` set of queues; `B qi` hash queue -> requirements.
+ * - `B wt` / `B ws` / `B wo`: waiting counters (total, per skill, per owner).
+ * - `B l:<workerId>` set of leased job ids; `B dl` deadlines and `B cd` cancel grace: zsets by due
+ *   time; `B ended` list of ended jobs in end order (retention): sweeps read only what is due.
+ * - `B w:<workerId>` hash of JSON fields; `B wk` zset (lexical listing), `B we` zset by expiry.
+ * - `B c:<skill>` contracts, `B t:<hash>` tokens, `B r:<key>` replay memory, `B signals` channel.
+ */
+import { ErrorCode, TaskStatus } from "../../../../generated/constants.js";
+
+/** Lua prelude; every script starts with it and uses `KEYS[1]` as the key base. */
+export const PRELUDE = `
+local B = KEYS[1]
+local NOW
+local function now()
+  if not NOW then
+    local t = redis.call('TIME')
+    NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return NOW
+end
+local function fmt(n) return string.format('%.0f', n) end
+local function opt(s) if s == nil or s == '' then return nil end return string.sub(s, 2) end
+local function jk(id) return B .. 'j:' .. id end
+local function emit(sig) redis.call('PUBLISH', B .. 'signals', cjson.encode(sig)) end
+local function rec(id) return redis.call('HGETALL', jk(id)) end
+local function terminal(state) return state == 'finished' or state == 'failed' or state == 'cancelled' end
+
+local FIELDS = {'state', 'queue', 'type', 'owner', 'seq', 'prio', 'task', 'gen', 'att', 'maxr', 'wid', 'creq', 'lms', 'stask', 'swid', 'strans', 'sfp', 'endr', 'dl'}
+local function load(id)
+  local v = redis.call('HMGET', jk(id), unpack(FIELDS))
+  if not v[1] then return nil end
+  local j = {id = id}
+  for i, f in ipairs(FIELDS) do if v[i] then j[f] = v[i] end end
+  return j
+end
+
+local function qmember(j) return string.rep('0', 16 - #j.seq) .. j.seq .. ':' .. j.id end
+
+local function enqueue(j)
+  redis.call('ZADD', B .. 'q:' .. j.queue, -tonumber(j.prio), qmember(j))
+  redis.call('SADD', B .. 'qs:' .. j.type, j.queue)
+  redis.call('HSETNX', B .. 'qi', j.queue, redis.call('HGET', jk(j.id), 'req'))
+  redis.call('INCR', B .. 'wt')
+  redis.call('HINCRBY', B .. 'ws', j.type, 1)
+  if j.owner then redis.call('HINCRBY', B .. 'wo', j.owner, 1) end
+  emit({type = 'queued', queue = j.queue, skill = j.type})
+end
+
+local function dequeue(j)
+  local qk = B .. 'q:' .. j.queue
+  if redis.call('ZREM', qk, qmember(j)) == 0 then return end
+  redis.call('DECR', B .. 'wt')
+  if redis.call('HINCRBY', B .. 'ws', j.type, -1) <= 0 then redis.call('HDEL', B .. 'ws', j.type) end
+  if j.owner and redis.call('HINCRBY', B .. 'wo', j.owner, -1) <= 0 then redis.call('HDEL', B .. 'wo', j.owner) end
+  if redis.call('EXISTS', qk) == 0 then
+    redis.call('SREM', B .. 'qs:' .. j.type, j.queue)
+    redis.call('HDEL', B .. 'qi', j.queue)
+  end
+end
+
+local function unlease(j)
+  if j.wid then redis.call('SREM', B .. 'l:' .. j.wid, j.id) end
+end
+
+local END_FIELDS = {'data', 'err', 'endr', 'rwid', 'stask', 'swid', 'strans'}
+local function finish(j, e)
+  if j.state == 'waiting_for_worker' then dequeue(j) elseif j.state == 'running' then unlease(j) end
+  local k = jk(j.id)
+  local t = now()
+  local f = {'state', e.state, 'status', e.status, 'fin', fmt(t)}
+  for _, name in ipairs(END_FIELDS) do
+    if e[name] then f[#f + 1] = name; f[#f + 1] = e[name] end
+  end
+  redis.call('HSET', k, unpack(f))
+  redis.call('HDEL', k, 'lms')
+  redis.call('ZREM', B .. 'dl', j.id)
+  redis.call('ZREM', B .. 'cd', j.id)
+  redis.call('RPUSH', B .. 'ended', j.id)
+  j.state = e.state
+  emit({type = 'ended', jobId = j.id})
+end
+
+local function timeout_error()
+  return cjson.encode({code = '${ErrorCode.TIMEOUT_ERROR}', message = 'Task deadline exceeded'})
+end
+
+-- A running job goes back: ended when a cancel is pending or counted retries are used up,
+-- else queued again under a new task id.
+local function requeue(j, counted, err, rwid)
+  if j.creq then
+    finish(j, {state = 'cancelled', status = '${TaskStatus.CANCELLED}'})
+    return
+  end
+  local att = tonumber(j.att)
+  if counted and att > tonumber(j.maxr) then
+    local e = {state = 'failed', status = '${TaskStatus.FAILURE}', rwid = rwid}
+    if err then
+      e.err = err
+      e.endr = 'error'
+    else
+      e.err = cjson.encode({code = '${ErrorCode.TRANSIENT_ERROR}', message = 'Task failed after ' .. fmt(att) .. ' attempts (worker lost)'})
+      e.endr = 'lost'
+    end
+    finish(j, e)
+    return
+  end
+  unlease(j)
+  if not counted then att = math.max(0, att - 1) end
+  j.gen = fmt(tonumber(j.gen) + 1)
+  j.task = j.id .. '_' .. j.gen
+  j.att = fmt(att)
+  j.state = 'waiting_for_worker'
+  j.wid = nil
+  local k = jk(j.id)
+  redis.call('HSET', k, 'gen', j.gen, 'task', j.task, 'att', j.att, 'state', j.state)
+  redis.call('HDEL', k, 'wid', 'disp', 'lms')
+  enqueue(j)
+end
+`;
