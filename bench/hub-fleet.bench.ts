@@ -7,8 +7,9 @@
  * 1. GPU-only tasks with 16 GPU workers and N parked CPU workers of the same skill (closed loop:
  *    submit, a GPU worker's held poll gets it, result, re-poll), N = 1k / 10k / 100k, with the
  *    growth exponent log(rate1k / rate100k) / log(100); floor: no CPU workers. The CPU workers
- *    share one profile (as identical machines do); a variant gives each its own profile.
- * 2. A submit whose params no contract of the skill accepts, N workers registered with it.
+ *    share one profile (as identical machines do); a variant (1k, 10k) gives each its own.
+ * 2. A submit whose params no contract of the skill accepts, N workers registered with it, all
+ *    with one contract; a variant (100, 1k) gives each worker a contract of its own.
  * 3. A runnable task behind K queued tasks of the same skill the worker cannot run: by their
  *    requirements (another class) and by its params contract (same class).
  * 4. One `hub.sweep()` with 1M queued tasks, none due (own process).
@@ -17,6 +18,7 @@
  */
 import { fork } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
+import { PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Hub } from "../src/hub/index.js";
 import type { BenchRow } from "./harness.js";
@@ -168,7 +170,7 @@ async function behindUnrunnable(behind: number, by: "requirements" | "contract")
 }
 
 /** Row 5: one worker drains `count` queued tasks in process; a 10 ms interval timer runs beside it. */
-async function drain(count: number): Promise<{ rate: number; seconds: number; lateMs: number; ticks: number }> {
+async function drain(count: number): Promise<{ rate: number; seconds: number; lateMs: number; ticks: number; gcMs: number }> {
   const hub = new Hub(FLEET_OPTIONS);
   await register(hub, "cpu-1", { resources: CPU });
   for (let i = 0; i < count; i++) await hub.submit({ type: "echo", params: { n: i } });
@@ -181,6 +183,13 @@ async function drain(count: number): Promise<{ rate: number; seconds: number; la
     last = now;
     ticks++;
   }, 10);
+  // GC pauses are reported beside the timer's delay: on a loaded machine they, not the hub's
+  // code between two yields, make the longest delays.
+  let gcMs = 0;
+  const gcs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs = Math.max(gcMs, e.duration);
+  });
+  gcs.observe({ entryTypes: ["gc"] });
   const t0 = performance.now();
   let done = 0;
   for (;;) {
@@ -192,9 +201,11 @@ async function drain(count: number): Promise<{ rate: number; seconds: number; la
   const seconds = (performance.now() - t0) / 1000;
   lateMs = Math.max(lateMs, performance.now() - last - 10);
   clearInterval(timer);
+  await new Promise((r) => setImmediate(r));
+  gcs.disconnect();
   await hub.close();
   if (done !== count) throw new Error(`drained ${done} of ${count}`);
-  return { rate: count / seconds, seconds, lateMs, ticks };
+  return { rate: count / seconds, seconds, lateMs, ticks, gcMs };
 }
 
 /** How late a 10 ms interval timer gets over `ms` with nothing else running (the machine's own noise). */
@@ -289,7 +300,7 @@ export async function run(): Promise<BenchRow[]> {
     opsPerSec: big.rate,
     usPerOp: 1e6 / big.rate,
     floor: FLOOR_DRAIN,
-    note: `${big.seconds.toFixed(2)} s in all; a 10 ms interval timer ran ${big.ticks} times, at most ${big.lateMs.toFixed(1)} ms late (alone just before, 2 s: at most ${idle.toFixed(1)} ms late)`,
+    note: `${big.seconds.toFixed(2)} s in all; a 10 ms interval timer ran ${big.ticks} times, at most ${big.lateMs.toFixed(1)} ms late (alone just before, 2 s: at most ${idle.toFixed(1)} ms late); longest GC pause ${big.gcMs.toFixed(1)} ms`,
   });
 
   // 4, last: a million tasks take most of the heap this row needs.
