@@ -21,8 +21,9 @@ import { median } from "./harness.js";
  * could fire in the middle of a measurement (rows call `hub.sweep()` themselves).
  */
 export const FLEET_OPTIONS: HubOptions = { auth: {}, workerTtlMs: 3_600_000, maxPollHoldMs: 3_600_000, sweepIntervalMs: 3_600_000 };
-/** Resources of a GPU worker and the requirement of a GPU-only task. */
+/** Resources of a GPU worker. */
 export const GPU = { devices: [{ type: "gpu", properties: { vram_gb: 24 } }] };
+/** Requirements of a GPU-only task. */
 export const NEEDS_GPU = { resources: { devices: [{ type: "gpu" }] } };
 /** Resources of a CPU worker. */
 export const CPU = { properties: { cpu_cores: 4 } };

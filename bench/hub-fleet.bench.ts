@@ -23,7 +23,7 @@ import { fileURLToPath } from "node:url";
 import { Hub } from "../src/hub/index.js";
 import type { BenchRow } from "./harness.js";
 import { measure, median, percentile } from "./harness.js";
-import { CPU, FLEET_OPTIONS, GPU, NEEDS_GPU, park, poll, register, result, stallProbe } from "./hub-fleet-child.js";
+import { CPU, FLEET_OPTIONS, GPU, NEEDS_GPU, park, poll, register, result } from "./hub-fleet-child.js";
 
 const CHILD = fileURLToPath(new URL("./hub-fleet-child.ts", import.meta.url));
 const GPU_WORKERS = 16;
