@@ -1,15 +1,19 @@
 /**
  * `rxon codegen`: the project's generator for users with their own schema folder. In the built
- * package this imports dist/codegen/generate.js (tsconfig.build.json compiles codegen/ too).
+ * package this imports dist/codegen/generate.js (tsconfig.build.json compiles codegen/ too), and
+ * only when the command runs: its tooling is an optional peer dependency.
  */
 import { resolve } from "node:path";
-import { generate, staleFiles, writeGenerated } from "../../codegen/generate.js";
 import { ExitCode, parse, UsageError, type CliIo } from "./io.js";
+import { importTooling } from "./optional.js";
 
 export const codegenHelp = `Usage: rxon codegen --schemas <dir> --out <dir> [--check]
 
 Generates TypeScript types, ajv standalone validators, a model table and constants from a folder
 of JSON Schemas (draft 2020-12), as \`npm run codegen\` does for rxon's own schemas.
+
+Needs json-schema-to-typescript and ts-morph (npm install --save-dev json-schema-to-typescript ts-morph).
+The generated validators import ajv and ajv-formats at run time: list them in your own dependencies.
 
 Options:
   --schemas <dir>   folder with *.schema.json files (required)
@@ -25,6 +29,7 @@ export async function codegenCommand(argv: readonly string[], io: CliIo): Promis
   if (values.schemas === undefined || values.out === undefined) throw new UsageError("--schemas and --out are required");
   const schemaDir = resolve(io.cwd, values.schemas);
   const outDir = resolve(io.cwd, values.out);
+  const { generate, staleFiles, writeGenerated } = await importTooling("codegen", () => import("../../codegen/generate.js"));
   let expected: Map<string, string>;
   try {
     expected = await generate(schemaDir, outDir);

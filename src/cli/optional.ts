@@ -1,0 +1,36 @@
+/**
+ * Tooling that only `rxon codegen` and `rxon contract` need (ts-morph, json-schema-to-typescript)
+ * is an optional peer dependency: loaded on demand, with an install hint when it is absent.
+ */
+import { CliFailure } from "./io.js";
+
+/** Packages each tooling command needs, with the range rxon is tested with. */
+export const TOOLING = {
+  codegen: ["json-schema-to-typescript@^16", "ts-morph@^28"],
+  contract: ["ts-morph@^28"],
+} as const;
+
+/** The package a "cannot find package" error names, if that is what `err` is. */
+export function missingPackage(err: unknown): string | undefined {
+  const e = err as { code?: unknown; message?: unknown };
+  if (e?.code !== "ERR_MODULE_NOT_FOUND" && e?.code !== "MODULE_NOT_FOUND") return undefined;
+  const m = /Cannot find (?:package|module) '([^']+)'/.exec(String(e.message));
+  return m?.[1];
+}
+
+/**
+ * Imports a module of the tooling; when one of its packages is not installed, throws a
+ * CliFailure naming the packages to install.
+ */
+export async function importTooling<T>(command: keyof typeof TOOLING, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    const missing = missingPackage(err);
+    const needed = TOOLING[command];
+    if (missing !== undefined && needed.some((p) => missing === p.slice(0, p.lastIndexOf("@")) || missing.startsWith(p.slice(0, p.lastIndexOf("@")) + "/"))) {
+      throw new CliFailure(`rxon ${command} needs ${needed.join(" and ")}, which are not installed (optional peer dependencies of rxon): npm install --save-dev ${needed.join(" ")}`);
+    }
+    throw err;
+  }
+}
