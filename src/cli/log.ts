@@ -72,7 +72,7 @@ export function prettyLine(line: string): string {
   const name = String(level).toUpperCase();
   const fields = Object.entries(rest).map(([k, v]) => {
     if (k === "err" && v !== null && typeof v === "object") return `err=${JSON.stringify((v as { message?: unknown }).message ?? v)}`;
-    return `${k}=${typeof v === "string" && /^[\w./:@-]*$/.test(v) ? v : JSON.stringify(v)}`;
+    return `${k}=${typeof v === "string" && /^[\w./:@[\]-]*$/.test(v) ? v : JSON.stringify(v)}`;
   });
   return `${clock} ${name.padEnd(5)} ${String(msg ?? "")}${fields.length > 0 ? " " + fields.join(" ") : ""}\n`;
 }
