@@ -135,7 +135,7 @@ const FIRST_WAIT_SECONDS = 2;
 
 /**
  * Polls `GET ?wait` until the job ends; returns the last answer. Says on stderr what it waits for
- * (stdout stays machine-readable): the job and skill, each state change, a task still queued
+ * (stdout stays machine-readable): the job and skill, each state change, a task still waiting for a worker
  * after the first hold (no worker has taken it), and any warning the hub gives.
  */
 async function waitForEnd(client: Client, jobId: string, io: CliIo, command: string, skill?: string): Promise<{ status: number; body: Record<string, unknown> | null }> {
@@ -155,10 +155,10 @@ async function waitForEnd(client: Client, jobId: string, io: CliIo, command: str
       io.stderr.write(`rxon ${command}: hub: ${warning}\n`);
     }
     if (state !== last && round > 0) io.stderr.write(`rxon ${command}: ${what} is ${state}\n`);
-    if (state === "queued" && !warned) {
+    if ((state === "waiting_for_worker" || state === "queued") && !warned) {
       warned = true;
       io.stderr.write(
-        `rxon ${command}: ${what} is still queued: no worker has taken it yet` +
+        `rxon ${command}: ${what} is still waiting for a worker: no worker has taken it yet` +
           (skill !== undefined ? ` (is a worker offering skill '${skill}', with matching resources, connected to this hub?)` : "") +
           "; still waiting (Ctrl-C stops waiting, the task stays queued)\n",
       );
