@@ -3,12 +3,13 @@
  * `--config file.json` (flag > env > file > default), `--print-config` with secrets masked, and
  * a hub that really runs on values from the file.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { HUB_OPTIONS, hubCommand } from "../../src/cli/hub-command.js";
-import { loadConfig } from "../../src/cli/config.js";
+import { envName, loadConfig } from "../../src/cli/config.js";
+import { WORKER_OPTIONS } from "../../src/cli/worker-command.js";
 import { main } from "../../src/cli/main.js";
 import type { CliIo } from "../../src/cli/io.js";
 
@@ -104,5 +105,12 @@ describe("hub and worker configuration", () => {
     stop.abort();
     expect(await running).toBe(0);
     expect(i.err()).toBe(""); // log-level silent from the file
+  });
+
+  it("docs/configuration.md lists every option with its environment variable", () => {
+    const doc = readFileSync(new URL("../../docs/configuration.md", import.meta.url), "utf8");
+    for (const [command, table] of [["hub", HUB_OPTIONS], ["worker", WORKER_OPTIONS]] as const) {
+      for (const [name, spec] of Object.entries(table)) expect(doc, `${command} --${name}`).toContain(`| \`--${name}\` | \`${envName(command, name, spec)}\` |`);
+    }
   });
 });
