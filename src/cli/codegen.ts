@@ -3,7 +3,8 @@
  * package this imports dist/codegen/generate.js (tsconfig.build.json compiles codegen/ too), and
  * only when the command runs: its tooling is an optional peer dependency.
  */
-import { resolve } from "node:path";
+import { createRequire } from "node:module";
+import { join, resolve } from "node:path";
 import { ExitCode, parse, UsageError, type CliIo } from "./io.js";
 import { importTooling } from "./optional.js";
 
@@ -48,5 +49,32 @@ export async function codegenCommand(argv: readonly string[], io: CliIo): Promis
   }
   const changed = writeGenerated(outDir, expected);
   io.stdout.write(changed.length === 0 ? "nothing to do\n" : `wrote ${changed.length} file(s): ${changed.join(", ")}\n`);
+  const missing = unresolvedImports(outDir, expected);
+  if (missing.length > 0) {
+    io.stderr.write(`rxon codegen: warning: the generated validators import ${missing.join(" and ")}, which ${values.out} cannot resolve: npm install ${missing.join(" ")}\n`);
+  }
   return ExitCode.OK;
+}
+
+/**
+ * Packages the generated code requires that cannot be resolved from the output folder: under a
+ * strict layout (pnpm) rxon's own copy of ajv is out of the user's reach, so they must declare it.
+ */
+export function unresolvedImports(outDir: string, files: ReadonlyMap<string, string>): string[] {
+  const used = new Set<string>();
+  for (const text of files.values()) {
+    for (const m of text.matchAll(/require\("((?:@[^/"]+\/)?[^/"]+)[^"]*"\)|from "((?:@[^/".][^/"]*\/)?[^/".][^/"]*)[^"]*"/g)) {
+      const pkg = m[1] ?? m[2];
+      if (pkg !== undefined && !pkg.startsWith("node:")) used.add(pkg);
+    }
+  }
+  const req = createRequire(join(outDir, "index.js"));
+  return [...used].filter((pkg) => {
+    try {
+      req.resolve(`${pkg}/package.json`);
+      return false;
+    } catch {
+      return true;
+    }
+  });
 }
