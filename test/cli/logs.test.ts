@@ -108,10 +108,10 @@ describe("cliLogger", () => {
   it("redacts secret keys and configured secret values, converts keys to snake_case, and has a pretty form", () => {
     let out = "";
     const logger = cliLogger({ level: "info", format: "json", stream: { write: (s: string) => (out += s) }, secrets: ["s3cr3t-value\"quoted"] });
-    logger.info({ workerId: "w1", token: "abc", headers: { authorization: "Bearer x" }, note: 'the s3cr3t-value"quoted leaked' }, "hello");
+    logger.info({ workerId: "w1", token: "abc", headers: { authorization: "Bearer x" }, note: 'the s3cr3t-value"quoted leaked', clientTokens: ["c1"] }, "hello");
     logger.debug({ hidden: true }, "below the level");
     const line = JSON.parse(out) as Record<string, unknown>;
-    expect(line).toMatchObject({ level: "info", msg: "hello", worker_id: "w1", token: "[redacted]", headers: { authorization: "[redacted]" }, note: "the [redacted] leaked" });
+    expect(line).toMatchObject({ level: "info", msg: "hello", worker_id: "w1", token: "[redacted]", headers: { authorization: "[redacted]" }, note: "the [redacted] leaked", client_tokens: "[redacted]" });
     expect(out.split("\n").filter(Boolean)).toHaveLength(1);
     expect(snakeCase("jobId")).toBe("job_id");
     expect(snakeCase("HTTPStatus")).toBe("http_status");
