@@ -158,7 +158,8 @@ export function loadConfig<T extends OptionTable>(command: string, table: T, arg
   }
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: [...argv], options, allowPositionals: false, strict: true }) as typeof parsed;
+    // allowNegative: `--no-insecure` turns off a boolean that the environment or the file set.
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: false, strict: true, allowNegative: true }) as typeof parsed;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

@@ -54,6 +54,8 @@ describe("hub and worker configuration", () => {
     expect(JSON.parse((await run(["hub", "--print-config"], { RXON_HUB_CONFIG: cfg })).out).port).toBe(7001);
     // Booleans from the environment.
     expect(JSON.parse((await run(["hub", "--print-config"], { RXON_HUB_INSECURE: "true" })).out).insecure).toBe(true);
+    // ...which a --no- flag turns off again.
+    expect(JSON.parse((await run(["hub", "--print-config", "--no-insecure"], { RXON_HUB_INSECURE: "true" })).out).insecure).toBe(false);
   });
 
   it("--print-config masks secrets from every source", async () => {
