@@ -8,13 +8,14 @@
 import { pathToFileURL } from "node:url";
 import { realpathSync } from "node:fs";
 import { ExitCode, processIo, UsageError, type CliIo } from "./io.js";
+import { importTooling } from "./optional.js";
 
 type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
 
 // Each command is imported only when it runs: `rxon --version` must not load the hub, the
 // worker, ajv or the codegen tooling.
 const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }> = {
-  demo: { load: async () => (await import("./demo.js")).demoCommand, summary: "hub + workers in one process, a batch of tasks, a summary" },
+  demo: { load: async () => (await importTooling("demo", () => import("./demo.js"))).demoCommand, summary: "hub + workers in one process, a batch of tasks, a summary" },
   hub: { load: async () => (await import("./hub-command.js")).hubCommand, summary: "run the reference hub (orchestrator)" },
   worker: { load: async () => (await import("./worker-command.js")).workerCommand, summary: "run a worker with skills from a module" },
   submit: { load: async () => (await import("./submit-command.js")).submitCommand, summary: "submit a task to a hub (client API); --wait for its outcome" },

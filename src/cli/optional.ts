@@ -1,6 +1,8 @@
 /**
- * Tooling that only `rxon codegen` and `rxon contract` need (ts-morph, json-schema-to-typescript)
- * is an optional peer dependency: loaded on demand, with an install hint when it is absent.
+ * Packages that only some commands need are optional peer dependencies, loaded on demand with an
+ * install hint when absent: the codegen tooling (ts-morph, json-schema-to-typescript) for
+ * `rxon codegen` and `rxon contract`, and typebox (which skill authors install anyway) for the
+ * demo's skills.
  */
 import { CliFailure } from "./io.js";
 
@@ -8,6 +10,7 @@ import { CliFailure } from "./io.js";
 export const TOOLING = {
   codegen: ["json-schema-to-typescript@^16", "ts-morph@^28"],
   contract: ["ts-morph@^28"],
+  demo: ["typebox@^1.4.3"],
 } as const;
 
 /** The package a "cannot find package" error names, if that is what `err` is. */
@@ -29,7 +32,9 @@ export async function importTooling<T>(command: keyof typeof TOOLING, load: () =
     const missing = missingPackage(err);
     const needed = TOOLING[command];
     if (missing !== undefined && needed.some((p) => missing === p.slice(0, p.lastIndexOf("@")) || missing.startsWith(p.slice(0, p.lastIndexOf("@")) + "/"))) {
-      throw new CliFailure(`rxon ${command} needs ${needed.join(" and ")}, which are not installed (optional peer dependencies of rxon): npm install --save-dev ${needed.join(" ")}`);
+      const dev = command === "demo" ? "" : "--save-dev ";
+      const which = needed.length > 1 ? "which are not installed (optional peer dependencies of rxon)" : "which is not installed (an optional peer dependency of rxon)";
+      throw new CliFailure(`rxon ${command} needs ${needed.join(" and ")}, ${which}: npm install ${dev}${needed.join(" ")}`);
     }
     throw err;
   }

@@ -39,7 +39,7 @@ describe("the installed package", () => {
     expect(figures.version_output).toBe(`rxon ${version}`);
     // The codegen tooling is not installed: it is an optional peer.
     const store = readdirSync(join(app, "node_modules/.pnpm"));
-    for (const heavy of ["ts-morph@", "json-schema-to-typescript@", "tsx@", "typescript@", "esbuild@", "prettier@"]) {
+    for (const heavy of ["ts-morph@", "json-schema-to-typescript@", "tsx@", "typescript@", "esbuild@", "prettier@", "lodash@"]) {
       expect(store.filter((d) => d.startsWith(heavy)), heavy).toEqual([]);
     }
   });
@@ -60,6 +60,12 @@ describe("the installed package", () => {
       data: { url: "s3://media/cat.png?w=1024&by=gpu-box-1" },
     });
   }, 120_000);
+
+  it("rxon demo runs from the installed package", () => {
+    const demo = rxon(["demo", "--tasks", "20"]);
+    expect(demo.code, demo.out + demo.err).toBe(0);
+    expect(demo.out + demo.err).toContain("OK: 20/20 tasks accounted for");
+  }, 60_000);
 
   it("codegen and contract name the packages to install; a .ts skills module gets a hint", () => {
     writeFileSync(join(app, "skills.ts"), "export const x: number = 1;\n");
