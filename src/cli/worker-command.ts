@@ -20,6 +20,7 @@ export const WORKER_OPTIONS = {
   token: { type: "string", arg: "<t>", env: "RXON_TOKEN", secret: true, help: "X-Worker-Token (prefer --token-file or the env: argv is visible)" },
   "token-file": { type: "string", arg: "<file>", env: "RXON_TOKEN_FILE", help: "read the token from a file" },
   secret: { type: "string", arg: "<s>", env: "RXON_SECRET", secret: true, help: "HMAC signing secret (default: the token)" },
+  "secret-file": { type: "string", arg: "<file>", env: "RXON_SECRET_FILE", help: "read the HMAC signing secret from a file" },
   "ed25519-key": { type: "string", arg: "<file|hex>", env: "RXON_ED25519_KEY", secret: true, help: "sign with this Ed25519 private key instead of HMAC" },
   resources: { type: "string", arg: "<json|file>", help: `Resources offered, e.g. '{"devices":[{"type":"gpu","properties":{"vram_gb":24}}]}'` },
   concurrency: { type: "int", arg: "<n>", default: 1, min: 1, help: "tasks run at the same time" },
@@ -64,14 +65,18 @@ export async function workerCommand(argv: readonly string[], io: CliIo, stop?: A
   if (config.help) return void io.stdout.write(workerHelp), ExitCode.OK;
   if (config.printConfig) return void io.stdout.write(JSON.stringify(printableConfig(WORKER_OPTIONS, config), null, 2) + "\n"), ExitCode.OK;
   if (values.url === undefined || values.id === undefined || values.skills === undefined) throw new UsageError("--url, --id and --skills are required");
-  // --token and --token-file: the one from the stronger source; both from the same one is a mistake.
-  const tokenRank = values.token !== undefined ? RANK[config.sources.token ?? "default"] : -1;
-  const fileRank = values["token-file"] !== undefined ? RANK[config.sources["token-file"] ?? "default"] : -1;
-  if (tokenRank >= 0 && tokenRank === fileRank) throw new UsageError("give --token or --token-file, not both");
-  const token = (fileRank > tokenRank ? readText(io, values["token-file"]!).trim() : values.token) ?? "";
+  // A value or the file holding it: the one from the stronger source; both from the same one is a mistake.
+  const valueOrFile = (name: "token" | "secret"): string | undefined => {
+    const file = `${name}-file` as const;
+    const valueRank = values[name] !== undefined ? RANK[config.sources[name] ?? "default"] : -1;
+    const fileRank = values[file] !== undefined ? RANK[config.sources[file] ?? "default"] : -1;
+    if (valueRank >= 0 && valueRank === fileRank) throw new UsageError(`give --${name} or --${file}, not both`);
+    return fileRank > valueRank ? readText(io, values[file]!).trim() : values[name];
+  };
+  const token = valueOrFile("token") ?? "";
   const ed25519Key = values["ed25519-key"];
   // The Python SDK signs with its token; so does this worker unless told otherwise.
-  const secret = values.secret ?? (ed25519Key === undefined && token !== "" ? token : undefined);
+  const secret = valueOrFile("secret") ?? (ed25519Key === undefined && token !== "" ? token : undefined);
   const tlsCa = values["tls-ca"];
   const tlsCert = values["tls-cert"];
   const tlsKey = values["tls-key"];
@@ -81,7 +86,7 @@ export async function workerCommand(argv: readonly string[], io: CliIo, stop?: A
     level: values["log-level"] as CliLogLevel,
     format: values["log-format"] as LogFormat,
     stream: io.stderr,
-    secrets: [...config.secrets, token, keyText ?? ""].filter((s) => s !== ""),
+    secrets: [...config.secrets, token, secret ?? "", keyText ?? ""].filter((s) => s !== ""),
     base: { worker_id: values.id },
   });
   const skills = await loadSkills(values.skills, io.cwd);

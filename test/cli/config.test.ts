@@ -70,6 +70,17 @@ describe("hub and worker configuration", () => {
     expect(worker.out).not.toContain("file-secret-xyz123");
   });
 
+  it("a value or the file holding it: the stronger source wins, the same source twice is a usage error", async () => {
+    file("token.txt", "token-from-file-0001\n");
+    const both = await run(["worker", "--url", "http://127.0.0.1:1", "--id", "w1", "--skills", "x.js", "--token", "t-flag-0002", "--token-file", "token.txt"]);
+    expect(both.code).toBe(2);
+    expect(both.err).toContain("give --token or --token-file, not both");
+    const secrets = await run(["worker", "--url", "http://127.0.0.1:1", "--id", "w1", "--skills", "x.js", "--secret-file", "token.txt"], { RXON_SECRET: "s-env-0003" });
+    // A --secret-file flag and RXON_SECRET are different sources: no usage error, the command goes on.
+    expect(secrets.code).toBe(1);
+    expect(secrets.err).toContain("cannot load skills module x.js");
+  });
+
   it("malformed values are usage errors (exit 2) that name their source", async () => {
     const env = await run(["hub", "--print-config"], { RXON_HUB_PORT: "eighty" });
     expect(env.code).toBe(2);
