@@ -49,12 +49,15 @@ Exit codes: 0 after a clean shutdown, 1 on failure, 2 on usage errors.
 
 const RANK: Record<ConfigSource, number> = { flag: 3, env: 2, file: 1, default: 0 };
 
+/** Inline JSON that is wrong is a usage error (2); a file whose content is wrong, a failure (1). */
 function readResources(io: CliIo, value: string): Resources {
-  const text = value.trim().startsWith("{") ? value : readText(io, value);
+  const inline = value.trim().startsWith("{");
+  const text = inline ? value : readText(io, value);
   try {
     return decode("Resources", parseJson(text));
   } catch (err) {
-    throw new CliFailure(`--resources: ${(err as Error).message}`);
+    const message = `--resources${inline ? "" : ` ${value}`}: ${(err as Error).message}`;
+    throw inline ? new UsageError(message) : new CliFailure(message);
   }
 }
 
@@ -89,6 +92,8 @@ export async function workerCommand(argv: readonly string[], io: CliIo, stop?: A
     secrets: [...config.secrets, token, secret ?? "", keyText ?? ""].filter((s) => s !== ""),
     base: { worker_id: values.id },
   });
+  // Options first (cheap, and usage errors should not wait on loading a module), then the skills.
+  const resources = values.resources !== undefined ? readResources(io, values.resources) : undefined;
   const skills = await loadSkills(values.skills, io.cwd);
   const worker = new Worker({
     url: values.url,
@@ -98,7 +103,7 @@ export async function workerCommand(argv: readonly string[], io: CliIo, stop?: A
     logger,
     concurrency: values.concurrency,
     heartbeatIntervalMs: values["heartbeat-interval"],
-    ...(values.resources !== undefined ? { resources: readResources(io, values.resources) } : {}),
+    ...(resources !== undefined ? { resources } : {}),
     ...(secret !== undefined && secret !== "" ? { secret } : {}),
     ...(keyText !== undefined ? { ed25519Key: keyText } : {}),
     ...(tlsCa !== undefined || tlsCert !== undefined

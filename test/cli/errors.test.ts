@@ -51,6 +51,11 @@ describe("exit codes", () => {
     expect((await run(["hub", "--insecure"], { RXON_TOKENS: "no-equals-sign" })).code).toBe(2);
     expect((await run(["hub", "--port", "70000"])).code).toBe(2);
     expect((await run(["validate", "TaskPayload", "missing.json"])).code).toBe(1);
+    const worker = ["worker", "--url", "http://127.0.0.1:1", "--id", "w1", "--skills", "x.js", "--token", "t-0123456789"];
+    expect((await run([...worker, "--resources", '{"devices": 5}'])).code).toBe(2);
+    const resourcesFile = await run([...worker, "--resources", file("res.json", '{"devices": 5}')]);
+    expect(resourcesFile.code).toBe(1);
+    expect(resourcesFile.err).toMatch(/^rxon worker: --resources res\.json: Invalid Resources: \/devices/);
     expect((await run(["sign", "missing.json", "--secret", "s"])).err).toBe("rxon sign: cannot read missing.json: no such file\n");
   });
 });
