@@ -100,13 +100,16 @@ function convert(spec: OptionSpec, raw: unknown, what: string): string | number 
   return raw;
 }
 
-/** Reads `--config <file.json>`: a JSON object keyed by option names. Unknown keys are refused. */
+/**
+ * Reads `--config <file.json>`: a JSON object keyed by option names. Unknown keys are refused.
+ * The file is part of the invocation, so every problem with it is a usage error (exit 2).
+ */
 function readConfigFile(io: CliIo, path: string, table: OptionTable): Map<string, unknown> {
   let text: string;
   try {
     text = readText(io, path);
   } catch (err) {
-    throw new UsageError(`cannot read --config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(`--config: ${(err as Error).message}`);
   }
   let value: unknown;
   try {

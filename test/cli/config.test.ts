@@ -91,6 +91,9 @@ describe("hub and worker configuration", () => {
     const badType = await run(["hub", "--config", file("bad.json", { insecure: "maybe" }), "--print-config"]);
     expect(badType.code).toBe(2);
     expect(badType.err).toContain("insecure must be true or false");
+    const missing = await run(["hub", "--config", "nowhere.json", "--print-config"]);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toContain("rxon hub: --config: cannot read nowhere.json: no such file");
     const notJson = await run(["hub", "--config", file("broken.json", "{port: 1"), "--print-config"]);
     expect(notJson.code).toBe(2);
     expect(notJson.err).toContain("broken.json is not valid JSON");
