@@ -73,7 +73,7 @@ async function floor(): Promise<number> {
       mock.pushTask(nextTask());
       const task = (await mock.pollTask({ timeoutSeconds: 0 }))!;
       if (!validateParams(add.info, task.params).ok) throw new Error("bad params");
-      const data = await add.handler(task.params as { a: number; b: number }, { signal: new AbortController().signal, taskId: task.task_id, jobId: task.job_id, progress: () => {} });
+      const data = await add.handler(task.params as { a: number; b: number }, { signal: new AbortController().signal, taskId: task.task_id, jobId: task.job_id, progress: () => {}, workerId: "bench", task });
       if (!validateResult(add.info, data).ok) throw new Error("bad output");
       await mock.sendResult({ job_id: task.job_id, task_id: task.task_id, worker_id: "bench", status: "success", data });
     }

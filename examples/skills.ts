@@ -15,7 +15,7 @@ export const echo = defineSkill({
   description: "Returns the message it was given",
   input: Type.Object({ message: Type.String() }),
   output: Type.Object({ message: Type.String(), worker: Type.String() }),
-  handler: (params, ctx) => ({ message: params.message, worker: String((ctx as { workerId?: string }).workerId ?? "") }),
+  handler: (params, ctx) => ({ message: params.message, worker: ctx.workerId }),
 });
 
 /** Computes the scaled size of an image (CPU work stand-in). */

@@ -13,3 +13,4 @@ export * from "./security/index.js";
 export * from "./matching/index.js";
 export * from "./contracts/index.js";
 export * from "./blob/index.js";
+export * from "./wire/typed-decode.js";

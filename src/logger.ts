@@ -1,6 +1,9 @@
 /**
  * The logger rxon writes to: pino-compatible (`logger.warn({ fields }, "message")` or
  * `logger.warn("message")`), so a pino instance, console, or anything shaped like them fits.
+ * Library components log nothing unless given one. Field names are snake_case, as on the wire
+ * (`worker_id`, `job_id`, `delay_ms`); the CLI's logger (src/cli/log.ts) converts any other
+ * casing, so its output has one casing whatever a call site used.
  */
 
 /** One logging method: structured fields first (optional), then the message. */

@@ -5,6 +5,7 @@
  */
 import { resolve } from "node:path";
 import { isRxonError } from "../errors.js";
+import { importTooling } from "./optional.js";
 
 /** Where output goes: a function, or anything with `write` (a stream, the CLI's io). */
 export type OutputSink = ((text: string) => void) | { write(text: string): unknown };
@@ -21,7 +22,8 @@ const USAGE = `usage: rxon contract <file.ts> [--export <name>] [--name <skill>]
 Prints SkillInfo JSON inferred from TypeScript types: for each exported function, its first
 parameter type becomes input_schema and its (awaited) return type output_schema. With --export,
 only that function; an exported interface or type alias becomes the input_schema.
-Without --export the output is a JSON array; with it, a single object.`;
+Without --export the output is a JSON array; with it, a single object.
+Needs ts-morph (npm install --save-dev ts-morph).`;
 
 /** Runs the `contract` command; returns the process exit code. */
 export async function contractCommand(argv: readonly string[], sinks: ContractIo): Promise<number> {
@@ -52,9 +54,15 @@ export async function contractCommand(argv: readonly string[], sinks: ContractIo
     io.stderr(`${USAGE}\n`);
     return 2;
   }
+  let contractsFromFile: typeof import("../contracts/from-types.js").contractsFromFile;
   try {
-    // Loaded here: ts-morph is heavy and only this command needs it.
-    const { contractsFromFile } = await import("../contracts/from-types.js");
+    // Loaded here: ts-morph is heavy, optional, and only this command needs it.
+    ({ contractsFromFile } = await importTooling("contract", () => import("../contracts/from-types.js")));
+  } catch (err) {
+    io.stderr(`${(err as Error).message}\n`);
+    return 1;
+  }
+  try {
     const { skills, warnings } = contractsFromFile(resolve(sinks.cwd ?? process.cwd(), positional[0]!), { export: flags.export, name: flags.name, version: flags.version });
     for (const w of warnings) io.stderr(`warning: ${w}\n`);
     io.stdout(JSON.stringify(flags.export === undefined ? skills : skills[0], null, 2) + "\n");

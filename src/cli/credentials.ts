@@ -8,44 +8,49 @@
 import { existsSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { HubAuthOptions } from "../hub/index.js";
-import { UsageError, readText, type CliIo } from "./io.js";
+import { CliFailure, UsageError, readText, type CliIo } from "./io.js";
 
-function asStringMap(value: unknown, what: string): Record<string, string> {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new UsageError(`${what} must be a JSON object of strings`);
+/** A file's content is wrong: exit 1. A flag's or variable's value is wrong: exit 2. */
+function problem(what: string, message: string, fromFile: boolean): Error {
+  return fromFile ? new CliFailure(`${what} ${message}`) : new UsageError(`${what} ${message}`);
+}
+
+function asStringMap(value: unknown, what: string, fromFile: boolean): Record<string, string> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw problem(what, "must be a JSON object of strings", fromFile);
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(value)) {
-    if (typeof v !== "string" || v === "") throw new UsageError(`${what}: the value for '${k}' must be a non-empty string`);
+    if (typeof v !== "string" || v === "") throw problem(`${what}:`, `the value for '${k}' must be a non-empty string`, fromFile);
     out[k] = v;
   }
   return out;
 }
 
-function fromJson(text: string, what: string): HubAuthOptions {
+function fromJson(text: string, what: string, fromFile: boolean): HubAuthOptions {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new UsageError(`${what} is not valid JSON: ${(err as Error).message}`);
+    throw problem(what, `is not valid JSON: ${(err as Error).message}`, fromFile);
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new UsageError(`${what} must be a JSON object`);
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw problem(what, "must be a JSON object", fromFile);
   const v = value as Record<string, unknown>;
   if ("tokens" in v || "globalToken" in v || "ed25519Keys" in v) {
     const auth: HubAuthOptions = {};
-    if (v.tokens !== undefined) auth.tokens = asStringMap(v.tokens, `${what}.tokens`);
+    if (v.tokens !== undefined) auth.tokens = asStringMap(v.tokens, `${what}.tokens`, fromFile);
     if (typeof v.globalToken === "string" && v.globalToken !== "") auth.globalToken = v.globalToken;
-    if (v.ed25519Keys !== undefined) auth.ed25519Keys = asStringMap(v.ed25519Keys, `${what}.ed25519Keys`);
+    if (v.ed25519Keys !== undefined) auth.ed25519Keys = asStringMap(v.ed25519Keys, `${what}.ed25519Keys`, fromFile);
     return auth;
   }
-  return { tokens: asStringMap(v, what) };
+  return { tokens: asStringMap(v, what, fromFile) };
 }
 
 /** Credentials from `--tokens <file>`, RXON_TOKENS and RXON_GLOBAL_TOKEN (file first, env adds). */
 export function loadCredentials(io: CliIo, file: string | undefined): HubAuthOptions {
-  const auth: HubAuthOptions = file !== undefined ? fromJson(readText(io, file), file) : {};
+  const auth: HubAuthOptions = file !== undefined ? fromJson(readText(io, file), file, true) : {};
   const envTokens = io.env.RXON_TOKENS;
   if (envTokens !== undefined && envTokens.trim() !== "") {
     const fromEnv = envTokens.trim().startsWith("{")
-      ? fromJson(envTokens, "RXON_TOKENS")
+      ? fromJson(envTokens, "RXON_TOKENS", false)
       : {
           tokens: Object.fromEntries(
             envTokens.split(",").map((pair) => {
@@ -64,16 +69,16 @@ export function loadCredentials(io: CliIo, file: string | undefined): HubAuthOpt
   return auth;
 }
 
-function tokenList(text: string, what: string): string[] {
+function tokenList(text: string, what: string, fromFile: boolean): string[] {
   const trimmed = text.trim();
   if (trimmed.startsWith("[")) {
     let value: unknown;
     try {
       value = JSON.parse(trimmed);
     } catch (err) {
-      throw new UsageError(`${what} is not valid JSON: ${(err as Error).message}`);
+      throw problem(what, `is not valid JSON: ${(err as Error).message}`, fromFile);
     }
-    if (!Array.isArray(value) || !value.every((t) => typeof t === "string" && t.trim() !== "")) throw new UsageError(`${what} must be a JSON array of non-empty strings`);
+    if (!Array.isArray(value) || !value.every((t) => typeof t === "string" && t.trim() !== "")) throw problem(what, "must be a JSON array of non-empty strings", fromFile);
     return value.map((t: string) => t.trim());
   }
   return trimmed
@@ -83,20 +88,16 @@ function tokenList(text: string, what: string): string[] {
 }
 
 /**
- * Client API tokens for `rxon hub`: `--client-tokens` names a file (one token a line, `#`
- * comments, or a JSON array) when such a file exists, else it is a comma list; RXON_CLIENT_TOKENS
- * (a comma list or JSON array) adds to it.
+ * Client API tokens for `rxon hub`: the effective `--client-tokens` value (flag, else
+ * RXON_CLIENT_TOKENS, else the config file) names a file (one token a line, `#` comments, or a
+ * JSON array) when such a file exists, else it is a comma list or a JSON array.
  */
 export function loadClientTokens(io: CliIo, option: string | undefined): string[] {
-  const tokens: string[] = [];
-  if (option !== undefined) {
-    if (option.trim() === "") throw new UsageError("--client-tokens names no token");
-    const path = resolve(io.cwd, option);
-    const isFile = option === "-" || (existsSync(path) && statSync(path).isFile());
-    tokens.push(...tokenList(isFile ? readText(io, option) : option, isFile ? option : "--client-tokens"));
-    if (tokens.length === 0) throw new UsageError("--client-tokens names no token");
-  }
-  const env = io.env.RXON_CLIENT_TOKENS;
-  if (env !== undefined && env.trim() !== "") tokens.push(...tokenList(env, "RXON_CLIENT_TOKENS"));
+  if (option === undefined) return [];
+  if (option.trim() === "") throw new UsageError("--client-tokens names no token");
+  const path = resolve(io.cwd, option);
+  const isFile = option === "-" || (existsSync(path) && statSync(path).isFile());
+  const tokens = tokenList(isFile ? readText(io, option) : option, isFile ? option : "--client-tokens", isFile);
+  if (tokens.length === 0) throw new UsageError("--client-tokens names no token");
   return [...new Set(tokens)];
 }

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { Hub, type TaskHandle, type TaskOutcome, type SubmitOptions } from "../hub/index.js";
 import { Worker } from "../worker/index.js";
 import type { Resources } from "../../generated/types.js";
-import { consoleLogger } from "../logger.js";
+import { cliLogger } from "./log.js";
 import { checksum, render, resize } from "./demo-skills.js";
 import { ExitCode, intOption, parse, type CliIo } from "./io.js";
 
@@ -85,7 +85,7 @@ export async function demoCommand(argv: readonly string[], io: CliIo): Promise<n
   const { values } = parse(argv, { tasks: { type: "string" }, verbose: { type: "boolean" } }, false);
   if (values.help) return void io.stdout.write(demoHelp), ExitCode.OK;
   const total = intOption(values.tasks, "tasks", 200, 1);
-  const logger = values.verbose ? consoleLogger("info", io.stderr) : undefined;
+  const logger = values.verbose ? cliLogger({ level: "info", format: "pretty", stream: io.stderr }) : undefined;
   const started = performance.now();
 
   // Each worker gets its own secret: it authenticates with it and signs every message with it.

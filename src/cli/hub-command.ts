@@ -1,79 +1,112 @@
 /** `rxon hub`: runs the reference hub until SIGINT/SIGTERM. */
-import { Hub } from "../hub/index.js";
-import { consoleLogger, type LogLevel } from "../logger.js";
+import { Hub, type HubStore } from "../hub/index.js";
+import type { Logger } from "../logger.js";
+import type { HubOps } from "./ops.js";
+import { importTooling } from "./optional.js";
+import { loadConfig, optionsHelp, printableConfig, type OptionTable } from "./config.js";
 import { loadClientTokens, loadCredentials } from "./credentials.js";
-import { ExitCode, intOption, parse, readText, UsageError, type CliIo } from "./io.js";
+import { CliFailure, ExitCode, readText, UsageError, type CliIo } from "./io.js";
+import { cliLogger, LOG_FORMATS, LOG_LEVELS, type CliLogLevel, type LogFormat } from "./log.js";
 import { waitForSignal } from "./signals.js";
+
+/**
+ * Options of `rxon hub`, one line each: flag name, type, default, environment variable (default
+ * `RXON_HUB_<NAME>`), secret or not. The same table drives parsing, `--config`, `--print-config`
+ * and the help.
+ */
+export const HUB_OPTIONS = {
+  port: { type: "int", arg: "<n>", default: 8080, max: 65535, help: "TCP port (0 = any free port)" },
+  host: { type: "string", arg: "<addr>", default: "127.0.0.1", help: "interface (0.0.0.0 for all)" },
+  tokens: { type: "string", arg: "<file.json>", env: "RXON_HUB_TOKENS_FILE", help: "worker credentials file (see below; RXON_TOKENS and RXON_GLOBAL_TOKEN add to it)" },
+  insecure: { type: "boolean", default: false, help: "run without worker credentials (anyone may act as any worker)" },
+  "client-tokens": { type: "string", arg: "<file|list>", env: "RXON_CLIENT_TOKENS", secret: true, help: "enable the client API with these X-Client-Token values: a file (one a line, # comments, or a JSON array) or a comma list (prefer a file or the env: argv is visible)" },
+  "tls-cert": { type: "string", arg: "<file>", help: "serve HTTPS with this certificate (PEM)" },
+  "tls-key": { type: "string", arg: "<file>", help: "its private key (PEM)" },
+  "tls-ca": { type: "string", arg: "<file>", help: "CA bundle that verifies client certificates" },
+  "require-client-cert": { type: "boolean", default: false, help: "refuse clients without a certificate signed by --tls-ca" },
+  "admin-tokens": { type: "string", arg: "<file|list>", env: "RXON_ADMIN_TOKENS", secret: true, help: "client tokens with the admin scope (see every job, open the dashboard); same forms as --client-tokens" },
+  store: { type: "string", arg: "<url>", default: "memory", env: "RXON_STORE", help: "where state lives: memory, or redis://[user:pass@]host:port/db (several hubs on one Redis serve one fleet)" },
+  "store-prefix": { type: "string", arg: "<prefix>", default: "rxon", env: "RXON_STORE_PREFIX", help: "key prefix in the Redis store (one fleet per prefix)" },
+  "heartbeat-interval": { type: "int", arg: "<ms>", default: 15_000, min: 1, help: "heartbeat interval expected of workers (a worker is gone after 3x without one)" },
+  "lease-grace": { type: "int", arg: "<ms>", min: 1, help: "re-queue a task its worker has not listed for this long (default 2x heartbeat interval)" },
+  "max-retries": { type: "int", arg: "<n>", default: 3, help: "re-runs after transient failures or lost workers" },
+  "queue-limit": { type: "int", arg: "<n>", min: 1, help: "most waiting tasks in all (then 429)" },
+  "queue-limit-per-skill": { type: "int", arg: "<n>", min: 1, help: "most waiting tasks per skill (then 429)" },
+  "queue-limit-per-client": { type: "int", arg: "<n>", min: 1, help: "most waiting tasks per client token (then 429)" },
+  "orchestrator-key-file": { type: "string", arg: "<file>", env: "RXON_ORCHESTRATOR_KEY_FILE", help: "sign every dispatched task (sig) with the secret in this file" },
+  dashboard: { type: "boolean", default: false, help: "serve the live dashboard at /_dashboard (admins sign in with an --admin-tokens token)" },
+  "metrics-port": { type: "int", arg: "<n>", max: 65535, help: "serve /metrics only on this port (default: on the hub's port, if prom-client is installed)" },
+  "metrics-host": { type: "string", arg: "<addr>", default: "127.0.0.1", help: "interface of --metrics-port" },
+  "log-level": { type: "string", arg: "<level>", default: "info", env: "RXON_LOG_LEVEL", choices: LOG_LEVELS, help: LOG_LEVELS.join(", ") },
+  "log-format": { type: "string", arg: "<format>", default: "json", env: "RXON_LOG_FORMAT", choices: LOG_FORMATS, help: "json (one object a line) or pretty" },
+} as const satisfies OptionTable;
 
 export const hubHelp = `Usage: rxon hub [options]
 
 Runs the reference hub (orchestrator): workers connect to it; with --client-tokens, clients
 submit tasks over HTTP (rxon submit, or POST /_client/tasks with X-Client-Token).
 
-Options:
-  --port <n>                 TCP port (default 8080; 0 = any free port)
-  --host <addr>              interface (default 127.0.0.1; 0.0.0.0 for all)
-  --tokens <file.json>       worker credentials: {"worker-id": "secret"} or
-                             {"tokens": {...}, "globalToken": "...", "ed25519Keys": {...}}
-                             (also RXON_TOKENS and RXON_GLOBAL_TOKEN)
-  --insecure                 run without credentials (anyone may act as any worker)
-  --client-tokens <file|list>  enable the client API with these X-Client-Token values: a file
-                             (one token a line, # comments; or a JSON array) or a comma list
-                             (also RXON_CLIENT_TOKENS; prefer a file or the env: argv is visible)
-  --tls-cert <file>          serve HTTPS with this certificate (PEM)
-  --tls-key <file>           its private key (PEM)
-  --tls-ca <file>            CA bundle that verifies client certificates
-  --require-client-cert      refuse clients without a certificate signed by --tls-ca
-  --heartbeat-interval <ms>  heartbeat interval expected of workers (TTL = 2x; default 60000)
-  --max-retries <n>          re-runs after transient failures or lost workers (default 3)
-  --log-level <level>        debug, info, warn, error, silent (default info)
-  -h, --help                 show this help
+Options (each also from the environment variable in brackets, or from --config; a flag wins over
+the environment, which wins over the file):
+${optionsHelp("hub", HUB_OPTIONS)}
+
+Worker credentials: {"worker-id": "secret"} or
+{"tokens": {...}, "globalToken": "...", "ed25519Keys": {"worker-id": "<hex or PEM>"}}, from
+--tokens, RXON_TOKENS (the same JSON, or id=secret,id=secret) and RXON_GLOBAL_TOKEN.
+
+Logs go to stderr as JSON lines (snake_case keys, secrets redacted); stdout says where the hub
+listens.
 
 Exit codes: 0 after a clean shutdown, 1 on failure, 2 on usage errors.
 `;
 
-const LEVELS = ["debug", "info", "warn", "error", "silent"];
-
 /** Runs the command; resolves with the exit code once the hub has stopped. */
 export async function hubCommand(argv: readonly string[], io: CliIo, stop?: AbortSignal): Promise<number> {
-  const { values } = parse(
-    argv,
-    {
-      port: { type: "string" },
-      host: { type: "string" },
-      tokens: { type: "string" },
-      insecure: { type: "boolean" },
-      "client-tokens": { type: "string" },
-      "tls-cert": { type: "string" },
-      "tls-key": { type: "string" },
-      "tls-ca": { type: "string" },
-      "require-client-cert": { type: "boolean" },
-      "heartbeat-interval": { type: "string" },
-      "max-retries": { type: "string" },
-      "log-level": { type: "string" },
-    },
-    false,
-  );
-  if (values.help) return void io.stdout.write(hubHelp), ExitCode.OK;
-  const level = values["log-level"] ?? "info";
-  if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(", ")}`);
-  const port = intOption(values.port, "port", 8080);
+  const config = loadConfig("hub", HUB_OPTIONS, argv, io);
+  const values = config.values;
+  if (config.help) return void io.stdout.write(hubHelp), ExitCode.OK;
+  if (config.printConfig) return void io.stdout.write(JSON.stringify(printableConfig(HUB_OPTIONS, config), null, 2) + "\n"), ExitCode.OK;
   if ((values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
-  if (values["require-client-cert"] && values["tls-ca"] === undefined) throw new UsageError("--require-client-cert needs --tls-ca");
+  if (values["require-client-cert"] === true && values["tls-ca"] === undefined) throw new UsageError("--require-client-cert needs --tls-ca");
   const auth = loadCredentials(io, values.tokens);
-  const hasCredentials = Object.keys(auth.tokens ?? {}).length > 0 || auth.globalToken !== undefined;
-  if (!hasCredentials && !values.insecure && values["tls-ca"] === undefined) {
+  const hasCredentials = Object.keys(auth.tokens ?? {}).length > 0 || auth.globalToken !== undefined || Object.keys(auth.ed25519Keys ?? {}).length > 0;
+  if (!hasCredentials && values.insecure !== true && values["tls-ca"] === undefined) {
     throw new UsageError("no worker credentials: give --tokens, RXON_TOKENS or RXON_GLOBAL_TOKEN (or --insecure for development)");
   }
   const clientTokens = loadClientTokens(io, values["client-tokens"]);
-  const logger = consoleLogger(level as LogLevel, io.stderr);
+  const adminTokens = loadClientTokens(io, values["admin-tokens"]);
+  if (values.dashboard === true && adminTokens.length === 0) throw new UsageError("--dashboard needs --admin-tokens (admins sign in to the dashboard with one)");
+  const orchestratorKey = values["orchestrator-key-file"] !== undefined ? readText(io, values["orchestrator-key-file"]).trim() : undefined;
+  if (orchestratorKey === "") throw new UsageError(`the orchestrator key file ${values["orchestrator-key-file"]} is empty`);
+  const store = await openStore(values.store, values["store-prefix"]);
+  const secrets = [
+    ...config.secrets,
+    ...clientTokens,
+    ...adminTokens,
+    ...(orchestratorKey !== undefined ? [orchestratorKey] : []),
+    ...Object.values(auth.tokens ?? {}),
+    ...(auth.globalToken !== undefined ? [auth.globalToken] : []),
+  ].filter((s): s is string => typeof s === "string");
+  const logger = cliLogger({ level: values["log-level"] as CliLogLevel, format: values["log-format"] as LogFormat, stream: io.stderr, secrets });
+  const allClientTokens = [...clientTokens, ...adminTokens.map((token) => ({ token, scope: "admin" as const }))];
+  const queueLimits = {
+    ...(values["queue-limit"] !== undefined ? { total: values["queue-limit"] } : {}),
+    ...(values["queue-limit-per-skill"] !== undefined ? { perSkill: values["queue-limit-per-skill"] } : {}),
+    ...(values["queue-limit-per-client"] !== undefined ? { perOwner: values["queue-limit-per-client"] } : {}),
+  };
   const hub = new Hub({
-    ...(clientTokens.length > 0 ? { clientTokens } : {}),
+    ...(allClientTokens.length > 0 ? { clientTokens: allClientTokens } : {}),
+    ...(store !== undefined ? { store } : {}),
     auth: { ...auth, allowAnonymous: values.insecure === true },
     logger,
-    heartbeatIntervalMs: intOption(values["heartbeat-interval"], "heartbeat-interval", 60_000, 1),
-    maxRetries: intOption(values["max-retries"], "max-retries", 3),
+    heartbeatIntervalMs: values["heartbeat-interval"],
+    ...(values["lease-grace"] !== undefined ? { leaseGraceMs: values["lease-grace"] } : {}),
+    maxRetries: values["max-retries"],
+    queueLimits,
+    ...(orchestratorKey !== undefined ? { orchestratorKey } : {}),
+    ...(values.dashboard === true ? { dashboard: true } : {}),
   });
+  const ops = await opsFor(hub, values["metrics-port"], values["metrics-host"], logger);
   const tls =
     values["tls-cert"] !== undefined
       ? {
@@ -85,17 +118,70 @@ export async function hubCommand(argv: readonly string[], io: CliIo, stop?: Abor
       : undefined;
   let server;
   try {
-    server = await hub.listen({ port, host: values.host ?? "127.0.0.1", ...(tls ? { tls } : {}) });
+    server = await hub.listen({ ...ops?.listen, port: values.port, host: values.host, ...(tls ? { tls } : {}) });
   } catch (err) {
     await hub.close();
-    io.stderr.write(`rxon hub: cannot listen: ${(err as Error).message}\n`);
-    return ExitCode.FAILURE;
+    await ops?.close();
+    await store?.close();
+    throw new CliFailure(`cannot listen on ${values.host}:${values.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  if (hub.insecure) logger.warn("hub: running WITHOUT worker credentials (--insecure)");
-  if (clientTokens.length > 0) logger.info(`hub: client API enabled at ${server.url}/_client/tasks (${clientTokens.length} token${clientTokens.length > 1 ? "s" : ""})`);
+  if (hub.insecure) logger.warn({ insecure: true }, "hub: running WITHOUT worker credentials (--insecure)");
+  logger.info(
+    { url: server.url, store: values.store === "memory" ? "memory" : "redis", workers_configured: Object.keys(auth.tokens ?? {}).length, client_api: allClientTokens.length > 0, client_tokens_count: allClientTokens.length, dashboard: values.dashboard === true },
+    "hub: listening",
+  );
   io.stdout.write(`rxon hub listening on ${server.url}\n`);
-  await waitForSignal(stop);
-  logger.info("hub: shutting down");
+  const signal = await waitForSignal(stop);
+  logger.info({ signal }, "hub: shutting down");
   await hub.close();
+  await ops?.close();
+  await store?.close();
   return ExitCode.OK;
+}
+
+/** The store of `--store`: undefined for memory (the hub's default), a RedisStore for redis:// URLs. */
+async function openStore(url: string, prefix: string): Promise<HubStore | undefined> {
+  if (url === "memory") return undefined;
+  if (!/^rediss?:\/\//.test(url)) throw new UsageError(`--store must be memory or a redis:// URL, not '${url.slice(0, 64)}'`);
+  const { RedisStore } = await importTooling("redis", () => import("../hub/redis/index.js"));
+  let store: HubStore;
+  try {
+    store = new RedisStore({ url, prefix });
+  } catch (err) {
+    throw new UsageError(`--store-prefix: ${(err as Error).message}`);
+  }
+  try {
+    await store.ping();
+  } catch (err) {
+    await store.close();
+    throw new CliFailure(`cannot reach the store at ${redactUrl(url)}: ${(err as Error).message}`);
+  }
+  return store;
+}
+
+/** A URL without its password, for messages. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== "") u.password = "***";
+    return u.toString();
+  } catch {
+    return "(the given URL)";
+  }
+}
+
+/**
+ * Metrics, spans and readiness when prom-client is installed (an optional peer dependency):
+ * `/metrics` on the hub's port, or only on `--metrics-port`. Without it, `--metrics-port` is a
+ * failure naming the package; otherwise the hub runs without metrics and says so once.
+ */
+async function opsFor(hub: Hub, metricsPort: number | undefined, metricsHost: string, logger: Logger): Promise<HubOps | undefined> {
+  try {
+    const { hubOps } = await importTooling("metrics", () => import("./ops.js"));
+    return await hubOps(hub, { ...(metricsPort !== undefined ? { metricsPort } : {}), metricsHost });
+  } catch (err) {
+    if (metricsPort !== undefined || !(err instanceof CliFailure)) throw err;
+    logger.info({ reason: err.message }, "hub: metrics off");
+    return undefined;
+  }
 }

@@ -42,9 +42,29 @@ export function parse<O extends Options>(argv: readonly string[], options: O, al
   }
 }
 
-/** Reads a file relative to the working directory (`-` = stdin). */
+/**
+ * The command line is fine but the work failed (a file missing or invalid, a refusal, a network
+ * error): printed as one line, exit code 1.
+ */
+export class CliFailure extends Error {
+  override readonly name = "CliFailure";
+}
+
+const READ_ERRORS: Record<string, string> = {
+  ENOENT: "no such file",
+  EACCES: "permission denied",
+  EISDIR: "is a directory",
+  ENOTDIR: "a parent is not a directory",
+};
+
+/** Reads a file relative to the working directory (`-` = stdin); a failure is a one-line CliFailure. */
 export function readText(io: CliIo, path: string): string {
-  return readFileSync(path === "-" ? 0 : resolve(io.cwd, path), "utf8");
+  try {
+    return readFileSync(path === "-" ? 0 : resolve(io.cwd, path), "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    throw new CliFailure(`cannot read ${path}: ${READ_ERRORS[code] ?? code ?? (err as Error).message}`);
+  }
 }
 
 /** Parses a positive integer option. */

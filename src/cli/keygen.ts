@@ -1,8 +1,8 @@
 /** `rxon keygen`: an Ed25519 key pair for signing worker messages (PROTOCOL.md 7.8). */
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { generateEd25519KeyPair } from "../security/index.js";
-import { ExitCode, parse, UsageError, type CliIo } from "./io.js";
+import { CliFailure, ExitCode, parse, UsageError, type CliIo } from "./io.js";
 
 export const keygenHelp = `Usage: rxon keygen --out <prefix> [--format pem|hex]
 
@@ -25,15 +25,22 @@ export async function keygenCommand(argv: readonly string[], io: CliIo): Promise
   const format = values.format ?? "pem";
   if (format !== "pem" && format !== "hex") throw new UsageError("--format must be pem or hex");
   if (values.out === undefined) throw new UsageError("--out <prefix> is required (the private key is never printed)");
-  const { privateKey, publicKey } = generateEd25519KeyPair();
   const base = resolve(io.cwd, values.out);
+  if (!values.force) {
+    // Checked before anything is written, so an existing pair is never half replaced.
+    const existing = [`${values.out}.key`, `${values.out}.pub`].filter((f) => existsSync(resolve(io.cwd, f)));
+    if (existing.length > 0) {
+      throw new CliFailure(`${existing.join(" and ")} already exist${existing.length === 1 ? "s" : ""}; keygen never overwrites a key (workers and hubs may rely on it): choose another --out, or add --force to replace it`);
+    }
+  }
+  const { privateKey, publicKey } = generateEd25519KeyPair();
   const flag = values.force ? "w" : "wx";
   try {
     writeFileSync(`${base}.key`, format === "pem" ? privateKey.toPem() : privateKey.toHex() + "\n", { mode: 0o600, flag });
     writeFileSync(`${base}.pub`, format === "pem" ? publicKey.toPem() : publicKey.toHex() + "\n", { flag });
   } catch (err) {
-    io.stderr.write(`rxon keygen: ${(err as Error).message}\n`);
-    return ExitCode.FAILURE;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CliFailure(`cannot write ${values.out}.key / ${values.out}.pub: ${code === "EEXIST" ? "a file appeared meanwhile; nothing was replaced" : code === "ENOENT" ? "the folder does not exist" : code === "EACCES" ? "permission denied" : (err as Error).message}`);
   }
   io.stdout.write(`kid: ${publicKey.kid}\npublic key (hex): ${publicKey.toHex()}\nwrote ${base}.key and ${base}.pub\n`);
   return ExitCode.OK;

@@ -1,38 +1,54 @@
 #!/usr/bin/env node
 /**
- * The `rxon` command line. Exit codes: 0 success, 1 failure (invalid input, bad signature...),
- * 2 usage error.
+ * The `rxon` command line. One rule for exit codes: 0 success; 1 the command line was fine but
+ * the work failed (a file missing or invalid, a bad signature, a refusal, a network error);
+ * 2 usage error (unknown option, missing or malformed option value from a flag, the environment
+ * or --config).
  */
 import { pathToFileURL } from "node:url";
 import { realpathSync } from "node:fs";
-import { contractCommand } from "./contract.js";
-import { codegenCommand } from "./codegen.js";
-import { demoCommand } from "./demo.js";
-import { hubCommand } from "./hub-command.js";
 import { ExitCode, processIo, UsageError, type CliIo } from "./io.js";
-import { keygenCommand } from "./keygen.js";
-import { signCommand, verifyCommand } from "./sign.js";
-import { cancelCommand, submitCommand, taskCommand } from "./submit-command.js";
-import { validateCommand } from "./validate.js";
-import { workerCommand } from "./worker-command.js";
+import { importTooling } from "./optional.js";
 
 type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
 
-const COMMANDS: Record<string, { run: Command; summary: string }> = {
-  demo: { run: demoCommand, summary: "hub + workers in one process, a batch of tasks, a summary" },
-  hub: { run: hubCommand, summary: "run the reference hub (orchestrator)" },
-  worker: { run: workerCommand, summary: "run a worker with skills from a module" },
-  submit: { run: submitCommand, summary: "submit a task to a hub (client API); --wait for its outcome" },
-  task: { run: taskCommand, summary: "show (or --wait for) a submitted task" },
-  cancel: { run: cancelCommand, summary: "cancel a submitted task" },
-  validate: { run: validateCommand, summary: "check a JSON file against a protocol model" },
-  sign: { run: signCommand, summary: "sign a JSON message (HMAC-SHA256 or Ed25519)" },
-  verify: { run: verifyCommand, summary: "verify a signed JSON message" },
-  keygen: { run: keygenCommand, summary: "create an Ed25519 key pair" },
-  contract: { run: (argv, io) => contractCommand([...argv], { stdout: (s) => void io.stdout.write(s), stderr: (s) => void io.stderr.write(s) }), summary: "skill contracts (see rxon contract --help)" },
-  codegen: { run: codegenCommand, summary: "generate types and validators from a schema folder" },
-  conformance: { run: (argv, io) => import("./conformance.js").then((m) => m.conformanceCommand(argv, io)), summary: "check a live orchestrator route by route" },
+// Each command is imported only when it runs: `rxon --version` must not load the hub, the
+// worker, ajv or the codegen tooling.
+const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }> = {
+  demo: { load: async () => (await importTooling("demo", () => import("./demo.js"))).demoCommand, summary: "hub + workers in one process, a batch of tasks, a summary" },
+  hub: { load: async () => (await import("./hub-command.js")).hubCommand, summary: "run the reference hub (orchestrator)" },
+  worker: { load: async () => (await import("./worker-command.js")).workerCommand, summary: "run a worker with skills from a module" },
+  submit: { load: async () => (await import("./submit-command.js")).submitCommand, summary: "submit a task to a hub (client API); --wait for its outcome" },
+  task: { load: async () => (await import("./submit-command.js")).taskCommand, summary: "show (or --wait for) a submitted task" },
+  cancel: { load: async () => (await import("./submit-command.js")).cancelCommand, summary: "cancel a submitted task" },
+  validate: { load: async () => (await import("./validate.js")).validateCommand, summary: "check a JSON file against a protocol model" },
+  sign: { load: async () => (await import("./sign.js")).signCommand, summary: "sign a JSON message (HMAC-SHA256 or Ed25519)" },
+  verify: { load: async () => (await import("./sign.js")).verifyCommand, summary: "verify a signed JSON message" },
+  keygen: { load: async () => (await import("./keygen.js")).keygenCommand, summary: "create an Ed25519 key pair" },
+  contract: {
+    load: async () => {
+      const { contractCommand } = await import("./contract.js");
+      return (argv, io) => contractCommand([...argv], { stdout: (s) => void io.stdout.write(s), stderr: (s) => void io.stderr.write(s), cwd: io.cwd });
+    },
+    summary: "skill contracts from TypeScript types (needs ts-morph)",
+  },
+  codegen: { load: async () => (await import("./codegen.js")).codegenCommand, summary: "types and validators from a schema folder (needs json-schema-to-typescript, ts-morph)" },
+  conformance: { load: async () => (await import("./conformance.js")).conformanceCommand, summary: "check a live orchestrator route by route" },
 };
+
+/** The package version, read from package.json next to the build (no JSON import at load time). */
+async function version(): Promise<string> {
+  const { readFileSync } = await import("node:fs");
+  for (const rel of ["../../package.json", "../../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8")) as { name?: unknown; version?: unknown };
+      if (pkg.name === "rxon" && typeof pkg.version === "string") return pkg.version;
+    } catch {
+      // not at this level (src/cli in a clone, dist/src/cli in the package)
+    }
+  }
+  return "unknown";
+}
 
 /** Top-level help text. */
 export const mainHelp = `Usage: rxon <command> [options]
@@ -53,8 +69,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     io.stdout.write(mainHelp);
     return name === undefined ? ExitCode.USAGE : ExitCode.OK;
   }
-  if (name === "--version") {
-    io.stdout.write("rxon 0.1.0\n");
+  if (name === "--version" || name === "-v" || name === "version") {
+    io.stdout.write(`rxon ${await version()}\n`);
     return ExitCode.OK;
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
@@ -63,13 +79,16 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     return ExitCode.USAGE;
   }
   try {
-    return await command.run(rest, io);
+    const run = await command.load();
+    return await run(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr.write(`rxon ${name}: ${err.message}\nRun \`rxon ${name} --help\` for usage.\n`);
       return ExitCode.USAGE;
     }
-    io.stderr.write(`rxon ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    // One line, never a stack: CliFailure and rxon errors carry a message meant for people.
+    const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    io.stderr.write(`rxon ${name}: ${message}\n`);
     return ExitCode.FAILURE;
   }
 }

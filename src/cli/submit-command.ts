@@ -130,12 +130,40 @@ function jsonOption(io: CliIo, name: string, text: string): JsonValue {
   }
 }
 
-/** Polls `GET ?wait` until the job ends; returns the last answer. */
-async function waitForEnd(client: Client, jobId: string): Promise<{ status: number; body: Record<string, unknown> | null }> {
-  const path = `/_client/tasks/${encodeURIComponent(jobId)}?wait=${WAIT_SECONDS}`;
-  for (;;) {
-    const answer = await client.call("GET", path);
-    if (answer.status !== 200 || TERMINAL.has(String(answer.body?.status))) return answer;
+/** First hold is short, so a task nobody takes is reported within seconds, then long holds. */
+const FIRST_WAIT_SECONDS = 2;
+
+/**
+ * Polls `GET ?wait` until the job ends; returns the last answer. Says on stderr what it waits for
+ * (stdout stays machine-readable): the job and skill, each state change, a task still waiting for a worker
+ * after the first hold (no worker has taken it), and any warning the hub gives.
+ */
+async function waitForEnd(client: Client, jobId: string, io: CliIo, command: string, skill?: string): Promise<{ status: number; body: Record<string, unknown> | null }> {
+  const what = skill !== undefined ? `job ${jobId} (skill '${skill}')` : `job ${jobId}`;
+  io.stderr.write(`rxon ${command}: waiting for ${what} to end\n`);
+  let last = "";
+  let warned = false;
+  const warnings = new Set<string>();
+  for (let round = 0; ; round++) {
+    const seconds = round === 0 ? FIRST_WAIT_SECONDS : WAIT_SECONDS;
+    const answer = await client.call("GET", `/_client/tasks/${encodeURIComponent(jobId)}?wait=${seconds}`);
+    const state = String(answer.body?.status);
+    if (answer.status !== 200 || TERMINAL.has(state)) return answer;
+    const warning = answer.body?.warning;
+    if (typeof warning === "string" && !warnings.has(warning)) {
+      warnings.add(warning);
+      io.stderr.write(`rxon ${command}: hub: ${warning}\n`);
+    }
+    if (state !== last && round > 0) io.stderr.write(`rxon ${command}: ${what} is ${state}\n`);
+    if ((state === "waiting_for_worker" || state === "queued") && !warned) {
+      warned = true;
+      io.stderr.write(
+        `rxon ${command}: ${what} is still waiting for a worker: no worker has taken it yet` +
+          (skill !== undefined ? ` (is a worker offering skill '${skill}', with matching resources, connected to this hub?)` : "") +
+          "; still waiting (Ctrl-C stops waiting, the task stays queued)\n",
+      );
+    }
+    last = state;
   }
 }
 
@@ -182,7 +210,7 @@ export async function submitCommand(argv: readonly string[], io: CliIo): Promise
     const jobId = submitted.body.job_id;
     io.stdout.write(`${jobId}\n`);
     if (!values.wait) return ExitCode.OK;
-    const end = await waitForEnd(client, jobId);
+    const end = await waitForEnd(client, jobId, io, "submit", values.type);
     if (end.status !== 200) return refused(io, "submit", end.status, end.body);
     io.stdout.write(`${JSON.stringify(end.body?.outcome ?? null)}\n`);
     return succeeded(end.body) ? ExitCode.OK : ExitCode.FAILURE;
@@ -203,7 +231,7 @@ export async function taskCommand(argv: readonly string[], io: CliIo): Promise<n
   const jobId = jobIdOf(positionals, "task");
   const client = clientOf(io, values);
   try {
-    const answer = values.wait ? await waitForEnd(client, jobId) : await client.call("GET", `/_client/tasks/${encodeURIComponent(jobId)}`);
+    const answer = values.wait ? await waitForEnd(client, jobId, io, "task") : await client.call("GET", `/_client/tasks/${encodeURIComponent(jobId)}`);
     if (answer.status !== 200) return refused(io, "task", answer.status, answer.body);
     io.stdout.write(`${JSON.stringify(answer.body)}\n`);
     return !values.wait || succeeded(answer.body) ? ExitCode.OK : ExitCode.FAILURE;

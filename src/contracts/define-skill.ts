@@ -3,7 +3,7 @@
  * Schema the orchestrator sees and the types the handler is checked against cannot drift apart.
  */
 import type { Static, TSchema } from "typebox";
-import type { SkillInfo } from "../../generated/types.js";
+import type { SkillInfo, TaskPayload } from "../../generated/types.js";
 import { ValidationError } from "../errors.js";
 import { validateIdentifier } from "./identifiers.js";
 import { defaultContractValidator, type ContractResult } from "./validate.js";
@@ -33,9 +33,16 @@ export interface SkillContext {
   progress(fraction: number, message?: string): Promise<void> | void;
   /** Logger bound to the task. */
   readonly logger?: SkillLogger;
+  /** Id of the worker running the task. */
+  readonly workerId: string;
+  /** The task as received: metadata, params_metadata, tracing context, priority... */
+  readonly task: Readonly<TaskPayload>;
 }
 
-/** A handler: params in (typed by the input schema), result data out (typed by the output schema). */
+/**
+ * A handler: params in (typed by the input schema), result data out (typed by the output schema:
+ * a result of the wrong shape does not compile, and is also checked at run time before sending).
+ */
 export type SkillHandler<I extends TSchema, O extends TSchema, C extends SkillContext = SkillContext> = (
   params: Static<I>,
   ctx: C,

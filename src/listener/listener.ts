@@ -497,6 +497,11 @@ export class RxonListener {
     if (this.#inFlight.size > 0 || this.#sockets.size > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
   }
 
+  /** `await using listener = new RxonListener(...)`: {@link close} when the scope ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   #checkIdle(): void {
     if (this.#inFlight.size > 0 || this.#sockets.size > 0 || this.#idleWaiters.length === 0) return;
     const waiters = this.#idleWaiters;

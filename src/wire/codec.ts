@@ -32,16 +32,23 @@ export interface DecodeOptions {
  * problems with their JSON pointers.
  */
 export function decode<M extends ModelName>(model: M, value: unknown, options: DecodeOptions = {}): Models[M] {
-  const validate = pickValidator(model, options.strict === true);
+  return decodeWith<Models[M]>(model, pickValidator(model, options.strict === true), value, options);
+}
+
+/**
+ * {@link decode} with a given validator; `model` names it in error messages. The typed decoders of
+ * `typed-decode.ts` (for models generated from a user's own schemas) are built on it.
+ */
+export function decodeWith<T>(model: string, validate: GeneratedValidator, value: unknown, options: Pick<DecodeOptions, "copy"> = {}): T {
   if (options.copy === false) {
-    if (validate(value)) return value as Models[M];
+    if (validate(value)) return value as T;
     // A failure may only be due to null members, which mean "absent": retry without them.
     if (!hasNullMember(value, 0)) throw toValidationError(model, validate);
     value = withoutNulls(value, 0, []);
   } else {
     value = withoutNulls(value, 0, []);
   }
-  if (validate(value)) return value as Models[M];
+  if (validate(value)) return value as T;
   throw toValidationError(model, validate);
 }
 
@@ -56,7 +63,11 @@ export function decodeJson<M extends ModelName>(
 
 /** Returns the problems `value` has as `model` (empty when valid) without changing it. */
 export function check(model: ModelName, value: unknown, options: { strict?: boolean } = {}): ValidationIssue[] {
-  const validate = pickValidator(model, options.strict === true);
+  return checkWith(pickValidator(model, options.strict === true), value);
+}
+
+/** {@link check} with a given validator. */
+export function checkWith(validate: GeneratedValidator, value: unknown): ValidationIssue[] {
   return validate(withoutNulls(value, 0, [])) ? [] : issuesOf(validate).issues;
 }
 
@@ -158,7 +169,7 @@ function issuesOf(validate: GeneratedValidator): { issues: ValidationIssue[]; to
   return { issues, total: Math.max(errors.length, issues.length) };
 }
 
-function toValidationError(model: ModelName, validate: GeneratedValidator): ValidationError {
+function toValidationError(model: string, validate: GeneratedValidator): ValidationError {
   const { issues, total } = issuesOf(validate);
   const summary = issues
     .slice(0, 5)

@@ -41,7 +41,7 @@ describe("defineSkill", () => {
   });
 
   it("runs the typed handler", async () => {
-    const ctx: SkillContext = { signal: new AbortController().signal, taskId: "t", jobId: "j", progress: () => undefined };
+    const ctx: SkillContext = { signal: new AbortController().signal, taskId: "t", jobId: "j", progress: () => undefined, workerId: "w", task: { job_id: "j", task_id: "t", type: "summarize" } as SkillContext["task"] };
     expect(await skill.handler({ text: "hello world", mode: "long", max: 5 }, ctx)).toEqual({ summary: "hello" });
   });
 
