@@ -36,9 +36,13 @@ export function queueNameOf(skill: string, requirements: TaskRequirements): stri
   return Object.keys(requirements).length === 0 ? `${skill}:*` : `${skill}:${contentKey(requirements)}`;
 }
 
-/** Profile of a worker: a content key of everything matching looks at. */
+/**
+ * Profile of a worker: a content key of everything matching looks at, and nothing else (of its
+ * capabilities only `extra` is matched; hostnames and addresses would make every worker a class
+ * of its own).
+ */
 export function profileOf(worker: Pick<WorkerRecord, "skills" | "resources" | "installedArtifacts" | "installedSoftware" | "capabilities" | "hotSkills">): string {
-  return contentKey([worker.skills, worker.resources ?? null, worker.installedArtifacts ?? null, worker.installedSoftware ?? null, worker.capabilities ?? null, worker.hotSkills ?? null]);
+  return contentKey([worker.skills, worker.resources ?? null, worker.installedArtifacts ?? null, worker.installedSoftware ?? null, worker.capabilities?.extra ?? null, worker.hotSkills ?? null]);
 }
 
 /** The matching module's requirement for a task class (without params). */

@@ -16,7 +16,7 @@ import type { HubCore } from "./core.js";
 import { acceptsParams, canRunClass, matchView, payloadFor, profileOf } from "./dispatch.js";
 import { isPromise, runFlow, wait, type Flow } from "./flow.js";
 import type { Outcomes } from "./outcomes.js";
-import type { JobRecord, QueueEntry, TaskRequirements, WorkerRecord } from "./store.js";
+import type { JobRecord, QueueEntry, QueueInfo, TaskRequirements, WorkerRecord } from "./store.js";
 import { PollWaiters, type Waiter } from "./waiters.js";
 
 /** Entries looked at per queue head. */
@@ -38,6 +38,8 @@ export class Dispatcher {
   /** Requirement class of each queue seen. */
   readonly #queueReqs = new Map<string, { skill: string; requirements: TaskRequirements }>();
   readonly #memo = new Map<string, boolean>();
+  /** Skills whose queues are being looked up. */
+  readonly #learning = new Set<string>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #streak = 0;
 
@@ -121,10 +123,18 @@ export class Dispatcher {
     if (byProfile.size === 0) return;
     const reqs = this.#queueReqs.get(queue);
     if (reqs === undefined) {
-      // A queue first seen in a signal: learn its class, then offer.
+      // A queue first seen in a signal: learn its class (one lookup per skill at a time), then offer.
+      if (this.#learning.has(skill)) return;
+      this.#learning.add(skill);
       this.#core.background("offer", async () => {
-        for (const q of await this.#core.store.queuesOf(skill)) this.#queueReqs.set(q.name, { skill: q.skill, requirements: q.requirements });
-        if (this.#queueReqs.has(queue)) this.onQueued(queue, skill);
+        let queues: readonly QueueInfo[];
+        try {
+          queues = await this.#core.store.queuesOf(skill);
+        } finally {
+          this.#learning.delete(skill);
+        }
+        // Tasks queued while this lookup ran were not offered: offer what each queue holds.
+        this.#offerQueues(skill, queues);
       });
       return;
     }
@@ -142,15 +152,17 @@ export class Dispatcher {
 
   /** Safety net across hubs: serve held polls whose skills have queued tasks (a lost signal costs one period). */
   async recheck(): Promise<void> {
-    for (const skill of [...this.#waiters.skills()]) {
-      const queues = await this.#core.store.queuesOf(skill);
-      for (const q of queues) {
-        this.#queueReqs.set(q.name, { skill: q.skill, requirements: q.requirements });
-        for (let i = 0; i < q.length && this.#waiters.profilesFor(skill).size > 0; i++) {
-          const before = this.#waiters.size;
-          this.onQueued(q.name, skill);
-          if (this.#waiters.size === before) break;
-        }
+    for (const skill of [...this.#waiters.skills()]) this.#offerQueues(skill, await this.#core.store.queuesOf(skill));
+  }
+
+  /** Offers each queue's tasks to held polls (as many offers as tasks, while polls take them). */
+  #offerQueues(skill: string, queues: readonly QueueInfo[]): void {
+    for (const q of queues) {
+      this.#queueReqs.set(q.name, { skill: q.skill, requirements: q.requirements });
+      for (let i = 0; i < q.length && this.#waiters.profilesFor(skill).size > 0; i++) {
+        const before = this.#waiters.size;
+        this.onQueued(q.name, skill);
+        if (this.#waiters.size === before) break;
       }
     }
   }

@@ -1,0 +1,69 @@
+/**
+ * `rxon hub --store redis://...` as real processes: two hubs on one Redis serve one fleet. A task
+ * submitted with `rxon submit` on hub A runs on a worker connected to hub B; `rxon task` answers
+ * the same on both hubs.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hasRedisServer, startRedis, type RedisServer } from "../helpers/redis.js";
+import { start, stop, type Proc } from "../e2e/procs.js";
+
+const available = hasRedisServer();
+const WORKER_SECRET = "worker-secret-store-1";
+const CLIENT_TOKEN = "client-token-store-1";
+
+async function until(cond: () => boolean, what: () => string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function urlOf(p: Proc): string {
+  return p.lines.find((l) => l.startsWith("rxon hub listening on "))!.slice("rxon hub listening on ".length).trim();
+}
+
+describe.skipIf(!available)("rxon hub --store redis://", () => {
+  let redis: RedisServer;
+  const procs: Proc[] = [];
+  const dir = mkdtempSync(join(tmpdir(), "rxon-store-"));
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    for (const p of procs) await stop(p);
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("serves one fleet from two hub processes", async () => {
+    writeFileSync(join(dir, "tokens.json"), JSON.stringify({ w1: WORKER_SECRET }));
+    writeFileSync(join(dir, "clients.txt"), `${CLIENT_TOKEN}\n`);
+    const env = { RXON_CLIENT_TOKENS: join(dir, "clients.txt"), RXON_STORE: redis.url };
+    const hubArgs = ["src/cli/main.ts", "hub", "--port", "0", "--tokens", join(dir, "tokens.json"), "--store-prefix", "cli-test"];
+    const a = start(hubArgs, env);
+    const b = start(hubArgs, env);
+    procs.push(a, b);
+    await until(() => a.lines.some((l) => l.startsWith("rxon hub listening on ")) && b.lines.some((l) => l.startsWith("rxon hub listening on ")), () => [...a.stderr, ...b.stderr].join("\n"));
+    const worker = start(["src/cli/main.ts", "worker", "--url", urlOf(b), "--id", "w1", "--skills", "examples/skills.ts"], { RXON_TOKEN: WORKER_SECRET });
+    procs.push(worker);
+    await until(() => worker.lines.some((l) => l.includes("registered")), () => worker.stderr.join("\n"));
+
+    const submit = start(["src/cli/main.ts", "submit", "--url", urlOf(a), "--type", "echo", "--params", '{"message":"across hubs"}', "--wait"], { RXON_CLIENT_TOKEN: CLIENT_TOKEN });
+    const code = await new Promise<number | null>((resolve) => submit.child.once("exit", resolve));
+    expect(code, submit.stderr.join("\n")).toBe(0);
+    const jobId = submit.lines[0]!.trim();
+    const outcome = JSON.parse(submit.lines[submit.lines.length - 1]!) as Record<string, unknown>;
+    expect(outcome).toMatchObject({ status: "success", worker_id: "w1", data: { message: "across hubs" } });
+
+    for (const hub of [a, b]) {
+      const task = start(["src/cli/main.ts", "task", jobId, "--url", urlOf(hub)], { RXON_CLIENT_TOKEN: CLIENT_TOKEN });
+      expect(await new Promise<number | null>((resolve) => task.child.once("exit", resolve))).toBe(0);
+      expect(JSON.parse(task.lines.join(""))).toMatchObject({ job_id: jobId, status: "finished" });
+    }
+  }, 90_000);
+});
