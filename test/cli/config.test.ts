@@ -75,7 +75,7 @@ describe("hub and worker configuration", () => {
     const both = await run(["worker", "--url", "http://127.0.0.1:1", "--id", "w1", "--skills", "x.js", "--token", "t-flag-0002", "--token-file", "token.txt"]);
     expect(both.code).toBe(2);
     expect(both.err).toContain("give --token or --token-file, not both");
-    const secrets = await run(["worker", "--url", "http://127.0.0.1:1", "--id", "w1", "--skills", "x.js", "--secret-file", "token.txt"], { RXON_SECRET: "s-env-0003" });
+    const secrets = await run(["worker", "--url", "http://127.0.0.1:1", "--id", "w1", "--skills", "x.js", "--secret-file", "token.txt", "--insecure"], { RXON_SECRET: "s-env-0003" });
     // A --secret-file flag and RXON_SECRET are different sources: no usage error, the command goes on.
     expect(secrets.code).toBe(1);
     expect(secrets.err).toContain("cannot load skills module x.js");
