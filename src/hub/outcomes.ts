@@ -89,6 +89,38 @@ export class Outcomes {
   /** Set by the hub: how a handle cancels. */
   cancel: (jobId: string) => Promise<void> = async () => {};
 
+  /**
+   * A handle that costs nothing until its `result()` is asked for (the client API answers with
+   * ids and state only, and a hub holding a promise per queued task would pay for it in memory).
+   */
+  snapshot(job: JobRecord): TaskHandle {
+    const cancel = this.cancel;
+    return {
+      jobId: job.jobId,
+      taskId: job.taskId,
+      status: job.state,
+      result: (options) => withSignal(this.#follow(job.jobId), options?.signal),
+      cancel: () => cancel(job.jobId),
+    };
+  }
+
+  async #follow(jobId: string): Promise<TaskOutcome> {
+    // Follow first, then look: an end between the two is not missed.
+    this.expect(jobId, "");
+    const l = this.#local.get(jobId)!;
+    const job = await this.#core.store.getJob(jobId);
+    if (job !== undefined && isTerminal(job.state) && this.#local.get(jobId) === l) {
+      this.#local.delete(jobId);
+      l.state = job.state;
+      l.taskId = job.taskId;
+      l.resolve(outcomeOf(job));
+    } else if (job !== undefined) {
+      l.state = job.state;
+      l.taskId = job.taskId;
+    }
+    return l.promise;
+  }
+
   /** Updates the mirror of a job's state seen in a transition's answer. */
   observe(job: JobRecord): void {
     const l = this.#local.get(job.jobId);

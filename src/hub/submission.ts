@@ -41,7 +41,7 @@ export class Submissions {
   }
 
   /** Checks, records and queues a task; see {@link Hub.submit}. */
-  async submit(options: SubmitOptions, parent?: JobParent): Promise<TaskHandle> {
+  async submit(options: SubmitOptions, parent?: JobParent, follow = true): Promise<TaskHandle> {
     const core = this.#core;
     if (core.closed) throw new ValidationError("Hub is closed");
     const job = this.#newJob(options, parent);
@@ -55,9 +55,9 @@ export class Submissions {
         core.events.emit("task:submitted", { jobId: verdict.job.jobId, taskId: verdict.job.taskId, type: verdict.job.type });
         this.#outcomes.completed(verdict.job);
       }
-      return this.#outcomes.handle(verdict.job);
+      return follow ? this.#outcomes.handle(verdict.job) : this.#outcomes.snapshot(verdict.job);
     }
-    this.#outcomes.expect(job.jobId, taskIdOf(job.jobId, 0));
+    if (follow) this.#outcomes.expect(job.jobId, taskIdOf(job.jobId, 0));
     this.onQueue(job.queue, job.type, job.requirements);
     let verdict: SubmitVerdict;
     try {
@@ -81,7 +81,7 @@ export class Submissions {
       core.counters.submitted++;
       core.events.emit("task:submitted", { jobId: verdict.job.jobId, taskId: verdict.job.taskId, type: verdict.job.type });
     }
-    return this.#outcomes.handle(verdict.job);
+    return follow ? this.#outcomes.handle(verdict.job) : this.#outcomes.snapshot(verdict.job);
   }
 
   #newJob(options: SubmitOptions, parent: JobParent | undefined): NewJob {
