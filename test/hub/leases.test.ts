@@ -139,4 +139,23 @@ describe("hub leases", () => {
       await new Promise<void>((r) => server.close(() => r()));
     }
   });
+
+  it("gives a killed worker's task to another worker within three heartbeat intervals by default (45 s)", async () => {
+    let now = Date.now();
+    const hub = new Hub({ auth: { tokens: SECRETS }, now: () => now, sweepIntervalMs: 3_600_000 });
+    hubs.push(hub);
+    await register(hub, "cpu-1");
+    await register(hub, "cpu-2");
+    const h = await hub.submit({ type: "echo" });
+    await poll(hub, "cpu-1"); // cpu-1 takes it, then dies
+    now += 40_000;
+    await heartbeat(hub, "cpu-2", { current_tasks: [] }, { at: now });
+    await hub.sweep();
+    expect(h.status).toBe("running");
+    now += 6_000; // 46 s after cpu-1's last sign of life
+    await heartbeat(hub, "cpu-2", { current_tasks: [] }, { at: now });
+    await hub.sweep();
+    expect(h.status).toBe("waiting_for_worker");
+    expect((await poll(hub, "cpu-2"))!.job_id).toBe(h.jobId);
+  });
 });
