@@ -68,17 +68,9 @@ export function acceptsParams(view: MatchWorker, skill: string, params: Record<s
   return s !== undefined && paramsSatisfy(s, params);
 }
 
-/** The matching module's requirement for a job. */
+/** The matching module's requirement for a job (its class and its params). */
 export function requirementOf(job: JobRecord): WorkerRequirement {
-  const r = job.requirements;
-  const req: WorkerRequirement = { skill: job.type, params: job.params };
-  if (r.skillVersion !== undefined) req.skillVersion = r.skillVersion;
-  if (r.skillType !== undefined) req.skillType = r.skillType;
-  if (r.resources !== undefined) req.resources = r.resources;
-  if (r.artifacts !== undefined) req.artifacts = r.artifacts;
-  if (r.software !== undefined) req.software = r.software;
-  if (r.extra !== undefined) req.extra = r.extra;
-  return req;
+  return { ...classRequirement(job.type, job.requirements), params: job.params };
 }
 
 /** The worker as the matching module sees it (status is checked by the hub itself). */
@@ -92,11 +84,6 @@ export function matchView(worker: WorkerRecord): MatchWorker {
     installed_software: worker.installedSoftware,
     capabilities: worker.capabilities,
   };
-}
-
-/** Can `worker` run `job` (skill, version, resources, artifacts, software, extras, params contract)? */
-export function canRun(view: MatchWorker, job: JobRecord): boolean {
-  return matchWorker(view, requirementOf(job));
 }
 
 /** The worker's skill for a task type. */
