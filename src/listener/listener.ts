@@ -8,7 +8,7 @@ import type { Server as HttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ErrorCode, Header } from "../../generated/constants.js";
-import { AuthError, NetworkError, RateLimitError, RxonError, ValidationError } from "../errors.js";
+import { AuthError, isRxonError, NetworkError, RateLimitError, RxonError, ValidationError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { decode } from "../wire/codec.js";
 import { parseJson, type JsonObject } from "../wire/json.js";
@@ -327,7 +327,16 @@ export class RxonListener {
   #answerError(error: unknown, req: IncomingMessage, res: ServerResponse, action: string): void {
     const answer = errorAnswer(error);
     if (answer.internal) this.#logger.error({ err: error, action }, "rxon listener: handler failed");
-    else this.#logger.debug({ status: answer.status, action, error: answer.body.error }, "rxon listener: request refused");
+    else if (error instanceof AuthError) {
+      // Authentication refusals are the application's to log (a hub logs each once, with its reason).
+      this.#logger.debug({ status: answer.status, action, error: answer.body.error }, "rxon listener: request refused");
+    } else {
+      // Refused before any handler saw it (malformed, too large, wrong type, too many): logged once here.
+      const hinted = req.headers["x-worker-id"];
+      const workerId = typeof hinted === "string" ? hinted.slice(0, 128) : null;
+      const reason = isRxonError(error) && typeof error.details.reason === "string" ? error.details.reason : String(answer.body.code ?? answer.status);
+      this.#logger.warn({ status: answer.status, action, workerId, reason }, `rxon listener: refused ${action}: ${String(answer.body.error).slice(0, 200)}`);
+    }
     if (error instanceof BodyRefusal || !req.complete) this.#closeAfter(req, res);
     if (res.headersSent || res.destroyed) return;
     sendError(res, answer);
