@@ -35,7 +35,8 @@ import { SkillCalls } from "./skill-calls.js";
 import type { HubSignal, HubStore, JobRecord } from "./store.js";
 import { Submissions } from "./submission.js";
 import { Sweeper } from "./sweeper.js";
-import type { HubEvents, HubOptions, HubStats, ListenOptions, SubmitOptions, TaskHandle } from "./types.js";
+import type { ListenOptions } from "./listen-options.js";
+import type { HubEvents, HubOptions, HubStats, SubmitOptions, TaskHandle } from "./types.js";
 
 /** The reference orchestrator. Use {@link Hub.handler} with a listener, or {@link Hub.listen}. */
 export class Hub extends EventEmitter<HubEvents> {

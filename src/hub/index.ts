@@ -45,13 +45,13 @@ export type {
   HubAuthOptions,
   HubEvents,
   HubStats,
-  ListenOptions,
   SubmitOptions,
   TaskHandle,
   TaskOutcome,
   TaskRequirements,
   TaskState,
 } from "./types.js";
+export type { ListenOptions } from "./listen-options.js";
 export {
   Dashboard,
   DASHBOARD_PREFIX,

@@ -8,7 +8,7 @@ import { pathOf } from "../listener/routes.js";
 import { routeLabel } from "../metrics/labels.js";
 import { METRICS_PATH } from "../metrics/serve.js";
 import { answerHealth, type HealthState } from "./health.js";
-import type { ListenOptions } from "./types.js";
+import type { ListenOptions } from "./listen-options.js";
 
 /** Answers the operations paths of a hub's server. */
 export interface OpsMount {

@@ -8,7 +8,7 @@ import { Header, ProtocolVersion } from "../../generated/constants.js";
 import { RxonListener, type ListenerLimits, type PreAuthenticate, type RateLimitOptions } from "../listener/index.js";
 import type { RxonHandler } from "../listener/types.js";
 import type { Logger } from "../logger.js";
-import type { ListenOptions } from "./types.js";
+import type { ListenOptions } from "./listen-options.js";
 import { opsMount } from "./ops-mount.js";
 
 /** Something answering some of a server's requests (the client API, `/skills/call`, the dashboard): true when it answered. */

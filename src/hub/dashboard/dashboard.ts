@@ -29,6 +29,7 @@ import { abandonBody, hasBody } from "../../listener/body.js";
 import { errorAnswer, sendError, sendJson } from "../../listener/respond.js";
 import { pathOf } from "../../listener/routes.js";
 import { silentLogger, type Logger } from "../../logger.js";
+import type { DashboardOptions } from "./options.js";
 import { DashboardAccess } from "./access.js";
 import { asset } from "./assets.js";
 import { intParam, textParam } from "./bounded.js";
@@ -43,25 +44,7 @@ import { TaskTracker } from "./tracker.js";
 /** Path prefix of the dashboard. */
 export const DASHBOARD_PREFIX = "/_dashboard";
 
-/** Options of {@link Dashboard}. */
-export interface DashboardOptions {
-  /** `X-Client-Token` values with admin rights on the dashboard. None: the dashboard is off (404). */
-  adminTokens: readonly string[];
-  /** Jobs remembered for search and timelines. Default 200 000. */
-  maxJobs?: number;
-  /** Period of queue-depth samples, ms. Default 5000 (with 120 samples kept: 10 minutes). */
-  depthSampleMs?: number;
-  /** Period of the live stream's summaries, ms. Default 1000. */
-  streamIntervalMs?: number;
-  /** Live streams open at once. Default 100. */
-  maxStreams?: number;
-  /** Queued-task records read from the store per queues refresh (blocked-task analysis). Default 5000. */
-  analysisReadBudget?: number;
-  /** Logger. Default silent. */
-  logger?: Logger;
-  /** Clock, epoch ms (tests). */
-  now?: () => number;
-}
+export type { DashboardOptions } from "./options.js";
 
 /** Longest request target accepted (filters are short; this only bounds work). */
 const MAX_URL = 2048;

@@ -4,8 +4,8 @@
  * can answer these few questions (and lets a store shared by several hubs show the whole fleet:
  * workers and jobs are read from the store, not from one process).
  */
-import type { Hub } from "../hub.js";
-import type { JobRecord, WorkerRecord } from "../store.js";
+import type { EventEmitter } from "node:events";
+import type { HubStore, JobRecord, WorkerRecord } from "../store.js";
 import type { HubEvents, HubStats } from "../types.js";
 
 /** The hub events the dashboard aggregates. */
@@ -45,8 +45,10 @@ export interface DashboardSource {
 export const DEFAULT_DISPATCHABLE_STATUSES: readonly string[] = ["idle", "active", "busy", "full"];
 
 /** The parts of a hub the adapter uses; the optional ones are feature-detected. */
-export type DashboardHub = Pick<Hub, "on" | "off" | "stats" | "cancel"> & {
-  readonly store: Pick<Hub["store"], "listWorkers" | "getJob" | "getWorker"> & {
+export type DashboardHub = Pick<EventEmitter<HubEvents>, "on" | "off"> & {
+  stats(): Promise<HubStats>;
+  cancel(jobId: string): Promise<void>;
+  readonly store: Pick<HubStore, "listWorkers" | "getJob" | "getWorker"> & {
     queueDepths?: () => Record<string, number> | Promise<Record<string, number>>;
   };
   drainWorker?: (workerId: string) => unknown;
