@@ -122,10 +122,11 @@ export function emitValidators(models: SchemaFile[], shared: SchemaFile[], sourc
     "\n";
   const dts =
     `${banner(sourceName)}\n` +
-    `/** An ajv validator: returns whether the value is valid; the problems of the last call are in \`errors\`. */\n` +
-    `export interface GeneratedValidator {\n  (value: unknown): boolean;\n  errors?: { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }[] | null;\n}\n` +
+    `import type * as Models from "./types.js";\n\n` +
+    `/**\n * An ajv validator: whether the value is valid (a type guard for its model); the problems of the\n * last call are in \`errors\`.\n */\n` +
+    `export interface GeneratedValidator<T = unknown> {\n  (value: unknown): value is T;\n  errors?: { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }[] | null;\n}\n` +
     Object.keys(exportsMap)
-      .map((name) => `export declare const ${name}: GeneratedValidator;\n`)
+      .map((name) => `export declare const ${name}: GeneratedValidator<Models.${name.replace(/^validate/, "").replace(/Strict$/, "")}>;\n`)
       .join("");
   return [js, dts];
 }

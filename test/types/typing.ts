@@ -6,6 +6,8 @@
 import Type from "typebox";
 import { asTypeGuard, createDecoder, decode, isModel, type GeneratedValidator, type TaskPayload } from "../../src/index.js";
 import { RxonListener } from "../../src/listener/index.js";
+import { Hub } from "../../src/hub/index.js";
+import { validateTaskPayload } from "../../generated/validators.js";
 import { defineSkill } from "../../src/worker/index.js";
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -84,4 +86,27 @@ export async function scoped(): Promise<void> {
   // @ts-expect-error a plain object is not AsyncDisposable
   await using notDisposable = { close: async () => undefined };
   void notDisposable;
+}
+
+// A hub closes with `await using` too; `result()` takes an AbortSignal.
+export async function scopedHub(): Promise<void> {
+  await using hub = new Hub();
+  expectType<Equal<typeof hub, Hub>>();
+  const task = await hub.submit({ type: "echo" });
+  const outcome = await task.result({ signal: AbortSignal.timeout(1000) });
+  expectType<Equal<typeof outcome.status, string>>();
+  // @ts-expect-error submit() resolves with a handle: there is no result() on the promise
+  void hub.submit({ type: "echo" }).result();
+}
+
+// Generated validators are type guards for their models.
+export function guarded(value: unknown): TaskPayload | undefined {
+  if (validateTaskPayload(value)) {
+    expectType<Equal<typeof value, TaskPayload>>();
+    return value;
+  }
+  // @ts-expect-error not narrowed outside the guard
+  const t: TaskPayload = value;
+  void t;
+  return undefined;
 }
