@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { request } from "undici";
 import Type from "typebox";
 import { defineSkill } from "../../src/contracts/index.js";
 import { Hub, type HubServer } from "../../src/hub/index.js";
@@ -104,6 +105,30 @@ describe.skipIf(!available)("hubs sharing a Redis store", () => {
     expect((await api(a!.server.url, "DELETE", path, {}, CLIENT)).status).toBe(202);
     const ended = await api(b!.server.url, "GET", `${path}?wait=20`, {}, CLIENT);
     expect(ended.body).toMatchObject({ status: "cancelled" });
+  });
+
+  test("/readyz answers 503 while the Redis store is down, and 200 again once it is back", async () => {
+    const own = await startRedis();
+    cleanup.push(() => own.stop());
+    const store = new RedisStore({ url: own.url, prefix: `ready-${randomUUID()}`, pingTimeoutMs: 300 });
+    const hub = new Hub({ store, auth: { tokens: TOKENS } });
+    const server = await hub.listen({ port: 0 });
+    cleanup.push(async () => {
+      await hub.close();
+      await store.close();
+    });
+    const readyz = async (): Promise<{ status: number; body: unknown }> => {
+      const res = await request(`${server.url}/readyz`);
+      return { status: res.statusCode, body: await res.body.json() };
+    };
+    expect(await readyz()).toEqual({ status: 200, body: { status: "ready" } });
+    await own.kill();
+    const down = await readyz();
+    expect(down.status).toBe(503);
+    expect(down.body).toMatchObject({ status: "not_ready", reason: "store" });
+    expect((await request(`${server.url}/healthz`)).statusCode).toBe(200);
+    await own.restart();
+    await until(async () => (await readyz()).status === 200, 10_000);
   });
 
   test("a hub killed with SIGKILL and restarted keeps its queued and running tasks, and they finish", async () => {
