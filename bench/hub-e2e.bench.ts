@@ -16,11 +16,11 @@
  * timed rounds; the rate is the median round, p50/p99 submit-to-outcome are over all rounds, and
  * p99 submit-to-dispatch is the worker handler's start minus the submit time (one machine's clock).
  * `RXON_BENCH_E2E_ROWS=floor,memory,redis,redis3,bullmq` runs only those rows (all by default);
- * `RXON_BENCH_CPU_PROF=<dir>` runs the hub processes with `--cpu-prof` into that directory.
+ * `RXON_BENCH_CPU_PROF=<dir>` runs the hub and child processes with `--cpu-prof` into that directory.
  * Every process started here is stopped by PID at the end, also when a row fails.
  */
-import { spawn, fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync, fork, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -90,15 +90,22 @@ function message<T>(c: ChildProcess, pick: (m: Record<string, unknown>) => T | u
   });
 }
 
+/** Node flags of every process started here: tsx, and `--cpu-prof` when asked for. */
+function execArgv(): string[] {
+  const prof = process.env.RXON_BENCH_CPU_PROF;
+  return ["--import", "tsx", ...(prof ? ["--cpu-prof", "--cpu-prof-dir", prof] : [])];
+}
+
 function forkChild(args: string[]): ChildProcess {
-  return track(fork(CHILD, args, { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"], cwd: ROOT }));
+  return track(fork(CHILD, args, { execArgv: execArgv(), stdio: ["ignore", "inherit", "inherit", "ipc"], cwd: ROOT }));
 }
 
 /** Starts the worker child (rxon Workers or a BullMQ Worker) and waits until it is ready. */
-async function startWorkers(args: string[]): Promise<{ stop: () => Promise<void> }> {
+async function startWorkers(args: string[]): Promise<{ pid: number; stop: () => Promise<void> }> {
   const c = forkChild(args);
   await message(c, (m) => (m.ready === true ? true : undefined));
   return {
+    pid: c.pid!,
     stop: async () => {
       if (c.exitCode === null && c.signalCode === null) {
         c.send({ stop: true });
@@ -121,10 +128,8 @@ function credentialFiles(dir: string): { tokens: string; clients: string } {
 
 /** Starts one `rxon hub` process on a free port; resolves with its URL once it listens. */
 async function startHub(files: { tokens: string; clients: string }, store: string, prefix: string): Promise<{ url: string; proc: ChildProcess }> {
-  const prof = process.env.RXON_BENCH_CPU_PROF;
-  const execArgv = ["--import", "tsx", ...(prof ? ["--cpu-prof", "--cpu-prof-dir", prof] : [])];
   const args = ["src/cli/main.ts", "hub", "--port", "0", "--tokens", files.tokens, "--client-tokens", files.clients, "--store", store, "--store-prefix", prefix, "--log-level", "error"];
-  const proc = track(spawn(process.execPath, [...execArgv, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] }));
+  const proc = track(spawn(process.execPath, [...execArgv(), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] }));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("rxon hub did not listen within 60 s")), 60_000);
     proc.once("exit", (code) => reject(new Error(`rxon hub exited with ${code}`)));
@@ -166,14 +171,72 @@ async function closedLoop(task: Task, ms: number, samples?: Samples): Promise<nu
   return done / ((performance.now() - t0) / 1000);
 }
 
+/** CPU time (user + system) of a process so far in ms, from /proc (undefined elsewhere). */
+function procCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Calls per command the Redis server on `port` has run so far (`INFO commandstats`, which also
+ * counts the commands scripts run), or undefined without redis-cli.
+ */
+function redisCommands(port: number | undefined): Map<string, number> | undefined {
+  if (port === undefined) return undefined;
+  const out = spawnSync("redis-cli", ["-p", String(port), "info", "commandstats"], { encoding: "utf8", timeout: 5000 });
+  if (out.status !== 0) return undefined;
+  const calls = new Map<string, number>();
+  for (const m of (out.stdout ?? "").matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(m[1]!, Number(m[2]));
+  return calls;
+}
+
+/** "N Redis commands/task (top: a x, b y, ...)" between two `redisCommands` readings. */
+function commandsPerTask(before: Map<string, number> | undefined, after: Map<string, number> | undefined, tasks: number): string {
+  if (before === undefined || after === undefined) return "";
+  const per = [...after].map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / tasks] as const).filter(([k, v]) => v > 0 && k !== "info");
+  const total = per.reduce((a, [, v]) => a + v, 0);
+  const top = per.sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ");
+  return `; ${total.toFixed(1)} Redis commands/task, scripts' included (${top})`;
+}
+
+/** Processes whose CPU share a row reports, by label (this process is "clients"). */
+type Watched = Record<string, number[]>;
+
+function cpuOf(watched: Watched): Record<string, number> {
+  const out: Record<string, number> = {};
+  const self = process.cpuUsage();
+  out.clients = (self.user + self.system) / 1000;
+  for (const [label, pids] of Object.entries(watched)) out[label] = pids.reduce((a, pid) => a + (procCpuMs(pid) ?? NaN), 0);
+  return out;
+}
+
 const int = (n: number): string => Math.round(n).toLocaleString("en-US");
 
 /** Warm-up, then ROUNDS rounds; the row has the median rate, p50/p99 over all rounds. */
-async function rounds(name: string, task: Task, note: string, floor: string | undefined): Promise<BenchRow> {
+async function rounds(name: string, task: Task, note: string, floor: string | undefined, watched: Watched, redisPort?: number): Promise<BenchRow> {
   await closedLoop(task, WARMUP_MS);
   const samples: Samples = { total: [], dispatch: [] };
   const rates: number[] = [];
+  const commands0 = redisCommands(redisPort);
+  const cpu0 = cpuOf(watched);
+  const t0 = performance.now();
   for (let r = 0; r < ROUNDS; r++) rates.push(await closedLoop(task, ROUND_MS, samples));
+  const wall = performance.now() - t0;
+  const cpu1 = cpuOf(watched);
+  const commands1 = redisCommands(redisPort);
+  // CPU time per task of each process over the measured rounds: on a shared machine this says
+  // more than the rate, which also depends on what else runs.
+  const tasks = samples.total.length;
+  const perTask = Object.keys(cpu1)
+    .map((k) => [k, ((cpu1[k]! - cpu0[k]!) * 1000) / tasks] as const)
+    .filter(([, v]) => Number.isFinite(v));
+  const shares = `${perTask.map(([k, v]) => `${k} ${Math.round(v)}`).join(", ")}, total ${Math.round(perTask.reduce((a, [, v]) => a + v, 0))} µs/task; ${Math.round((perTask.reduce((a, [, v]) => a + v, 0) * tasks) / wall / 10)}% of one core${commandsPerTask(commands0, commands1, tasks)}`;
   const ops = median(rates);
   const dispatch = samples.dispatch.length > 0 ? `, p99 submit-to-dispatch ${percentile(samples.dispatch, 99).toFixed(1)} ms` : "";
   return {
@@ -181,7 +244,7 @@ async function rounds(name: string, task: Task, note: string, floor: string | un
     opsPerSec: ops,
     usPerOp: 1e6 / ops,
     ...(floor !== undefined ? { floor } : {}),
-    note: `p50 ${percentile(samples.total, 50).toFixed(1)} ms, p99 ${percentile(samples.total, 99).toFixed(1)} ms submit-to-outcome${dispatch}; ${ROUNDS} rounds ${int(Math.min(...rates))}–${int(Math.max(...rates))}/s${note ? `; ${note}` : ""}`,
+    note: `p50 ${percentile(samples.total, 50).toFixed(1)} ms, p99 ${percentile(samples.total, 99).toFixed(1)} ms submit-to-outcome${dispatch}; ${ROUNDS} rounds ${int(Math.min(...rates))}–${int(Math.max(...rates))}/s; CPU ${shares}${note ? `; ${note}` : ""}`,
   };
 }
 
@@ -218,10 +281,10 @@ function floorTask(url: string, agent: Agent): Task {
 }
 
 /** Rows 2–4: `hubs` rxon hub processes on `store`, 16 Workers spread over them. */
-async function hubRow(name: string, files: { tokens: string; clients: string }, store: string, hubs: number, note: string): Promise<BenchRow> {
+async function hubRow(name: string, files: { tokens: string; clients: string }, store: string, hubs: number, note: string, redis?: RedisServer): Promise<BenchRow> {
   const prefix = `e2e-${process.pid}-${Date.now()}`;
   const procs: ChildProcess[] = [];
-  let workers: { stop: () => Promise<void> } | undefined;
+  let workers: { pid: number; stop: () => Promise<void> } | undefined;
   const agent = new Agent({ connections: LANES, pipelining: 1 });
   try {
     const urls: string[] = [];
@@ -231,7 +294,7 @@ async function hubRow(name: string, files: { tokens: string; clients: string }, 
       urls.push(h.url);
     }
     workers = await startWorkers(["workers", JSON.stringify(urls), String(WORKERS)]);
-    return await rounds(name, clientApiTask(urls, agent), note, FLOOR);
+    return await rounds(name, clientApiTask(urls, agent), note, FLOOR, { hub: procs.map((p) => p.pid!), workers: [workers.pid], redis: redis === undefined ? [] : [redis.pid] }, redis?.port);
   } finally {
     await workers?.stop();
     await Promise.all(procs.map((p) => stopProcess(p)));
@@ -244,7 +307,7 @@ async function floorRow(): Promise<BenchRow> {
   const agent = new Agent({ connections: LANES, pipelining: 1 });
   try {
     const url = await message(server, (m) => (typeof m.url === "string" ? m.url : undefined));
-    return await rounds(FLOOR, floorTask(url, agent), "a hub task also costs the worker's poll and result; no workers here", undefined);
+    return await rounds(FLOOR, floorTask(url, agent), "a hub task also costs the worker's poll and result; no workers here", undefined, { server: [server.pid!] });
   } finally {
     await agent.close();
     await stopProcess(server);
@@ -257,7 +320,7 @@ async function bullmqRow(redis: RedisServer): Promise<BenchRow> {
   const connection = { host: "127.0.0.1", port: redis.port, maxRetriesPerRequest: null };
   const queue = new Queue(name, { connection });
   const events = new QueueEvents(name, { connection });
-  let workers: { stop: () => Promise<void> } | undefined;
+  let workers: { pid: number; stop: () => Promise<void> } | undefined;
   try {
     // Every waiting lane listens on these two.
     queue.setMaxListeners(0);
@@ -273,7 +336,7 @@ async function bullmqRow(redis: RedisServer): Promise<BenchRow> {
       const out = (await job.waitUntilFinished(events, 30_000)) as { n: number; d: number };
       return { total: nowAbs() - t, dispatch: out.d };
     };
-    return await rounds(BULLMQ, task, "queue.add + job.waitUntilFinished(queueEvents); one BullMQ Worker, concurrency 16, in the worker child", FLOOR);
+    return await rounds(BULLMQ, task, "queue.add + job.waitUntilFinished(queueEvents); one BullMQ Worker, concurrency 16, in the worker child", FLOOR, { workers: [workers.pid], redis: [redis.pid] }, redis.port);
   } finally {
     await workers?.stop();
     await events.close();
@@ -294,8 +357,8 @@ export async function run(): Promise<BenchRow[]> {
     const rows: BenchRow[] = [];
     if (want("floor")) rows.push(await floorRow());
     if (want("memory")) rows.push(await hubRow("rxon hub, memory store, 1 process", files, "memory", 1, "16 signed Workers"));
-    if (want("redis")) rows.push(await hubRow("rxon hub, Redis store, 1 process", files, redisUrl, 1, "16 signed Workers"));
-    if (want("redis3")) rows.push(await hubRow("rxon hub, Redis store, 3 processes", files, redisUrl, 3, "16 signed Workers and the client lanes round-robin; target ≥ 1,500/s, p99 submit-to-dispatch < 50 ms"));
+    if (want("redis")) rows.push(await hubRow("rxon hub, Redis store, 1 process", files, redisUrl, 1, "16 signed Workers", redis));
+    if (want("redis3")) rows.push(await hubRow("rxon hub, Redis store, 3 processes", files, redisUrl, 3, "16 signed Workers and the client lanes round-robin; target ≥ 1,500/s, p99 submit-to-dispatch < 50 ms", redis));
     if (want("bullmq")) rows.push(await bullmqRow(redis));
     const byName = new Map(rows.map((r) => [r.name, r]));
     const bull = byName.get(BULLMQ);
