@@ -238,7 +238,7 @@ async function rounds(name: string, task: Task, note: string, floor: string | un
     .filter(([, v]) => Number.isFinite(v));
   const shares = `${perTask.map(([k, v]) => `${k} ${Math.round(v)}`).join(", ")}, total ${Math.round(perTask.reduce((a, [, v]) => a + v, 0))} µs/task; ${Math.round((perTask.reduce((a, [, v]) => a + v, 0) * tasks) / wall / 10)}% of one core${commandsPerTask(commands0, commands1, tasks)}`;
   const ops = median(rates);
-  const dispatch = samples.dispatch.length > 0 ? `, p99 submit-to-dispatch ${percentile(samples.dispatch, 99).toFixed(1)} ms` : "";
+  const dispatch = samples.dispatch.length > 0 ? `, submit-to-dispatch p50 ${percentile(samples.dispatch, 50).toFixed(1)} ms, p99 ${percentile(samples.dispatch, 99).toFixed(1)} ms` : "";
   return {
     name,
     opsPerSec: ops,
