@@ -141,6 +141,8 @@ export class HubAuth {
       throw refuse("Unauthorized: Missing X-Worker-Token header or client certificate.", "missing_token");
     }
     const presented = digestOf(token);
+    // The worker's own long-term credential answers without the store's token lookup.
+    if (hint !== null && this.#isLongTermOf(presented, hint)) return this.open ? undefined : hint;
     const sts = await this.#liveAccess(presented);
     if (sts !== undefined) {
       if (action === "sts_token") throw accessTokenCannotMint();
@@ -171,6 +173,7 @@ export class HubAuth {
       throw refuse("Unauthorized: Missing X-Worker-Token header or client certificate.", "missing_token");
     }
     const presented = digestOf(token);
+    if (hint !== null && this.#isLongTermOf(presented, hint)) return hint;
     const sts = await this.#liveAccess(presented);
     if (sts !== undefined) {
       if (!allowAccess) throw accessTokenCannotMint();
@@ -197,6 +200,18 @@ export class HubAuth {
     const lookup = this.#store.getToken(presented.toString("hex"));
     const sts = isPromise(lookup) ? await lookup : lookup;
     return sts !== undefined && sts.kind === "access" && sts.expiresAt > this.#now() ? sts.workerId : undefined;
+  }
+
+  /**
+   * True when `presented` is `hint`'s long-term credential: its individual token, or the global
+   * token when it has none (the same rule as {@link #longTerm}, constant time). A request that
+   * proves itself so needs no lookup of STS access tokens, which costs a store read (a Redis round
+   * trip) per request; an access token can never equal a configured secret.
+   */
+  #isLongTermOf(presented: Buffer, hint: string): boolean {
+    const individual = this.#tokenDigests.get(hint);
+    if (individual !== undefined) return timingSafeEqual(presented, individual);
+    return this.#globalDigest !== undefined && timingSafeEqual(presented, this.#globalDigest);
   }
 
   /** Checks a long-term credential (individual, else global token) for `hint`; returns `hint` or throws. */

@@ -38,6 +38,15 @@ export class Dispatcher {
   /** Requirement class of each queue seen. */
   readonly #queueReqs = new Map<string, { skill: string; requirements: TaskRequirements }>();
   readonly #memo = new Map<string, boolean>();
+  /**
+   * Memoized params checks per (profile, job): a job's type and params never change, and the
+   * profile is a content key of the contracts, so a queued job is read once per profile, not on
+   * every poll that sees it at the head of its queue. Its state is not memoized: `claim` takes only
+   * a job still waiting.
+   */
+  readonly #paramsMemo = new Map<string, boolean>();
+  /** Params checks whose job is being read: concurrent polls that see the same head share one read. */
+  readonly #paramsPending = new Map<string, Promise<boolean | undefined>>();
   /** Skills whose queues are being looked up. */
   readonly #learning = new Set<string>();
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -220,7 +229,7 @@ export class Dispatcher {
       const candidates: string[] = [];
       for (const e of entries) {
         if (candidates.length >= CLAIM_BATCH) break;
-        const ok = yield* this.#paramsOk(view, e.jobId);
+        const ok = yield* this.#paramsOk(profile, view, e.jobId);
         if (ok) candidates.push(e.jobId);
       }
       if (candidates.length === 0) return null;
@@ -234,12 +243,30 @@ export class Dispatcher {
   }
 
   /** Params of a queued job checked against this worker's contract (only when it has one). */
-  *#paramsOk(view: MatchView, jobId: string): Flow<boolean> {
-    const job = yield* wait(this.#core.store.getJob(jobId));
-    if (job === undefined || job.state !== "waiting_for_worker") return false;
+  *#paramsOk(profile: string, view: MatchView, jobId: string): Flow<boolean> {
+    const key = `${profile}\u0000${jobId}`;
+    const known = this.#paramsMemo.get(key);
+    if (known !== undefined) return known;
+    let pending = this.#paramsPending.get(key);
+    if (pending === undefined) {
+      const read = this.#core.store.getJob(jobId);
+      if (!isPromise(read)) return this.#paramsOf(key, view, read) ?? false;
+      pending = read.then((job) => this.#paramsOf(key, view, job));
+      this.#paramsPending.set(key, pending);
+      const forget = (): void => void this.#paramsPending.delete(key);
+      pending.then(forget, forget);
+    }
+    return (yield* wait(pending)) ?? false;
+  }
+
+  /** The params check of a job just read, memoized; undefined (not memoized) when it no longer waits. */
+  #paramsOf(key: string, view: MatchView, job: JobRecord | undefined): boolean | undefined {
+    if (job === undefined || job.state !== "waiting_for_worker") return undefined;
     const skill = findSkill(view.supported_skills, job.type);
-    if (skill?.input_schema === undefined) return skill !== undefined;
-    return acceptsParams(view, job.type, job.params);
+    const ok = skill?.input_schema === undefined ? skill !== undefined : acceptsParams(view, job.type, job.params);
+    if (this.#paramsMemo.size >= MEMO_LIMIT) this.#paramsMemo.clear();
+    this.#paramsMemo.set(key, ok);
+    return ok;
   }
 
   #assigned(job: JobRecord, workerId: string): void {

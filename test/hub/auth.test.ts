@@ -22,4 +22,22 @@ describe("hub authentication", () => {
     await expect(auth.authenticate(ctx("gpu-9", null, { token: "s-cpu-1" }))).rejects.toMatchObject({ details: { reason: "bad_token" } });
     await expect(auth.authenticate(ctx("cpu-1", null, { token: "fleet-secret" }))).rejects.toMatchObject({ details: { reason: "bad_token" } });
   });
+
+  it("proves a long-term credential without the store's token lookup; an access token named with a worker id still passes", async () => {
+    const counted = new MemoryStore();
+    let lookups = 0;
+    const getToken = counted.getToken.bind(counted);
+    counted.getToken = (hash: string) => (lookups++, getToken(hash));
+    const a = new HubAuth({ tokens: { "cpu-1": "s-cpu-1" }, globalToken: "fleet-secret" }, counted, Date.now);
+    expect(await a.authenticate(ctx("cpu-1", null, { token: "s-cpu-1" }))).toBe("cpu-1");
+    expect(await a.preAuthenticate("poll", ctx("cpu-1", null, { token: "s-cpu-1" }))).toBe("cpu-1");
+    expect(await a.authenticate(ctx("gpu-9", null, { token: "fleet-secret" }))).toBe("gpu-9");
+    expect(lookups).toBe(0);
+    // Not the worker's own secret: the access tokens are looked up, as before.
+    counted.putToken(tokenHash("sts-cpu-1"), { kind: "access", workerId: "cpu-1", expiresAt: Date.now() + 60_000 });
+    expect(await a.authenticate(ctx("cpu-1", null, { token: "sts-cpu-1" }))).toBe("cpu-1");
+    expect(await a.preAuthenticate("poll", ctx("cpu-1", null, { token: "sts-cpu-1" }))).toBe("cpu-1");
+    await expect(a.authenticate(ctx("cpu-1", null, { token: "s-cpu-2" }))).rejects.toMatchObject({ details: { reason: "bad_token" } });
+    expect(lookups).toBe(3);
+  });
 });

@@ -17,8 +17,11 @@ afterEach(async () => {
 const GPU = { devices: [{ type: "gpu", id: "g0", properties: { vram_gb: 24 } }] };
 const CPU = { properties: { cpu_cores: 4 } };
 
-/** A memory store that counts the calls of each method. */
-function countingStore(): { store: HubStore; calls: Map<string, number> } {
+/**
+ * A memory store that counts the calls of each method; the methods named in `async` answer
+ * through a promise, as a networked store (Redis) does.
+ */
+function countingStore(async: readonly string[] = []): { store: HubStore; calls: Map<string, number> } {
   const inner = new MemoryStore();
   const calls = new Map<string, number>();
   const store = new Proxy(inner, {
@@ -27,7 +30,8 @@ function countingStore(): { store: HubStore; calls: Map<string, number> } {
       if (typeof value !== "function") return value;
       return (...args: unknown[]) => {
         calls.set(String(key), (calls.get(String(key)) ?? 0) + 1);
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
+        const out = (value as (...a: unknown[]) => unknown).apply(target, args);
+        return async.includes(String(key)) ? Promise.resolve(out) : out;
       };
     },
   });
@@ -71,6 +75,23 @@ describe("dispatch cost", () => {
     expect((await hub.stats()).waitingPolls).toBe(999);
     controller.abort();
     await Promise.all(held);
+  });
+
+  it("reads a queued job once per worker profile to check its params, however many polls see it at the head", async () => {
+    // getJob and peek answer through promises, so the polls' claims run concurrently, as on Redis.
+    const { store, calls } = countingStore(["getJob", "peek"]);
+    const hub = new Hub({ auth: {}, store });
+    hubs.push(hub);
+    const contract = skill("echo", { input_schema: { type: "object", properties: { n: { type: "number" } }, required: ["n"] } });
+    const workers = Array.from({ length: 8 }, (_, i) => `cpu-${i}`);
+    for (const id of workers) await register(hub, id, { resources: CPU, supported_skills: [contract] }, { sign: false, token: null });
+    const jobs = new Set<string>();
+    for (let n = 0; n < 8; n++) jobs.add((await hub.submit({ type: "echo", params: { n } })).jobId);
+    calls.clear();
+    const tasks = await Promise.all(workers.map((id) => poll(hub, id, { token: null })));
+    // Every poll got a task of its own; the eight jobs were each read once, not once per poll.
+    expect(new Set(tasks.map((t) => t?.job_id))).toEqual(jobs);
+    expect(calls.get("getJob")).toBe(8);
   });
 
   it("lets timers run during a long in-process drain", async () => {

@@ -1,0 +1,112 @@
+/**
+ * The processes of bench/hub-e2e.bench.ts other than the hubs, run as children
+ * (`node --import tsx`) so the hub processes get cores of their own. Talks to the parent over IPC.
+ *
+ * - `workers <urls.json> <count>`: `count` real rxon `Worker`s (HMAC-signed messages), worker i
+ *   connected to hub `urls[i % urls.length]`, serving `echo`; sends `{ready}` once all have
+ *   registered, stops them on `{stop}` and sends `{stopped}`.
+ * - `bullmq <redis-port> <queue> <concurrency>`: one BullMQ Worker with that concurrency on the
+ *   queue, serving the same `echo`; same messages.
+ * - `floor-server`: a bare node:http server answering every request with a small JSON body; sends
+ *   `{ready, url}`; exits on `{stop}`.
+ *
+ * Every `echo` answers `{n, d}`: `d` is the submit-to-dispatch time in ms, the handler's start
+ * minus the client's submit time `t` (both `performance.timeOrigin + performance.now()`, one
+ * machine's clock, so sub-millisecond skew at most).
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pathToFileURL } from "node:url";
+import Type from "typebox";
+import { defineSkill } from "../src/contracts/index.js";
+import { Worker } from "../src/worker/index.js";
+
+/** Absolute wall-clock time in ms with sub-millisecond resolution, comparable across processes. */
+export function nowAbs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Credentials of bench worker `i`: its id and its secret (token and signing key). */
+export function workerCredentials(i: number): { id: string; secret: string } {
+  return { id: `w${i}`, secret: `secret-${i}` };
+}
+
+/** What every echo handler answers: the number back, and the submit-to-dispatch time. */
+function echo(params: { n: number; t: number }): { n: number; d: number } {
+  return { n: params.n, d: nowAbs() - params.t };
+}
+
+type ParentMessage = { stop: true };
+
+function send(message: unknown): void {
+  process.send?.(message);
+}
+
+function onStop(fn: () => Promise<void>): void {
+  process.on("message", (m: ParentMessage) => {
+    if ("stop" in m) void fn().finally(() => process.exit(0));
+  });
+}
+
+async function rxonWorkers(urls: string[], count: number): Promise<void> {
+  const skill = defineSkill({
+    name: "echo",
+    version: "1.0.0",
+    input: Type.Object({ n: Type.Number(), t: Type.Number() }),
+    output: Type.Object({ n: Type.Number(), d: Type.Number() }),
+    handler: (p) => echo(p),
+  });
+  const workers = Array.from({ length: count }, (_, i) => {
+    const { id, secret } = workerCredentials(i);
+    return new Worker({ url: urls[i % urls.length]!, workerId: id, token: secret, secret, skills: [skill], pollTimeoutSeconds: 10 });
+  });
+  onStop(async () => {
+    await Promise.allSettled(workers.map((w) => w.stop({ graceMs: 1000 })));
+    send({ stopped: true });
+  });
+  await Promise.all(workers.map((w) => w.start()));
+  send({ ready: true });
+}
+
+async function bullmqWorker(port: number, queue: string, concurrency: number): Promise<void> {
+  const { Worker: BullWorker } = await import("bullmq");
+  const worker = new BullWorker(queue, async (job) => echo(job.data as { n: number; t: number }), {
+    connection: { host: "127.0.0.1", port, maxRetriesPerRequest: null },
+    concurrency,
+  });
+  onStop(async () => {
+    await worker.close();
+    send({ stopped: true });
+  });
+  await worker.waitUntilReady();
+  send({ ready: true });
+}
+
+async function floorServer(): Promise<void> {
+  let next = 0;
+  const server = createServer((req, res) => {
+    // Read the body as the hub does, then answer a body of about the hub's size.
+    req.resume();
+    req.on("end", () => {
+      const body = req.method === "POST" ? `{"job_id":"j${next++}","task_id":"t","status":"queued"}` : `{"job_id":"j","status":"finished","outcome":{"status":"success","data":{"n":1}}}`;
+      res.writeHead(req.method === "POST" ? 202 : 200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  onStop(async () => {
+    server.closeAllConnections();
+    server.close();
+  });
+  send({ ready: true, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+}
+
+// Only as the entry point of a child process (the bench imports helpers from here).
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [mode, arg1, arg2, arg3] = process.argv.slice(2);
+  if (mode === "workers") await rxonWorkers(JSON.parse(arg1!) as string[], Number(arg2));
+  else if (mode === "bullmq") await bullmqWorker(Number(arg1), arg2!, Number(arg3));
+  else if (mode === "floor-server") await floorServer();
+  else throw new Error(`unknown mode ${mode}`);
+}

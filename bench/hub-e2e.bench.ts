@@ -1,0 +1,384 @@
+/**
+ * End to end through real `rxon hub` processes: clients submit over the client API
+ * (`POST /_client/tasks`, then `GET /_client/tasks/{id}?wait=30`), 16 real `Worker`s (HMAC-signed
+ * register, polls and results, in one child process) run the task, closed loop. All rows in one
+ * run, next to each other:
+ *
+ * 1. floor: a bare node:http server process and the same client lanes doing the same client round
+ *    trips per task (POST + GET), no workers;
+ * 2. `rxon hub`, memory store, one process;
+ * 3. `rxon hub --store redis://`, one process;
+ * 4. three `rxon hub` processes on one Redis, clients and workers spread over them round-robin;
+ * 5. BullMQ on the same Redis: one BullMQ Worker with concurrency 16 in the worker child process,
+ *    clients doing `queue.add` + `job.waitUntilFinished(queueEvents)`.
+ *
+ * Clients run in this process (undici, one connection per lane). Each row: a warm-up, then ROUNDS
+ * timed rounds; the rate is the median round, p50/p99 submit-to-outcome are over all rounds, and
+ * p99 submit-to-dispatch is the worker handler's start minus the submit time (one machine's clock).
+ * `RXON_BENCH_E2E_ROWS=floor,memory,redis,redis3,bullmq` runs only those rows (all by default);
+ * `RXON_BENCH_CPU_PROF=<dir>` runs the hub and child processes with `--cpu-prof` into that directory.
+ * Every process started here is stopped by PID at the end, also when a row fails.
+ */
+import { spawn, spawnSync, fork, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { Agent, request } from "undici";
+import { hasRedisServer, REDIS_INSTALL_HINT, startRedis, type RedisServer } from "../test/helpers/redis.js";
+import type { BenchRow } from "./harness.js";
+import { median, percentile } from "./harness.js";
+import { nowAbs, workerCredentials } from "./hub-e2e-child.js";
+
+const ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "..");
+const CHILD = fileURLToPath(new URL("./hub-e2e-child.ts", import.meta.url));
+const WORKERS = 16;
+/** Tasks in flight: two per worker, so a worker has its next task waiting when it re-polls. */
+const LANES = 2 * WORKERS;
+const ROUNDS = 3;
+const ROUND_MS = 3000;
+const WARMUP_MS = 2000;
+const CLIENT_TOKEN = "bench-client-token-e2e";
+const FLOOR = "floor: node:http + undici, POST + GET per task";
+const BULLMQ = "BullMQ 6.7.0, same Redis, 16 concurrent consumers";
+
+/** Every process this bench started, stopped by PID at the end. */
+const children = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const c of children) if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) process.kill(c.pid, "SIGKILL");
+});
+
+function track<C extends ChildProcess>(c: C): C {
+  children.add(c);
+  c.once("exit", () => children.delete(c));
+  return c;
+}
+
+function exited(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => c.once("exit", () => r()));
+}
+
+/** SIGTERM by PID, SIGKILL after `graceMs`; resolves once the process is gone. */
+async function stopProcess(c: ChildProcess, graceMs = 5000): Promise<void> {
+  if (c.pid === undefined || c.exitCode !== null || c.signalCode !== null) return;
+  process.kill(c.pid, "SIGTERM");
+  const timer = setTimeout(() => c.pid !== undefined && c.exitCode === null && process.kill(c.pid, "SIGKILL"), graceMs);
+  await exited(c);
+  clearTimeout(timer);
+}
+
+/** Waits for the first IPC message matching `pick`, failing if the child exits first. */
+function message<T>(c: ChildProcess, pick: (m: Record<string, unknown>) => T | undefined, timeoutMs = 60_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error("child did not answer in time")), timeoutMs);
+    const onMessage = (m: Record<string, unknown>): void => {
+      const v = pick(m);
+      if (v !== undefined) done(undefined, v);
+    };
+    const onExit = (code: number | null): void => done(new Error(`child exited (${code}) before answering`));
+    const done = (err?: Error, v?: T): void => {
+      clearTimeout(timer);
+      c.off("message", onMessage);
+      c.off("exit", onExit);
+      if (err) reject(err);
+      else resolve(v as T);
+    };
+    c.on("message", onMessage);
+    c.once("exit", onExit);
+  });
+}
+
+/** Node flags of every process started here: tsx, and `--cpu-prof` when asked for. */
+function execArgv(): string[] {
+  const prof = process.env.RXON_BENCH_CPU_PROF;
+  return ["--import", "tsx", ...(prof ? ["--cpu-prof", "--cpu-prof-dir", prof] : [])];
+}
+
+function forkChild(args: string[]): ChildProcess {
+  return track(fork(CHILD, args, { execArgv: execArgv(), stdio: ["ignore", "inherit", "inherit", "ipc"], cwd: ROOT }));
+}
+
+/** Starts the worker child (rxon Workers or a BullMQ Worker) and waits until it is ready. */
+async function startWorkers(args: string[]): Promise<{ pid: number; stop: () => Promise<void> }> {
+  const c = forkChild(args);
+  await message(c, (m) => (m.ready === true ? true : undefined));
+  return {
+    pid: c.pid!,
+    stop: async () => {
+      if (c.exitCode === null && c.signalCode === null) {
+        c.send({ stop: true });
+        const timer = setTimeout(() => c.pid !== undefined && c.exitCode === null && process.kill(c.pid, "SIGKILL"), 10_000);
+        await exited(c);
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** Files every hub process reads: worker credentials and the client token. */
+function credentialFiles(dir: string): { tokens: string; clients: string } {
+  const tokens = join(dir, "tokens.json");
+  const clients = join(dir, "client-tokens.txt");
+  writeFileSync(tokens, JSON.stringify(Object.fromEntries(Array.from({ length: WORKERS }, (_, i) => [workerCredentials(i).id, workerCredentials(i).secret]))), { mode: 0o600 });
+  writeFileSync(clients, `${CLIENT_TOKEN}\n`, { mode: 0o600 });
+  return { tokens, clients };
+}
+
+/** Starts one `rxon hub` process on a free port; resolves with its URL once it listens. */
+async function startHub(files: { tokens: string; clients: string }, store: string, prefix: string): Promise<{ url: string; proc: ChildProcess }> {
+  const args = ["src/cli/main.ts", "hub", "--port", "0", "--tokens", files.tokens, "--client-tokens", files.clients, "--store", store, "--store-prefix", prefix, "--log-level", "error"];
+  const proc = track(spawn(process.execPath, [...execArgv(), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] }));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("rxon hub did not listen within 60 s")), 60_000);
+    proc.once("exit", (code) => reject(new Error(`rxon hub exited with ${code}`)));
+    createInterface({ input: proc.stdout! }).on("line", (line) => {
+      const m = /listening on (\S+)/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+  });
+  return { url, proc };
+}
+
+/** Latencies of one measured stretch. */
+interface Samples {
+  total: number[];
+  dispatch: number[];
+}
+
+/** One task of a closed loop: resolves with its submit-to-outcome and submit-to-dispatch times (ms). */
+type Task = (lane: number, n: number) => Promise<{ total: number; dispatch?: number }>;
+
+/** Runs `LANES` lanes for `ms`; tasks per second (each lane's last task included). */
+async function closedLoop(task: Task, ms: number, samples?: Samples): Promise<number> {
+  const t0 = performance.now();
+  const end = t0 + ms;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: LANES }, async (_, lane) => {
+      while (performance.now() < end) {
+        const r = await task(lane, done);
+        done++;
+        samples?.total.push(r.total);
+        if (r.dispatch !== undefined) samples?.dispatch.push(r.dispatch);
+      }
+    }),
+  );
+  return done / ((performance.now() - t0) / 1000);
+}
+
+/** CPU time (user + system) of a process so far in ms, from /proc (undefined elsewhere). */
+function procCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Calls per command the Redis server on `port` has run so far (`INFO commandstats`, which also
+ * counts the commands scripts run), or undefined without redis-cli.
+ */
+function redisCommands(port: number | undefined): Map<string, number> | undefined {
+  if (port === undefined) return undefined;
+  const out = spawnSync("redis-cli", ["-p", String(port), "info", "commandstats"], { encoding: "utf8", timeout: 5000 });
+  if (out.status !== 0) return undefined;
+  const calls = new Map<string, number>();
+  for (const m of (out.stdout ?? "").matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(m[1]!, Number(m[2]));
+  return calls;
+}
+
+/** "N Redis commands/task (top: a x, b y, ...)" between two `redisCommands` readings. */
+function commandsPerTask(before: Map<string, number> | undefined, after: Map<string, number> | undefined, tasks: number): string {
+  if (before === undefined || after === undefined) return "";
+  const per = [...after].map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / tasks] as const).filter(([k, v]) => v > 0 && k !== "info");
+  const total = per.reduce((a, [, v]) => a + v, 0);
+  const top = per.sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ");
+  return `; ${total.toFixed(1)} Redis commands/task, scripts' included (${top})`;
+}
+
+/** Processes whose CPU share a row reports, by label (this process is "clients"). */
+type Watched = Record<string, number[]>;
+
+function cpuOf(watched: Watched): Record<string, number> {
+  const out: Record<string, number> = {};
+  const self = process.cpuUsage();
+  out.clients = (self.user + self.system) / 1000;
+  for (const [label, pids] of Object.entries(watched)) out[label] = pids.reduce((a, pid) => a + (procCpuMs(pid) ?? NaN), 0);
+  return out;
+}
+
+const int = (n: number): string => Math.round(n).toLocaleString("en-US");
+
+/** Warm-up, then ROUNDS rounds; the row has the median rate, p50/p99 over all rounds. */
+async function rounds(name: string, task: Task, note: string, floor: string | undefined, watched: Watched, redisPort?: number): Promise<BenchRow> {
+  await closedLoop(task, WARMUP_MS);
+  const samples: Samples = { total: [], dispatch: [] };
+  const rates: number[] = [];
+  const commands0 = redisCommands(redisPort);
+  const cpu0 = cpuOf(watched);
+  const t0 = performance.now();
+  for (let r = 0; r < ROUNDS; r++) rates.push(await closedLoop(task, ROUND_MS, samples));
+  const wall = performance.now() - t0;
+  const cpu1 = cpuOf(watched);
+  const commands1 = redisCommands(redisPort);
+  // CPU time per task of each process over the measured rounds: on a shared machine this says
+  // more than the rate, which also depends on what else runs.
+  const tasks = samples.total.length;
+  const perTask = Object.keys(cpu1)
+    .map((k) => [k, ((cpu1[k]! - cpu0[k]!) * 1000) / tasks] as const)
+    .filter(([, v]) => Number.isFinite(v));
+  const shares = `${perTask.map(([k, v]) => `${k} ${Math.round(v)}`).join(", ")}, total ${Math.round(perTask.reduce((a, [, v]) => a + v, 0))} µs/task; ${Math.round((perTask.reduce((a, [, v]) => a + v, 0) * tasks) / wall / 10)}% of one core${commandsPerTask(commands0, commands1, tasks)}`;
+  const ops = median(rates);
+  const dispatch = samples.dispatch.length > 0 ? `, submit-to-dispatch p50 ${percentile(samples.dispatch, 50).toFixed(1)} ms, p99 ${percentile(samples.dispatch, 99).toFixed(1)} ms` : "";
+  return {
+    name,
+    opsPerSec: ops,
+    usPerOp: 1e6 / ops,
+    ...(floor !== undefined ? { floor } : {}),
+    note: `p50 ${percentile(samples.total, 50).toFixed(1)} ms, p99 ${percentile(samples.total, 99).toFixed(1)} ms submit-to-outcome${dispatch}; ${ROUNDS} rounds ${int(Math.min(...rates))}–${int(Math.max(...rates))}/s; CPU ${shares}${note ? `; ${note}` : ""}`,
+  };
+}
+
+/** A client-API closed-loop task against hubs `urls` (lane i talks to hub i mod n). */
+function clientApiTask(urls: string[], agent: Agent): Task {
+  const headers = { "x-client-token": CLIENT_TOKEN, "content-type": "application/json" };
+  return async (lane, n) => {
+    const url = urls[lane % urls.length]!;
+    const t = nowAbs();
+    const posted = await request(`${url}/_client/tasks`, { dispatcher: agent, method: "POST", headers, body: JSON.stringify({ type: "echo", params: { n, t } }) });
+    const sub = (await posted.body.json()) as { job_id?: string };
+    if (posted.statusCode !== 202 || sub.job_id === undefined) throw new Error(`submit answered ${posted.statusCode}: ${JSON.stringify(sub)}`);
+    for (;;) {
+      const got = await request(`${url}/_client/tasks/${sub.job_id}?wait=30`, { dispatcher: agent, method: "GET", headers: { "x-client-token": CLIENT_TOKEN } });
+      const view = (await got.body.json()) as { status?: string; outcome?: { status: string; data?: { d: number } } };
+      if (got.statusCode !== 200) throw new Error(`status answered ${got.statusCode}: ${JSON.stringify(view)}`);
+      if (view.outcome === undefined) continue;
+      if (view.outcome.status !== "success") throw new Error(`task went wrong: ${JSON.stringify(view)}`);
+      return { total: nowAbs() - t, dispatch: view.outcome.data!.d };
+    }
+  };
+}
+
+/** The floor task: the same two client round trips against a bare server. */
+function floorTask(url: string, agent: Agent): Task {
+  return async (_lane, n) => {
+    const t = performance.now();
+    const posted = await request(`${url}/_client/tasks`, { dispatcher: agent, method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ type: "echo", params: { n, t } }) });
+    const sub = (await posted.body.json()) as { job_id: string };
+    const got = await request(`${url}/_client/tasks/${sub.job_id}?wait=30`, { dispatcher: agent, method: "GET" });
+    await got.body.json();
+    return { total: performance.now() - t };
+  };
+}
+
+/** Rows 2–4: `hubs` rxon hub processes on `store`, 16 Workers spread over them. */
+async function hubRow(name: string, files: { tokens: string; clients: string }, store: string, hubs: number, note: string, redis?: RedisServer): Promise<BenchRow> {
+  const prefix = `e2e-${process.pid}-${Date.now()}`;
+  const procs: ChildProcess[] = [];
+  let workers: { pid: number; stop: () => Promise<void> } | undefined;
+  const agent = new Agent({ connections: LANES, pipelining: 1 });
+  try {
+    const urls: string[] = [];
+    for (let i = 0; i < hubs; i++) {
+      const h = await startHub(files, store, prefix);
+      procs.push(h.proc);
+      urls.push(h.url);
+    }
+    workers = await startWorkers(["workers", JSON.stringify(urls), String(WORKERS)]);
+    return await rounds(name, clientApiTask(urls, agent), note, FLOOR, { hub: procs.map((p) => p.pid!), workers: [workers.pid], redis: redis === undefined ? [] : [redis.pid] }, redis?.port);
+  } finally {
+    await workers?.stop();
+    await Promise.all(procs.map((p) => stopProcess(p)));
+    await agent.close();
+  }
+}
+
+async function floorRow(): Promise<BenchRow> {
+  const server = forkChild(["floor-server"]);
+  const agent = new Agent({ connections: LANES, pipelining: 1 });
+  try {
+    const url = await message(server, (m) => (typeof m.url === "string" ? m.url : undefined));
+    return await rounds(FLOOR, floorTask(url, agent), "a hub task also costs the worker's poll and result; no workers here", undefined, { server: [server.pid!] });
+  } finally {
+    await agent.close();
+    await stopProcess(server);
+  }
+}
+
+async function bullmqRow(redis: RedisServer): Promise<BenchRow> {
+  const { Queue, QueueEvents } = await import("bullmq");
+  const name = `e2e-${process.pid}-${Date.now()}`;
+  const connection = { host: "127.0.0.1", port: redis.port, maxRetriesPerRequest: null };
+  const queue = new Queue(name, { connection });
+  const events = new QueueEvents(name, { connection });
+  let workers: { pid: number; stop: () => Promise<void> } | undefined;
+  try {
+    // Every waiting lane listens on these two.
+    queue.setMaxListeners(0);
+    events.setMaxListeners(0);
+    await queue.waitUntilReady();
+    await events.waitUntilReady();
+    workers = await startWorkers(["bullmq", String(redis.port), name, String(WORKERS)]);
+    const task: Task = async (_lane, n) => {
+      const t = nowAbs();
+      // Finished jobs are trimmed to the last 1,000, as a service under load would keep them; removing
+      // them at once races waitUntilFinished (it reads the job after subscribing).
+      const job = await queue.add("echo", { n, t }, { removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } });
+      const out = (await job.waitUntilFinished(events, 30_000)) as { n: number; d: number };
+      return { total: nowAbs() - t, dispatch: out.d };
+    };
+    return await rounds(BULLMQ, task, "queue.add + job.waitUntilFinished(queueEvents); one BullMQ Worker, concurrency 16, in the worker child", FLOOR, { workers: [workers.pid], redis: [redis.pid] }, redis.port);
+  } finally {
+    await workers?.stop();
+    await events.close();
+    await queue.close();
+  }
+}
+
+/** Runs every row; see the file comment. */
+export async function run(): Promise<BenchRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), "rxon-e2e-"));
+  const files = credentialFiles(dir);
+  let redis: RedisServer | undefined;
+  try {
+    const only = process.env.RXON_BENCH_E2E_ROWS?.split(",");
+    const want = (row: string): boolean => only === undefined || only.includes(row);
+    const rows: BenchRow[] = [];
+    if (want("floor")) rows.push(await floorRow());
+    if (want("memory")) rows.push(await hubRow("rxon hub, memory store, 1 process", files, "memory", 1, "16 signed Workers"));
+    if (!["redis", "redis3", "bullmq"].some(want)) return rows;
+    if (!hasRedisServer()) {
+      // The Redis and BullMQ rows need a redis-server; the others still tell something.
+      rows.push({ name: "Redis and BullMQ rows skipped", opsPerSec: 0, usPerOp: 0, note: REDIS_INSTALL_HINT });
+      return rows;
+    }
+    redis = await startRedis();
+    const redisUrl = `${redis.url}/0`;
+    if (want("redis")) rows.push(await hubRow("rxon hub, Redis store, 1 process", files, redisUrl, 1, "16 signed Workers", redis));
+    if (want("redis3")) rows.push(await hubRow("rxon hub, Redis store, 3 processes", files, redisUrl, 3, "16 signed Workers and the client lanes round-robin; target ≥ 1,500/s, p99 submit-to-dispatch < 50 ms", redis));
+    if (want("bullmq")) rows.push(await bullmqRow(redis));
+    const byName = new Map(rows.map((r) => [r.name, r]));
+    const bull = byName.get(BULLMQ);
+    const vs = (n: string, target: string): void => {
+      const r = byName.get(n);
+      if (r === undefined || bull === undefined) return;
+      r.note = `${(r.opsPerSec / bull.opsPerSec).toFixed(2)}x BullMQ (target ${target}); ${r.note ?? ""}`;
+    };
+    vs("rxon hub, memory store, 1 process", "≥ 1.0x");
+    vs("rxon hub, Redis store, 1 process", "≥ 0.75x");
+    return rows;
+  } finally {
+    await redis?.stop();
+    for (const c of [...children]) await stopProcess(c);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
