@@ -107,6 +107,37 @@ describe.skipIf(!available)("hubs sharing a Redis store", () => {
     expect(ended.body).toMatchObject({ status: "cancelled" });
   });
 
+  test("the dashboard of any hub shows the whole fleet and the shared queues", async () => {
+    const prefix = `dash-${randomUUID()}`;
+    const admin = "admin-token-multi-hub";
+    const made = [];
+    for (let i = 0; i < 2; i++) {
+      const store = new RedisStore({ url: redis.url, prefix });
+      const hub = new Hub({ store, auth: { tokens: TOKENS }, clientTokens: [CLIENT, { token: admin, scope: "admin" }], dashboard: true, heartbeatIntervalMs: 500 });
+      const server = await hub.listen({ port: 0 });
+      cleanup.push(async () => {
+        await hub.close();
+        await store.close();
+      });
+      made.push({ hub, server });
+    }
+    const [a, b] = made;
+    await worker(b!.server.url, "w-1", [double]);
+    // Queued on B for a skill nobody offers.
+    await api(b!.server.url, "POST", "/_client/tasks", { body: { type: "nobody-offers-this" } }, CLIENT);
+    const dash = async (path: string): Promise<Record<string, unknown>> => {
+      const res = await request(`${a!.server.url}/_dashboard/api/${path}`, { headers: { "X-Client-Token": admin } });
+      expect(res.statusCode).toBe(200);
+      return (await res.body.json()) as Record<string, unknown>;
+    };
+    const workers = await dash("workers");
+    expect((workers.items as { id: string }[]).map((w) => w.id)).toEqual(["w-1"]);
+    const queues = await dash("queues");
+    expect(queues.total).toBe(1);
+    // A client token without the admin scope is refused.
+    expect((await request(`${a!.server.url}/_dashboard/api/workers`, { headers: { "X-Client-Token": CLIENT } })).statusCode).toBe(403);
+  });
+
   test("/readyz answers 503 while the Redis store is down, and 200 again once it is back", async () => {
     const own = await startRedis();
     cleanup.push(() => own.stop());
