@@ -21,6 +21,8 @@ import { PollWaiters, type Waiter } from "./waiters.js";
 
 /** Entries looked at per queue head. */
 const HEAD = 8;
+/** Widest window of a queue a poll looks through for a task whose params its worker accepts. */
+const MAX_SCAN = 32_768;
 /** Candidates handed to one claim. */
 const CLAIM_BATCH = 8;
 /** Memoized class checks kept before the memo is cleared. */
@@ -221,18 +223,27 @@ export class Dispatcher {
         for (const q of queues) {
           this.#queueReqs.set(q.name, { skill: q.skill, requirements: q.requirements });
           if (!this.#classOk(profile, view, q.name, q.skill, q.requirements)) continue;
-          for (const e of yield* wait(store.peek(q.name, HEAD))) entries.push(e);
+          // The head of the queue first; when none of it takes this worker's contract (params
+          // only another version accepts), look further, a wider window each time: tasks the
+          // worker cannot run never starve one it can.
+          let checked = 0;
+          for (let limit = HEAD; ; limit *= 8) {
+            const window = yield* wait(store.peek(q.name, limit));
+            let found = 0;
+            for (let i = checked; i < window.length && found < CLAIM_BATCH; i++) {
+              if (yield* this.#paramsOk(profile, view, window[i]!.jobId)) {
+                entries.push(window[i]!);
+                found++;
+              }
+            }
+            checked = window.length;
+            if (found > 0 || window.length < limit || limit >= MAX_SCAN) break;
+          }
         }
       }
       if (entries.length === 0) return null;
       entries.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
-      const candidates: string[] = [];
-      for (const e of entries) {
-        if (candidates.length >= CLAIM_BATCH) break;
-        const ok = yield* this.#paramsOk(profile, view, e.jobId);
-        if (ok) candidates.push(e.jobId);
-      }
-      if (candidates.length === 0) return null;
+      const candidates = entries.slice(0, CLAIM_BATCH).map((e) => e.jobId);
       const job = yield* wait(store.claim(workerId, candidates));
       if (job !== null) {
         this.#assigned(job, workerId);

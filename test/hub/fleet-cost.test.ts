@@ -49,6 +49,20 @@ describe("dispatch cost", () => {
     expect(task.job_id).toBe(cpuTask.jobId);
   });
 
+  it("does not starve a task behind many whose params only another worker's contract accepts", async () => {
+    const hub = new Hub({ auth: {} });
+    hubs.push(hub);
+    const takesA = skill("echo", { version: "1.0.0", input_schema: { type: "object", properties: { a: { type: "string" } }, required: ["a"] } });
+    const takesB = skill("echo", { version: "2.0.0", input_schema: { type: "object", properties: { b: { type: "number" } }, required: ["b"] } });
+    await register(hub, "w-a", { supported_skills: [takesA] }, { sign: false, token: null });
+    await register(hub, "w-b", { supported_skills: [takesB] }, { sign: false, token: null });
+    for (let i = 0; i < 200; i++) await hub.submit({ type: "echo", params: { a: `x${i}` } });
+    const forB = await hub.submit({ type: "echo", params: { b: 1 } });
+    const task = (await poll(hub, "w-b", { token: null }))!;
+    expect(task.job_id).toBe(forB.jobId);
+    expect((await poll(hub, "w-a", { token: null }))!.params).toEqual({ a: "x0" });
+  });
+
   it("offers a GPU task to no held poll of a thousand CPU workers (one class check, no claims)", async () => {
     const { store, calls } = countingStore();
     const hub = new Hub({ auth: {}, store });
