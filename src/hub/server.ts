@@ -33,7 +33,7 @@ export interface ServeOptions {
   limits?: HubServerLimits;
   /** The listener's pre-body authentication hook, e.g. `(action, ctx) => auth.preAuthenticate(action, ctx)`. */
   authenticate?: PreAuthenticate;
-  /** The listener's per-worker rate limit; `false` disables it. Default on (200/s, bursts of 400). */
+  /** The listener's per-worker rate limit; `false` disables it. Default on (10,000/s, bursts of 20,000). */
   rateLimit?: RateLimitOptions | false;
   /** Hears of tasks whose poll answer did not reach the worker (the hub re-queues them). */
   onUndelivered?: (workerId: string, task: unknown) => void;

@@ -91,7 +91,7 @@ export interface RxonListenerOptions {
    * Per-worker rate limit (token bucket), `false` to disable. Counted per authenticated worker:
    * the verification layer's signer, else the id returned by `authenticate`; WebSocket events per
    * connection's worker. Requests whose worker is not authenticated before the handler are not
-   * counted. Default on, 200/s with bursts of 400.
+   * counted. Default on, 5,000/s with bursts of 10,000: far above what a busy worker needs (a task costs a poll and a result), far below a flood.
    */
   rateLimit?: RateLimitOptions | false;
 }

@@ -28,8 +28,8 @@ export class WorkerRateLimiter {
   readonly #buckets = new Map<string, Bucket>();
 
   constructor(options: RateLimitOptions = {}, clock: () => number = Date.now) {
-    this.#rate = options.ratePerSecond ?? 200;
-    this.#burst = options.burst ?? 400;
+    this.#rate = options.ratePerSecond ?? 10_000;
+    this.#burst = options.burst ?? 20_000;
     this.#maxTracked = options.maxTracked ?? 100_000;
     for (const [name, value] of [["ratePerSecond", this.#rate], ["burst", this.#burst], ["maxTracked", this.#maxTracked]] as const) {
       if (!(typeof value === "number" && Number.isFinite(value) && value > 0)) throw new RangeError(`rateLimit.${name} must be a finite number > 0`);
