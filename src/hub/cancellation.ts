@@ -32,7 +32,7 @@ export class Cancellation {
     const channel = this.#channels.get(workerId);
     if (channel?.isOpen !== true) return;
     channel.send({ command: "cancel_task", task_id: taskId, job_id: jobId }).catch((err: unknown) => {
-      this.#core.logger.warn({ err, workerId }, "hub: could not push cancel command");
+      this.#core.logger.warn({ err, worker_id: workerId }, "hub: could not push cancel command");
     });
   }
 

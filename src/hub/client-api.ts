@@ -192,7 +192,7 @@ export class ClientApi {
     if (tracestate !== undefined) options.tracestate = tracestate;
     if (this.#closed) throw failure(503, "Hub is shutting down", ErrorCode.TRANSIENT_ERROR);
     const handle: TaskHandle = await this.#hub.submit(options);
-    this.#logger.info({ jobId: handle.jobId, type: options.type }, "hub client api: task submitted");
+    this.#logger.info({ job_id: handle.jobId, type: options.type }, "hub client api: task submitted");
     sendJson(res, 202, jsonText({ job_id: handle.jobId, task_id: handle.taskId, status: handle.status }));
   }
 

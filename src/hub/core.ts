@@ -154,7 +154,7 @@ export class HubCore {
     const reason = isRxonError(err) && typeof err.details.reason === "string" ? err.details.reason : "refused";
     const message = err instanceof Error ? err.message : String(err);
     this.counters.refused++;
-    this.logger.warn({ action, workerId, reason }, `hub: refused ${action}: ${message}`);
+    this.logger.warn({ action, worker_id: workerId, reason }, `hub: refused ${action}: ${message}`);
     this.events.emit("message:refused", { action, workerId, reason, message });
   }
 

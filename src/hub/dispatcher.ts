@@ -119,7 +119,7 @@ export class Dispatcher {
     if (back === undefined) return;
     core.counters.released++;
     this.#outcomes.observe(back);
-    core.logger.info({ jobId: back.jobId, reason }, "hub: task given back to the queue");
+    core.logger.info({ job_id: back.jobId, reason }, "hub: task given back to the queue");
     core.events.emit("task:requeued", { jobId: back.jobId, taskId: back.taskId, workerId: undefined, reason });
   }
 
@@ -331,7 +331,7 @@ export class Dispatcher {
   /** Serves a taken poll: the best task it can run, or parks it again (bounded re-checks). */
   #serve(w: Waiter, view: MatchView, depth: number): void {
     const onError = (err: unknown): void => {
-      this.#core.logger.error({ err, workerId: w.workerId }, "hub: could not serve a held poll");
+      this.#core.logger.error({ err, worker_id: w.workerId }, "hub: could not serve a held poll");
       w.settle(null);
     };
     try {

@@ -96,7 +96,7 @@ export class Registry {
     worker.profile = profileOf(worker);
     await core.store.register(worker, contractsOf(worker));
     const skills = worker.skills.map((s) => s.name);
-    core.logger.info({ workerId: id, skills }, "hub: worker registered");
+    core.logger.info({ worker_id: id, skills }, "hub: worker registered");
     core.events.emit("worker:registered", { workerId: id, skills });
     const response: RegisterResponse = { status: "registered", version: ProtocolVersion.CURRENT };
     if (ctx.protocolVersion !== null && !SUPPORTED_VERSIONS.has(ctx.protocolVersion)) {
@@ -189,7 +189,7 @@ export class Registry {
     const core = this.#core;
     this.#hooks.undispatchable(gone.workerId);
     if (gone.released.length > 0) this.#hooks.released(gone.released, "worker_lost", gone.workerId);
-    core.logger.warn({ workerId: gone.workerId, reason, requeued: gone.released.length }, "hub: worker gone");
+    core.logger.warn({ worker_id: gone.workerId, reason, requeued: gone.released.length }, "hub: worker gone");
     core.events.emit("worker:expired", { workerId: gone.workerId, requeued: gone.released.map((j) => j.jobId) });
   }
 }

@@ -79,7 +79,7 @@ export class Results {
       case "ignored": {
         if (verdict.ended === true && verdict.job !== undefined) this.#outcomes.completed(verdict.job);
         const reason = verdict.reason;
-        core.logger.info({ workerId: id, jobId: result.job_id, taskId: result.task_id, reason }, "hub: result ignored");
+        core.logger.info({ worker_id: id, job_id: result.job_id, task_id: result.task_id, reason }, "hub: result ignored");
         core.events.emit("result:ignored", { workerId: id, jobId: result.job_id, taskId: result.task_id, reason });
         return { status: "ignored", reason, message: IGNORED_TEXT[reason](result.job_id.slice(0, 128), result.task_id.slice(0, 128)) };
       }

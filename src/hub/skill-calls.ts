@@ -95,7 +95,7 @@ export class SkillCalls {
     }
     // The child joins the caller's trace.
     const handle = await this.#submissions.submit({ type: skill, params, ...(trace !== undefined ? { traceparent: trace.traceparent, ...(trace.tracestate !== undefined ? { tracestate: trace.tracestate } : {}) } : {}) }, parent);
-    core.logger.info({ workerId, jobId: handle.jobId, skill, depth: parent.depth }, "hub: skill call submitted");
+    core.logger.info({ worker_id: workerId, job_id: handle.jobId, skill, depth: parent.depth }, "hub: skill call submitted");
     const timeout = AbortSignal.timeout(core.settings.skillCallTimeoutMs);
     const stop = AbortSignal.any([timeout, controller.signal]);
     try {

@@ -294,7 +294,7 @@ export class RxonListener {
       call.then(
         (late) => {
           if (isNothing(late)) return;
-          this.#logger.warn({ workerId }, "rxon listener: a task returned after its poll was released at shutdown was not delivered");
+          this.#logger.warn({ worker_id: workerId }, "rxon listener: a task returned after its poll was released at shutdown was not delivered");
           this.#undelivered?.(workerId, late, "released");
         },
         noop,
@@ -307,7 +307,7 @@ export class RxonListener {
       return;
     }
     if (res.headersSent || res.writableEnded || res.destroyed) {
-      this.#logger.warn({ workerId }, "rxon listener: the worker went away before its task could be delivered");
+      this.#logger.warn({ worker_id: workerId }, "rxon listener: the worker went away before its task could be delivered");
       this.#undelivered?.(workerId, value, "client_gone");
       return;
     }
@@ -335,7 +335,7 @@ export class RxonListener {
       const hinted = req.headers["x-worker-id"];
       const workerId = typeof hinted === "string" ? hinted.slice(0, 128) : null;
       const reason = isRxonError(error) && typeof error.details.reason === "string" ? error.details.reason : String(answer.body.code ?? answer.status);
-      this.#logger.warn({ status: answer.status, action, workerId, reason }, `rxon listener: refused ${action}: ${String(answer.body.error).slice(0, 200)}`);
+      this.#logger.warn({ status: answer.status, action, worker_id: workerId, reason }, `rxon listener: refused ${action}: ${String(answer.body.error).slice(0, 200)}`);
     }
     if (error instanceof BodyRefusal || !req.complete) this.#closeAfter(req, res);
     if (res.headersSent || res.destroyed) return;
@@ -416,7 +416,7 @@ export class RxonListener {
   #open(ws: WebSocket, handler: LooseHandler, workerId: string, req: IncomingMessage, controller: AbortController): void {
     this.#sockets.add(ws);
     const channel = new WsCommandChannel(ws, workerId);
-    ws.on("error", (error) => this.#logger.debug({ err: error, workerId }, "rxon listener: WebSocket error"));
+    ws.on("error", (error) => this.#logger.debug({ err: error, worker_id: workerId }, "rxon listener: WebSocket error"));
     ws.once("close", () => {
       controller.abort(new NetworkError("The command channel closed"));
       this.#sockets.delete(ws);
@@ -441,7 +441,7 @@ export class RxonListener {
       .then(
         () => channel.close(1000),
         (error: unknown) => {
-          this.#logger.error({ err: error, workerId, action: "websocket" }, "rxon listener: handler failed");
+          this.#logger.error({ err: error, worker_id: workerId, action: "websocket" }, "rxon listener: handler failed");
           channel.close(1011, "Internal error");
         },
       );
@@ -451,7 +451,7 @@ export class RxonListener {
     this.#droppedFrames++;
     const now = Date.now();
     if (now - this.#droppedLoggedAt < 1000) return;
-    this.#logger.warn({ workerId, dropped: this.#droppedFrames }, "rxon listener: WebSocket events over the worker's rate limit were dropped");
+    this.#logger.warn({ worker_id: workerId, dropped: this.#droppedFrames }, "rxon listener: WebSocket events over the worker's rate limit were dropped");
     this.#droppedLoggedAt = now;
     this.#droppedFrames = 0;
   }
@@ -471,7 +471,7 @@ export class RxonListener {
       if (this.#verifier !== undefined) verifiedWorkerId = await verifyMessage(this.#verifier, "event", raw, workerId, null);
     } catch (error) {
       const answer = errorAnswer(error);
-      this.#logger.warn({ workerId, status: answer.status, error: answer.body.error }, "rxon listener: WebSocket event refused");
+      this.#logger.warn({ worker_id: workerId, status: answer.status, error: answer.body.error }, "rxon listener: WebSocket event refused");
       return false;
     }
     try {
@@ -479,8 +479,8 @@ export class RxonListener {
       await handler("event", payload, buildContext(req, workerId, signal, raw, extra));
     } catch (error) {
       const answer = errorAnswer(error);
-      if (answer.internal) this.#logger.error({ err: error, workerId, action: "event" }, "rxon listener: handler failed");
-      else this.#logger.warn({ workerId, status: answer.status, error: answer.body.error }, "rxon listener: WebSocket event refused by the handler");
+      if (answer.internal) this.#logger.error({ err: error, worker_id: workerId, action: "event" }, "rxon listener: handler failed");
+      else this.#logger.warn({ worker_id: workerId, status: answer.status, error: answer.body.error }, "rxon listener: WebSocket event refused by the handler");
     }
     return true;
   }

@@ -122,7 +122,7 @@ export class CommandChannel {
         if (outcome === "unauthorized") await this.deps.refreshToken().catch(() => false);
         // A rate-limited handshake waits at least as long as the orchestrator asked.
         const delay = Math.max(backoff.next(), retryAfterMs ?? 0);
-        this.options.logger.info({ url: this.url, delayMs: delay }, "Command channel disconnected; reconnecting");
+        this.options.logger.info({ url: this.url, delay_ms: delay }, "Command channel disconnected; reconnecting");
         await sleep(delay, stop);
       }
     } finally {

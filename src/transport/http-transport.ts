@@ -184,7 +184,7 @@ export class HttpTransport implements WorkerTransport {
         // Only "no answer at all" is retried: an answered result must never be sent twice.
         if (!(error instanceof NetworkError) || !error.retryable || attempt >= attempts) throw error;
         const wait = Math.min(delay, this.options.resultRetryMaxDelayMs);
-        this.options.logger.warn({ taskId: result.task_id, attempt, delayMs: wait, err: error }, "Result not delivered; retrying");
+        this.options.logger.warn({ task_id: result.task_id, attempt, delay_ms: wait, err: error }, "Result not delivered; retrying");
         const linked = linkSignals(signal, this.closer.signal);
         await sleep(wait, linked.signal);
         linked.dispose();
@@ -217,13 +217,13 @@ export class HttpTransport implements WorkerTransport {
       const value = await this.http.call({ method: "POST", endpoint: Endpoint.EVENTS, body, signal: options.signal, timeoutMs: this.options.requestTimeoutMs });
       if (isObject(value) && value.status === "error") {
         // The Python orchestrator refuses invalid events with HTTP 200 and this body.
-        this.options.logger.warn({ eventId: event.event_id, code: value.code, message: value.message }, "Event refused by the orchestrator");
+        this.options.logger.warn({ event_id: event.event_id, code: value.code, message: value.message }, "Event refused by the orchestrator");
         return false;
       }
       return true;
     } catch (error) {
       if (!(error instanceof RxonError) || (error instanceof NetworkError && error.details.reason === "closed")) throw error;
-      this.options.logger.warn({ eventId: event.event_id, err: error }, "Event not delivered");
+      this.options.logger.warn({ event_id: event.event_id, err: error }, "Event not delivered");
       return false;
     }
   }
@@ -280,7 +280,7 @@ export class HttpTransport implements WorkerTransport {
       return { delivered: true, response: decode("ResultResponse", value, { copy: false }) };
     } catch {
       // Any 2xx means the orchestrator took the result; an unusual body does not undo that.
-      this.options.logger.debug({ taskId: result.task_id }, "Result accepted with an unrecognised answer body");
+      this.options.logger.debug({ task_id: result.task_id }, "Result accepted with an unrecognised answer body");
       return { delivered: true, response: null };
     }
   }

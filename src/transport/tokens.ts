@@ -108,7 +108,7 @@ export class TokenService implements TokenHolder {
       }
       const response = decode("TokenResponse", parseJson(res.bytes), { copy: false });
       this.adopt(response.access_token, response.refresh_token);
-      this.logger.info({ endpoint, expiresIn: response.expires_in }, "Obtained a new access token");
+      this.logger.info({ endpoint, expires_in: response.expires_in }, "Obtained a new access token");
       return response;
     } catch (error) {
       this.logger.warn({ endpoint, err: error }, "Token request failed");

@@ -94,7 +94,7 @@ describe("command channel", () => {
     collect(t);
     await waitUntil(() => server.wsClients.size === 1, { timeoutMs: 10_000 });
     const reconnect = logger.entries.find((e) => e.message.startsWith("Command channel disconnected"));
-    expect((reconnect!.fields as { delayMs: number }).delayMs).toBeGreaterThanOrEqual(1_000);
+    expect((reconnect!.fields as { delay_ms: number }).delay_ms).toBeGreaterThanOrEqual(1_000);
   });
 
   it("ends the stream promptly when aborted or when the transport closes", async () => {

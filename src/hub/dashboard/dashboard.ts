@@ -235,7 +235,7 @@ export class Dashboard {
       if (drain === undefined) throw fail(501, "This hub cannot drain workers");
       if ((await this.#source.getWorker(id)) === undefined) throw fail(404, "Worker not found");
       await drain(id);
-      this.#logger.info({ workerId: id }, "hub dashboard: worker drained");
+      this.#logger.info({ worker_id: id }, "hub dashboard: worker drained");
       return this.#json(res, 202, { worker_id: id, status: "draining" });
     }
     if (head === "queues" && id === undefined && get) return this.#json(res, 200, await this.#queues.view());
@@ -264,7 +264,7 @@ export class Dashboard {
       this.#tracker.cancelRequested(id);
       await this.#source.cancel(id);
       const now = (await this.#source.getJob(id)) ?? job;
-      this.#logger.info({ jobId: id }, "hub dashboard: task cancelled");
+      this.#logger.info({ job_id: id }, "hub dashboard: task cancelled");
       return this.#json(res, 202, { job_id: id, status: now.state });
     }
     if (head === "throughput" && id === undefined && get) {
