@@ -11,9 +11,12 @@ const IDENTIFIER = /^[a-zA-Z0-9_-]+$/;
 /** Longest value quoted back in an error message, so a huge input does not become a huge log line. */
 const MAX_QUOTED = 128;
 
-/** True for a non-empty string of ASCII letters, digits, `_` and `-` (and nothing after it). */
-export function isValidIdentifier(value: unknown): value is string {
-  return typeof value === "string" && IDENTIFIER.test(value);
+/**
+ * True for a non-empty string of ASCII letters, digits, `_` and `-` (and nothing after it), at
+ * most `maxLength` characters when given.
+ */
+export function isValidIdentifier(value: unknown, maxLength?: number): value is string {
+  return typeof value === "string" && (maxLength === undefined || value.length <= maxLength) && IDENTIFIER.test(value);
 }
 
 /**

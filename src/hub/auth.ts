@@ -7,6 +7,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { Endpoint } from "../../generated/constants.js";
 import type { TokenResponse } from "../../generated/types.js";
+import { isValidIdentifier } from "../contracts/identifiers.js";
 import { AuthError, ValidationError } from "../errors.js";
 import type { HttpAction } from "../listener/routes.js";
 import { pathOf } from "../listener/routes.js";
@@ -16,8 +17,6 @@ import type { HubStore } from "./store.js";
 import { isPromise } from "./flow.js";
 import type { HubAuthOptions } from "./types.js";
 
-/** Worker ids are identifiers (PROTOCOL.md 10.3), with an end-of-input anchor and a length cap. */
-const IDENTIFIER = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** SHA-256 hex of a token: only hashes of STS tokens are stored. */
 export function tokenHash(token: string): string {
@@ -187,8 +186,9 @@ export class HubAuth {
   /** The id the request names (path or `X-Worker-ID`, else `claimedId`), checked to be an identifier. */
   #checkedHint(ctx: ListenerContext, claimedId: string | null | undefined): string | null {
     const hint = ctx.workerIdHint ?? (typeof claimedId === "string" ? claimedId : null);
-    if (hint !== null && !IDENTIFIER.test(hint)) {
-      throw new ValidationError(`Invalid worker_id: '${hint.slice(0, 64)}'. Must be alphanumeric, underscores, or hyphens only.`, [
+    // Worker ids are identifiers (PROTOCOL.md 10.3), at most 128 characters.
+    if (hint !== null && !isValidIdentifier(hint, 128)) {
+      throw new ValidationError(`Invalid worker_id: '${String(hint).slice(0, 64)}'. Must be alphanumeric, underscores, or hyphens only.`, [
         { path: "/worker_id", message: "not an identifier" },
       ]);
     }

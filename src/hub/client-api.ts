@@ -16,6 +16,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, Header, IgnoredReason, Limit } from "../../generated/constants.js";
+import { isValidIdentifier } from "../contracts/identifiers.js";
 import { AuthError, RxonError, ValidationError } from "../errors.js";
 import { abandonBody, declaredLength, hasBody, isJsonContentType, readBody, unsupportedMediaType, BodyRefusal } from "../listener/body.js";
 import { errorAnswer, jsonText, sendError, sendJson } from "../listener/respond.js";
@@ -23,7 +24,7 @@ import { pathOf } from "../listener/routes.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { parseJson } from "../wire/json.js";
 import { submitOptionsOf } from "./client-request.js";
-import type { CancelVerdict, JobRecord } from "./store.js";
+import { isTerminal, type CancelVerdict, type JobRecord } from "./store.js";
 import type { ClientApiOptions, ClientToken, SubmitOptions, TaskHandle } from "./types.js";
 
 /** Path prefix of the client API. */
@@ -54,9 +55,7 @@ const TRACEPARENT_HEADER = "traceparent";
 const TRACESTATE_HEADER = "tracestate";
 const IDEMPOTENCY_HEADER = "idempotency-key";
 
-const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
 export type { ClientApiOptions };
-const TERMINAL = new Set(["finished", "failed", "cancelled"]);
 
 function digest(token: string): Buffer {
   return createHash("sha256").update(token, "utf8").digest();
@@ -146,7 +145,7 @@ export class ClientApi {
       const jobId = rest.slice("/tasks/".length);
       if (method !== "GET" && method !== "DELETE") return this.#notAllowed(req, res, "GET, DELETE");
       if (hasBody(req)) await readBody(req, this.#maxBodyBytes, this.#bodyTimeoutMs);
-      const job = JOB_ID.test(jobId) ? await this.#hub.store.getJob(jobId) : undefined;
+      const job = isValidIdentifier(jobId, 128) ? await this.#hub.store.getJob(jobId) : undefined;
       // Another owner's job is as unknown as a job that does not exist.
       if (job === undefined || (!caller.admin && job.owner !== caller.owner)) throw failure(404, "Job not found", IgnoredReason.JOB_NOT_FOUND);
       return method === "GET" ? this.#get(job, query, res) : this.#cancel(job, res, caller);
@@ -198,7 +197,7 @@ export class ClientApi {
 
   async #get(job: JobRecord, query: string, res: ServerResponse): Promise<void> {
     const waitMs = this.#waitOf(query);
-    if (waitMs > 0 && !TERMINAL.has(job.state)) {
+    if (waitMs > 0 && !isTerminal(job.state)) {
       job = (await this.#wait(job.jobId, waitMs, res)) ?? job;
     }
     if (res.destroyed) return;
@@ -233,7 +232,7 @@ export class ClientApi {
     res.once("close", wake);
     try {
       const current = await this.#hub.store.getJob(jobId);
-      if (current === undefined || TERMINAL.has(current.state) || this.#closed) return current;
+      if (current === undefined || isTerminal(current.state) || this.#closed) return current;
       await woken;
       return await this.#hub.store.getJob(jobId);
     } finally {
@@ -270,7 +269,7 @@ function view(job: JobRecord): Record<string, unknown> {
     task_id: job.taskId,
     status: job.state,
     progress: job.progress,
-    outcome: TERMINAL.has(job.state)
+    outcome: isTerminal(job.state)
       ? {
           status: job.status,
           data: job.data,

@@ -198,8 +198,3 @@ export class Registry {
 export function isReplay(err: unknown): boolean {
   return err instanceof AuthError && err.details.reason === "replay";
 }
-
-/** Terminal status of a job as the protocol names it. */
-export function statusOf(job: JobRecord): string {
-  return job.status ?? (job.state === "cancelled" ? TaskStatus.CANCELLED : job.state === "failed" ? TaskStatus.FAILURE : TaskStatus.SUCCESS);
-}

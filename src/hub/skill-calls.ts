@@ -11,6 +11,7 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, Header, Limit } from "../../generated/constants.js";
+import { isValidIdentifier } from "../contracts/identifiers.js";
 import { RxonError, ValidationError } from "../errors.js";
 import { certIdentityOf } from "../listener/cert.js";
 import { abandonBody, declaredLength, isJsonContentType, readBody, unsupportedMediaType } from "../listener/body.js";
@@ -145,7 +146,7 @@ function callOf(body: JsonValue): { skill: string; params: Record<string, unknow
     throw new ValidationError("Request body must be a JSON object", [{ path: "", message: "must be an object" }]);
   }
   const { skill_name: skill, params, task_id: taskId } = body as Record<string, JsonValue>;
-  if (typeof skill !== "string" || !/^[A-Za-z0-9_-]{1,128}$/.test(skill)) {
+  if (!isValidIdentifier(skill, 128)) {
     throw new ValidationError("skill_name must be a skill name", [{ path: "/skill_name", message: "must be a skill name" }]);
   }
   if (params !== undefined && (params === null || typeof params !== "object" || Array.isArray(params))) {

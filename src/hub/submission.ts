@@ -7,6 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { ErrorCode } from "../../generated/constants.js";
 import type { SkillInfo, TaskError } from "../../generated/types.js";
+import { isValidIdentifier } from "../contracts/identifiers.js";
 import { validateParams } from "../contracts/validate.js";
 import { RateLimitError, ValidationError, type ValidationIssue } from "../errors.js";
 import { parseTraceparent } from "../tracing/context.js";
@@ -18,7 +19,6 @@ import type { Outcomes } from "./outcomes.js";
 import { taskIdOf, type JobParent, type NewJob, type SubmitVerdict } from "./store.js";
 import type { SubmitOptions, TaskHandle } from "./types.js";
 
-const IDENTIFIER = /^[A-Za-z0-9_-]{1,128}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
 /** How long cached contracts of a skill are trusted before a refusal is confirmed against the store. */
 const CONTRACTS_FRESH_MS = 1000;
@@ -87,7 +87,7 @@ export class Submissions {
   #newJob(options: SubmitOptions, parent: JobParent | undefined): NewJob {
     const core = this.#core;
     if (options === null || typeof options !== "object") throw new ValidationError("Submit options must be an object", [{ path: "", message: "must be an object" }]);
-    if (typeof options.type !== "string" || !IDENTIFIER.test(options.type)) {
+    if (!isValidIdentifier(options.type, 128)) {
       throw new ValidationError("Task type must be a skill name (letters, digits, _ and -, at most 128)", [{ path: "/type", message: "must be a skill name" }]);
     }
     const params = options.params ?? {};

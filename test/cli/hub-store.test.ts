@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hasRedisServer, startRedis, type RedisServer } from "../helpers/redis.js";
+import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
 import { start, stop, type Proc } from "../e2e/procs.js";
 
-const available = hasRedisServer();
+const available = requireRedis("rxon hub --store redis://");
 const WORKER_SECRET = "worker-secret-store-1";
 const CLIENT_TOKEN = "client-token-store-1";
 

@@ -15,11 +15,11 @@ import { defineSkill } from "../../src/contracts/index.js";
 import { Hub, type HubServer } from "../../src/hub/index.js";
 import { RedisStore } from "../../src/hub/redis/index.js";
 import { Worker } from "../../src/worker/index.js";
-import { hasRedisServer, startRedis, type RedisServer } from "../helpers/redis.js";
+import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
 import { api } from "./client-http.js";
 import { until } from "./helpers.js";
 
-const available = hasRedisServer();
+const available = requireRedis("hubs sharing a Redis store");
 const ROOT = resolve(import.meta.dirname, "../..");
 const CLIENT = "client-token-multi-hub";
 const TOKENS: Record<string, string> = { "w-1": "secret-w-1", "w-2": "secret-w-2" };
@@ -203,5 +203,3 @@ describe.skipIf(!available)("hubs sharing a Redis store", () => {
     expect((await api(second.url, "GET", `${hungPath}?wait=20`, {}, CLIENT)).body).toMatchObject({ status: "cancelled" });
   });
 });
-
-if (!available) test.skip("hubs sharing a Redis store: redis-server not installed (apt-get install redis-server)", () => {});

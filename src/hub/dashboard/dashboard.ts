@@ -24,6 +24,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode } from "../../../generated/constants.js";
+import { isValidIdentifier } from "../../contracts/identifiers.js";
 import { AuthError, RxonError } from "../../errors.js";
 import { abandonBody, hasBody } from "../../listener/body.js";
 import { errorAnswer, sendError, sendJson } from "../../listener/respond.js";
@@ -48,7 +49,6 @@ export type { DashboardOptions } from "./options.js";
 
 /** Longest request target accepted (filters are short; this only bounds work). */
 const MAX_URL = 2048;
-const ID = /^[A-Za-z0-9_-]{1,128}$/;
 const API = `${DASHBOARD_PREFIX}/api/`;
 const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   "Content-Security-Policy":
@@ -203,7 +203,7 @@ export class Dashboard {
     const parts = route.split("/");
     const [head, id, action] = parts;
     if (parts.length > 3 || head === undefined) throw fail(404, "Not found");
-    if (id !== undefined && !ID.test(id)) throw fail(404, "Not found");
+    if (id !== undefined && !isValidIdentifier(id, 128)) throw fail(404, "Not found");
     const get = method === "GET" && action === undefined;
     const post = method === "POST";
     if (head === "ticket" && id === undefined && post) {
