@@ -6,16 +6,10 @@ import { Worker } from "../../src/worker/index.js";
 import { defineSkill } from "../../src/contracts/index.js";
 import { SECRETS, until } from "./helpers.js";
 import { api as request, type Answer, type ApiOptions } from "./client-http.js";
+import { double } from "../helpers/skills.js";
 
 const TOKEN = "client-token-0123456789";
 
-const double = defineSkill({
-  name: "double",
-  version: "1.0.0",
-  input: Type.Object({ n: Type.Number() }),
-  output: Type.Object({ n: Type.Number() }),
-  handler: (p) => ({ n: p.n * 2 }),
-});
 
 /** Runs until cancelled (or 60 s). */
 const hang = defineSkill({

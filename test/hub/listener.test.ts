@@ -1,18 +1,10 @@
 /** The hub behind a real listener on 127.0.0.1:0, with rxon Worker runtimes connecting over HTTP. */
 import { afterEach, describe, expect, it } from "vitest";
-import Type from "typebox";
 import { Hub, type HubServer } from "../../src/hub/index.js";
 import { Worker } from "../../src/worker/index.js";
-import { defineSkill } from "../../src/contracts/index.js";
 import { SECRETS, until } from "./helpers.js";
+import { double } from "../helpers/skills.js";
 
-const double = defineSkill({
-  name: "double",
-  version: "1.0.0",
-  input: Type.Object({ n: Type.Number() }),
-  output: Type.Object({ n: Type.Number() }),
-  handler: (p) => ({ n: p.n * 2 }),
-});
 /** Breaks its own contract: the hub must turn its output into CONTRACT_VIOLATION_ERROR. */
 const liar = { info: { ...double.info, name: "liar" }, handler: () => ({ n: "not a number" }) };
 

@@ -18,19 +18,13 @@ import { Worker } from "../../src/worker/index.js";
 import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
 import { api } from "./client-http.js";
 import { until } from "./helpers.js";
+import { double } from "../helpers/skills.js";
 
 const available = requireRedis("hubs sharing a Redis store");
 const ROOT = resolve(import.meta.dirname, "../..");
 const CLIENT = "client-token-multi-hub";
 const TOKENS: Record<string, string> = { "w-1": "secret-w-1", "w-2": "secret-w-2" };
 
-const double = defineSkill({
-  name: "double",
-  version: "1.0.0",
-  input: Type.Object({ n: Type.Number() }),
-  output: Type.Object({ n: Type.Number() }),
-  handler: (p) => ({ n: p.n * 2 }),
-});
 
 let started = 0;
 const hang = defineSkill({

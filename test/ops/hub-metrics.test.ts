@@ -3,9 +3,7 @@
  * requests sent raw, and the counters, gauges and histograms checked against what was done.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import Type from "typebox";
 import { ErrorCode, Header } from "../../generated/constants.js";
-import { defineSkill } from "../../src/contracts/index.js";
 import { RxonError } from "../../src/errors.js";
 import { Hub } from "../../src/hub/index.js";
 import { attachHubMetrics, serveMetrics, type HubMetrics } from "../../src/metrics/index.js";
@@ -13,14 +11,8 @@ import { waitUntil } from "../../src/testing/index.js";
 import { Worker } from "../../src/worker/index.js";
 import { SECRETS } from "../hub/helpers.js";
 import { parseExposition, sum, value, type Sample } from "./metrics-text.js";
+import { double } from "../helpers/skills.js";
 
-const double = defineSkill({
-  name: "double",
-  version: "1.0.0",
-  input: Type.Object({ n: Type.Number() }),
-  output: Type.Object({ n: Type.Number() }),
-  handler: (p) => ({ n: p.n * 2 }),
-});
 const refuse = {
   info: { name: "refuse", version: "1.0.0" },
   handler: () => {
