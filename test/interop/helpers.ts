@@ -4,6 +4,7 @@
 import Type from "typebox";
 import { defineSkill } from "../../src/contracts/index.js";
 import { Worker, type WorkerOptions } from "../../src/worker/index.js";
+import { FakePythonOrchestrator, type FakePythonOptions } from "./fake-python-orchestrator.js";
 
 /** Sleeps `ms` (param), then answers `{slept}`. */
 export const nap = defineSkill({
@@ -69,4 +70,19 @@ export function worker(url: string, options: Partial<WorkerOptions> & Pick<Worke
 /** Stops every worker made by {@link worker} (for afterEach). */
 export async function stopWorkers(): Promise<void> {
   await Promise.all(workers.splice(0).map((w) => w.stop({ graceMs: 0 })));
+}
+
+const fakes: FakePythonOrchestrator[] = [];
+
+/** Starts a fake Python orchestrator that {@link stopAll} closes. */
+export async function fake(options: FakePythonOptions = {}): Promise<FakePythonOrchestrator> {
+  const f = await new FakePythonOrchestrator(options).start();
+  fakes.push(f);
+  return f;
+}
+
+/** Stops the workers and closes the fakes a test started (for `afterEach`). */
+export async function stopAll(): Promise<void> {
+  await stopWorkers();
+  await Promise.all(fakes.splice(0).map((f) => f.close()));
 }

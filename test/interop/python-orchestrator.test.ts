@@ -6,21 +6,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { AuthError, NetworkError } from "../../src/errors.js";
 import { HttpTransport } from "../../src/transport/index.js";
-import { FakePythonOrchestrator, type FakePythonOptions } from "./fake-python-orchestrator.js";
-import { hang, instant, nap, stopWorkers, worker } from "./helpers.js";
+import { hang, instant, nap, fake, stopAll, worker } from "./helpers.js";
 
-const fakes: FakePythonOrchestrator[] = [];
-
-async function fake(options: FakePythonOptions = {}): Promise<FakePythonOrchestrator> {
-  const f = await new FakePythonOrchestrator(options).start();
-  fakes.push(f);
-  return f;
-}
-
-afterEach(async () => {
-  await stopWorkers();
-  await Promise.all(fakes.splice(0).map((f) => f.close()));
-});
+afterEach(stopAll);
 
 describe("rate limit whose window every request restarts (item 6)", () => {
   it("a rate-limited worker gets through: waits after consecutive 429s keep growing past the window", async () => {

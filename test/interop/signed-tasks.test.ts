@@ -7,22 +7,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { verifyHmac } from "../../src/security/hmac.js";
 import { signTask, verifyTaskSignature } from "../../src/security/task-signature.js";
 import { canonicalize } from "../../src/wire/canonical.js";
-import { FakePythonOrchestrator, type FakePythonOptions } from "./fake-python-orchestrator.js";
-import { nap, stopWorkers, worker } from "./helpers.js";
+import { nap, fake, stopAll, worker } from "./helpers.js";
 
 const KEY = "orchestrator-secret";
-const fakes: FakePythonOrchestrator[] = [];
-
-async function fake(options: FakePythonOptions = {}): Promise<FakePythonOrchestrator> {
-  const f = await new FakePythonOrchestrator(options).start();
-  fakes.push(f);
-  return f;
-}
-
-afterEach(async () => {
-  await stopWorkers();
-  await Promise.all(fakes.splice(0).map((f) => f.close()));
-});
+afterEach(stopAll);
 
 describe("signTask / verifyTaskSignature", () => {
   const task = { job_id: "j1", task_id: "t1", type: "nap", params: { ms: 1, note: "é" }, security: { signer_id: "x" } };

@@ -10,21 +10,9 @@ import { verifyHmac } from "../../src/security/hmac.js";
 import { MockTransport } from "../../src/testing/index.js";
 import { HttpTransport, type WorkerTransport } from "../../src/transport/index.js";
 import { Worker, type TaskContext } from "../../src/worker/index.js";
-import { FakePythonOrchestrator, type FakePythonOptions } from "./fake-python-orchestrator.js";
-import { stopWorkers, worker } from "./helpers.js";
+import { fake, stopAll, worker } from "./helpers.js";
 
-const fakes: FakePythonOrchestrator[] = [];
-
-async function fake(options: FakePythonOptions = {}): Promise<FakePythonOrchestrator> {
-  const f = await new FakePythonOrchestrator(options).start();
-  fakes.push(f);
-  return f;
-}
-
-afterEach(async () => {
-  await stopWorkers();
-  await Promise.all(fakes.splice(0).map((f) => f.close()));
-});
+afterEach(stopAll);
 
 /** Calls `child` with its own params and returns the outcome (or the error's name) as data. */
 const parent = defineSkill({
