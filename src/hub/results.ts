@@ -57,11 +57,14 @@ export class Results {
       // it as a replay when it was never applied.
       const job = await core.store.getJob(result.job_id);
       const s = job?.settled;
-      if (s !== undefined && s.taskId === result.task_id && s.workerId === id && s.fingerprint === fingerprintOf(result)) return { status: "accepted", transition: s.transition };
+      if (s !== undefined && s.taskId === result.task_id && s.workerId === id && s.fingerprint === fingerprintOf(result, false)) return { status: "accepted", transition: s.transition };
       core.refused("result", id, replayed);
       throw replayed;
     }
-    const settlement = { ...(await this.#settlementOf(result, id)), fingerprint: fingerprintOf(result) };
+    // Data a client could not be shown is refused here (400), before anything is read or changed.
+    const status = result.status ?? TaskStatus.SUCCESS;
+    const fingerprint = fingerprintOf(result, status !== TaskStatus.CANCELLED && status !== TaskStatus.FAILURE);
+    const settlement = { ...(await this.#settlementOf(result, id)), fingerprint };
     const verdict = await core.store.settle(id, result.job_id, result.task_id, settlement);
     switch (verdict.kind) {
       case "accepted": {
@@ -95,7 +98,6 @@ export class Results {
       return { status, error, retry: TRANSIENT_CODES.has(error.code), transition: "failure_handled" };
     }
     const data = result.data ?? {};
-    showable(data);
     // The output contract is the worker's skill for the job's type (the result does not name it).
     const [worker, job] = await Promise.all([this.#core.store.getWorker(workerId), this.#core.store.getJob(result.job_id)]);
     const skill = worker !== undefined && job !== undefined ? skillFor(worker, job.type) : undefined;
@@ -124,26 +126,30 @@ export class Results {
   }
 }
 
-/** Content hash of what a result says (status, data, error), to tell a re-send from a different result. */
-function fingerprintOf(result: TaskResult): string {
+/**
+ * Content hash of what a result says (status, data, error), to tell a re-send from a different
+ * result. The data is canonicalized where clients see it (inside `outcome.data` of a task's view),
+ * so the same pass checks it can be shown: with `mustShow`, data that cannot is refused to the
+ * worker (400 `unsendable_result`).
+ */
+function fingerprintOf(result: TaskResult, mustShow: boolean): string {
+  const status = result.status ?? TaskStatus.SUCCESS;
   let text: string;
   try {
-    text = canonicalize({ status: result.status ?? TaskStatus.SUCCESS, data: result.data ?? {}, error: result.error ?? null });
+    text = canonicalize({ outcome: { data: result.data ?? {} }, status, error: result.error ?? null });
   } catch {
-    text = `${result.status ?? ""}\u0000unrepresentable`;
+    // Something cannot be written; whether it is the data (the first refusal may name `error`).
+    if (mustShow) {
+      try {
+        canonicalize({ outcome: { data: result.data ?? {} } });
+      } catch (err) {
+        const issues = err instanceof ValidationError ? err.errors.map((e) => ({ path: e.path.replace(/^\/outcome/, ""), message: e.message })) : [];
+        throw new ValidationError(`Result data cannot be represented on the wire${issues[0] ? `: ${issues[0].path} ${issues[0].message}` : ""}`, issues.slice(0, 20), {
+          details: { reason: "unsendable_result" },
+        });
+      }
+    }
+    text = `${status}\u0000unrepresentable`;
   }
   return createHash("sha256").update(text).digest("base64url").slice(0, 22);
-}
-
-/** Refuses (400, to the worker) result data that clients could not be shown. */
-function showable(data: Record<string, unknown>): void {
-  try {
-    // As clients see it: inside `outcome.data` of a task's view.
-    canonicalize({ outcome: { data } });
-  } catch (err) {
-    const issues = err instanceof ValidationError ? err.errors.map((e) => ({ path: e.path.replace(/^\/outcome/, ""), message: e.message })) : [];
-    throw new ValidationError(`Result data cannot be represented on the wire${issues[0] ? `: ${issues[0].path} ${issues[0].message}` : ""}`, issues.slice(0, 20), {
-      details: { reason: "unsendable_result" },
-    });
-  }
 }
