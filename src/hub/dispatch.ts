@@ -3,10 +3,10 @@
  * receives. Matching itself (skills, versions, resources, artifacts, params contract) is the
  * matching module's; this file only maps hub records onto it.
  */
-import { createHash } from "node:crypto";
 import type { SkillInfo, TaskPayload, TaskError } from "../../generated/types.js";
 import { ErrorCode } from "../../generated/constants.js";
 import { matchWorker, findSkill, paramsSatisfy, type WorkerRequirement, type WorkerRecord as MatchWorker } from "../matching/requirement.js";
+import { schemaKey } from "../contracts/schema-key.js";
 import { signTask } from "../security/task-signature.js";
 import type { JobRecord, TaskRequirements, WorkerRecord } from "./store.js";
 
@@ -19,12 +19,12 @@ export const TRANSIENT_CODES: ReadonlySet<string> = new Set([
   ErrorCode.DEPENDENCY_MISSING_ERROR,
 ]);
 
-/** Content key of a JSON-able value (sorted keys), short. */
+/**
+ * Content key of a JSON-able value (the contracts' schema key: sorted keys, SHA-256), shortened.
+ * Inputs here are already bounded by the body limits; the key's own bounds sit above them.
+ */
 function contentKey(value: unknown): string {
-  const text = JSON.stringify(value, (_k, v: unknown) =>
-    v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
-  return createHash("sha256").update(text ?? "").digest("base64url").slice(0, 22);
+  return schemaKey(value, 128, 1 << 23).slice(0, 32);
 }
 
 /**

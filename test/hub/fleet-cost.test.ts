@@ -63,6 +63,17 @@ describe("dispatch cost", () => {
     expect((await poll(hub, "w-a", { token: null }))!.params).toEqual({ a: "x0" });
   });
 
+  it("keys worker profiles and requirement classes holding integers beyond 2^53 (kept exact as bigint)", async () => {
+    const hub = new Hub({ auth: {} });
+    hubs.push(hub);
+    const big = 2n ** 70n;
+    await register(hub, "cpu-1", { resources: { properties: { cpu_cores: 4, serial: big } } }, { sign: false, token: null });
+    const h = await hub.submit({ type: "echo", requirements: { extra: { rack: big } } });
+    const plain = await hub.submit({ type: "echo" });
+    expect((await poll(hub, "cpu-1", { token: null }))!.job_id).toBe(plain.jobId);
+    expect(h.status).toBe("waiting_for_worker");
+  });
+
   it("offers a GPU task to no held poll of a thousand CPU workers (one class check, no claims)", async () => {
     const { store, calls } = countingStore();
     const hub = new Hub({ auth: {}, store });
