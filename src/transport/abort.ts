@@ -36,3 +36,32 @@ export function linkSignals(...sources: (AbortSignal | undefined)[]): LinkedSign
   }
   return { signal: controller.signal, dispose };
 }
+
+/**
+ * The reason given to internal wake-ups (`controller.abort(WAKE)`): an abort without a reason
+ * builds a DOMException with a stack trace, which costs more than the whole wake-up.
+ */
+export const WAKE: unique symbol = Symbol("rxon.wake");
+
+/**
+ * Links a long-lived `source` (a worker's intake or life signal, passed on call after call) with
+ * `other`, once per source: the link is remembered for as long as the source lives, so a call
+ * made with the same source again costs one lookup instead of a new controller and two listeners.
+ * Built with `AbortSignal.any`, which holds its sources weakly, so nothing leaks.
+ */
+export class SignalLinks {
+  readonly #links = new WeakMap<AbortSignal, AbortSignal>();
+
+  constructor(private readonly other: AbortSignal) {}
+
+  /** A signal that aborts when `source` or the other signal does (just the other one without a source). */
+  of(source: AbortSignal | undefined): AbortSignal {
+    if (source === undefined) return this.other;
+    let linked = this.#links.get(source);
+    if (linked === undefined) {
+      linked = AbortSignal.any([source, this.other]);
+      this.#links.set(source, linked);
+    }
+    return linked;
+  }
+}

@@ -8,7 +8,7 @@ import type { Dispatcher } from "undici";
 import { ErrorCode, Header, ProtocolVersion } from "../../generated/constants.js";
 import { AuthError, NetworkError, ProtocolError, RateLimitError, RxonError } from "../errors.js";
 import { parseJson, type JsonValue } from "../wire/json.js";
-import { linkSignals } from "./abort.js";
+import { SignalLinks } from "./abort.js";
 import type { ResolvedTransportOptions } from "./options.js";
 import { parseRetryAfter } from "./retry-after.js";
 
@@ -59,6 +59,8 @@ export class HttpClient {
   private readonly basePath: string;
   private readonly ownVersion: string;
   private versionWarned = false;
+  /** Each caller's signal linked with the close signal, once per caller signal. */
+  private readonly links: SignalLinks;
 
   constructor(
     baseUrl: URL,
@@ -72,6 +74,7 @@ export class HttpClient {
     this.origin = baseUrl.origin;
     this.basePath = baseUrl.pathname.replace(/\/+$/, "");
     this.ownVersion = options.protocolVersion;
+    this.links = new SignalLinks(closed);
   }
 
   /**
@@ -98,7 +101,6 @@ export class HttpClient {
     const token = this.tokens.token;
     if (token !== "") headers["x-worker-token"] = token;
     if (req.body !== undefined) headers["content-type"] = "application/json";
-    const linked = linkSignals(req.signal, this.closed);
     try {
       const res = await this.dispatcher.request({
         origin: this.origin,
@@ -106,7 +108,7 @@ export class HttpClient {
         method: req.method,
         headers,
         body: req.body,
-        signal: linked.signal,
+        signal: this.links.of(req.signal),
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
       });
@@ -117,8 +119,6 @@ export class HttpClient {
       if (this.closed.aborted) throw closedError();
       if (req.signal?.aborted) throw req.signal.reason;
       throw this.networkError(req, error);
-    } finally {
-      linked.dispose();
     }
   }
 

@@ -9,6 +9,7 @@ import type { Heartbeat, SkillInfo, WorkerRegistration } from "../../generated/t
 import { AuthError, isRxonError, ProtocolError, RateLimitError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { WorkerTransport } from "../transport/types.js";
+import { WAKE } from "../transport/abort.js";
 import { Backoff } from "../transport/backoff.js";
 import type { TypedEmitter } from "./emitter.js";
 import type { RateLimitHold } from "./rate-limit.js";
@@ -99,7 +100,7 @@ export class Session {
   /** Sends a heartbeat as soon as possible (state change). */
   requestHeartbeat(): void {
     this.heartbeatRequested = true;
-    this.wake?.abort();
+    this.wake?.abort(WAKE);
   }
 
   /**
@@ -109,8 +110,11 @@ export class Session {
    * several changes within that time make one heartbeat with the newest status.
    */
   requestLoadHeartbeat(): void {
+    // Already pending: the wait in progress ends at the cooldown anyway (a task starts and ends
+    // many times a second on a busy worker; each wake-up would only find nothing new to do).
+    if (this.loadChanged) return;
     this.loadChanged = true;
-    this.wake?.abort();
+    this.wake?.abort(WAKE);
   }
 
   /** Registers again as soon as possible (the orchestrator refused a call as from an unknown worker). */
@@ -234,7 +238,7 @@ export class Session {
       if (this.loadChanged) left = Math.min(left, this.lastLoadHeartbeatAt + this.s.heartbeatCooldownMs - clock.now());
       if (left <= 0) return;
       const wake = (this.wake = new AbortController());
-      const onStop = (): void => wake.abort();
+      const onStop = (): void => wake.abort(WAKE);
       signal.addEventListener("abort", onStop, { once: true });
       await clock.sleep(left, wake.signal);
       signal.removeEventListener("abort", onStop);

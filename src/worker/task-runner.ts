@@ -9,7 +9,7 @@ import type { TaskPayload, TaskResult } from "../../generated/types.js";
 import { RxonError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { verifyTaskSignature } from "../security/task-signature.js";
-import { linkSignals } from "../transport/abort.js";
+import { linkSignals, WAKE } from "../transport/abort.js";
 import { receivedForm } from "../transport/received.js";
 import type { SkillCallOptions, SkillCallOutcome } from "../transport/types.js";
 import type { WorkerTransport } from "../transport/types.js";
@@ -107,7 +107,7 @@ export class TaskRunner {
     } catch (err) {
       outcome = errorOutcome(err, String(task.type), logger);
     } finally {
-      finished?.abort();
+      finished?.abort(WAKE);
     }
     tracing.span.setAttribute("rxon.task.status", outcome.status);
     tracing.span.end(outcome.error);

@@ -9,6 +9,7 @@ import { RateLimitError, RxonError, ValidationError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import type { WorkerTransport } from "../transport/types.js";
 import { hashPayload } from "../wire/canonical.js";
+import { WAKE } from "../transport/abort.js";
 import { Backoff } from "../transport/backoff.js";
 import { systemClock } from "./clock.js";
 import { TypedEmitter, type Unsubscribe } from "./emitter.js";
@@ -359,7 +360,7 @@ export class Worker {
 
   private async waitForSlot(signal: AbortSignal): Promise<void> {
     const wake = (this.slotWake = new AbortController());
-    const onStop = (): void => wake.abort();
+    const onStop = (): void => wake.abort(WAKE);
     signal.addEventListener("abort", onStop, { once: true });
     // The wake-up is the normal path; the timeout only guards against a missed one.
     await this.clock.sleep(60_000, wake.signal);
@@ -428,7 +429,7 @@ export class Worker {
       .finally(() => {
         this.running.delete(task.task_id);
         this.taskPromises.delete(done);
-        this.slotWake?.abort();
+        this.slotWake?.abort(WAKE);
         this.session.requestLoadHeartbeat();
       });
     this.taskPromises.add(done);
