@@ -7,6 +7,7 @@
  * | route | answer |
  * |---|---|
  * | `POST /_client/tasks` | 202 `{job_id, task_id, status}` |
+ * | `POST /_client/tasks?wait=s` | 200 with the view once the task ended within `s`, else 202 with the view |
  * | `GET /_client/tasks/{job_id}[?wait=s]` | 200 `{job_id, task_id, status, progress?, outcome?}` |
  * | `DELETE /_client/tasks/{job_id}` | 202 `{job_id, task_id, status}` |
  *
@@ -36,8 +37,11 @@ export interface ClientApiHub {
   /** Cancels; with `owner`, only that owner's job. */
   cancel(jobId: string, owner?: string): Promise<CancelVerdict>;
   readonly store: { getJob(jobId: string): JobRecord | undefined | Promise<JobRecord | undefined> };
-  /** Calls `wake` when the job ends (on any hub); returns the function that stops watching. */
-  watch(jobId: string, wake: () => void): () => void;
+  /**
+   * Calls `wake` when the job ends (on any hub), with its ended record when at hand; also for a
+   * job that ended just before. Returns the function that stops watching.
+   */
+  watch(jobId: string, wake: (job?: JobRecord) => void): () => void;
 }
 
 /** Who is calling: the owner id of the credential and whether it sees every job. */
@@ -139,16 +143,35 @@ export class ClientApi {
     const rest = path.slice(CLIENT_PREFIX.length);
     if (rest === "/tasks") {
       if (method !== "POST") return this.#notAllowed(req, res, "POST");
-      return this.#submit(req, res, caller);
+      return this.#submit(req, res, caller, query);
     }
     if (rest.startsWith("/tasks/")) {
       const jobId = rest.slice("/tasks/".length);
       if (method !== "GET" && method !== "DELETE") return this.#notAllowed(req, res, "GET, DELETE");
       if (hasBody(req)) await readBody(req, this.#maxBodyBytes, this.#bodyTimeoutMs);
-      const job = isValidIdentifier(jobId, 128) ? await this.#hub.store.getJob(jobId) : undefined;
-      // Another owner's job is as unknown as a job that does not exist.
-      if (job === undefined || (!caller.admin && job.owner !== caller.owner)) throw failure(404, "Job not found", IgnoredReason.JOB_NOT_FOUND);
-      return method === "GET" ? this.#get(job, query, res) : this.#cancel(job, res, caller);
+      const valid = isValidIdentifier(jobId, 128);
+      // A bad `wait` is refused after the job is found: an unknown job is 404 whatever the query.
+      let waitMs = 0;
+      let badWait: unknown;
+      try {
+        if (method === "GET") waitMs = this.#waitOf(query);
+      } catch (err) {
+        badWait = err;
+      }
+      // The watch starts before the read, so an end in between wakes it.
+      const ending = valid && waitMs > 0 ? this.#watch(jobId, waitMs, res) : undefined;
+      try {
+        const job = valid ? await this.#hub.store.getJob(jobId) : undefined;
+        // Another owner's job is as unknown as a job that does not exist.
+        if (job === undefined || (!caller.admin && job.owner !== caller.owner)) throw failure(404, "Job not found", IgnoredReason.JOB_NOT_FOUND);
+        if (badWait !== undefined) throw badWait;
+        if (method === "DELETE") return await this.#cancel(job, res, caller);
+        const now = ending === undefined || isTerminal(job.state) ? job : await this.#afterWait(jobId, ending);
+        if (!res.destroyed) sendJson(res, 200, jsonText(view(now ?? job)));
+      } finally {
+        ending?.stop();
+      }
+      return;
     }
     throw failure(404, "Not found", ErrorCode.INVALID_INPUT_ERROR);
   }
@@ -177,7 +200,8 @@ export class ClientApi {
     sendJson(res, 405, JSON.stringify({ error: "Method not allowed", code: ErrorCode.INVALID_INPUT_ERROR }), { Allow: allow });
   }
 
-  async #submit(req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> {
+  async #submit(req: IncomingMessage, res: ServerResponse, caller: Caller, query: string): Promise<void> {
+    const waitMs = this.#waitOf(query);
     const length = declaredLength(req, this.#maxBodyBytes);
     if (length === 0) throw new ValidationError("Request body is empty", [{ path: "", message: "body is empty" }]);
     if (!isJsonContentType(req, true)) throw unsupportedMediaType();
@@ -192,16 +216,21 @@ export class ClientApi {
     if (this.#closed) throw failure(503, "Hub is shutting down", ErrorCode.TRANSIENT_ERROR);
     const handle: TaskHandle = await this.#hub.submit(options);
     this.#logger.info({ job_id: handle.jobId, type: options.type }, "hub client api: task submitted");
-    sendJson(res, 202, jsonText({ job_id: handle.jobId, task_id: handle.taskId, status: handle.status }));
-  }
-
-  async #get(job: JobRecord, query: string, res: ServerResponse): Promise<void> {
-    const waitMs = this.#waitOf(query);
-    if (waitMs > 0 && !isTerminal(job.state)) {
-      job = (await this.#wait(job.jobId, waitMs, res)) ?? job;
+    if (waitMs === 0) {
+      sendJson(res, 202, jsonText({ job_id: handle.jobId, task_id: handle.taskId, status: handle.status }));
+      return;
     }
-    if (res.destroyed) return;
-    sendJson(res, 200, jsonText(view(job)));
+    // Submit and wait in one exchange: the job's view, 200 once it ended, 202 while it has not.
+    // Watching starts right after the submission; an end before that is among the recent ends.
+    const ending = this.#watch(handle.jobId, waitMs, res);
+    try {
+      const job = isTerminal(handle.status) ? await this.#hub.store.getJob(handle.jobId) : await this.#afterWait(handle.jobId, ending);
+      if (res.destroyed) return;
+      if (job === undefined) sendJson(res, 202, jsonText({ job_id: handle.jobId, task_id: handle.taskId, status: handle.status }));
+      else sendJson(res, isTerminal(job.state) ? 200 : 202, jsonText(view(job)));
+    } finally {
+      ending.stop();
+    }
   }
 
   async #cancel(job: JobRecord, res: ServerResponse, caller: Caller): Promise<void> {
@@ -219,28 +248,34 @@ export class ClientApi {
   }
 
   /**
-   * Holds until the job ends, `ms` pass, the client leaves or the API closes; then reads the job
-   * again. The wake-up is registered before that read, so an end in between is not missed.
+   * Starts waiting for `jobId` to end: `ended` resolves with the ended record when the hub has it,
+   * with undefined when the job ended elsewhere, `ms` passed, the client left or the API closed.
+   * Call `stop()` once done with it.
    */
-  async #wait(jobId: string, ms: number, res: ServerResponse): Promise<JobRecord | undefined> {
-    let wake!: () => void;
-    const woken = new Promise<void>((resolve) => (wake = resolve));
+  #watch(jobId: string, ms: number, res: ServerResponse): Ending {
+    let wake!: (job?: JobRecord) => void;
+    const ended = new Promise<JobRecord | undefined>((resolve) => (wake = resolve));
     const unwatch = this.#hub.watch(jobId, wake);
-    this.#open.add(wake);
-    const timer = setTimeout(wake, ms);
+    const stop = (): void => wake();
+    this.#open.add(stop);
+    const timer = setTimeout(stop, ms);
     timer.unref();
-    res.once("close", wake);
-    try {
-      const current = await this.#hub.store.getJob(jobId);
-      if (current === undefined || isTerminal(current.state) || this.#closed) return current;
-      await woken;
-      return await this.#hub.store.getJob(jobId);
-    } finally {
-      clearTimeout(timer);
-      res.off("close", wake);
-      this.#open.delete(wake);
-      unwatch();
-    }
+    res.once("close", stop);
+    return {
+      ended,
+      stop: () => {
+        clearTimeout(timer);
+        res.off("close", stop);
+        this.#open.delete(stop);
+        unwatch();
+      },
+    };
+  }
+
+  /** The job once `ending` resolved: the ended record it carries, or the store's current one. */
+  async #afterWait(jobId: string, ending: Ending): Promise<JobRecord | undefined> {
+    const job = this.#closed ? undefined : await ending.ended;
+    return job ?? (await this.#hub.store.getJob(jobId));
   }
 
   /** Answers without reading the rest of a body that will not be used, then closes the connection. */
@@ -253,6 +288,12 @@ export class ClientApi {
       if (!res.writableFinished) req.socket.destroy();
     });
   }
+}
+
+/** A wait for one job's end (see `ClientApi#watch`). */
+interface Ending {
+  readonly ended: Promise<JobRecord | undefined>;
+  stop(): void;
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {

@@ -29,12 +29,21 @@ export function outcomeOf(job: JobRecord): TaskOutcome {
   };
 }
 
+/** How many ended jobs {@link Outcomes} remembers for watches that start late. */
+const RECENT_ENDS = 4096;
+
 /** Handles and outcome promises of the jobs this process submitted or looks at. */
 export class Outcomes {
   readonly #core: HubCore;
   readonly #local = new Map<string, LocalJob>();
-  /** Wake-ups of anything waiting for a job to end (client API `?wait`, skill calls). */
-  readonly #watchers = new Map<string, Set<() => void>>();
+  /** Wake-ups of anything waiting for a job to end (client API `?wait`), given its record when known. */
+  readonly #watchers = new Map<string, Set<(job?: JobRecord) => void>>();
+  /**
+   * Jobs that ended lately (the oldest dropped past {@link RECENT_ENDS}), with their record when
+   * a transition of this hub ended them: a watch that starts just after the end still wakes, and
+   * a waiter woken with the record answers without reading the store.
+   */
+  readonly #recent = new Map<string, JobRecord | undefined>();
 
   constructor(core: HubCore) {
     this.#core = core;
@@ -140,24 +149,53 @@ export class Outcomes {
     else c.cancelled++;
     this.observe(job);
     this.#core.events.emit("task:completed", outcomeOf(job));
+    // Local handles and watchers learn the end from the record at hand; the store's "ended"
+    // signal, which follows, then finds nothing left to read for.
+    this.#settle(job.jobId, job);
   }
 
   /** A job ended somewhere: resolve its local promise and wake its watchers. */
   async ended(jobId: string): Promise<void> {
-    const watchers = this.#watchers.get(jobId);
-    if (watchers !== undefined) for (const wake of [...watchers]) wake();
+    this.#settle(jobId, undefined);
     const l = this.#local.get(jobId);
     if (l === undefined) return;
     const job = await this.#core.store.getJob(jobId);
-    if (job === undefined || !isTerminal(job.state)) return;
+    if (job === undefined || !isTerminal(job.state) || this.#local.get(jobId) !== l) return;
     this.#local.delete(jobId);
     l.state = job.state;
     l.taskId = job.taskId;
     l.resolve(outcomeOf(job));
   }
 
-  /** Calls `wake` when `jobId` ends; returns the function that stops watching. */
-  watch(jobId: string, wake: () => void): () => void {
+  /** Notes that `jobId` ended (with its record when known), wakes its watchers and, with the record, its local handle. */
+  #settle(jobId: string, job: JobRecord | undefined): void {
+    const known = this.#recent.get(jobId);
+    if (job !== undefined || !this.#recent.has(jobId)) {
+      this.#recent.delete(jobId);
+      this.#recent.set(jobId, job ?? known);
+      if (this.#recent.size > RECENT_ENDS) this.#recent.delete(this.#recent.keys().next().value!);
+    }
+    const watchers = this.#watchers.get(jobId);
+    if (watchers !== undefined) for (const wake of [...watchers]) wake(job ?? known);
+    const l = job === undefined ? undefined : this.#local.get(jobId);
+    if (l === undefined || job === undefined) return;
+    this.#local.delete(jobId);
+    l.state = job.state;
+    l.taskId = job.taskId;
+    l.resolve(outcomeOf(job));
+  }
+
+  /**
+   * Calls `wake` once `jobId` ends (on any hub), with the ended record when this hub has it;
+   * at once (in a microtask) for a job that ended lately. Returns the function that stops watching.
+   */
+  watch(jobId: string, wake: (job?: JobRecord) => void): () => void {
+    if (this.#recent.has(jobId)) {
+      const job = this.#recent.get(jobId);
+      let on = true;
+      queueMicrotask(() => on && wake(job));
+      return () => void (on = false);
+    }
     let set = this.#watchers.get(jobId);
     if (set === undefined) this.#watchers.set(jobId, (set = new Set()));
     set.add(wake);

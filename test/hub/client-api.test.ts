@@ -92,6 +92,44 @@ describe("hub client API", () => {
     expect((await api(server.url, "GET", `/_client/tasks/${jobId}?wait=30`)).body).toMatchObject({ outcome: { status: "success" } });
   });
 
+  it("submits and waits in one request: POST ?wait answers 200 with the outcome, or 202 with the view in time", async () => {
+    const { server, hub } = await setup();
+    await startWorker(server.url, "cpu-1", [double]);
+    const done = await api(server.url, "POST", "/_client/tasks?wait=30", { body: { type: "double", params: { n: 4 } } });
+    expect(done.status).toBe(200);
+    const jobId = done.body!.job_id as string;
+    expect(done.body).toMatchObject({ job_id: jobId, status: "finished", outcome: { status: "success", data: { n: 8 }, worker_id: "cpu-1", attempts: 1 } });
+    expect(hub.clientApi.waiting).toBe(0);
+
+    // Nobody runs it: the wait passes and the answer is the queued view.
+    const queued = await api(server.url, "POST", "/_client/tasks?wait=0.2", { body: { type: "nobody-runs-this" } });
+    expect(queued.status).toBe(202);
+    expect(queued.body).toMatchObject({ status: "waiting_for_worker" });
+    expect(queued.body!.outcome).toBeUndefined();
+
+    // A retry of a finished submission (same Idempotency-Key) answers its outcome at once.
+    const first = await api(server.url, "POST", "/_client/tasks?wait=30", { body: { type: "double", params: { n: 5 } }, headers: { "Idempotency-Key": "k-1" } });
+    const again = await api(server.url, "POST", "/_client/tasks?wait=30", { body: { type: "double", params: { n: 5 } }, headers: { "Idempotency-Key": "k-1" } });
+    expect(first.body).toMatchObject({ status: "finished", outcome: { data: { n: 10 } } });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ job_id: first.body!.job_id, status: "finished", outcome: { data: { n: 10 } } });
+
+    // A bad wait is refused before anything is queued.
+    const submitted = (await hub.stats()).submitted;
+    expect((await api(server.url, "POST", "/_client/tasks?wait=soon", { body: { type: "double", params: { n: 1 } } })).status).toBe(400);
+    expect((await hub.stats()).submitted).toBe(submitted);
+  });
+
+  it("answers every GET ?wait held on a job when it ends, also many at once", async () => {
+    const { server, hub } = await setup();
+    const jobId = (await api(server.url, "POST", "/_client/tasks", { body: { type: "double", params: { n: 3 } } })).body!.job_id as string;
+    const held = Array.from({ length: 5 }, () => api(server.url, "GET", `/_client/tasks/${jobId}?wait=30`));
+    await until(() => hub.clientApi.waiting === 5, 10_000);
+    await startWorker(server.url, "cpu-1", [double]);
+    for (const answer of await Promise.all(held)) expect(answer.body).toMatchObject({ status: "finished", outcome: { data: { n: 6 } } });
+    expect(hub.clientApi.waiting).toBe(0);
+  });
+
   it("cancels a queued and a running task", async () => {
     const { server, hub } = await setup();
     const queued = (await api(server.url, "POST", "/_client/tasks", { body: { type: "nobody-runs-this" } })).body!.job_id as string;
