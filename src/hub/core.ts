@@ -12,6 +12,7 @@ import type { ListenerContext } from "../listener/types.js";
 import type { Logger } from "../logger.js";
 import { MessageVerifier, type MessageKind } from "../security/index.js";
 import { HubAuth } from "./auth.js";
+import { HandedOut } from "./handed-out.js";
 import { MemoryStore } from "./memory-store.js";
 import type { HubStore, QueueLimits } from "./store.js";
 
@@ -92,6 +93,8 @@ export class HubCore {
     throttled: 0,
     released: 0,
   };
+  /** The skill of each task this hub handed out, for its result's contract check. */
+  readonly handedOut = new HandedOut();
   /** Local clock for wire timestamps (store transitions use the store's clock). */
   readonly now: () => number;
   closed = false;

@@ -13,7 +13,7 @@ import type { WorkerRecord as MatchView } from "../matching/requirement.js";
 import { findSkill } from "../matching/requirement.js";
 import { canonicalize } from "../wire/canonical.js";
 import type { HubCore } from "./core.js";
-import { acceptsParams, canRunClass, matchView, payloadFor, profileOf } from "./dispatch.js";
+import { acceptsParams, canRunClass, matchView, payloadFor, profileOf, skillFor } from "./dispatch.js";
 import { isPromise, runFlow, wait, type Flow } from "./flow.js";
 import type { Outcomes } from "./outcomes.js";
 import type { JobRecord, QueueEntry, QueueInfo, TaskRequirements, WorkerRecord } from "./store.js";
@@ -91,7 +91,9 @@ export class Dispatcher {
       await this.release(job, "client_gone");
       return null;
     }
-    return this.#payload(job, id);
+    const payload = await this.#payload(job, id);
+    if (payload !== null) core.handedOut.note(job.taskId, id, skillFor(worker, job.type));
+    return payload;
   }
 
   /** The payload of a claimed job; a job that cannot be written ends as failed instead of running forever. */

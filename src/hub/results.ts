@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { ErrorCode, TaskStatus } from "../../generated/constants.js";
-import type { ResultResponse, TaskResult } from "../../generated/types.js";
+import type { ResultResponse, SkillInfo, TaskResult } from "../../generated/types.js";
 import { validateResult } from "../contracts/validate.js";
 import { AuthError, ValidationError } from "../errors.js";
 import type { ListenerContext } from "../listener/types.js";
@@ -89,18 +89,25 @@ export class Results {
     }
   }
 
+  /** The worker's skill for the result's job, from the store's records of both. */
+  async #skillFromStore(result: TaskResult, workerId: string): Promise<SkillInfo | undefined> {
+    const [worker, job] = await Promise.all([this.#core.store.getWorker(workerId), this.#core.store.getJob(result.job_id)]);
+    return worker !== undefined && job !== undefined ? skillFor(worker, job.type) : undefined;
+  }
+
   /** What a result means for its job, decided before the transition (contracts need the worker's skill). */
   async #settlementOf(result: TaskResult, workerId: string): Promise<Settlement> {
     const status = result.status ?? TaskStatus.SUCCESS;
+    const handed = this.#core.handedOut.take(result.task_id, workerId);
     if (status === TaskStatus.CANCELLED) return { status, transition: "cancelled_handled" };
     if (status === TaskStatus.FAILURE) {
       const error = normalizeError(result.error);
       return { status, error, retry: TRANSIENT_CODES.has(error.code), transition: "failure_handled" };
     }
     const data = result.data ?? {};
-    // The output contract is the worker's skill for the job's type (the result does not name it).
-    const [worker, job] = await Promise.all([this.#core.store.getWorker(workerId), this.#core.store.getJob(result.job_id)]);
-    const skill = worker !== undefined && job !== undefined ? skillFor(worker, job.type) : undefined;
+    // The output contract is the worker's skill for the job's type (the result does not name it):
+    // remembered when this hub handed the task out, read from the store otherwise.
+    const skill = handed?.skill ?? (await this.#skillFromStore(result, workerId));
     if (status === TaskStatus.SUCCESS) {
       const check = skill !== undefined ? validateResult(skill, data) : { ok: true as const };
       if (!check.ok && check.reason === "invalid") {
