@@ -9,13 +9,15 @@
  * 2. `rxon hub`, memory store, one process;
  * 3. `rxon hub --store redis://`, one process;
  * 4. three `rxon hub` processes on one Redis, clients and workers spread over them round-robin;
+ *    rows 2–4 each twice: clients doing `POST` then `GET ?wait` (two exchanges per task), and
+ *    clients doing `POST ?wait` (submit and wait in one exchange);
  * 5. BullMQ on the same Redis: one BullMQ Worker with concurrency 16 in the worker child process,
  *    clients doing `queue.add` + `job.waitUntilFinished(queueEvents)`.
  *
  * Clients run in this process (undici, one connection per lane). Each row: a warm-up, then ROUNDS
  * timed rounds; the rate is the median round, p50/p99 submit-to-outcome are over all rounds, and
  * p99 submit-to-dispatch is the worker handler's start minus the submit time (one machine's clock).
- * `RXON_BENCH_E2E_ROWS=floor,memory,redis,redis3,bullmq` runs only those rows (all by default);
+ * `RXON_BENCH_E2E_ROWS=floor,memory,memory1,redis,redis1,redis3,redis31,bullmq` runs only those rows (all by default);
  * `RXON_BENCH_CPU_PROF=<dir>` runs the hub and child processes with `--cpu-prof` into that directory.
  * Every process started here is stopped by PID at the end, also when a row fails.
  */
@@ -42,6 +44,14 @@ const WARMUP_MS = 2000;
 const CLIENT_TOKEN = "bench-client-token-e2e";
 const FLOOR = "floor: node:http + undici, POST + GET per task";
 const BULLMQ = "BullMQ 6.7.0, same Redis, 16 concurrent consumers";
+const TWO = "POST + GET ?wait";
+const ONE = "POST ?wait";
+const MEMORY = `rxon hub, memory store, 1 process, ${TWO}`;
+const MEMORY1 = `rxon hub, memory store, 1 process, ${ONE}`;
+const REDIS = `rxon hub, Redis store, 1 process, ${TWO}`;
+const REDIS1 = `rxon hub, Redis store, 1 process, ${ONE}`;
+const REDIS3 = `rxon hub, Redis store, 3 processes, ${TWO}`;
+const REDIS31 = `rxon hub, Redis store, 3 processes, ${ONE}`;
 
 /** Every process this bench started, stopped by PID at the end. */
 const children = new Set<ChildProcess>();
@@ -248,15 +258,26 @@ async function rounds(name: string, task: Task, note: string, floor: string | un
   };
 }
 
+/**
+ * How a client submits and waits: `two` requests (`POST /_client/tasks`, then
+ * `GET /_client/tasks/{id}?wait=30`), or `one` (`POST /_client/tasks?wait=30`, submit and wait in
+ * one exchange, then `GET ?wait` only if the task outlived the wait).
+ */
+type ClientMode = "one" | "two";
+
 /** A client-API closed-loop task against hubs `urls` (lane i talks to hub i mod n). */
-function clientApiTask(urls: string[], agent: Agent): Task {
+function clientApiTask(urls: string[], agent: Agent, mode: ClientMode): Task {
   const headers = { "x-client-token": CLIENT_TOKEN, "content-type": "application/json" };
   return async (lane, n) => {
     const url = urls[lane % urls.length]!;
     const t = nowAbs();
-    const posted = await request(`${url}/_client/tasks`, { dispatcher: agent, method: "POST", headers, body: JSON.stringify({ type: "echo", params: { n, t } }) });
-    const sub = (await posted.body.json()) as { job_id?: string };
-    if (posted.statusCode !== 202 || sub.job_id === undefined) throw new Error(`submit answered ${posted.statusCode}: ${JSON.stringify(sub)}`);
+    const posted = await request(`${url}/_client/tasks${mode === "one" ? "?wait=30" : ""}`, { dispatcher: agent, method: "POST", headers, body: JSON.stringify({ type: "echo", params: { n, t } }) });
+    const sub = (await posted.body.json()) as { job_id?: string; outcome?: { status: string; data?: { d: number } } };
+    if ((posted.statusCode !== 202 && posted.statusCode !== 200) || sub.job_id === undefined) throw new Error(`submit answered ${posted.statusCode}: ${JSON.stringify(sub)}`);
+    if (sub.outcome !== undefined) {
+      if (sub.outcome.status !== "success") throw new Error(`task went wrong: ${JSON.stringify(sub)}`);
+      return { total: nowAbs() - t, dispatch: sub.outcome.data!.d };
+    }
     for (;;) {
       const got = await request(`${url}/_client/tasks/${sub.job_id}?wait=30`, { dispatcher: agent, method: "GET", headers: { "x-client-token": CLIENT_TOKEN } });
       const view = (await got.body.json()) as { status?: string; outcome?: { status: string; data?: { d: number } } };
@@ -281,7 +302,7 @@ function floorTask(url: string, agent: Agent): Task {
 }
 
 /** Rows 2–4: `hubs` rxon hub processes on `store`, 16 Workers spread over them. */
-async function hubRow(name: string, files: { tokens: string; clients: string }, store: string, hubs: number, note: string, redis?: RedisServer): Promise<BenchRow> {
+async function hubRow(name: string, files: { tokens: string; clients: string }, store: string, hubs: number, mode: ClientMode, note: string, redis?: RedisServer): Promise<BenchRow> {
   const prefix = `e2e-${process.pid}-${Date.now()}`;
   const procs: ChildProcess[] = [];
   let workers: { pid: number; stop: () => Promise<void> } | undefined;
@@ -294,7 +315,7 @@ async function hubRow(name: string, files: { tokens: string; clients: string }, 
       urls.push(h.url);
     }
     workers = await startWorkers(["workers", JSON.stringify(urls), String(WORKERS)]);
-    return await rounds(name, clientApiTask(urls, agent), note, FLOOR, { hub: procs.map((p) => p.pid!), workers: [workers.pid], redis: redis === undefined ? [] : [redis.pid] }, redis?.port);
+    return await rounds(name, clientApiTask(urls, agent, mode), note, FLOOR, { hub: procs.map((p) => p.pid!), workers: [workers.pid], redis: redis === undefined ? [] : [redis.pid] }, redis?.port);
   } finally {
     await workers?.stop();
     await Promise.all(procs.map((p) => stopProcess(p)));
@@ -354,8 +375,9 @@ export async function run(): Promise<BenchRow[]> {
     const want = (row: string): boolean => only === undefined || only.includes(row);
     const rows: BenchRow[] = [];
     if (want("floor")) rows.push(await floorRow());
-    if (want("memory")) rows.push(await hubRow("rxon hub, memory store, 1 process", files, "memory", 1, "16 signed Workers"));
-    if (!["redis", "redis3", "bullmq"].some(want)) return rows;
+    if (want("memory")) rows.push(await hubRow(MEMORY, files, "memory", 1, "two", "16 signed Workers"));
+    if (want("memory1")) rows.push(await hubRow(MEMORY1, files, "memory", 1, "one", "16 signed Workers"));
+    if (!["redis", "redis1", "redis3", "bullmq"].some(want)) return rows;
     if (!hasRedisServer()) {
       // The Redis and BullMQ rows need a redis-server; the others still tell something.
       rows.push({ name: "Redis and BullMQ rows skipped", opsPerSec: 0, usPerOp: 0, note: REDIS_INSTALL_HINT });
@@ -363,8 +385,10 @@ export async function run(): Promise<BenchRow[]> {
     }
     redis = await startRedis();
     const redisUrl = `${redis.url}/0`;
-    if (want("redis")) rows.push(await hubRow("rxon hub, Redis store, 1 process", files, redisUrl, 1, "16 signed Workers", redis));
-    if (want("redis3")) rows.push(await hubRow("rxon hub, Redis store, 3 processes", files, redisUrl, 3, "16 signed Workers and the client lanes round-robin; target ≥ 1,500/s, p99 submit-to-dispatch < 50 ms", redis));
+    if (want("redis")) rows.push(await hubRow(REDIS, files, redisUrl, 1, "two", "16 signed Workers", redis));
+    if (want("redis1")) rows.push(await hubRow(REDIS1, files, redisUrl, 1, "one", "16 signed Workers", redis));
+    if (want("redis3")) rows.push(await hubRow(REDIS3, files, redisUrl, 3, "two", "16 signed Workers and the client lanes round-robin; target ≥ 1,500/s, p99 submit-to-dispatch < 50 ms", redis));
+    if (want("redis31")) rows.push(await hubRow(REDIS31, files, redisUrl, 3, "one", "16 signed Workers and the client lanes round-robin; target ≥ 1,500/s, p99 submit-to-dispatch < 50 ms", redis));
     if (want("bullmq")) rows.push(await bullmqRow(redis));
     const byName = new Map(rows.map((r) => [r.name, r]));
     const bull = byName.get(BULLMQ);
@@ -373,8 +397,10 @@ export async function run(): Promise<BenchRow[]> {
       if (r === undefined || bull === undefined) return;
       r.note = `${(r.opsPerSec / bull.opsPerSec).toFixed(2)}x BullMQ (target ${target}); ${r.note ?? ""}`;
     };
-    vs("rxon hub, memory store, 1 process", "≥ 1.0x");
-    vs("rxon hub, Redis store, 1 process", "≥ 0.75x");
+    vs(MEMORY, "≥ 1.0x");
+    vs(MEMORY1, "≥ 1.0x");
+    vs(REDIS, "≥ 0.75x");
+    vs(REDIS1, "≥ 0.75x");
     return rows;
   } finally {
     await redis?.stop();
