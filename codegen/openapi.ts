@@ -154,9 +154,14 @@ export function openApiDocument(files: SchemaFile[], sourceName: string): Schema
               description: "Repeating a submit with the same key answers the first submit's task instead of creating another.",
               schema: { type: "string", minLength: 1, maxLength: 256 },
             },
+            { name: "wait", in: "query", required: false, description: "Submit and wait: seconds to hold the answer until the task ends (cut to the hub's maximum, 60 by default). Then 200 with the task's view once it ended, else 202 with the view so far.", schema: { type: "number", minimum: 0 } },
           ],
           requestBody: body("ClientTaskRequest"),
-          responses: { "202": { description: "Queued.", content: json(ref("ClientTaskAccepted")) }, ...clientErrors("400", "401", "403", "413", "415", "429", "503") },
+          responses: {
+            "200": { description: "Submitted with `wait`, and ended within it.", content: json(ref("ClientTaskView")) },
+            "202": { description: "Queued (with `wait`: the task's view, not ended within the wait).", content: json({ oneOf: [ref("ClientTaskAccepted"), ref("ClientTaskView")] }) },
+            ...clientErrors("400", "401", "403", "413", "415", "429", "503"),
+          },
         },
       },
       "/_client/tasks/{job_id}": {
