@@ -9,6 +9,12 @@
  *   queue, serving the same `echo`; same messages.
  * - `floor-server`: a bare node:http server answering every request with a small JSON body; sends
  *   `{ready, url}`; exits on `{stop}`.
+ * - `relay-server`: the least a hub of this protocol's shape does, on bare node:http: `POST
+ *   /_client/tasks[?wait]` queues a task (answering at once, or when it ends), `GET
+ *   /_worker/poll` takes one (held until there is one), `POST /_worker/result` ends it, `GET
+ *   /_client/tasks/{id}?wait` answers when it ended. No signing, checks or store; sends `{ready, url}`.
+ * - `relay-workers <url> <count>`: `count` bare undici loops of poll, echo, result against a relay
+ *   server; sends `{ready}`, stops on `{stop}`.
  *
  * Every `echo` answers `{n, d}`: `d` is the submit-to-dispatch time in ms, the handler's start
  * minus the client's submit time `t` (both `performance.timeOrigin + performance.now()`, one
@@ -102,11 +108,93 @@ async function floorServer(): Promise<void> {
   send({ ready: true, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
 }
 
+/** See the file comment: a queue, held polls and held waits on bare node:http, nothing else. */
+async function relayServer(): Promise<void> {
+  type Held = (body: string) => void;
+  const queue: { id: string; body: string }[] = [];
+  const polls: Held[] = [];
+  const ended = new Map<string, string>();
+  const waits = new Map<string, Held>();
+  let next = 0;
+  const json = (res: import("node:http").ServerResponse, status: number, body: string): void => {
+    res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+    res.end(body);
+  };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const url = req.url ?? "";
+      if (req.method === "POST" && url.startsWith("/_client/tasks")) {
+        const id = `j${next++}`;
+        const task = `{"job_id":"${id}","params":${Buffer.concat(chunks).toString()}}`;
+        const poll = polls.shift();
+        if (poll !== undefined) poll(task);
+        else queue.push({ id, body: task });
+        if (url.includes("wait=")) waits.set(id, (outcome) => json(res, 200, `{"job_id":"${id}","status":"finished","outcome":${outcome}}`));
+        else json(res, 202, `{"job_id":"${id}","status":"waiting_for_worker"}`);
+      } else if (req.method === "GET" && url.startsWith("/_client/tasks/")) {
+        const id = url.slice("/_client/tasks/".length).split("?")[0]!;
+        const outcome = ended.get(id);
+        if (outcome !== undefined) {
+          ended.delete(id);
+          json(res, 200, `{"job_id":"${id}","status":"finished","outcome":${outcome}}`);
+        } else waits.set(id, (o) => json(res, 200, `{"job_id":"${id}","status":"finished","outcome":${o}}`));
+      } else if (req.method === "GET" && url.startsWith("/_worker/poll")) {
+        const task = queue.shift();
+        if (task !== undefined) json(res, 200, task.body);
+        else polls.push((body) => json(res, 200, body));
+      } else if (req.method === "POST" && url.startsWith("/_worker/result")) {
+        const result = JSON.parse(Buffer.concat(chunks).toString()) as { job_id: string; data: unknown };
+        const outcome = JSON.stringify({ status: "success", data: result.data });
+        const wait = waits.get(result.job_id);
+        waits.delete(result.job_id);
+        if (wait !== undefined) wait(outcome);
+        else ended.set(result.job_id, outcome);
+        json(res, 200, `{"status":"accepted"}`);
+      } else json(res, 404, "{}");
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  onStop(async () => {
+    server.closeAllConnections();
+    server.close();
+  });
+  send({ ready: true, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+}
+
+/** See the file comment: bare poll/echo/result loops, one connection each. */
+async function relayWorkers(url: string, count: number): Promise<void> {
+  const { Agent, request } = await import("undici");
+  const agent = new Agent({ connections: count * 2, pipelining: 1 });
+  let running = true;
+  const loops = Array.from({ length: count }, async () => {
+    while (running) {
+      const polled = await request(`${url}/_worker/poll`, { dispatcher: agent, method: "GET" }).catch(() => undefined);
+      if (polled === undefined) continue;
+      const task = (await polled.body.json()) as { job_id: string; params: { n: number; t: number } };
+      const body = JSON.stringify({ job_id: task.job_id, status: "success", data: echo(task.params) });
+      const posted = await request(`${url}/_worker/result`, { dispatcher: agent, method: "POST", headers: { "content-type": "application/json" }, body }).catch(() => undefined);
+      await posted?.body.text();
+    }
+  });
+  onStop(async () => {
+    running = false;
+    await agent.destroy();
+    await Promise.allSettled(loops);
+    send({ stopped: true });
+  });
+  send({ ready: true });
+}
+
 // Only as the entry point of a child process (the bench imports helpers from here).
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const [mode, arg1, arg2, arg3] = process.argv.slice(2);
   if (mode === "workers") await rxonWorkers(JSON.parse(arg1!) as string[], Number(arg2));
   else if (mode === "bullmq") await bullmqWorker(Number(arg1), arg2!, Number(arg3));
   else if (mode === "floor-server") await floorServer();
+  else if (mode === "relay-server") await relayServer();
+  else if (mode === "relay-workers") await relayWorkers(arg1!, Number(arg2));
   else throw new Error(`unknown mode ${mode}`);
 }

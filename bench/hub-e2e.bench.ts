@@ -4,8 +4,10 @@
  * register, polls and results, in one child process) run the task, closed loop. All rows in one
  * run, next to each other:
  *
- * 1. floor: a bare node:http server process and the same client lanes doing the same client round
- *    trips per task (POST + GET), no workers;
+ * 1. floors: a bare node:http server process and the same client lanes doing the same client round
+ *    trips per task (POST + GET), no workers; and a bare relay hub (a queue, held polls and held
+ *    waits on node:http, no signing, checks or store) with 16 bare poll/result loops: the least a
+ *    hub of this protocol's shape costs here, whatever it is written in;
  * 2. `rxon hub`, memory store, one process;
  * 3. `rxon hub --store redis://`, one process;
  * 4. three `rxon hub` processes on one Redis, clients and workers spread over them round-robin;
@@ -17,7 +19,7 @@
  * Clients run in this process (undici, one connection per lane). Each row: a warm-up, then ROUNDS
  * timed rounds; the rate is the median round, p50/p99 submit-to-outcome are over all rounds, and
  * p99 submit-to-dispatch is the worker handler's start minus the submit time (one machine's clock).
- * `RXON_BENCH_E2E_ROWS=floor,memory,memory1,redis,redis1,redis3,redis31,bullmq` runs only those rows (all by default);
+ * `RXON_BENCH_E2E_ROWS=floor,relay,relay1,memory,memory1,redis,redis1,redis3,redis31,bullmq` runs only those rows (all by default);
  * `RXON_BENCH_CPU_PROF=<dir>` runs the hub and child processes with `--cpu-prof` into that directory.
  * Every process started here is stopped by PID at the end, also when a row fails.
  */
@@ -46,6 +48,8 @@ const FLOOR = "floor: node:http + undici, POST + GET per task";
 const BULLMQ = "BullMQ 6.7.0, same Redis, 16 concurrent consumers";
 const TWO = "POST + GET ?wait";
 const ONE = "POST ?wait";
+const RELAY = `floor: bare relay hub, ${TWO}`;
+const RELAY1 = `floor: bare relay hub, ${ONE}`;
 const MEMORY = `rxon hub, memory store, 1 process, ${TWO}`;
 const MEMORY1 = `rxon hub, memory store, 1 process, ${ONE}`;
 const REDIS = `rxon hub, Redis store, 1 process, ${TWO}`;
@@ -335,6 +339,38 @@ async function floorRow(): Promise<BenchRow> {
   }
 }
 
+/** The relay floor: the least a hub of this shape costs (bare node:http, no signing, checks or store). */
+async function relayRow(mode: ClientMode): Promise<BenchRow> {
+  const server = forkChild(["relay-server"]);
+  const agent = new Agent({ connections: LANES, pipelining: 1 });
+  let workers: { pid: number; stop: () => Promise<void> } | undefined;
+  try {
+    const url = await message(server, (m) => (typeof m.url === "string" ? m.url : undefined));
+    workers = await startWorkers(["relay-workers", url, String(WORKERS)]);
+    const name = mode === "one" ? RELAY1 : RELAY;
+    return await rounds(name, relayTask(url, agent, mode), "bare node:http relay: a queue, held polls and held waits; 16 bare undici poll/result loops; no signing, checks or store", undefined, { server: [server.pid!], workers: [workers.pid] });
+  } finally {
+    await workers?.stop();
+    await agent.close();
+    await stopProcess(server);
+  }
+}
+
+/** A task against the relay server: the same client exchanges as {@link clientApiTask}, no token. */
+function relayTask(url: string, agent: Agent, mode: ClientMode): Task {
+  const headers = { "content-type": "application/json" };
+  return async (_lane, n) => {
+    const t = nowAbs();
+    const posted = await request(`${url}/_client/tasks${mode === "one" ? "?wait=30" : ""}`, { dispatcher: agent, method: "POST", headers, body: JSON.stringify({ n, t }) });
+    let view = (await posted.body.json()) as { job_id: string; outcome?: { data: { d: number } } };
+    if (view.outcome === undefined) {
+      const got = await request(`${url}/_client/tasks/${view.job_id}?wait=30`, { dispatcher: agent, method: "GET" });
+      view = (await got.body.json()) as typeof view;
+    }
+    return { total: nowAbs() - t, dispatch: view.outcome!.data.d };
+  };
+}
+
 async function bullmqRow(redis: RedisServer): Promise<BenchRow> {
   const { Queue, QueueEvents } = await import("bullmq");
   const name = `e2e-${process.pid}-${Date.now()}`;
@@ -375,6 +411,8 @@ export async function run(): Promise<BenchRow[]> {
     const want = (row: string): boolean => only === undefined || only.includes(row);
     const rows: BenchRow[] = [];
     if (want("floor")) rows.push(await floorRow());
+    if (want("relay")) rows.push(await relayRow("two"));
+    if (want("relay1")) rows.push(await relayRow("one"));
     if (want("memory")) rows.push(await hubRow(MEMORY, files, "memory", 1, "two", "16 signed Workers"));
     if (want("memory1")) rows.push(await hubRow(MEMORY1, files, "memory", 1, "one", "16 signed Workers"));
     if (!["redis", "redis1", "redis3", "bullmq"].some(want)) return rows;
