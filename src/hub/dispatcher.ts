@@ -16,7 +16,7 @@ import type { HubCore } from "./core.js";
 import { acceptsParams, canRunClass, matchView, payloadFor, profileOf, skillFor } from "./dispatch.js";
 import { isPromise, runFlow, wait, type Flow } from "./flow.js";
 import type { Outcomes } from "./outcomes.js";
-import type { JobRecord, QueueEntry, QueueInfo, TaskRequirements, WorkerRecord } from "./store.js";
+import type { JobRecord, NewJob, QueueEntry, QueueInfo, TaskRequirements, WorkerRecord } from "./store.js";
 import { PollWaiters, type Waiter } from "./waiters.js";
 
 /** Entries looked at per queue head. */
@@ -47,6 +47,8 @@ export class Dispatcher {
    * a job still waiting.
    */
   readonly #paramsMemo = new Map<string, boolean>();
+  /** Type and params of jobs submitted on this hub and not yet handed out (oldest dropped past MEMO_LIMIT). */
+  readonly #submitted = new Map<string, { readonly type: string; readonly params: Record<string, unknown> }>();
   /** Params checks whose job is being read: concurrent polls that see the same head share one read. */
   readonly #paramsPending = new Map<string, Promise<boolean | undefined>>();
   /** Skills whose queues are being looked up. */
@@ -125,9 +127,14 @@ export class Dispatcher {
     core.events.emit("task:requeued", { jobId: back.jobId, taskId: back.taskId, workerId: undefined, reason });
   }
 
-  /** Records the requirement class of a queue (a submission on this hub knows it already). */
-  learnQueue(queue: string, skill: string, requirements: TaskRequirements): void {
-    if (!this.#queueReqs.has(queue)) this.#queueReqs.set(queue, { skill, requirements });
+  /**
+   * Learns what a submission on this hub knows already: its queue's requirement class, and its
+   * params, so that a poll checking them against a contract need not read the job back.
+   */
+  learnJob(job: Pick<NewJob, "jobId" | "queue" | "type" | "requirements" | "params">): void {
+    if (!this.#queueReqs.has(job.queue)) this.#queueReqs.set(job.queue, { skill: job.type, requirements: job.requirements });
+    this.#submitted.set(job.jobId, { type: job.type, params: job.params });
+    if (this.#submitted.size > MEMO_LIMIT) this.#submitted.delete(this.#submitted.keys().next().value!);
   }
 
   /** A task was queued (here or on another hub): offer it to held polls that can run it. */
@@ -260,6 +267,9 @@ export class Dispatcher {
     const key = `${profile}\u0000${jobId}`;
     const known = this.#paramsMemo.get(key);
     if (known !== undefined) return known;
+    // Submitted here: its params are at hand (whether it still waits is the claim's business).
+    const mine = this.#submitted.get(jobId);
+    if (mine !== undefined) return this.#paramsOf(key, view, { state: "waiting_for_worker", ...mine }) ?? false;
     let pending = this.#paramsPending.get(key);
     if (pending === undefined) {
       const read = this.#core.store.getJob(jobId);
@@ -273,7 +283,7 @@ export class Dispatcher {
   }
 
   /** The params check of a job just read, memoized; undefined (not memoized) when it no longer waits. */
-  #paramsOf(key: string, view: MatchView, job: JobRecord | undefined): boolean | undefined {
+  #paramsOf(key: string, view: MatchView, job: Pick<JobRecord, "state" | "type" | "params"> | undefined): boolean | undefined {
     if (job === undefined || job.state !== "waiting_for_worker") return undefined;
     const skill = findSkill(view.supported_skills, job.type);
     const ok = skill?.input_schema === undefined ? skill !== undefined : acceptsParams(view, job.type, job.params);
@@ -284,6 +294,7 @@ export class Dispatcher {
 
   #assigned(job: JobRecord, workerId: string): void {
     const core = this.#core;
+    this.#submitted.delete(job.jobId);
     core.counters.dispatched++;
     this.#outcomes.observe(job);
     core.events.emit("task:dispatched", { jobId: job.jobId, taskId: job.taskId, workerId, attempt: job.attempts });

@@ -12,6 +12,7 @@ import type { ListenerContext } from "../listener/types.js";
 import { canonicalize } from "../wire/canonical.js";
 import type { HubCore } from "./core.js";
 import { normalizeError, skillFor, TRANSIENT_CODES } from "./dispatch.js";
+import { isPromise } from "./flow.js";
 import type { Outcomes } from "./outcomes.js";
 import { isReplay } from "./registry.js";
 import { isTerminal, type IgnoreReason, type Settlement } from "./store.js";
@@ -65,7 +66,10 @@ export class Results {
     const status = result.status ?? TaskStatus.SUCCESS;
     const fingerprint = fingerprintOf(result, status !== TaskStatus.CANCELLED && status !== TaskStatus.FAILURE);
     const settlement = { ...(await this.#settlementOf(result, id)), fingerprint };
-    const verdict = await core.store.settle(id, result.job_id, result.task_id, settlement);
+    // Not awaited when the store answers at once: the end is then announced (and waiting
+    // handles resolved from the record) before the store's "ended" signal is heard.
+    const answer = core.store.settle(id, result.job_id, result.task_id, settlement);
+    const verdict = isPromise(answer) ? await answer : answer;
     switch (verdict.kind) {
       case "accepted": {
         const job = verdict.job;

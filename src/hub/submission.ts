@@ -33,7 +33,7 @@ export class Submissions {
   readonly #contracts = new Map<string, { at: number; list: readonly SkillInfo[] }>();
 
   /** Told of each queue a submission goes to, before the transition (set by the hub). */
-  onQueue: (queue: string, skill: string, requirements: NewJob["requirements"]) => void = () => {};
+  onQueue: (job: NewJob) => void = () => {};
 
   constructor(core: HubCore, outcomes: Outcomes) {
     this.#core = core;
@@ -58,7 +58,7 @@ export class Submissions {
       return follow ? this.#outcomes.handle(verdict.job) : this.#outcomes.snapshot(verdict.job);
     }
     if (follow) this.#outcomes.expect(job.jobId, taskIdOf(job.jobId, 0));
-    this.onQueue(job.queue, job.type, job.requirements);
+    this.onQueue(job);
     let verdict: SubmitVerdict;
     try {
       // Not awaited when the store answers at once: `task:submitted` is then announced before

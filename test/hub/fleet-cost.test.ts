@@ -105,18 +105,52 @@ describe("dispatch cost", () => {
   it("reads a queued job once per worker profile to check its params, however many polls see it at the head", async () => {
     // getJob and peek answer through promises, so the polls' claims run concurrently, as on Redis.
     const { store, calls } = countingStore(["getJob", "peek"]);
+    // Submitted on another hub sharing the store: the polling hub has to read the params.
     const hub = new Hub({ auth: {}, store });
-    hubs.push(hub);
+    const submitter = new Hub({ auth: {}, store });
+    hubs.push(hub, submitter);
     const contract = skill("echo", { input_schema: { type: "object", properties: { n: { type: "number" } }, required: ["n"] } });
     const workers = Array.from({ length: 8 }, (_, i) => `cpu-${i}`);
     for (const id of workers) await register(hub, id, { resources: CPU, supported_skills: [contract] }, { sign: false, token: null });
     const jobs = new Set<string>();
-    for (let n = 0; n < 8; n++) jobs.add((await hub.submit({ type: "echo", params: { n } })).jobId);
+    for (let n = 0; n < 8; n++) jobs.add((await submitter.submit({ type: "echo", params: { n } })).jobId);
     calls.clear();
     const tasks = await Promise.all(workers.map((id) => poll(hub, id, { token: null })));
     // Every poll got a task of its own; the eight jobs were each read once, not once per poll.
     expect(new Set(tasks.map((t) => t?.job_id))).toEqual(jobs);
     expect(calls.get("getJob")).toBe(8);
+
+    // Submitted on the polling hub itself: the params are at hand, nothing is read.
+    const mine = new Set<string>();
+    for (let n = 0; n < 8; n++) mine.add((await hub.submit({ type: "echo", params: { n } })).jobId);
+    calls.clear();
+    const more = await Promise.all(workers.map((id) => poll(hub, id, { token: null })));
+    expect(new Set(more.map((t) => t?.job_id))).toEqual(mine);
+    expect(calls.get("getJob") ?? 0).toBe(0);
+  });
+
+  it("checks a result against the contract it was handed out under without reading the store; elsewhere from the store", async () => {
+    const { store, calls } = countingStore();
+    const hub = new Hub({ auth: {}, store });
+    const other = new Hub({ auth: {}, store });
+    hubs.push(hub, other);
+    const contract = skill("echo", { output_schema: { type: "object", properties: { n: { type: "number" } }, required: ["n"] } });
+    await register(hub, "cpu-1", { resources: CPU, supported_skills: [contract] }, { sign: false, token: null });
+    const bad = await hub.submit({ type: "echo", params: {} });
+    const task = await poll(hub, "cpu-1", { token: null });
+    calls.clear();
+    await result(hub, "cpu-1", { job_id: task!.job_id, task_id: task!.task_id, data: { n: "not a number" } }, { sign: false, token: null });
+    expect(await bad.result()).toMatchObject({ status: "failure", error: { code: "CONTRACT_VIOLATION_ERROR" } });
+    expect(calls.get("getWorker") ?? 0).toBe(0);
+    expect(calls.get("getJob") ?? 0).toBe(0);
+
+    // The result reaches a hub that did not hand the task out: the contract comes from the store.
+    const elsewhere = await hub.submit({ type: "echo", params: {} });
+    const next = await poll(hub, "cpu-1", { token: null });
+    calls.clear();
+    await result(other, "cpu-1", { job_id: next!.job_id, task_id: next!.task_id, data: { n: "still not" } }, { sign: false, token: null });
+    expect(await elsewhere.result()).toMatchObject({ status: "failure", error: { code: "CONTRACT_VIOLATION_ERROR" } });
+    expect(calls.get("getWorker")).toBe(1);
   });
 
   it("lets timers run during a long in-process drain", async () => {
