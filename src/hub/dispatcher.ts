@@ -297,7 +297,15 @@ export class Dispatcher {
     this.#submitted.delete(job.jobId);
     core.counters.dispatched++;
     this.#outcomes.observe(job);
-    core.events.emit("task:dispatched", { jobId: job.jobId, taskId: job.taskId, workerId, attempt: job.attempts });
+    core.events.emit("task:dispatched", {
+      jobId: job.jobId,
+      taskId: job.taskId,
+      workerId,
+      attempt: job.attempts,
+      type: job.type,
+      submittedAt: job.submittedAt,
+      ...(job.dispatchedAt !== undefined ? { dispatchedAt: job.dispatchedAt } : {}),
+    });
   }
 
   /** Parks a poll; resolves with an assigned job, or null on timeout, abort or release. */

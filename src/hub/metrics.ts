@@ -258,7 +258,13 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
       j.dispatchedAt = at;
       return;
     }
-    // Dispatched before its submission event: the store's record has the times and the skill.
+    // Dispatched before its submission event (or submitted on another hub): the claim's record
+    // has the times and the skill; an event without them reads the store.
+    if (e.type !== undefined && e.submittedAt !== undefined) {
+      remember(e.jobId, { skill: skillLabel(e.type), state: "running", queuedAt: at, dispatchedAt: at });
+      dispatchLatency.observe(Math.max(0, (e.dispatchedAt ?? e.submittedAt) - e.submittedAt) / 1000);
+      return;
+    }
     const early = remember(e.jobId, { skill: "unknown", state: "running", queuedAt: at, dispatchedAt: at });
     void (async () => hub.store.getJob?.(e.jobId))()
       .then((job) => {

@@ -208,7 +208,8 @@ export interface HubEvents {
   "worker:registered": [{ workerId: string; skills: string[] }];
   "worker:expired": [{ workerId: string; requeued: string[] }];
   "task:submitted": [{ jobId: string; taskId: string; type: string }];
-  "task:dispatched": [{ jobId: string; taskId: string; workerId: string; attempt: number }];
+  /** `type`, `submittedAt` and `dispatchedAt` (store clock, epoch ms) are the job's, as the claim returned it. */
+  "task:dispatched": [{ jobId: string; taskId: string; workerId: string; attempt: number; type?: string; submittedAt?: number; dispatchedAt?: number }];
   "task:requeued": [{ jobId: string; taskId: string; workerId: string | undefined; reason: string }];
   "task:progress": [{ jobId: string; taskId?: string; workerId: string; progress: number; message: string }];
   "task:completed": [TaskOutcome];
