@@ -9,7 +9,6 @@ import { RateLimitError, RxonError, ValidationError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import type { WorkerTransport } from "../transport/types.js";
 import { hashPayload } from "../wire/canonical.js";
-import { WAKE } from "../transport/abort.js";
 import { Backoff } from "../transport/backoff.js";
 import { systemClock } from "./clock.js";
 import { TypedEmitter, type Unsubscribe } from "./emitter.js";
@@ -69,7 +68,8 @@ export class Worker {
   private readonly running = new Map<string, RunningTask>();
   private readonly taskPromises = new Set<Promise<void>>();
   private readonly counters: TaskCounters = { succeeded: 0, failed: 0, cancelled: 0, ignored: 0, lost: 0 };
-  private slotWake: AbortController | undefined;
+  /** Wakes the poll loop waiting for a free slot, if it waits. */
+  private slotFree: (() => void) | undefined;
   private readonly loops: Promise<void>[] = [];
   private startPromise: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
@@ -358,14 +358,20 @@ export class Worker {
 
   // --- polling and tasks -----------------------------------------------------------------------
 
-  private async waitForSlot(signal: AbortSignal): Promise<void> {
-    const wake = (this.slotWake = new AbortController());
-    const onStop = (): void => wake.abort(WAKE);
-    signal.addEventListener("abort", onStop, { once: true });
-    // The wake-up is the normal path; the timeout only guards against a missed one.
-    await this.clock.sleep(60_000, wake.signal);
-    signal.removeEventListener("abort", onStop);
-    if (this.slotWake === wake) this.slotWake = undefined;
+  /**
+   * Resolves when a running task ends (or intake stops). The poll loop checks for a free slot and
+   * calls this in the same turn, and a task can only end in a later one, so no end is missed.
+   */
+  private waitForSlot(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        signal.removeEventListener("abort", wake);
+        if (this.slotFree === wake) this.slotFree = undefined;
+        resolve();
+      };
+      this.slotFree = wake;
+      signal.addEventListener("abort", wake, { once: true });
+    });
   }
 
   private async pollLoop(): Promise<void> {
@@ -429,7 +435,7 @@ export class Worker {
       .finally(() => {
         this.running.delete(task.task_id);
         this.taskPromises.delete(done);
-        this.slotWake?.abort(WAKE);
+        this.slotFree?.();
         this.session.requestLoadHeartbeat();
       });
     this.taskPromises.add(done);
