@@ -63,8 +63,11 @@ local function qmember(j) return string.rep('0', 16 - #j.seq) .. j.seq .. ':' ..
 -- req: the job's requirements JSON when the caller has it (else read from the record).
 local function enqueue(j, req)
   redis.call('ZADD', B .. 'q:' .. j.queue, -tonumber(j.prio), qmember(j))
-  redis.call('SADD', B .. 'qs:' .. j.type, j.queue)
-  redis.call('HSETNX', B .. 'qi', j.queue, req or redis.call('HGET', jk(j.id), 'req'))
+  -- A queue is listed for its skill and has its class in qi together (dequeue drops both), so
+  -- only a newly listed queue needs its class written.
+  if redis.call('SADD', B .. 'qs:' .. j.type, j.queue) == 1 then
+    redis.call('HSETNX', B .. 'qi', j.queue, req or redis.call('HGET', jk(j.id), 'req'))
+  end
   redis.call('INCR', B .. 'wt')
   redis.call('HINCRBY', B .. 'ws', j.type, 1)
   if j.owner then redis.call('HINCRBY', B .. 'wo', j.owner, 1) end
