@@ -153,6 +153,19 @@ export function encodeWorker(worker: WorkerRecord): string[] {
   return out;
 }
 
+/** A worker hash as ioredis `hgetall` answers it (an object) as a {@link WorkerRecord}; undefined when empty. */
+export function decodeWorkerHash(hash: Record<string, string>): WorkerRecord | undefined {
+  const out: Record<string, unknown> = {};
+  let any = false;
+  for (const key of Object.keys(hash)) {
+    any = true;
+    // Field names come from the hub's own records; refuse ones that would reach the prototype.
+    if (key === "__proto__" || key === "constructor" || key === "prototype") continue;
+    out[key] = JSON.parse(hash[key]!);
+  }
+  return any ? (out as unknown as WorkerRecord) : undefined;
+}
+
 /** A worker hash (flat `HGETALL` answer) as a {@link WorkerRecord}; undefined when empty. */
 export function decodeWorker(flat: readonly string[]): WorkerRecord | undefined {
   if (flat.length === 0) return undefined;

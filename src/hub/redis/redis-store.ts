@@ -29,7 +29,7 @@ import type {
   WorkerRecord,
 } from "../store.js";
 import type { SkillInfo } from "../../../generated/types.js";
-import { decodeJob, decodeJobFields, decodeQueueEntry, decodeWorker, encodeWorker, jobArgs, opt, type JobFields } from "./codec.js";
+import { decodeJob, decodeJobFields, decodeQueueEntry, decodeWorker, decodeWorkerHash, encodeWorker, jobArgs, opt, type JobFields } from "./codec.js";
 import { CANCEL, CLAIM, LIST_JOBS, PROGRESS, QUEUES_OF, REJECT, RELEASE, SETTLE, SUBMIT, SWEEP } from "./scripts/jobs.js";
 import { DRAIN, EXPIRE_WORKERS, HEARTBEAT, PUT_TOKEN, REGISTER, REMOVE_WORKER, TOUCH } from "./scripts/workers.js";
 
@@ -420,7 +420,7 @@ export class RedisStore implements HubStore {
 
   async getWorker(workerId: string): Promise<WorkerRecord | undefined> {
     const r = await this.#c.hgetall(this.#key(`w:${workerId}`));
-    return decodeWorker(Object.entries(r).flat());
+    return decodeWorkerHash(r);
   }
 
   async listWorkers(limit?: number, cursor?: string): Promise<readonly WorkerRecord[]> {
@@ -438,7 +438,7 @@ export class RedisStore implements HubStore {
     const out: WorkerRecord[] = [];
     for (const [err, value] of res) {
       if (err !== null) throw err;
-      const w = decodeWorker(Object.entries(value as Record<string, string>).flat());
+      const w = decodeWorkerHash(value as Record<string, string>);
       if (w !== undefined) out.push(w);
     }
     return out;
