@@ -3,7 +3,8 @@
  * each) in a closed loop, with 1 and with 8 clients (one RedisStore and connection each, as 8 hubs
  * would), next to the floor of a bare PING in the same shape; then, with many tasks queued, what a
  * queued task costs in Redis memory and that a sweep with nothing due and a claim do not grow with
- * the queue. Skipped without redis-server.
+ * the queue; and 16 concurrent job reads on one store with and without batched writes (process CPU
+ * and Redis read events per read). Skipped without redis-server.
  */
 import { randomUUID } from "node:crypto";
 import { RedisStore } from "../src/hub/redis/index.js";
@@ -86,9 +87,43 @@ export async function run(): Promise<BenchRow[]> {
       rows.push({ name: `claim + settle, ${clients} client${clients > 1 ? "s" : ""}`, ...r, floor: floorName, note: `2 scripts per op; ${await scriptUs(stores[0]!)} µs of Redis time per script` });
       await Promise.all(stores.map((s) => s.close()));
     }
+    rows.push(...(await batching(server.url)));
     rows.push(...(await atScale(server.url)));
   } finally {
     await server.stop();
+  }
+  return rows;
+}
+
+/** 16 loops reading jobs on one store (as a hub's concurrent requests do), batchWrites on and off. */
+async function batching(url: string): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const prefix = `batch-${randomUUID()}`;
+  const seed = new RedisStore({ url, prefix });
+  const ids = await fill(seed, 64);
+  await seed.close();
+  for (const batchWrites of [false, true]) {
+    const store = new RedisStore({ url, prefix, batchWrites });
+    await store.ping();
+    let next = 0;
+    const reads = async (): Promise<number> => Number(/total_reads_processed:(\d+)/.exec(await store.redis.info("stats"))?.[1] ?? 0);
+    const r0 = await reads();
+    const cpu0 = process.cpuUsage();
+    let ops = 0;
+    const r = await median(3, () =>
+      closedLoop(16, async () => {
+        await store.getJob(ids[next++ % ids.length]!);
+        ops++;
+      }),
+    );
+    const cpu = process.cpuUsage(cpu0);
+    const perRead = ((await reads()) - r0) / ops;
+    rows.push({
+      name: `getJob, 16 concurrent, one store, batchWrites ${batchWrites ? "on" : "off"}`,
+      ...r,
+      note: `${((cpu.user + cpu.system) / ops).toFixed(1)} µs of this process's CPU per read; ${perRead.toFixed(2)} Redis read events per read`,
+    });
+    await store.close();
   }
   return rows;
 }

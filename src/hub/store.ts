@@ -155,6 +155,12 @@ export interface QueueInfo {
   readonly skill: string;
   readonly requirements: TaskRequirements;
   readonly length: number;
+  /**
+   * The first entries of the queue in dispatch order, read with the queue (what `peek(name, n)`
+   * would have answered then), when `queuesOf` was asked for `n` of them and the store supports
+   * it (a store whose reads are round trips does, so a caller can skip a `peek` of the head).
+   */
+  readonly head?: readonly QueueEntry[];
 }
 
 /** Limits on queued (waiting) tasks; a submission past any of them is refused. */
@@ -314,8 +320,11 @@ export interface HubStore {
   /** Jobs matching `filter`, newest first, at most `limit`, after the `cursor` of a previous page. */
   listJobs(filter: JobFilter, limit: number, cursor?: string): Awaitable<{ jobs: JobRecord[]; cursor?: string }>;
 
-  /** Queues of `skill` holding tasks, with their requirement class. */
-  queuesOf(skill: string): Awaitable<readonly QueueInfo[]>;
+  /**
+   * Queues of `skill` holding tasks, with their requirement class; with `head` > 0 a store may
+   * add each queue's first `head` entries ({@link QueueInfo.head}), else callers `peek`.
+   */
+  queuesOf(skill: string, head?: number): Awaitable<readonly QueueInfo[]>;
   /** The first `limit` entries of a queue in dispatch order (priority descending, FIFO within). */
   peek(queue: string, limit: number): Awaitable<readonly QueueEntry[]>;
   /** Waiting tasks per skill. */

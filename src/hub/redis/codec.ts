@@ -1,6 +1,6 @@
 /**
- * Conversion between hub records and their Redis form: job hashes (scalar fields plus opaque JSON
- * fields) and worker hashes (one JSON value per field).
+ * Conversion between hub records and their Redis form: job hashes (the scalars as one JSON object
+ * in field `s`, plus opaque JSON fields) and worker hashes (one JSON value per field).
  */
 import type { TaskError } from "../../../generated/types.js";
 import type { JobRecord, NewJob, QueueEntry, TaskState, WorkerRecord } from "../store.js";
@@ -42,73 +42,105 @@ export function jobArgs(job: NewJob): string[] {
   ];
 }
 
-/** A flat `HGETALL` answer as a map. */
-export function pairs(flat: readonly string[]): Map<string, string> {
-  const m = new Map<string, string>();
-  for (let i = 0; i + 1 < flat.length; i += 2) m.set(flat[i]!, flat[i + 1]!);
-  return m;
+/** The fields of a job hash (see the layout in scripts/prelude.ts). */
+export interface JobFields {
+  /** Scalars: one JSON object, every value a string. */
+  s?: string;
+  blob?: string;
+  req?: string;
+  data?: string;
+  err?: string;
+  prog?: string;
 }
 
-function num(v: string | undefined): number | undefined {
-  return v === undefined ? undefined : Number(v);
+/** Scalars of a job as the scripts write them (`s`). */
+interface Scalars {
+  id: string;
+  type: string;
+  queue: string;
+  prio: string;
+  maxr: string;
+  task: string;
+  gen: string;
+  att: string;
+  state: TaskState;
+  seq: string;
+  sub: string;
+  dl?: string;
+  owner?: string;
+  idem?: string;
+  wid?: string;
+  disp?: string;
+  lms?: string;
+  fin?: string;
+  creq?: string;
+  endr?: JobRecord["endReason"];
+  status?: string;
+  rwid?: string;
+  stask?: string;
+  swid?: string;
+  strans?: string;
+  sfp?: string;
 }
 
-/** A job hash (flat `HGETALL` answer) as a {@link JobRecord}. */
+/** A flat `HGETALL` answer (as scripts return it) as {@link JobFields}; only the known fields are kept. */
+export function jobFields(flat: readonly string[]): JobFields {
+  const f: JobFields = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = flat[i];
+    if (name === "s" || name === "blob" || name === "req" || name === "data" || name === "err" || name === "prog") f[name] = flat[i + 1]!;
+  }
+  return f;
+}
+
+/** A job hash (flat `HGETALL` answer, as scripts return it) as a {@link JobRecord}. */
 export function decodeJob(flat: readonly string[]): JobRecord {
-  const f = pairs(flat);
-  const blob = JSON.parse(f.get("blob") ?? "{}") as Blob;
+  const job = decodeJobFields(jobFields(flat));
+  if (job === undefined) throw new Error("RedisStore: a script answered a job without its fields");
+  return job;
+}
+
+/** A job hash as a {@link JobRecord}; undefined when it has no scalars (no such job). */
+export function decodeJobFields(f: JobFields): JobRecord | undefined {
+  if (f.s === undefined) return undefined;
+  const v = JSON.parse(f.s) as Scalars;
+  const blob = JSON.parse(f.blob ?? '{"params":{}}') as Blob;
   const job: JobRecord = {
-    jobId: f.get("id")!,
-    taskId: f.get("task")!,
-    generation: Number(f.get("gen")),
-    type: f.get("type")!,
-    queue: f.get("queue")!,
+    jobId: v.id,
+    taskId: v.task,
+    generation: Number(v.gen),
+    type: v.type,
+    queue: v.queue,
     params: blob.params,
-    requirements: JSON.parse(f.get("req") ?? "{}") as JobRecord["requirements"],
-    priority: Number(f.get("prio")),
-    maxRetries: Number(f.get("maxr")),
-    attempts: Number(f.get("att")),
-    state: f.get("state") as TaskState,
-    seq: Number(f.get("seq")),
-    submittedAt: Number(f.get("sub")),
+    requirements: JSON.parse(f.req ?? "{}") as JobRecord["requirements"],
+    priority: Number(v.prio),
+    maxRetries: Number(v.maxr),
+    attempts: Number(v.att),
+    state: v.state,
+    seq: Number(v.seq),
+    submittedAt: Number(v.sub),
   };
   const w = job as { -readonly [K in keyof JobRecord]: JobRecord[K] };
-  const deadline = num(f.get("dl"));
-  if (deadline !== undefined) w.deadline = deadline;
+  if (v.dl !== undefined) w.deadline = Number(v.dl);
   if (blob.metadata !== undefined) w.metadata = blob.metadata;
   if (blob.trace !== undefined) w.trace = blob.trace;
   if (blob.parent !== undefined) w.parent = blob.parent;
-  const owner = f.get("owner");
-  if (owner !== undefined) w.owner = owner;
-  const idem = f.get("idem");
-  if (idem !== undefined) w.idempotencyKey = idem;
-  const wid = f.get("wid");
-  if (wid !== undefined) w.workerId = wid;
-  const disp = num(f.get("disp"));
-  if (disp !== undefined) w.dispatchedAt = disp;
-  const lms = num(f.get("lms"));
-  if (lms !== undefined) w.leaseMissingSince = lms;
-  const fin = num(f.get("fin"));
-  if (fin !== undefined) w.finishedAt = fin;
-  const creq = num(f.get("creq"));
-  if (creq !== undefined) w.cancelRequestedAt = creq;
-  const endr = f.get("endr");
-  if (endr !== undefined) w.endReason = endr as JobRecord["endReason"];
-  const status = f.get("status");
-  if (status !== undefined) w.status = status;
-  const data = f.get("data");
-  if (data !== undefined) w.data = JSON.parse(data) as Record<string, unknown>;
-  const err = f.get("err");
-  if (err !== undefined) w.error = JSON.parse(err) as TaskError;
-  const rwid = f.get("rwid");
-  if (rwid !== undefined) w.resultWorkerId = rwid;
-  const stask = f.get("stask");
-  if (stask !== undefined) {
-    const fingerprint = f.get("sfp");
-    w.settled = { taskId: stask, workerId: f.get("swid")!, transition: f.get("strans")!, ...(fingerprint !== undefined ? { fingerprint } : {}) };
+  if (v.owner !== undefined) w.owner = v.owner;
+  if (v.idem !== undefined) w.idempotencyKey = v.idem;
+  if (v.wid !== undefined) w.workerId = v.wid;
+  if (v.disp !== undefined) w.dispatchedAt = Number(v.disp);
+  if (v.lms !== undefined) w.leaseMissingSince = Number(v.lms);
+  if (v.fin !== undefined) w.finishedAt = Number(v.fin);
+  if (v.creq !== undefined) w.cancelRequestedAt = Number(v.creq);
+  if (v.endr !== undefined) w.endReason = v.endr;
+  if (v.status !== undefined) w.status = v.status;
+  if (f.data !== undefined) w.data = JSON.parse(f.data) as Record<string, unknown>;
+  if (f.err !== undefined) w.error = JSON.parse(f.err) as TaskError;
+  if (v.rwid !== undefined) w.resultWorkerId = v.rwid;
+  if (v.stask !== undefined) {
+    w.settled = { taskId: v.stask, workerId: v.swid!, transition: v.strans!, ...(v.sfp !== undefined ? { fingerprint: v.sfp } : {}) };
   }
-  const prog = num(f.get("prog"));
-  if (prog !== undefined) w.progress = prog;
+  if (f.prog !== undefined) w.progress = Number(f.prog);
   return job;
 }
 
@@ -119,6 +151,19 @@ export function encodeWorker(worker: WorkerRecord): string[] {
     if (v !== undefined) out.push(k, JSON.stringify(v));
   }
   return out;
+}
+
+/** A worker hash as ioredis `hgetall` answers it (an object) as a {@link WorkerRecord}; undefined when empty. */
+export function decodeWorkerHash(hash: Record<string, string>): WorkerRecord | undefined {
+  const out: Record<string, unknown> = {};
+  let any = false;
+  for (const key of Object.keys(hash)) {
+    any = true;
+    // Field names come from the hub's own records; refuse ones that would reach the prototype.
+    if (key === "__proto__" || key === "constructor" || key === "prototype") continue;
+    out[key] = JSON.parse(hash[key]!);
+  }
+  return any ? (out as unknown as WorkerRecord) : undefined;
 }
 
 /** A worker hash (flat `HGETALL` answer) as a {@link WorkerRecord}; undefined when empty. */

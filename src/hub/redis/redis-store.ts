@@ -29,8 +29,8 @@ import type {
   WorkerRecord,
 } from "../store.js";
 import type { SkillInfo } from "../../../generated/types.js";
-import { decodeJob, decodeQueueEntry, decodeWorker, encodeWorker, jobArgs, opt } from "./codec.js";
-import { CANCEL, CLAIM, LIST_JOBS, PROGRESS, REJECT, RELEASE, SETTLE, SUBMIT, SWEEP } from "./scripts/jobs.js";
+import { decodeJob, decodeJobFields, decodeQueueEntry, decodeWorker, decodeWorkerHash, encodeWorker, jobArgs, opt, type JobFields } from "./codec.js";
+import { CANCEL, CLAIM, LIST_JOBS, PROGRESS, QUEUES_OF, REJECT, RELEASE, SETTLE, SUBMIT, SWEEP } from "./scripts/jobs.js";
 import { DRAIN, EXPIRE_WORKERS, HEARTBEAT, PUT_TOKEN, REGISTER, REMOVE_WORKER, TOUCH } from "./scripts/workers.js";
 
 /** Options of {@link RedisStore}. */
@@ -49,9 +49,18 @@ export interface RedisStoreOptions {
   pingTimeoutMs?: number;
   /** Options for the client the store creates from `url`. */
   redisOptions?: RedisOptions;
+  /**
+   * Send the commands the store issues in one turn of the event loop (its synchronous part and the
+   * promise callbacks after it) in one socket write, by corking a single (non-cluster) connection
+   * until the turn ends. Nothing waits longer than that turn. Default true.
+   */
+  batchWrites?: boolean;
 }
 
 const DEFAULT_POLICY: StorePolicy = { retentionMs: 600_000, maxRetained: 100_000, cancelGraceMs: 30_000 };
+
+/** Most entries of each queue's head `queuesOf` answers with the queue (`QueueInfo.head`); more are a `peek`. */
+const MAX_QUEUE_HEAD = 1000;
 
 /** Jobs a `listJobs` script looks at per call (bounds each script's run time). */
 const LIST_SCAN = 500;
@@ -66,6 +75,7 @@ const SCRIPTS = {
   rxonCancel: CANCEL,
   rxonSweep: SWEEP,
   rxonListJobs: LIST_JOBS,
+  rxonQueuesOf: QUEUES_OF,
   rxonRegister: REGISTER,
   rxonHeartbeat: HEARTBEAT,
   rxonTouch: TOUCH,
@@ -135,6 +145,9 @@ export class RedisStore implements HubStore {
   #subscribed: Promise<unknown> | undefined;
   readonly #listeners = new Set<SignalListener>();
   #closed = false;
+  readonly #batchWrites: boolean;
+  /** The socket corked in this turn, uncorked when the turn's callbacks are done. */
+  #corked: { uncork(): void } | undefined;
 
   constructor(options: RedisStoreOptions = {}) {
     const prefix = options.prefix ?? "rxon";
@@ -143,10 +156,13 @@ export class RedisStore implements HubStore {
     this.#base = `{${prefix}}:`;
     this.#channel = `${this.#base}signals`;
     this.#pingTimeoutMs = options.pingTimeoutMs ?? 1000;
+    this.#batchWrites = options.batchWrites ?? true;
     if (options.redis !== undefined) {
       this.redis = options.redis;
       this.#owned = false;
     } else {
+      // No ioredis auto-pipelining: its batches wait for setImmediate and build a pipeline each,
+      // which cost the hub more CPU than it saved here; see batchWrites for the batching used.
       const client = new Redis(options.url ?? "redis://127.0.0.1:6379", { ...options.redisOptions });
       // Connection errors surface as failed commands (and a failing ping()); ioredis reconnects.
       client.on("error", () => {});
@@ -161,7 +177,7 @@ export class RedisStore implements HubStore {
       throw new TypeError("RedisStore: an ioredis client with keyPrefix is not supported; use the store's prefix option");
     }
     for (const [name, lua] of Object.entries(SCRIPTS)) {
-      this.redis.defineCommand(name, { lua, numberOfKeys: 1, ...(name === "rxonListJobs" ? { readOnly: true } : {}) });
+      this.redis.defineCommand(name, { lua, numberOfKeys: 1, ...(name === "rxonListJobs" || name === "rxonQueuesOf" ? { readOnly: true } : {}) });
     }
   }
 
@@ -184,9 +200,34 @@ export class RedisStore implements HubStore {
   }
 
   #run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
-    const fn = (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[name]!;
+    const fn = (this.#c as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[name]!;
     return fn.call(this.redis, this.#base, ...args);
   }
+
+  /**
+   * The connection, corked for the rest of this turn when write batching is on: each command
+   * would otherwise be a socket write of its own, which costs more than building and reading it.
+   * The uncork runs from `process.nextTick`, which Node runs after the turn's promise callbacks,
+   * so commands issued by callbacks of one read of replies leave together, at no added delay.
+   */
+  get #c(): Redis {
+    if (this.#batchWrites && this.#corked === undefined) {
+      const r = this.#r as Redis & { isCluster?: boolean };
+      const stream = r.isCluster === true ? undefined : r.stream;
+      if (stream !== undefined && stream !== null && typeof stream.cork === "function" && !stream.destroyed) {
+        stream.cork();
+        this.#corked = stream;
+        process.nextTick(this.#uncork);
+      }
+    }
+    return this.#r;
+  }
+
+  readonly #uncork = (): void => {
+    const stream = this.#corked;
+    this.#corked = undefined;
+    stream?.uncork();
+  };
 
   #key(suffix: string): string {
     return this.#base + suffix;
@@ -206,15 +247,13 @@ export class RedisStore implements HubStore {
   }
 
   async getJob(jobId: string): Promise<JobRecord | undefined> {
-    const flat = (await this.#r.hgetall(this.#key(`j:${jobId}`))) as Record<string, string>;
-    const entries = Object.entries(flat);
-    return entries.length === 0 ? undefined : decodeJob(entries.flat());
+    return decodeJobFields((await this.#c.hgetall(this.#key(`j:${jobId}`))) as JobFields);
   }
 
   async listJobs(filter: JobFilter, limit: number, cursor?: string): Promise<{ jobs: JobRecord[]; cursor?: string }> {
     let start = "+inf";
     if (cursor !== undefined) {
-      const score = await this.#r.zscore(this.#key("jobs"), cursor);
+      const score = await this.#c.zscore(this.#key("jobs"), cursor);
       if (score === null) return { jobs: [] };
       start = `(${score}`;
     }
@@ -239,34 +278,30 @@ export class RedisStore implements HubStore {
     }
   }
 
-  async queuesOf(skill: string): Promise<readonly QueueInfo[]> {
-    const names = await this.#r.smembers(this.#key(`qs:${skill}`));
-    if (names.length === 0) return [];
-    const p = this.#r.pipeline();
-    for (const name of names) {
-      p.zcard(this.#key(`q:${name}`));
-      p.hget(this.#key("qi"), name);
-    }
-    const res = (await p.exec()) ?? [];
+  async queuesOf(skill: string, head = 0): Promise<readonly QueueInfo[]> {
+    const n = Number.isInteger(head) && head > 0 ? Math.min(head, MAX_QUEUE_HEAD) : 0;
+    const r = (await this.#run("rxonQueuesOf", skill, n)) as (string | number | string[])[];
     const out: QueueInfo[] = [];
-    names.forEach((name, i) => {
-      const length = Number(res[2 * i]?.[1] ?? 0);
-      const req = res[2 * i + 1]?.[1];
-      if (length > 0) out.push({ name, skill, requirements: typeof req === "string" ? JSON.parse(req) : {}, length });
-    });
+    for (let i = 0; i + 3 < r.length; i += 4) {
+      const flat = r[i + 3] as string[];
+      const entries: QueueEntry[] = [];
+      for (let k = 0; k + 1 < flat.length; k += 2) entries.push(decodeQueueEntry(flat[k]!, flat[k + 1]!));
+      const info = { name: String(r[i]), skill, requirements: JSON.parse(String(r[i + 2])) as QueueInfo["requirements"], length: Number(r[i + 1]) };
+      out.push(n > 0 ? { ...info, head: entries } : info);
+    }
     return out;
   }
 
   async peek(queue: string, limit: number): Promise<readonly QueueEntry[]> {
     if (limit <= 0) return [];
-    const r = await this.#r.zrange(this.#key(`q:${queue}`), 0, limit - 1, "WITHSCORES");
+    const r = await this.#c.zrange(this.#key(`q:${queue}`), 0, limit - 1, "WITHSCORES");
     const out: QueueEntry[] = [];
     for (let i = 0; i + 1 < r.length; i += 2) out.push(decodeQueueEntry(r[i]!, r[i + 1]!));
     return out;
   }
 
   async queueDepths(): Promise<Record<string, number>> {
-    const r = await this.#r.hgetall(this.#key("ws"));
+    const r = await this.#c.hgetall(this.#key("ws"));
     const out: Record<string, number> = {};
     for (const [k, v] of Object.entries(r)) {
       const n = Number(v);
@@ -276,7 +311,7 @@ export class RedisStore implements HubStore {
   }
 
   async queueLength(): Promise<number> {
-    return Number((await this.#r.get(this.#key("wt"))) ?? 0);
+    return Number((await this.#c.get(this.#key("wt"))) ?? 0);
   }
 
   async claim(workerId: string, jobIds: readonly string[]): Promise<JobRecord | null> {
@@ -384,37 +419,37 @@ export class RedisStore implements HubStore {
   }
 
   async getWorker(workerId: string): Promise<WorkerRecord | undefined> {
-    const r = await this.#r.hgetall(this.#key(`w:${workerId}`));
-    return decodeWorker(Object.entries(r).flat());
+    const r = await this.#c.hgetall(this.#key(`w:${workerId}`));
+    return decodeWorkerHash(r);
   }
 
   async listWorkers(limit?: number, cursor?: string): Promise<readonly WorkerRecord[]> {
     const from = cursor === undefined ? "-" : `(${cursor}`;
     const ids =
       limit === undefined
-        ? await this.#r.zrangebylex(this.#key("wk"), from, "+")
+        ? await this.#c.zrangebylex(this.#key("wk"), from, "+")
         : limit <= 0
           ? []
-          : await this.#r.zrangebylex(this.#key("wk"), from, "+", "LIMIT", 0, limit);
+          : await this.#c.zrangebylex(this.#key("wk"), from, "+", "LIMIT", 0, limit);
     if (ids.length === 0) return [];
-    const p = this.#r.pipeline();
+    const p = this.#c.pipeline();
     for (const id of ids) p.hgetall(this.#key(`w:${id}`));
     const res = (await p.exec()) ?? [];
     const out: WorkerRecord[] = [];
     for (const [err, value] of res) {
       if (err !== null) throw err;
-      const w = decodeWorker(Object.entries(value as Record<string, string>).flat());
+      const w = decodeWorkerHash(value as Record<string, string>);
       if (w !== undefined) out.push(w);
     }
     return out;
   }
 
   async countWorkers(): Promise<number> {
-    return this.#r.zcard(this.#key("wk"));
+    return this.#c.zcard(this.#key("wk"));
   }
 
   async contractsOf(skill: string): Promise<readonly SkillInfo[]> {
-    const values = await this.#r.hvals(this.#key(`c:${skill}`));
+    const values = await this.#c.hvals(this.#key(`c:${skill}`));
     return values.map((v) => JSON.parse(v) as SkillInfo);
   }
 
@@ -425,17 +460,17 @@ export class RedisStore implements HubStore {
   }
 
   async getToken(hash: string): Promise<TokenRecord | undefined> {
-    const v = await this.#r.get(this.#key(`t:${hash}`));
+    const v = await this.#c.get(this.#key(`t:${hash}`));
     return v === null ? undefined : (JSON.parse(v) as TokenRecord);
   }
 
   async consumeToken(hash: string): Promise<TokenRecord | undefined> {
-    const v = await this.#r.getdel(this.#key(`t:${hash}`));
+    const v = await this.#c.getdel(this.#key(`t:${hash}`));
     return v === null ? undefined : (JSON.parse(v) as TokenRecord);
   }
 
   async remember(key: string, ttlMs: number): Promise<boolean> {
-    const r = await this.#r.set(this.#key(`r:${key}`), "1", "PX", Math.max(1, Math.ceil(finite("ttlMs", ttlMs))), "NX");
+    const r = await this.#c.set(this.#key(`r:${key}`), "1", "PX", Math.max(1, Math.ceil(finite("ttlMs", ttlMs))), "NX");
     return r === "OK";
   }
 
@@ -474,7 +509,7 @@ export class RedisStore implements HubStore {
   }
 
   async publish(signal: HubSignal): Promise<void> {
-    await this.#r.publish(this.#channel, JSON.stringify(signal));
+    await this.#c.publish(this.#channel, JSON.stringify(signal));
   }
 
   async now(): Promise<number> {
@@ -488,7 +523,7 @@ export class RedisStore implements HubStore {
       timer = setTimeout(() => reject(new Error(`Redis did not answer PING within ${this.#pingTimeoutMs} ms`)), this.#pingTimeoutMs);
     });
     try {
-      await Promise.race([this.#r.ping(), timeout]);
+      await Promise.race([this.#c.ping(), timeout]);
     } finally {
       clearTimeout(timer);
     }

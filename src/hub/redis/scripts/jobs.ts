@@ -27,16 +27,13 @@ end
 const CREATE_RECORD = `
 local seq = fmt(redis.call('INCR', B .. 'seq'))
 local k = jk(id)
-local f = {'id', id, 'type', ARGV[2], 'queue', ARGV[3], 'prio', ARGV[4], 'maxr', ARGV[6], 'blob', ARGV[9], 'req', ARGV[10],
-  'task', id .. '_0', 'gen', '0', 'att', '0', 'state', 'waiting_for_worker', 'seq', seq, 'sub', fmt(now())}
-local dl = opt(ARGV[5])
-if dl then f[#f + 1] = 'dl'; f[#f + 1] = dl end
-if owner then f[#f + 1] = 'owner'; f[#f + 1] = owner end
-if idem then f[#f + 1] = 'idem'; f[#f + 1] = idem end
-redis.call('HSET', k, unpack(f))
+local j = {id = id, type = ARGV[2], queue = ARGV[3], prio = ARGV[4], maxr = ARGV[6], task = id .. '_0', gen = '0', att = '0',
+  state = 'waiting_for_worker', seq = seq, sub = fmt(now()), dl = opt(ARGV[5]), owner = owner, idem = idem}
+local dl = j.dl
+local s = cjson.encode(j)
+redis.call('HSET', k, 's', s, 'blob', ARGV[9], 'req', ARGV[10])
 redis.call('ZADD', B .. 'jobs', seq, id)
 if ikey then redis.call('HSET', B .. 'idem', ikey, id) end
-local j = {id = id, type = ARGV[2], queue = ARGV[3], prio = ARGV[4], seq = seq, owner = owner, state = 'waiting_for_worker'}
 `;
 
 /** Submit. ARGV 11..13: limits total?, perSkill?, perOwner?. Answers {'created'|'existing', job} or {'refused', scope, limit}. */
@@ -49,8 +46,9 @@ local per_owner = opt(ARGV[13])
 if per_owner and owner and tonumber(redis.call('HGET', B .. 'wo', owner) or '0') >= tonumber(per_owner) then return {'refused', 'owner', per_owner} end
 ${CREATE_RECORD}
 if dl then redis.call('ZADD', B .. 'dl', dl, id) end
-enqueue(j)
-return {'created', rec(id)}
+enqueue(j, ARGV[10])
+-- The record as just written (what HGETALL would answer).
+return {'created', {'s', s, 'blob', ARGV[9], 'req', ARGV[10]}}
 `;
 
 /** Reject: a job that ends at once. ARGV 11: the error (JSON). */
@@ -64,12 +62,15 @@ return {'created', rec(id)}
 export const CLAIM = `${PRELUDE}
 local wid = ARGV[1]
 for i = 2, #ARGV do
-  local j = load(ARGV[i])
-  if j and j.state == 'waiting_for_worker' then
+  local j = load_waiting(ARGV[i])
+  if j then
     dequeue(j)
-    local k = jk(j.id)
-    redis.call('HSET', k, 'state', 'running', 'wid', wid, 'att', fmt(tonumber(j.att) + 1), 'disp', fmt(now()))
-    redis.call('HDEL', k, 'lms')
+    j.state = 'running'
+    j.wid = wid
+    j.att = fmt(tonumber(j.att) + 1)
+    j.disp = fmt(now())
+    j.lms = nil
+    save(j)
     redis.call('SADD', B .. 'l:' .. wid, j.id)
     return rec(j.id)
   end
@@ -108,9 +109,9 @@ if j.dl and now() > tonumber(j.dl) then
   return {'ignored', 'deadline_exceeded', rec(id), 1}
 end
 local status, data, err = ARGV[4], opt(ARGV[5]), opt(ARGV[6])
--- The settled result's identity, fingerprint included (a previous attempt's must not linger).
-redis.call('HSET', jk(id), 'stask', task, 'swid', wid, 'strans', ARGV[8])
-if fp then redis.call('HSET', jk(id), 'sfp', fp) else redis.call('HDEL', jk(id), 'sfp') end
+-- The settled result's identity, fingerprint included (a previous attempt's must not linger);
+-- written with the transition below.
+j.stask, j.swid, j.strans, j.sfp = task, wid, ARGV[8], fp
 if ARGV[7] == '1' then
   requeue(j, true, err, wid)
   return {'accepted', ARGV[8], rec(id)}
@@ -145,7 +146,8 @@ if j.state == 'waiting_for_worker' then
 end
 if not j.creq then
   local t = now()
-  redis.call('HSET', jk(j.id), 'creq', fmt(t))
+  j.creq = fmt(t)
+  save(j)
   redis.call('ZADD', B .. 'cd', t + tonumber(ARGV[3]), j.id)
 end
 emit({type = 'cancel', workerId = j.wid, jobId = j.id, taskId = j.task})
@@ -181,16 +183,15 @@ local forgotten = 0
 local count = redis.call('LLEN', B .. 'ended')
 while forgotten < limit and count > 0 do
   local id = redis.call('LINDEX', B .. 'ended', 0)
-  local k = jk(id)
-  local v = redis.call('HMGET', k, 'state', 'owner', 'idem', 'fin')
-  if count <= most and v[4] and t - tonumber(v[4]) < retention then break end
+  local j = load(id)
+  if count <= most and j and j.fin and t - tonumber(j.fin) < retention then break end
   redis.call('LPOP', B .. 'ended')
   count = count - 1
-  if v[1] and terminal(v[1]) then
-    redis.call('DEL', k)
+  if j and terminal(j.state) then
+    redis.call('DEL', jk(id))
     redis.call('ZREM', B .. 'jobs', id)
-    if v[3] then
-      local ikey = (v[2] or '') .. '\\0' .. v[3]
+    if j.idem then
+      local ikey = (j.owner or '') .. '\\0' .. j.idem
       if redis.call('HGET', B .. 'idem', ikey) == id then redis.call('HDEL', B .. 'idem', ikey) end
     end
     forgotten = forgotten + 1
@@ -215,8 +216,9 @@ local last
 for i = 1, #ids, 2 do
   local id = ids[i]
   last = ids[i + 1]
-  local v = redis.call('HMGET', B .. 'j:' .. id, 'state', 'type', 'wid', 'owner')
-  if v[1] and (not state or v[1] == state) and (not typ or v[2] == typ) and (not wid or v[3] == wid) and (not owner or v[4] == owner) then
+  local s = redis.call('HGET', B .. 'j:' .. id, 's')
+  local v = s and cjson.decode(s)
+  if v and (not state or v.state == state) and (not typ or v.type == typ) and (not wid or v.wid == wid) and (not owner or v.owner == owner) then
     out[#out + 1] = redis.call('HGETALL', B .. 'j:' .. id)
     if #out - 2 >= limit then break end
   end
@@ -224,6 +226,28 @@ end
 if last then
   out[2] = last
   if redis.call('ZCOUNT', B .. 'jobs', '-inf', '(' .. last) > 0 then out[1] = 1 end
+end
+return out
+`;
+
+/**
+ * The queues of a skill that hold tasks, each with its head (a read, one round trip).
+ * ARGV: 1 skill, 2 entries of each queue's head to answer. Answers a flat list:
+ * name, length, requirements JSON, {member, score, ...}, ...
+ */
+export const QUEUES_OF = `
+local B = KEYS[1]
+local head = tonumber(ARGV[2])
+local out = {}
+for _, name in ipairs(redis.call('SMEMBERS', B .. 'qs:' .. ARGV[1])) do
+  local qk = B .. 'q:' .. name
+  local n = redis.call('ZCARD', qk)
+  if n > 0 then
+    out[#out + 1] = name
+    out[#out + 1] = n
+    out[#out + 1] = redis.call('HGET', B .. 'qi', name) or '{}'
+    out[#out + 1] = head > 0 and redis.call('ZRANGE', qk, 0, head - 1, 'WITHSCORES') or {}
+  end
 end
 return out
 `;

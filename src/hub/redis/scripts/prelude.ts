@@ -3,9 +3,15 @@
  * bookkeeping, and the two ways a running job leaves its worker (ended, or queued again).
  *
  * Layout (B is `{prefix}:`, one hash tag so every key lives in one cluster slot):
- * - `B j:<jobId>` hash: the job. Scripts read and write single fields; `blob` (params, metadata,
- *   trace, parent), `req` (requirements), `data` and `err` are JSON written by the hub and never
- *   decoded here (cjson would turn `[]` into `{}` and round big integers).
+ * - `B j:<jobId>` hash: the job. Field `s` holds its scalar fields as one JSON object whose values
+ *   are all strings, read with one HGET and written with one HSET per transition: id, type, queue,
+ *   prio, maxr (max retries), task, gen, att (attempts), state, seq, sub (submitted at), and when
+ *   set dl (deadline), owner, idem, wid (lease holder), disp (dispatched at), lms (lease missing
+ *   since), fin, creq (cancel requested at), endr (end reason), status, rwid (result worker),
+ *   stask / swid / strans / sfp (the settled result's task, worker, transition, fingerprint).
+ *   `blob` (params, metadata, trace, parent), `req` (requirements), `data` and `err` are JSON
+ *   written by the hub and never decoded here (cjson would turn `[]` into `{}` and round big
+ *   integers); `prog` is the last progress.
  * - `B jobs` zset seq -> jobId (listing), `B idem` hash owner\0key -> jobId.
  * - `B q:<queue>` zset, score -priority, member zero-padded seq `:` jobId (ties order by member,
  *   so FIFO within a priority); `B qs:<skill>` set of queues; `B qi` hash queue -> requirements.
@@ -35,21 +41,33 @@ local function emit(sig) redis.call('PUBLISH', B .. 'signals', cjson.encode(sig)
 local function rec(id) return redis.call('HGETALL', jk(id)) end
 local function terminal(state) return state == 'finished' or state == 'failed' or state == 'cancelled' end
 
-local FIELDS = {'state', 'queue', 'type', 'owner', 'seq', 'prio', 'task', 'gen', 'att', 'maxr', 'wid', 'creq', 'lms', 'stask', 'swid', 'strans', 'sfp', 'endr', 'dl'}
+-- A job's scalar fields (every value a string), or nil when there is no such job.
 local function load(id)
-  local v = redis.call('HMGET', jk(id), unpack(FIELDS))
-  if not v[1] then return nil end
-  local j = {id = id}
-  for i, f in ipairs(FIELDS) do if v[i] then j[f] = v[i] end end
+  local s = redis.call('HGET', jk(id), 's')
+  if not s then return nil end
+  return cjson.decode(s)
+end
+-- Only a job still waiting: the cheap text test first (cjson writes '"state":"waiting_for_worker"'
+-- for that state and nothing else can hold that text: a quote inside a string is escaped).
+local function load_waiting(id)
+  local s = redis.call('HGET', jk(id), 's')
+  if not s or not string.find(s, '"state":"waiting_for_worker"', 1, true) then return nil end
+  local j = cjson.decode(s)
+  if j.state ~= 'waiting_for_worker' then return nil end
   return j
 end
+local function save(j) redis.call('HSET', jk(j.id), 's', cjson.encode(j)) end
 
 local function qmember(j) return string.rep('0', 16 - #j.seq) .. j.seq .. ':' .. j.id end
 
-local function enqueue(j)
+-- req: the job's requirements JSON when the caller has it (else read from the record).
+local function enqueue(j, req)
   redis.call('ZADD', B .. 'q:' .. j.queue, -tonumber(j.prio), qmember(j))
-  redis.call('SADD', B .. 'qs:' .. j.type, j.queue)
-  redis.call('HSETNX', B .. 'qi', j.queue, redis.call('HGET', jk(j.id), 'req'))
+  -- A queue is listed for its skill and has its class in qi together (dequeue drops both), so
+  -- only a newly listed queue needs its class written.
+  if redis.call('SADD', B .. 'qs:' .. j.type, j.queue) == 1 then
+    redis.call('HSETNX', B .. 'qi', j.queue, req or redis.call('HGET', jk(j.id), 'req'))
+  end
   redis.call('INCR', B .. 'wt')
   redis.call('HINCRBY', B .. 'ws', j.type, 1)
   if j.owner then redis.call('HINCRBY', B .. 'wo', j.owner, 1) end
@@ -72,21 +90,25 @@ local function unlease(j)
   if j.wid then redis.call('SREM', B .. 'l:' .. j.wid, j.id) end
 end
 
-local END_FIELDS = {'data', 'err', 'endr', 'rwid', 'stask', 'swid', 'strans'}
+local END_FIELDS = {'endr', 'rwid', 'stask', 'swid', 'strans'}
+-- Ends a job: e holds state, status and optionally the END_FIELDS, data and err (JSON text).
 local function finish(j, e)
   if j.state == 'waiting_for_worker' then dequeue(j) elseif j.state == 'running' then unlease(j) end
-  local k = jk(j.id)
-  local t = now()
-  local f = {'state', e.state, 'status', e.status, 'fin', fmt(t)}
-  for _, name in ipairs(END_FIELDS) do
-    if e[name] then f[#f + 1] = name; f[#f + 1] = e[name] end
-  end
-  redis.call('HSET', k, unpack(f))
-  redis.call('HDEL', k, 'lms')
-  redis.call('ZREM', B .. 'dl', j.id)
-  redis.call('ZREM', B .. 'cd', j.id)
-  redis.call('RPUSH', B .. 'ended', j.id)
   j.state = e.state
+  j.status = e.status
+  j.fin = fmt(now())
+  j.lms = nil
+  for _, name in ipairs(END_FIELDS) do
+    if e[name] then j[name] = e[name] end
+  end
+  local f = {'s', cjson.encode(j)}
+  if e.data then f[#f + 1] = 'data'; f[#f + 1] = e.data end
+  if e.err then f[#f + 1] = 'err'; f[#f + 1] = e.err end
+  redis.call('HSET', jk(j.id), unpack(f))
+  -- Deadline and cancel-grace entries exist only for jobs with a deadline or a pending cancel.
+  if j.dl then redis.call('ZREM', B .. 'dl', j.id) end
+  if j.creq then redis.call('ZREM', B .. 'cd', j.id) end
+  redis.call('RPUSH', B .. 'ended', j.id)
   emit({type = 'ended', jobId = j.id})
 end
 
@@ -121,9 +143,9 @@ local function requeue(j, counted, err, rwid)
   j.att = fmt(att)
   j.state = 'waiting_for_worker'
   j.wid = nil
-  local k = jk(j.id)
-  redis.call('HSET', k, 'gen', j.gen, 'task', j.task, 'att', j.att, 'state', j.state)
-  redis.call('HDEL', k, 'wid', 'disp', 'lms')
-  enqueue(j)
+  j.disp = nil
+  j.lms = nil
+  save(j)
+  enqueue(j, nil)
 end
 `;

@@ -47,7 +47,10 @@ redis.call('ZADD', B .. 'we', tonumber(redis.call('HGET', wk, 'expiresAt')), wid
 redis.call('ZADD', B .. 'wk', 0, wid)
 for _, id in ipairs(redis.call('SMEMBERS', B .. 'l:' .. wid)) do
   local j = load(id)
-  if j and j.state == 'running' and j.wid == wid and not j.lms then redis.call('HSET', jk(id), 'lms', fmt(now())) end
+  if j and j.state == 'running' and j.wid == wid and not j.lms then
+    j.lms = fmt(now())
+    save(j)
+  end
 end
 for i = 3 + 2 * n, #ARGV, 3 do redis.call('HSETNX', B .. 'c:' .. ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
 emit({type = 'worker', workerId = wid})
@@ -92,12 +95,16 @@ for _, id in ipairs(redis.call('SMEMBERS', lk)) do
     end
     if listed then
       if by_task or by_job then
-        if j.lms then redis.call('HDEL', jk(id), 'lms') end
+        if j.lms then
+          j.lms = nil
+          save(j)
+        end
       else
         local since = tonumber(j.lms or '')
         if not since then
           since = t
-          redis.call('HSET', jk(id), 'lms', fmt(t))
+          j.lms = fmt(t)
+          save(j)
         end
         if t - since > grace then
           requeue(j, true, nil, nil)
