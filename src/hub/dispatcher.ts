@@ -228,7 +228,8 @@ export class Dispatcher {
     for (let attempt = 0; attempt < 4; attempt++) {
       const entries: QueueEntry[] = [];
       for (const skill of skills) {
-        const queues = yield* wait(store.queuesOf(skill));
+        // With the heads of the queues where the store can (one round trip instead of two).
+        const queues = yield* wait(store.queuesOf(skill, HEAD));
         for (const q of queues) {
           this.#queueReqs.set(q.name, { skill: q.skill, requirements: q.requirements });
           if (!this.#classOk(profile, view, q.name, q.skill, q.requirements)) continue;
@@ -237,10 +238,10 @@ export class Dispatcher {
           // worker cannot run never starve one it can.
           let checked = 0;
           for (let limit = HEAD; ; limit *= 8) {
-            const window = yield* wait(store.peek(q.name, limit));
+            const window = limit === HEAD && q.head !== undefined ? q.head : yield* wait(store.peek(q.name, limit));
             let found = 0;
             for (let i = checked; i < window.length && found < CLAIM_BATCH; i++) {
-              if (yield* this.#paramsOk(profile, view, window[i]!.jobId)) {
+              if (yield* this.#paramsOk(profile, view, q.skill, window[i]!.jobId)) {
                 entries.push(window[i]!);
                 found++;
               }
@@ -263,13 +264,16 @@ export class Dispatcher {
   }
 
   /** Params of a queued job checked against this worker's contract (only when it has one). */
-  *#paramsOk(profile: string, view: MatchView, jobId: string): Flow<boolean> {
+  *#paramsOk(profile: string, view: MatchView, skill: string, jobId: string): Flow<boolean> {
+    // A skill without an input contract takes any params: nothing to read.
+    const mine = findSkill(view.supported_skills, skill);
+    if (mine !== undefined && mine.input_schema === undefined) return true;
     const key = `${profile}\u0000${jobId}`;
     const known = this.#paramsMemo.get(key);
     if (known !== undefined) return known;
     // Submitted here: its params are at hand (whether it still waits is the claim's business).
-    const mine = this.#submitted.get(jobId);
-    if (mine !== undefined) return this.#paramsOf(key, view, { state: "waiting_for_worker", ...mine }) ?? false;
+    const submitted = this.#submitted.get(jobId);
+    if (submitted !== undefined) return this.#paramsOf(key, view, { state: "waiting_for_worker", ...submitted }) ?? false;
     let pending = this.#paramsPending.get(key);
     if (pending === undefined) {
       const read = this.#core.store.getJob(jobId);
