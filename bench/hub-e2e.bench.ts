@@ -415,7 +415,7 @@ export async function run(): Promise<BenchRow[]> {
     if (want("relay1")) rows.push(await relayRow("one"));
     if (want("memory")) rows.push(await hubRow(MEMORY, files, "memory", 1, "two", "16 signed Workers"));
     if (want("memory1")) rows.push(await hubRow(MEMORY1, files, "memory", 1, "one", "16 signed Workers"));
-    if (!["redis", "redis1", "redis3", "bullmq"].some(want)) return rows;
+    if (!["redis", "redis1", "redis3", "redis31", "bullmq"].some(want)) return rows;
     if (!hasRedisServer()) {
       // The Redis and BullMQ rows need a redis-server; the others still tell something.
       rows.push({ name: "Redis and BullMQ rows skipped", opsPerSec: 0, usPerOp: 0, note: REDIS_INSTALL_HINT });

@@ -13,6 +13,7 @@ import type { Logger } from "../logger.js";
 import { MessageVerifier, type MessageKind } from "../security/index.js";
 import { HubAuth } from "./auth.js";
 import { HandedOut } from "./handed-out.js";
+import { WorkerCache } from "./worker-cache.js";
 import { MemoryStore } from "./memory-store.js";
 import type { HubStore, QueueLimits } from "./store.js";
 
@@ -95,6 +96,8 @@ export class HubCore {
   };
   /** The skill of each task this hub handed out, for its result's contract check. */
   readonly handedOut = new HandedOut();
+  /** Worker records read for polls, when the store is in another process (else undefined). */
+  readonly workers: WorkerCache | undefined;
   /** Local clock for wire timestamps (store transitions use the store's clock). */
   readonly now: () => number;
   closed = false;
@@ -112,6 +115,7 @@ export class HubCore {
       this.verifier = new MessageVerifier({ keys: (id) => this.auth.keysFor(id), clock: this.now });
     }
     this.#sharedReplay = this.verifier !== undefined && !(store instanceof MemoryStore);
+    this.workers = store instanceof MemoryStore ? undefined : new WorkerCache();
   }
 
   async #rememberAcrossHubs(kind: MessageKind, workerId: string, body: ListenerContext["rawBody"]): Promise<void> {

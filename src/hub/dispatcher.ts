@@ -72,13 +72,20 @@ export class Dispatcher {
     const s = core.settings;
     const holdMs = Math.min(s.maxHoldMs, ctx.pollTimeout !== undefined && ctx.pollTimeout > 0 ? ctx.pollTimeout * 1000 : s.maxHoldMs);
     if (++this.#streak % YIELD_EVERY === 0) await yieldTurn();
-    const worker = await core.store.getWorker(id);
+    let worker = core.workers?.get(id);
+    if (worker === undefined) {
+      worker = await core.store.getWorker(id);
+      if (worker !== undefined) core.workers?.put(worker);
+    }
     if (worker === undefined || worker.drained === true || !s.dispatchable.has(worker.status)) {
       // Unknown, drained or not taking work: hold (so clients do not spin) until released.
       await this.#park(id, "", [], holdMs, ctx.signal);
       return null;
     }
-    if (core.now() - worker.lastSeenAt > s.ttlMs / 8) await core.store.touch(id, s.ttlMs);
+    if (core.now() - worker.lastSeenAt > s.ttlMs / 8) {
+      core.workers?.forget(id);
+      await core.store.touch(id, s.ttlMs);
+    }
     const profile = worker.profile ?? profileOf(worker);
     const view = this.#viewOf(worker, profile);
     const skills = pollSkills(worker, ctx.availableSkills);
@@ -189,6 +196,7 @@ export class Dispatcher {
 
   /** Ends a worker's held polls (it re-registered, drains, or is gone); its next poll sees its new record. */
   releaseWorker(workerId: string): void {
+    this.#core.workers?.forget(workerId);
     this.#waiters.release(workerId);
   }
 

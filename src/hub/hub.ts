@@ -140,7 +140,9 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /** Stops (or resumes) dispatching to a worker; its running tasks go on. False when it is unknown. */
   async drainWorker(workerId: string, drained = true): Promise<boolean> {
-    return this.store.drain(workerId, drained);
+    const done = await this.store.drain(workerId, drained);
+    this.#core.workers?.forget(workerId);
+    return done;
   }
 
   /** Counters and gauges. */

@@ -95,6 +95,7 @@ export class Registry {
     };
     worker.profile = profileOf(worker);
     await core.store.register(worker, contractsOf(worker));
+    core.workers?.forget(id);
     const skills = worker.skills.map((s) => s.name);
     core.logger.info({ worker_id: id, skills }, "hub: worker registered");
     core.events.emit("worker:registered", { workerId: id, skills });
@@ -110,6 +111,7 @@ export class Registry {
     const id = await core.authenticate("heartbeat", ctx, hb?.worker_id);
     if (hb === null) {
       // A bodyless heartbeat only refreshes the lifetime.
+      core.workers?.forget(id);
       if (!(await core.store.touch(id, core.settings.ttlMs))) throw workerNotFound(id);
       return { status: "ttl_refreshed" };
     }
@@ -138,11 +140,19 @@ export class Registry {
     const verdict = await core.store.heartbeat(id, update);
     // Unknown (expired, never registered, or the hub lost its state): 404 "Worker not found", the
     // answer on which every worker SDK registers again.
-    if (verdict === undefined) throw workerNotFound(id);
+    if (verdict === undefined) {
+      core.workers?.forget(id);
+      throw workerNotFound(id);
+    }
+    // The record as this heartbeat left it is what this hub's next poll of the worker sees.
+    core.workers?.put(verdict.worker);
     if (hb.supported_skills !== undefined) {
       const worker = { ...verdict.worker, skills: hb.supported_skills };
       const profile = profileOf(worker);
-      if (profile !== verdict.worker.profile) await core.store.register({ ...worker, profile, status: hb.status }, contractsOf(worker));
+      if (profile !== verdict.worker.profile) {
+        core.workers?.forget(id);
+        await core.store.register({ ...worker, profile, status: hb.status }, contractsOf(worker));
+      }
     }
     const response: HeartbeatResponse = { status: "ok" };
     if (hb.supported_skills === undefined && hb.skills_hash !== undefined && hb.skills_hash !== "") {

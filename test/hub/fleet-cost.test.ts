@@ -21,10 +21,12 @@ const CPU = { properties: { cpu_cores: 4 } };
  * A memory store that counts the calls of each method; the methods named in `async` answer
  * through a promise, as a networked store (Redis) does.
  */
-function countingStore(async: readonly string[] = []): { store: HubStore; calls: Map<string, number> } {
+function countingStore(async: readonly string[] = [], remote = false): { store: HubStore; calls: Map<string, number> } {
   const inner = new MemoryStore();
   const calls = new Map<string, number>();
   const store = new Proxy(inner, {
+    // `remote`: not recognisable as a MemoryStore, so the hub treats it as a store in another process.
+    ...(remote ? { getPrototypeOf: () => Object.prototype } : {}),
     get(target, key) {
       const value: unknown = Reflect.get(target, key);
       if (typeof value !== "function") return value;
@@ -151,6 +153,26 @@ describe("dispatch cost", () => {
     await result(other, "cpu-1", { job_id: next!.job_id, task_id: next!.task_id, data: { n: "still not" } }, { sign: false, token: null });
     expect(await elsewhere.result()).toMatchObject({ status: "failure", error: { code: "CONTRACT_VIOLATION_ERROR" } });
     expect(calls.get("getWorker")).toBe(1);
+  });
+
+  it("reads a worker's record once for many polls with a store in another process, and sees a drain at once", async () => {
+    const { store, calls } = countingStore(["getWorker", "getJob", "peek", "queuesOf", "claim"], true);
+    const hub = new Hub({ auth: {}, store });
+    const other = new Hub({ auth: {}, store });
+    hubs.push(hub, other);
+    await register(hub, "cpu-1", { resources: CPU }, { sign: false, token: null });
+    calls.clear();
+    for (let n = 0; n < 5; n++) {
+      await hub.submit({ type: "echo", params: { n } });
+      const task = await poll(hub, "cpu-1", { token: null });
+      expect(task?.params).toEqual({ n });
+    }
+    expect(calls.get("getWorker")).toBe(1);
+    // Drained through another hub: its signal makes this hub read the record again.
+    await other.drainWorker("cpu-1");
+    await hub.submit({ type: "echo", params: { n: 5 } });
+    expect(await poll(hub, "cpu-1", { token: null, pollTimeout: 0.05 })).toBeNull();
+    expect(calls.get("getWorker")).toBe(2);
   });
 
   it("lets timers run during a long in-process drain", async () => {
