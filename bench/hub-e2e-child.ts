@@ -88,6 +88,17 @@ async function bullmqWorker(port: number, queue: string, concurrency: number): P
   send({ ready: true });
 }
 
+/** Listens on a free loopback port, reports the URL to the parent and closes on `{stop}`. */
+async function serve(server: import("node:http").Server): Promise<void> {
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  onStop(async () => {
+    server.closeAllConnections();
+    server.close();
+  });
+  send({ ready: true, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+}
+
 async function floorServer(): Promise<void> {
   let next = 0;
   const server = createServer((req, res) => {
@@ -99,13 +110,7 @@ async function floorServer(): Promise<void> {
       res.end(body);
     });
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  onStop(async () => {
-    server.closeAllConnections();
-    server.close();
-  });
-  send({ ready: true, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  await serve(server);
 }
 
 /** See the file comment: a queue, held polls and held waits on bare node:http, nothing else. */
@@ -155,13 +160,7 @@ async function relayServer(): Promise<void> {
       } else json(res, 404, "{}");
     });
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  onStop(async () => {
-    server.closeAllConnections();
-    server.close();
-  });
-  send({ ready: true, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  await serve(server);
 }
 
 /** See the file comment: bare poll/echo/result loops, one connection each. */
