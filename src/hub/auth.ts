@@ -61,6 +61,8 @@ export class HubAuth {
    * constant time.
    */
   readonly #tokenDigests: ReadonlyMap<string, Buffer>;
+  /** Token digests of requests being served (see `#presented`). */
+  readonly #presentedBy = new WeakMap<object, { readonly token: string; readonly digest: Buffer }>();
   readonly #globalDigest: Buffer | undefined;
   /** Hex digests of every individual token, for the pre-check of requests that name their worker only in the body. */
   readonly #anyTokenDigest: ReadonlySet<string>;
@@ -139,7 +141,7 @@ export class HubAuth {
       if (this.open) return undefined;
       throw refuse("Unauthorized: Missing X-Worker-Token header or client certificate.", "missing_token");
     }
-    const presented = digestOf(token);
+    const presented = this.#presented(ctx, token);
     // The worker's own long-term credential answers without the store's token lookup.
     if (hint !== null && this.#isLongTermOf(presented, hint)) return this.open ? undefined : hint;
     const sts = await this.#liveAccess(presented);
@@ -171,7 +173,7 @@ export class HubAuth {
       if (this.open && hint !== null) return hint;
       throw refuse("Unauthorized: Missing X-Worker-Token header or client certificate.", "missing_token");
     }
-    const presented = digestOf(token);
+    const presented = this.#presented(ctx, token);
     if (hint !== null && this.#isLongTermOf(presented, hint)) return hint;
     const sts = await this.#liveAccess(presented);
     if (sts !== undefined) {
@@ -181,6 +183,20 @@ export class HubAuth {
     }
     if (hint === null) throw refuse("Unauthorized: Missing X-Worker-ID header", "missing_worker_id");
     return this.#longTerm(presented, hint);
+  }
+
+  /**
+   * The digest of the token a request presents, computed once per request: the check before its
+   * body is read and the full one after both need it (keyed by the request object, never by the secret).
+   */
+  #presented(ctx: ListenerContext, token: string): Buffer {
+    const req = ctx.rawRequest as object | undefined;
+    if (req === undefined || req === null) return digestOf(token);
+    const known = this.#presentedBy.get(req);
+    if (known !== undefined && known.token === token) return known.digest;
+    const digest = digestOf(token);
+    this.#presentedBy.set(req, { token, digest });
+    return digest;
   }
 
   /** The id the request names (path or `X-Worker-ID`, else `claimedId`), checked to be an identifier. */
