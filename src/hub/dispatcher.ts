@@ -27,6 +27,8 @@ const MAX_SCAN = 32_768;
 const CLAIM_BATCH = 8;
 /** Memoized class checks kept before the memo is cleared. */
 const MEMO_LIMIT = 50_000;
+/** Largest params (canonical text, characters) {@link Dispatcher.learnJob} keeps at hand: at most MEMO_LIMIT × 4 KiB in all. */
+const SUBMITTED_PARAMS_MAX = 4096;
 /** Synchronous dispatches in a row after which a poll gives up its turn (timers and I/O run). */
 const YIELD_EVERY = 64;
 
@@ -138,8 +140,10 @@ export class Dispatcher {
    * Learns what a submission on this hub knows already: its queue's requirement class, and its
    * params, so that a poll checking them against a contract need not read the job back.
    */
-  learnJob(job: Pick<NewJob, "jobId" | "queue" | "type" | "requirements" | "params">): void {
+  learnJob(job: Pick<NewJob, "jobId" | "queue" | "type" | "requirements" | "params">, paramsSize: number): void {
     if (!this.#queueReqs.has(job.queue)) this.#queueReqs.set(job.queue, { skill: job.type, requirements: job.requirements });
+    // Small params only: this memo must not hold a second copy of large ones for every queued task.
+    if (paramsSize > SUBMITTED_PARAMS_MAX) return;
     this.#submitted.set(job.jobId, { type: job.type, params: job.params });
     if (this.#submitted.size > MEMO_LIMIT) this.#submitted.delete(this.#submitted.keys().next().value!);
   }

@@ -39,11 +39,11 @@ export class Outcomes {
   /** Wake-ups of anything waiting for a job to end (client API `?wait`), given its record when known. */
   readonly #watchers = new Map<string, Set<(job?: JobRecord) => void>>();
   /**
-   * Jobs that ended lately (the oldest dropped past {@link RECENT_ENDS}), with their record when
-   * a transition of this hub ended them: a watch that starts just after the end still wakes, and
-   * a waiter woken with the record answers without reading the store.
+   * Ids of jobs that ended lately (the oldest dropped past {@link RECENT_ENDS}): a watch that
+   * starts just after the end still wakes. Only ids: records (results up to the body limit each)
+   * are handed to the watchers present at the end, never kept.
    */
-  readonly #recent = new Map<string, JobRecord | undefined>();
+  readonly #recent = new Set<string>();
 
   constructor(core: HubCore) {
     this.#core = core;
@@ -169,14 +169,12 @@ export class Outcomes {
 
   /** Notes that `jobId` ended (with its record when known), wakes its watchers and, with the record, its local handle. */
   #settle(jobId: string, job: JobRecord | undefined): void {
-    const known = this.#recent.get(jobId);
-    if (job !== undefined || !this.#recent.has(jobId)) {
-      this.#recent.delete(jobId);
-      this.#recent.set(jobId, job ?? known);
-      if (this.#recent.size > RECENT_ENDS) this.#recent.delete(this.#recent.keys().next().value!);
+    if (!this.#recent.has(jobId)) {
+      this.#recent.add(jobId);
+      if (this.#recent.size > RECENT_ENDS) this.#recent.delete(this.#recent.values().next().value!);
     }
     const watchers = this.#watchers.get(jobId);
-    if (watchers !== undefined) for (const wake of [...watchers]) wake(job ?? known);
+    if (watchers !== undefined) for (const wake of [...watchers]) wake(job);
     const l = job === undefined ? undefined : this.#local.get(jobId);
     if (l === undefined || job === undefined) return;
     this.#local.delete(jobId);
@@ -186,14 +184,14 @@ export class Outcomes {
   }
 
   /**
-   * Calls `wake` once `jobId` ends (on any hub), with the ended record when this hub has it;
-   * at once (in a microtask) for a job that ended lately. Returns the function that stops watching.
+   * Calls `wake` once `jobId` ends (on any hub), with the ended record when a transition of this
+   * hub ended it; at once (in a microtask, without a record) for a job that ended lately.
+   * Returns the function that stops watching.
    */
   watch(jobId: string, wake: (job?: JobRecord) => void): () => void {
     if (this.#recent.has(jobId)) {
-      const job = this.#recent.get(jobId);
       let on = true;
-      queueMicrotask(() => on && wake(job));
+      queueMicrotask(() => on && wake());
       return () => void (on = false);
     }
     let set = this.#watchers.get(jobId);

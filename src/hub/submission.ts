@@ -33,7 +33,7 @@ export class Submissions {
   readonly #contracts = new Map<string, { at: number; list: readonly SkillInfo[] }>();
 
   /** Told of each queue a submission goes to, before the transition (set by the hub). */
-  onQueue: (job: NewJob) => void = () => {};
+  onQueue: (job: NewJob, paramsSize: number) => void = () => {};
 
   constructor(core: HubCore, outcomes: Outcomes) {
     this.#core = core;
@@ -44,7 +44,7 @@ export class Submissions {
   async submit(options: SubmitOptions, parent?: JobParent, follow = true): Promise<TaskHandle> {
     const core = this.#core;
     if (core.closed) throw new ValidationError("Hub is closed");
-    const job = this.#newJob(options, parent);
+    const [job, paramsSize] = this.#newJob(options, parent);
     const rejection = await this.#contractRejection(job);
     if (rejection !== undefined) {
       const verdict = await core.store.reject(job, rejection);
@@ -58,7 +58,7 @@ export class Submissions {
       return follow ? this.#outcomes.handle(verdict.job) : this.#outcomes.snapshot(verdict.job);
     }
     if (follow) this.#outcomes.expect(job.jobId, taskIdOf(job.jobId, 0));
-    this.onQueue(job);
+    this.onQueue(job, paramsSize);
     let verdict: SubmitVerdict;
     try {
       // Not awaited when the store answers at once: `task:submitted` is then announced before
@@ -84,7 +84,8 @@ export class Submissions {
     return follow ? this.#outcomes.handle(verdict.job) : this.#outcomes.snapshot(verdict.job);
   }
 
-  #newJob(options: SubmitOptions, parent: JobParent | undefined): NewJob {
+  /** The job to record, and the size of its params' canonical text. */
+  #newJob(options: SubmitOptions, parent: JobParent | undefined): [NewJob, number] {
     const core = this.#core;
     if (options === null || typeof options !== "object") throw new ValidationError("Submit options must be an object", [{ path: "", message: "must be an object" }]);
     if (!isValidIdentifier(options.type, 128)) {
@@ -98,7 +99,7 @@ export class Submissions {
       throw new ValidationError("Task metadata must be an object", [{ path: "/metadata", message: "must be an object" }]);
     }
     const issues: ValidationIssue[] = [];
-    sendable(params, "/params", issues);
+    const paramsSize = sendable(params, "/params", issues);
     if (options.metadata !== undefined) sendable(options.metadata, "/metadata", issues);
     if (options.idempotencyKey !== undefined && (typeof options.idempotencyKey !== "string" || !IDEMPOTENCY_KEY.test(options.idempotencyKey))) {
       issues.push({ path: "/idempotencyKey", message: "must be 1 to 256 visible ASCII characters" });
@@ -117,7 +118,7 @@ export class Submissions {
     const deadline = options.deadline instanceof Date ? options.deadline.getTime() : options.deadline ?? (options.timeoutMs !== undefined ? now + options.timeoutMs : undefined);
     if (deadline !== undefined && !Number.isFinite(deadline)) throw new ValidationError("Deadline must be a finite time", [{ path: "/deadline", message: "not finite" }]);
     const requirements = options.requirements ?? {};
-    return {
+    const job: NewJob = {
       jobId: `job-${randomUUID()}`,
       type: options.type,
       queue: queueNameOf(options.type, requirements),
@@ -132,6 +133,7 @@ export class Submissions {
       ...(options.traceparent !== undefined ? { trace: { traceparent: options.traceparent, ...(options.tracestate !== undefined ? { tracestate: options.tracestate } : {}) } } : {}),
       ...(parent !== undefined ? { parent } : {}),
     };
+    return [job, paramsSize];
   }
 
   /**
@@ -174,14 +176,18 @@ export class Submissions {
   }
 }
 
-/** Records, under `base`, where a value cannot travel in canonical JSON (huge numbers, lone surrogates, too deep...). */
-function sendable(value: unknown, base: string, issues: ValidationIssue[]): void {
+/**
+ * Records, under `base`, where a value cannot travel in canonical JSON (huge numbers, lone
+ * surrogates, too deep...); returns the length of its canonical text (0 when it cannot travel).
+ */
+function sendable(value: unknown, base: string, issues: ValidationIssue[]): number {
   try {
     // As the worker receives it: one level down in the task payload.
-    canonicalize({ [base.slice(1)]: value });
+    return canonicalize({ [base.slice(1)]: value }).length;
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
     for (const e of err.errors.slice(0, 20)) issues.push({ path: e.path, message: e.message });
     if (err.errors.length === 0) issues.push({ path: base, message: err.message });
+    return 0;
   }
 }
