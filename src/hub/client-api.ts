@@ -28,6 +28,9 @@ import { submitOptionsOf } from "./client-request.js";
 import { isTerminal, type CancelVerdict, type JobRecord } from "./store.js";
 import type { ClientApiOptions, ClientToken, SubmitOptions, TaskHandle } from "./types.js";
 
+/** Jobs {@link ClientApi} remembers having queued (for a wait that follows the submission). */
+const MINE_LIMIT = 65_536;
+
 /** Path prefix of the client API. */
 export const CLIENT_PREFIX = "/_client";
 
@@ -78,6 +81,8 @@ export class ClientApi {
   readonly #maxWaitMs: number;
   readonly #bodyTimeoutMs: number;
   readonly #logger: Logger;
+  /** Jobs this API queued and answered before they ended, with their owner: a wait on one skips the first read. */
+  readonly #mine = new Map<string, string>();
   /** Every open wait, so that `close()` can end them. */
   readonly #open = new Set<() => void>();
   #closed = false;
@@ -161,6 +166,15 @@ export class ClientApi {
       // The watch starts before the read, so an end in between wakes it.
       const ending = valid && waitMs > 0 ? this.#watch(jobId, waitMs, res) : undefined;
       try {
+        // A job this API queued for this caller and not seen ending needs no read before the wait:
+        // the end wakes the watch (with the record when this hub ended it), a timeout reads.
+        if (ending !== undefined && badWait === undefined && this.#mine.get(jobId) === caller.owner) {
+          const now = await this.#afterWait(jobId, ending);
+          if (now === undefined) throw failure(404, "Job not found", IgnoredReason.JOB_NOT_FOUND);
+          if (isTerminal(now.state)) this.#mine.delete(jobId);
+          if (!res.destroyed) sendJson(res, 200, jsonText(view(now)));
+          return;
+        }
         const job = valid ? await this.#hub.store.getJob(jobId) : undefined;
         // Another owner's job is as unknown as a job that does not exist.
         if (job === undefined || (!caller.admin && job.owner !== caller.owner)) throw failure(404, "Job not found", IgnoredReason.JOB_NOT_FOUND);
@@ -217,6 +231,7 @@ export class ClientApi {
     const handle: TaskHandle = await this.#hub.submit(options);
     this.#logger.info({ job_id: handle.jobId, type: options.type }, "hub client api: task submitted");
     if (waitMs === 0) {
+      if (!isTerminal(handle.status)) this.#remember(handle.jobId, caller.owner);
       sendJson(res, 202, jsonText({ job_id: handle.jobId, task_id: handle.taskId, status: handle.status }));
       return;
     }
@@ -226,6 +241,7 @@ export class ClientApi {
     try {
       const job = isTerminal(handle.status) ? await this.#hub.store.getJob(handle.jobId) : await this.#afterWait(handle.jobId, ending);
       if (res.destroyed) return;
+      if (job === undefined || !isTerminal(job.state)) this.#remember(handle.jobId, caller.owner);
       if (job === undefined) sendJson(res, 202, jsonText({ job_id: handle.jobId, task_id: handle.taskId, status: handle.status }));
       else sendJson(res, isTerminal(job.state) ? 200 : 202, jsonText(view(job)));
     } finally {
@@ -270,6 +286,12 @@ export class ClientApi {
         unwatch();
       },
     };
+  }
+
+  /** Notes that this API queued `jobId` for `owner` (the oldest notes go past {@link MINE_LIMIT}). */
+  #remember(jobId: string, owner: string): void {
+    this.#mine.set(jobId, owner);
+    if (this.#mine.size > MINE_LIMIT) this.#mine.delete(this.#mine.keys().next().value!);
   }
 
   /** The job once `ending` resolved: the ended record it carries, or the store's current one. */

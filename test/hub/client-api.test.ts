@@ -1,7 +1,7 @@
 /** The hub's HTTP client API on a real server (127.0.0.1:0), with an rxon Worker running the tasks. */
 import { afterEach, describe, expect, it } from "vitest";
 import Type from "typebox";
-import { Hub, type HubServer } from "../../src/hub/index.js";
+import { Hub, MemoryStore, type HubServer } from "../../src/hub/index.js";
 import { Worker } from "../../src/worker/index.js";
 import { defineSkill } from "../../src/contracts/index.js";
 import { SECRETS, until } from "./helpers.js";
@@ -118,6 +118,27 @@ describe("hub client API", () => {
     const submitted = (await hub.stats()).submitted;
     expect((await api(server.url, "POST", "/_client/tasks?wait=soon", { body: { type: "double", params: { n: 1 } } })).status).toBe(400);
     expect((await hub.stats()).submitted).toBe(submitted);
+  });
+
+  it("answers a wait on a job it queued from the settled record, without reading the store", async () => {
+    class CountingStore extends MemoryStore {
+      reads = 0;
+      override getJob(jobId: string): ReturnType<MemoryStore["getJob"]> {
+        this.reads++;
+        return super.getJob(jobId);
+      }
+    }
+    const store = new CountingStore();
+    const { server } = await setup({ store });
+    const jobId = (await api(server.url, "POST", "/_client/tasks", { body: { type: "double", params: { n: 7 } } })).body!.job_id as string;
+    const waiting = api(server.url, "GET", `/_client/tasks/${jobId}?wait=30`);
+    await startWorker(server.url, "cpu-1", [double]);
+    expect((await waiting).body).toMatchObject({ job_id: jobId, status: "finished", outcome: { data: { n: 14 } } });
+    // Submit, dispatch (params at hand), result (contract at hand), wait (record from the settle).
+    expect(store.reads).toBe(0);
+    // Another client's wait on it is still checked against the store (and is 404 to it).
+    expect((await request(server.url, "GET", `/_client/tasks/${jobId}?wait=1`, {}, "second-token")).status).toBe(404);
+    expect(store.reads).toBe(1);
   });
 
   it("answers every GET ?wait held on a job when it ends, also many at once", async () => {
