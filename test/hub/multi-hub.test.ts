@@ -89,6 +89,20 @@ describe.skipIf(!available)("hubs sharing a Redis store", () => {
     expect(await h.result()).toMatchObject({ status: "success", data: { n: 10 } });
   });
 
+  test("submit-and-wait on hub A ends with the outcome of a worker polling hub B; a wait after a submission on the same hub too", async () => {
+    const [a, b] = await hubs(2);
+    await worker(b!.server.url, "w-1", [double]);
+    for (let n = 0; n < 5; n++) {
+      const done = await api(a!.server.url, "POST", "/_client/tasks?wait=20", { body: { type: "double", params: { n } } }, CLIENT);
+      expect(done.status).toBe(200);
+      expect(done.body).toMatchObject({ status: "finished", outcome: { status: "success", data: { n: 2 * n }, worker_id: "w-1" } });
+      // Queued on A, ended through B: A's wait (which reads nothing before the end) wakes on B's signal.
+      const queued = await api(a!.server.url, "POST", "/_client/tasks", { body: { type: "double", params: { n } } }, CLIENT);
+      const ended = await api(a!.server.url, "GET", `/_client/tasks/${queued.body!.job_id as string}?wait=20`, {}, CLIENT);
+      expect(ended.body).toMatchObject({ status: "finished", outcome: { data: { n: 2 * n } } });
+    }
+  });
+
   test("a cancel on hub A reaches the worker connected to hub B", async () => {
     const [a, b] = await hubs(2);
     started = 0;
