@@ -15,12 +15,14 @@
  * 4. One `hub.sweep()` with 1M queued tasks, none due (own process).
  * 5. One worker draining 100k queued tasks in process, next to a 10 ms interval timer.
  * 6. Heap per queued task with small params, after GC (own process).
+ * 7. A page of 1,000 workers from `MemoryStore.listWorkers` (what a metrics scrape or the
+ *    dashboard reads at a time) in a fleet of 100k, against the first page of a fleet of 1,000.
  */
 import { fork } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import { PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { Hub } from "../src/hub/index.js";
+import { Hub, MemoryStore } from "../src/hub/index.js";
 import type { BenchRow } from "./harness.js";
 import { measure, median, percentile } from "./harness.js";
 import { CPU, FLEET_OPTIONS, GPU, NEEDS_GPU, park, poll, register, result } from "./hub-fleet-child.js";
@@ -34,6 +36,7 @@ const FLOOR_REJECT = "floor: refused submit, 1 worker";
 const FLOOR_BEHIND = "floor: poll, runnable task alone";
 const FLOOR_SWEEP = "floor: sweep, 0 queued tasks";
 const FLOOR_DRAIN = "floor: drain of 1k queued tasks";
+const FLOOR_PAGE = "floor: a page of 1,000 workers, 1k registered";
 /** A contract that wants a number `n`; the refused params give it a string. */
 const WANTS_N = { type: "object", properties: { n: { type: "number" } }, required: ["n"] };
 
@@ -112,6 +115,24 @@ async function refusedSubmit(n: number, distinct: boolean, rounds: number): Prom
     n === 1 ? FLOOR_REJECT : `refused submit (params no contract accepts), ${k(n)} workers, ${distinct ? `${k(n)} distinct contracts` : "one contract"}`,
     submit,
     { rounds, roundMs: 200, ...(n === 1 ? {} : { floor: FLOOR_REJECT }) },
+  );
+  await hub.close();
+  return row;
+}
+
+/** Row 7: one page of 1,000 workers from the middle of a fleet of `n` (the first page when n is 1,000). */
+async function workerPage(n: number): Promise<BenchRow> {
+  const hub = new Hub(FLEET_OPTIONS);
+  const id = (i: number): string => `w-${String(i).padStart(6, "0")}`;
+  for (let i = 0; i < n; i++) await register(hub, id(i));
+  const store = hub.store as MemoryStore;
+  const cursor = n > 1000 ? id(n / 2) : undefined;
+  const row = await measure(
+    n === 1000 ? FLOOR_PAGE : `a page of 1,000 workers from the middle of ${k(n)} registered`,
+    () => {
+      if (store.listWorkers(1000, cursor).length !== 1000) throw new Error("short page");
+    },
+    { rounds: 5, roundMs: 200, ...(n === 1000 ? {} : { floor: FLOOR_PAGE }) },
   );
   await hub.close();
   return row;
@@ -314,6 +335,12 @@ export async function run(): Promise<BenchRow[]> {
     floor: FLOOR_SWEEP,
     note: `median of 11 sweeps; longest event-loop stall ${sw.full.stall.toFixed(1)} ms (idle loop, same process, 1 s: ${sw.idle.toFixed(1)} ms); one held poll that cannot run them; queued straight into the store in ${sw.fillSeconds.toFixed(1)} s, heap ${Math.round(sw.heapMiB)} MiB`,
   });
+
+  // 7
+  rows.push(await workerPage(1000));
+  const page = await workerPage(100_000);
+  page.note = `growth exponent 1k→100k ${exponent(rows[rows.length - 1]!.opsPerSec, page.opsPerSec, 100)} (target ≈ 0); pages through the whole fleet cost the pages, not a sort of it each`;
+  rows.push(page);
 
   rows.push(memRow);
   return rows;

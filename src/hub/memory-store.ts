@@ -77,6 +77,8 @@ export class MemoryStore implements HubStore {
   readonly #now: () => number;
   #policy: StorePolicy = DEFAULT_POLICY;
   readonly #workers = new Map<string, WorkerRecord>();
+  /** Worker ids in order for `listWorkers`, kept until the set of workers changes. */
+  #sortedIds: string[] | undefined;
   readonly #expiries = new TimeHeap();
   readonly #jobs = new Map<string, JobRecord>();
   readonly #queues = new Map<string, Queue>();
@@ -342,6 +344,7 @@ export class MemoryStore implements HubStore {
     const previous = this.#workers.get(worker.id);
     const record: WorkerRecord = { ...worker, registeredAt: previous?.registeredAt ?? worker.registeredAt, lastSeenAt: now };
     if (previous?.drained === true && record.drained === undefined) record.drained = true;
+    if (!this.#workers.has(worker.id)) this.#sortedIds = undefined;
     this.#workers.set(worker.id, record);
     this.#expiries.push(record.expiresAt, worker.id);
     for (const jobId of this.#leases.get(worker.id) ?? []) {
@@ -457,7 +460,7 @@ export class MemoryStore implements HubStore {
   }
 
   #forget(workerId: string): WorkerGone {
-    this.#workers.delete(workerId);
+    if (this.#workers.delete(workerId)) this.#sortedIds = undefined;
     const released: JobRecord[] = [];
     for (const jobId of this.#leases.get(workerId) ?? []) {
       const job = this.#jobs.get(jobId);
@@ -476,11 +479,21 @@ export class MemoryStore implements HubStore {
   }
 
   listWorkers(limit?: number, cursor?: string): WorkerRecord[] {
-    const ids = [...this.#workers.keys()].sort();
+    // Sorted once per change of the set of workers, not per page: paging through a fleet of
+    // 100k (a metrics scrape) costs the pages, not a sort each.
+    const ids = (this.#sortedIds ??= [...this.#workers.keys()].sort());
     let from = 0;
     if (cursor !== undefined) {
-      from = ids.findIndex((id) => id > cursor);
-      if (from < 0) return [];
+      // First id after the cursor (binary search).
+      let lo = 0;
+      let hi = ids.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (ids[mid]! > cursor) hi = mid;
+        else lo = mid + 1;
+      }
+      from = lo;
+      if (from >= ids.length) return [];
     }
     const slice = limit === undefined ? ids.slice(from) : ids.slice(from, from + limit);
     return slice.map((id) => copyWorker(this.#workers.get(id)!));

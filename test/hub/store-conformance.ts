@@ -590,6 +590,12 @@ export function storeConformance(label: string, make: () => Promise<StoreHarness
       expect((await store.listWorkers(2, "w2")).map((w) => w.id)).toEqual(["w3", "w4"]);
       expect((await store.listWorkers(2, "w4")).map((w) => w.id)).toEqual(["w5"]);
       expect(await store.listWorkers(2, "w5")).toEqual([]);
+      // The order follows workers that come and go; a cursor need not name a current worker.
+      await store.removeWorker("w3");
+      await registerWorker(store, "w0");
+      expect((await store.listWorkers()).map((w) => w.id)).toEqual(["w0", "w1", "w2", "w4", "w5"]);
+      expect((await store.listWorkers(2, "w3")).map((w) => w.id)).toEqual(["w4", "w5"]);
+      expect((await store.listWorkers(10, "a")).map((w) => w.id)).toEqual(["w0", "w1", "w2", "w4", "w5"]);
     });
   });
 
