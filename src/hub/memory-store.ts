@@ -339,7 +339,7 @@ export class MemoryStore implements HubStore {
 
   // ------------------------------------------------------------------ workers
 
-  register(worker: WorkerRecord, contracts: readonly SkillContract[]): { previous?: WorkerRecord } {
+  register(worker: WorkerRecord, contracts: readonly SkillContract[], options: { readonly keepLeases?: boolean } = {}): { previous?: WorkerRecord } {
     const now = this.#now();
     const previous = this.#workers.get(worker.id);
     const record: WorkerRecord = { ...worker, registeredAt: previous?.registeredAt ?? worker.registeredAt, lastSeenAt: now };
@@ -347,7 +347,7 @@ export class MemoryStore implements HubStore {
     if (!this.#workers.has(worker.id)) this.#sortedIds = undefined;
     this.#workers.set(worker.id, record);
     this.#expiries.push(record.expiresAt, worker.id);
-    for (const jobId of this.#leases.get(worker.id) ?? []) {
+    for (const jobId of options.keepLeases === true ? [] : (this.#leases.get(worker.id) ?? [])) {
       const job = this.#jobs.get(jobId);
       if (job !== undefined && job.state === "running" && job.workerId === worker.id) job.leaseMissingSince ??= now;
     }

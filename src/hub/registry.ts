@@ -151,7 +151,8 @@ export class Registry {
       const profile = profileOf(worker);
       if (profile !== verdict.worker.profile) {
         core.workers?.forget(id);
-        await core.store.register({ ...worker, profile, status: hb.status }, contractsOf(worker));
+        // The same live worker with other skills: its leases stand (a restart would have registered).
+        await core.store.register({ ...worker, profile, status: hb.status }, contractsOf(worker), { keepLeases: true });
       }
     }
     const response: HeartbeatResponse = { status: "ok" };

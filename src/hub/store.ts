@@ -368,10 +368,12 @@ export interface HubStore {
   /**
    * Registers or re-registers a worker (its `registeredAt` kept when known). Leases it already
    * holds are kept but marked unconfirmed from now: a heartbeat that does not list them within
-   * the grace gives them up. `contracts` are the skill contracts it brings (for the submit-time
-   * params check across the fleet), keyed by a content hash. Publishes `worker`.
+   * the grace gives them up. With `keepLeases` (a live worker whose skills changed in a heartbeat,
+   * not one that may have restarted) they are left as they are. `contracts` are the skill
+   * contracts it brings (for the submit-time params check across the fleet), keyed by a content
+   * hash. Publishes `worker`.
    */
-  register(worker: WorkerRecord, contracts: readonly SkillContract[]): Awaitable<{ previous?: WorkerRecord }>;
+  register(worker: WorkerRecord, contracts: readonly SkillContract[], options?: { readonly keepLeases?: boolean }): Awaitable<{ previous?: WorkerRecord }>;
   /**
    * Applies a heartbeat: status, usage, skills, TTL; reconciles leases against `currentTasks`.
    * Undefined when the worker is unknown (never registered, expired, or the hub lost its state).

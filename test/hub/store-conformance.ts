@@ -522,6 +522,19 @@ export function storeConformance(label: string, make: () => Promise<StoreHarness
       expect((await store.getJob(a.jobId))!.leaseMissingSince).toBeUndefined();
     });
 
+    withStore("registering again with keepLeases (skills changed in a heartbeat) leaves the leases confirmed", async (h, store) => {
+      await registerWorker(store, "w1");
+      const a = await submit(store);
+      await claimed(store, "w1", a.jobId);
+      await store.register(workerRecord("w1", await store.now(), undefined, { status: "busy" }), [], { keepLeases: true });
+      expect((await store.getJob(a.jobId))!.leaseMissingSince).toBeUndefined();
+      expect((await store.getWorker("w1"))!.status).toBe("busy");
+      await h.advance(50);
+      // Omitted for the first time now: the grace starts now, nothing is given up yet.
+      const v = await store.heartbeat("w1", { status: "busy", currentTasks: [], ttlMs: 60_000, leaseGraceMs: 20 });
+      expect(v!.released).toEqual([]);
+    });
+
     withStore("a heartbeat lists pending cancels and tasks that are not the worker's", async (_h, store) => {
       await registerWorker(store, "w1");
       await registerWorker(store, "w2");

@@ -365,10 +365,10 @@ export class RedisStore implements HubStore {
 
   // ------------------------------------------------------------------ workers
 
-  async register(worker: WorkerRecord, contracts: readonly SkillContract[]): Promise<{ previous?: WorkerRecord }> {
+  async register(worker: WorkerRecord, contracts: readonly SkillContract[], options: { readonly keepLeases?: boolean } = {}): Promise<{ previous?: WorkerRecord }> {
     finite("worker expiresAt", worker.expiresAt);
     const fields = encodeWorker(worker);
-    const args: string[] = [worker.id, String(fields.length / 2), ...fields];
+    const args: string[] = [worker.id, String(fields.length / 2), options.keepLeases === true ? "1" : "0", ...fields];
     for (const c of contracts) args.push(c.skill, c.key, JSON.stringify(c.info));
     const previous = decodeWorker((await this.#run("rxonRegister", ...args)) as Flat);
     return previous === undefined ? {} : { previous };

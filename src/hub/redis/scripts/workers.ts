@@ -26,8 +26,9 @@ end
 `;
 
 /**
- * Register. ARGV: 1 workerId, 2 number of field/value pairs n, 3..2+2n the pairs, then contract
- * triples (skill, key, info JSON). Answers the previous record's fields (empty when new).
+ * Register. ARGV: 1 workerId, 2 number of field/value pairs n, 3 '1' to leave the worker's leases
+ * as they are (else they are marked unconfirmed), 4..3+2n the pairs, then contract triples
+ * (skill, key, info JSON). Answers the previous record's fields (empty when new).
  */
 export const REGISTER = `${PRELUDE}
 local wid = ARGV[1]
@@ -38,21 +39,23 @@ local prev_drained = redis.call('HGET', wk, 'drained')
 redis.call('DEL', wk)
 local n = tonumber(ARGV[2])
 local f = {}
-for i = 3, 2 + 2 * n do f[#f + 1] = ARGV[i] end
+for i = 4, 3 + 2 * n do f[#f + 1] = ARGV[i] end
 redis.call('HSET', wk, unpack(f))
 if prev_reg then redis.call('HSET', wk, 'registeredAt', prev_reg) end
 redis.call('HSET', wk, 'lastSeenAt', fmt(now()))
 if prev_drained == 'true' and redis.call('HEXISTS', wk, 'drained') == 0 then redis.call('HSET', wk, 'drained', 'true') end
 redis.call('ZADD', B .. 'we', tonumber(redis.call('HGET', wk, 'expiresAt')), wid)
 redis.call('ZADD', B .. 'wk', 0, wid)
-for _, id in ipairs(redis.call('SMEMBERS', B .. 'l:' .. wid)) do
-  local j = load(id)
-  if j and j.state == 'running' and j.wid == wid and not j.lms then
-    j.lms = fmt(now())
-    save(j)
+if ARGV[3] ~= '1' then
+  for _, id in ipairs(redis.call('SMEMBERS', B .. 'l:' .. wid)) do
+    local j = load(id)
+    if j and j.state == 'running' and j.wid == wid and not j.lms then
+      j.lms = fmt(now())
+      save(j)
+    end
   end
 end
-for i = 3 + 2 * n, #ARGV, 3 do redis.call('HSETNX', B .. 'c:' .. ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
+for i = 4 + 2 * n, #ARGV, 3 do redis.call('HSETNX', B .. 'c:' .. ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
 emit({type = 'worker', workerId = wid})
 return prev
 `;
