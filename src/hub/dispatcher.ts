@@ -19,6 +19,8 @@ import type { Outcomes } from "./outcomes.js";
 import type { JobRecord, NewJob, QueueEntry, QueueInfo, TaskRequirements, WorkerRecord } from "./store.js";
 import { PollWaiters, type Waiter } from "./waiters.js";
 
+const NO_PROFILES: ReadonlySet<string> = new Set();
+
 /** Entries looked at per queue head. */
 const HEAD = 8;
 /** Widest window of a queue a poll looks through for a task whose params its worker accepts. */
@@ -36,11 +38,22 @@ const YIELD_EVERY = 64;
 export class Dispatcher {
   readonly #core: HubCore;
   readonly #outcomes: Outcomes;
-  readonly #waiters = new PollWaiters();
+  readonly #waiters = new PollWaiters({
+    added: (skill, profile) => this.#profileParked(skill, profile),
+    removed: (skill, profile) => this.#profileGone(skill, profile),
+  });
   /** Matching view of each worker profile seen. */
   readonly #views = new Map<string, MatchView>();
   /** Requirement class of each queue seen. */
   readonly #queueReqs = new Map<string, { skill: string; requirements: TaskRequirements }>();
+  /** Queues seen, by skill. */
+  readonly #queuesBySkill = new Map<string, Set<string>>();
+  /**
+   * Per queue, the profiles with polls parked for its skill that can run its class: a task queued
+   * there is offered to these, never walking the profiles that cannot run it (a fleet of distinct
+   * CPU machines costs a GPU task nothing). Kept as profiles park and leave and as queues appear.
+   */
+  readonly #able = new Map<string, Set<string>>();
   readonly #memo = new Map<string, boolean>();
   /**
    * Memoized params checks per (profile, job): a job's type and params never change, and the
@@ -141,7 +154,7 @@ export class Dispatcher {
    * params, so that a poll checking them against a contract need not read the job back.
    */
   learnJob(job: Pick<NewJob, "jobId" | "queue" | "type" | "requirements" | "params">, paramsSize: number): void {
-    if (!this.#queueReqs.has(job.queue)) this.#queueReqs.set(job.queue, { skill: job.type, requirements: job.requirements });
+    this.#learnQueue(job.queue, job.type, job.requirements);
     // Small params only: this memo must not hold a second copy of large ones for every queued task.
     if (paramsSize > SUBMITTED_PARAMS_MAX) return;
     this.#submitted.set(job.jobId, { type: job.type, params: job.params });
@@ -152,8 +165,7 @@ export class Dispatcher {
   onQueued(queue: string, skill: string): void {
     const byProfile = this.#waiters.profilesFor(skill);
     if (byProfile.size === 0) return;
-    const reqs = this.#queueReqs.get(queue);
-    if (reqs === undefined) {
+    if (!this.#queueReqs.has(queue)) {
       // A queue first seen in a signal: learn its class (one lookup per skill at a time), then offer.
       if (this.#learning.has(skill)) return;
       this.#learning.add(skill);
@@ -169,9 +181,10 @@ export class Dispatcher {
       });
       return;
     }
-    for (const [profile, set] of byProfile) {
+    for (const profile of this.#able.get(queue) ?? NO_PROFILES) {
       const view = this.#views.get(profile);
-      if (view === undefined || !this.#classOk(profile, view, queue, reqs.skill, reqs.requirements)) continue;
+      const set = byProfile.get(profile);
+      if (view === undefined || set === undefined) continue;
       for (const w of set) {
         if (w.done || !this.#waiters.take(w)) continue;
         this.#serve(w, view, 0);
@@ -179,6 +192,37 @@ export class Dispatcher {
         return;
       }
     }
+  }
+
+  /** Records a queue's class; a new queue is matched once against the profiles parked for its skill. */
+  #learnQueue(name: string, skill: string, requirements: TaskRequirements): void {
+    if (this.#queueReqs.has(name)) return;
+    this.#queueReqs.set(name, { skill, requirements });
+    let names = this.#queuesBySkill.get(skill);
+    if (names === undefined) this.#queuesBySkill.set(skill, (names = new Set()));
+    names.add(name);
+    for (const profile of this.#waiters.profilesFor(skill).keys()) this.#matchQueue(name, skill, requirements, profile);
+  }
+
+  /** A profile got its first parked poll for `skill`: note the queues of the skill it can run. */
+  #profileParked(skill: string, profile: string): void {
+    for (const name of this.#queuesBySkill.get(skill) ?? NO_PROFILES) {
+      const reqs = this.#queueReqs.get(name)!;
+      this.#matchQueue(name, skill, reqs.requirements, profile);
+    }
+  }
+
+  /** A profile has no parked poll for `skill` any more. */
+  #profileGone(skill: string, profile: string): void {
+    for (const name of this.#queuesBySkill.get(skill) ?? NO_PROFILES) this.#able.get(name)?.delete(profile);
+  }
+
+  #matchQueue(name: string, skill: string, requirements: TaskRequirements, profile: string): void {
+    const view = this.#views.get(profile);
+    if (view === undefined || !this.#classOk(profile, view, name, skill, requirements)) return;
+    let able = this.#able.get(name);
+    if (able === undefined) this.#able.set(name, (able = new Set()));
+    able.add(profile);
   }
 
   /** Safety net across hubs: serve held polls whose skills have queued tasks (a lost signal costs one period). */
@@ -189,7 +233,7 @@ export class Dispatcher {
   /** Offers each queue's tasks to held polls (as many offers as tasks, while polls take them). */
   #offerQueues(skill: string, queues: readonly QueueInfo[]): void {
     for (const q of queues) {
-      this.#queueReqs.set(q.name, { skill: q.skill, requirements: q.requirements });
+      this.#learnQueue(q.name, q.skill, q.requirements);
       for (let i = 0; i < q.length && this.#waiters.profilesFor(skill).size > 0; i++) {
         const before = this.#waiters.size;
         this.onQueued(q.name, skill);
@@ -243,7 +287,7 @@ export class Dispatcher {
         // With the heads of the queues where the store can (one round trip instead of two).
         const queues = yield* wait(store.queuesOf(skill, HEAD));
         for (const q of queues) {
-          this.#queueReqs.set(q.name, { skill: q.skill, requirements: q.requirements });
+          this.#learnQueue(q.name, q.skill, q.requirements);
           if (!this.#classOk(profile, view, q.name, q.skill, q.requirements)) continue;
           // The head of the queue first; when none of it takes this worker's contract (params
           // only another version accepts), look further, a wider window each time: tasks the

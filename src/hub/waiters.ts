@@ -21,11 +21,21 @@ export interface Waiter {
   readonly done: boolean;
 }
 
+/** Told when a profile gets its first parked poll for a skill, and when it has none left. */
+export interface ProfileHooks {
+  added(skill: string, profile: string): void;
+  removed(skill: string, profile: string): void;
+}
+
+const NO_HOOKS: ProfileHooks = { added: () => {}, removed: () => {} };
+
 /** The set of parked polls, by skill and profile, and by worker. */
 export class PollWaiters {
   private readonly bySkill = new Map<string, Map<string, Set<Waiter>>>();
   private readonly byWorker = new Map<string, Set<Waiter>>();
   private count = 0;
+
+  constructor(private readonly hooks: ProfileHooks = NO_HOOKS) {}
 
   /** Parked polls. */
   get size(): number {
@@ -37,8 +47,10 @@ export class PollWaiters {
       let byProfile = this.bySkill.get(s);
       if (byProfile === undefined) this.bySkill.set(s, (byProfile = new Map()));
       let set = byProfile.get(w.profile);
+      const first = set === undefined;
       if (set === undefined) byProfile.set(w.profile, (set = new Set()));
       set.add(w);
+      if (first) this.hooks.added(s, w.profile);
     }
     let mine = this.byWorker.get(w.workerId);
     if (mine === undefined) this.byWorker.set(w.workerId, (mine = new Set()));
@@ -59,7 +71,10 @@ export class PollWaiters {
       const set = byProfile?.get(w.profile);
       if (set === undefined) continue;
       set.delete(w);
-      if (set.size === 0) byProfile!.delete(w.profile);
+      if (set.size === 0) {
+        byProfile!.delete(w.profile);
+        this.hooks.removed(s, w.profile);
+      }
       if (byProfile!.size === 0) this.bySkill.delete(s);
     }
     this.count--;

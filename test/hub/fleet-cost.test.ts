@@ -65,6 +65,34 @@ describe("dispatch cost", () => {
     expect((await poll(hub, "w-a", { token: null }))!.params).toEqual({ a: "x0" });
   });
 
+  it("offers a queued task only to parked polls whose profile can run its class, for classes seen before and after they parked", async () => {
+    const hub = new Hub({ auth: {} });
+    hubs.push(hub);
+    const gpuOnly = { resources: { devices: [{ type: "gpu" }] } };
+    // A GPU class known before anyone parks, then CPU workers of distinct profiles parked.
+    await hub.submit({ type: "echo", requirements: gpuOnly, params: { first: true } });
+    await register(hub, "gpu-1", { resources: GPU }, { sign: false, token: null });
+    expect((await poll(hub, "gpu-1", { token: null }))!.params).toEqual({ first: true });
+    const cpu = Array.from({ length: 20 }, (_, i) => `cpu-${i}`);
+    for (const id of cpu) await register(hub, id, { resources: { properties: { cpu_cores: 4, host: id } } }, { sign: false, token: null });
+    const cpuPolls = cpu.map((id) => poll(hub, id, { token: null, pollTimeout: 30 }));
+    const gpuPoll = poll(hub, "gpu-1", { token: null, pollTimeout: 30 });
+    // The GPU task goes to the GPU poll; the CPU polls stay parked.
+    const g = await hub.submit({ type: "echo", requirements: gpuOnly, params: { gpu: 1 } });
+    expect((await gpuPoll)!.job_id).toBe(g.jobId);
+    expect((await hub.stats()).waitingPolls).toBe(cpu.length);
+    // A class first seen now, that one parked profile alone can run, reaches that poll.
+    const only7 = await hub.submit({ type: "echo", requirements: { resources: { properties: { host: "cpu-7" } } }, params: { only7: true } });
+    expect((await cpuPolls[7])!.job_id).toBe(only7.jobId);
+    expect((await hub.stats()).waitingPolls).toBe(cpu.length - 1);
+    // A task any CPU worker can run reaches one of the others.
+    const plain = await hub.submit({ type: "echo", params: { plain: true } });
+    const others = cpuPolls.filter((_, i) => i !== 7);
+    expect((await Promise.race(others))!.job_id).toBe(plain.jobId);
+    await hub.close();
+    expect((await Promise.all(others)).filter((t) => t !== null)).toHaveLength(1);
+  });
+
   it("keys worker profiles and requirement classes holding integers beyond 2^53 (kept exact as bigint)", async () => {
     const hub = new Hub({ auth: {} });
     hubs.push(hub);
