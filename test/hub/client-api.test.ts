@@ -221,10 +221,22 @@ describe("hub client API", () => {
     await gone;
     await until(() => hub.clientApi.waiting === 0, 10_000);
 
-    const held = api(server.url, "GET", `/_client/tasks/${job}?wait=60`).catch((e: unknown) => e);
+    // Submit-and-wait ends the same ways.
+    const leaving = new AbortController();
+    const gone2 = api(server.url, "POST", "/_client/tasks?wait=60", { body: { type: "nobody-runs-this" }, signal: leaving.signal }).catch((e: unknown) => e);
     await until(() => hub.clientApi.waiting === 1, 10_000);
+    leaving.abort();
+    await gone2;
+    await until(() => hub.clientApi.waiting === 0, 10_000);
+
+    const held = api(server.url, "GET", `/_client/tasks/${job}?wait=60`).catch((e: unknown) => e);
+    const heldSubmit = api(server.url, "POST", "/_client/tasks?wait=60", { body: { type: "nobody-runs-this" } }).catch((e: unknown) => e);
+    await until(() => hub.clientApi.waiting === 2, 10_000);
     await hub.close();
     await held; // answered (or the connection closed) instead of holding for 60 s
+    const closedAnswer = await heldSubmit;
+    // Answered with the task's state so far (or the connection closed with the hub).
+    if (!(closedAnswer instanceof Error)) expect((closedAnswer as { status: number }).status).toBe(202);
     expect(hub.clientApi.waiting).toBe(0);
   }, 30_000);
 });
