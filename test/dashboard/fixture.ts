@@ -12,6 +12,7 @@ import { serve, type HubServer } from "../../src/hub/server.js";
 import { silentLogger } from "../../src/logger.js";
 import { Worker } from "../../src/worker/index.js";
 import { SECRETS, until } from "../hub/helpers.js";
+import { hangSkill } from "../helpers/skills.js";
 
 export const ADMIN = "admin-token-0123456789abcdef";
 export const CLIENT = "client-token-0123456789";
@@ -30,18 +31,7 @@ const double = defineSkill({
   },
 });
 
-/** Runs until cancelled (or 60 s). */
-const hang = defineSkill({
-  name: "hang",
-  version: "1.0.0",
-  input: Type.Object({}),
-  output: Type.Object({}),
-  handler: (_p, ctx) =>
-    new Promise((resolve, reject) => {
-      const t = setTimeout(() => resolve({}), 60_000);
-      ctx.signal.addEventListener("abort", () => (clearTimeout(t), reject(ctx.signal.reason ?? new Error("cancelled"))), { once: true });
-    }),
-});
+const hang = hangSkill();
 
 /** Everything a dashboard test looks at. */
 export interface Fixture {

@@ -10,3 +10,19 @@ export const double = defineSkill({
   output: Type.Object({ n: Type.Number() }),
   handler: (p) => ({ n: p.n * 2 }),
 });
+
+/** A skill named `hang` whose tasks run until cancelled (or 60 s); `onStart` hears each start. */
+export function hangSkill(onStart: () => void = () => {}): ReturnType<typeof defineSkill> {
+  return defineSkill({
+    name: "hang",
+    version: "1.0.0",
+    input: Type.Object({}),
+    output: Type.Object({}),
+    handler: (_p, ctx) =>
+      new Promise((resolve, reject) => {
+        onStart();
+        const t = setTimeout(() => resolve({}), 60_000);
+        ctx.signal.addEventListener("abort", () => (clearTimeout(t), reject(ctx.signal.reason ?? new Error("cancelled"))), { once: true });
+      }),
+  });
+}

@@ -1,28 +1,15 @@
 /** The hub's HTTP client API on a real server (127.0.0.1:0), with an rxon Worker running the tasks. */
 import { afterEach, describe, expect, it } from "vitest";
-import Type from "typebox";
 import { Hub, MemoryStore, type HubServer } from "../../src/hub/index.js";
 import { Worker } from "../../src/worker/index.js";
-import { defineSkill } from "../../src/contracts/index.js";
 import { SECRETS, until } from "./helpers.js";
 import { api as request, type Answer, type ApiOptions } from "./client-http.js";
-import { double } from "../helpers/skills.js";
+import { double, hangSkill } from "../helpers/skills.js";
 
 const TOKEN = "client-token-0123456789";
 
 
-/** Runs until cancelled (or 60 s). */
-const hang = defineSkill({
-  name: "hang",
-  version: "1.0.0",
-  input: Type.Object({}),
-  output: Type.Object({}),
-  handler: (_p, ctx) =>
-    new Promise((resolve, reject) => {
-      const t = setTimeout(() => resolve({}), 60_000);
-      ctx.signal.addEventListener("abort", () => (clearTimeout(t), reject(ctx.signal.reason ?? new Error("cancelled"))), { once: true });
-    }),
-});
+const hang = hangSkill();
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -10,15 +10,13 @@ import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { request } from "undici";
-import Type from "typebox";
-import { defineSkill } from "../../src/contracts/index.js";
 import { Hub, type HubServer } from "../../src/hub/index.js";
 import { RedisStore } from "../../src/hub/redis/index.js";
 import { Worker } from "../../src/worker/index.js";
 import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
 import { api } from "./client-http.js";
 import { until } from "./helpers.js";
-import { double } from "../helpers/skills.js";
+import { double, hangSkill } from "../helpers/skills.js";
 
 const available = requireRedis("hubs sharing a Redis store");
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -27,17 +25,7 @@ const TOKENS: Record<string, string> = { "w-1": "secret-w-1", "w-2": "secret-w-2
 
 
 let started = 0;
-const hang = defineSkill({
-  name: "hang",
-  version: "1.0.0",
-  input: Type.Object({}),
-  output: Type.Object({}),
-  handler: (_p, ctx) =>
-    new Promise((_resolve, reject) => {
-      started++;
-      ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason ?? new Error("cancelled")), { once: true });
-    }),
-});
+const hang = hangSkill(() => started++);
 
 describe.skipIf(!available)("hubs sharing a Redis store", () => {
   let redis: RedisServer;
