@@ -27,6 +27,14 @@ function digestOf(secret: string): Buffer {
   return createHash("sha256").update(secret, "utf8").digest();
 }
 
+/** The worker id a client certificate proves (its CN), if any; refuses a request naming another id. */
+function certifiedId(ctx: ListenerContext, hint: string | null): string | undefined {
+  const cn = ctx.certIdentity?.commonName;
+  if (typeof cn !== "string" || cn === "") return undefined;
+  if (hint !== null && hint !== cn) throw refuse(`Unauthorized: Certificate CN '${cn.slice(0, 64)}' does not match worker_id`, "cn_mismatch");
+  return cn;
+}
+
 /** Compares two secrets in time independent of where they differ (and of their lengths). */
 export function secretsEqual(a: string, b: string): boolean {
   const ha = createHash("sha256").update(a, "utf8").digest();
@@ -130,11 +138,8 @@ export class HubAuth {
   async preAuthenticate(action: HttpAction, ctx: ListenerContext): Promise<string | undefined> {
     if (action === "sts_refresh") return undefined;
     const hint = this.#checkedHint(ctx, null);
-    const cn = ctx.certIdentity?.commonName;
-    if (typeof cn === "string" && cn !== "") {
-      if (hint !== null && hint !== cn) throw refuse(`Unauthorized: Certificate CN '${cn.slice(0, 64)}' does not match worker_id`, "cn_mismatch");
-      return cn;
-    }
+    const cn = certifiedId(ctx, hint);
+    if (cn !== undefined) return cn;
     const token = ctx.token;
     if (token === null || token === "") {
       // Anonymous workers name themselves: nothing is proven, nothing to count yet.
@@ -163,11 +168,8 @@ export class HubAuth {
 
   async #authenticate(ctx: ListenerContext, claimedId: string | null | undefined, allowAccess: boolean): Promise<string> {
     const hint = this.#checkedHint(ctx, claimedId);
-    const cn = ctx.certIdentity?.commonName;
-    if (typeof cn === "string" && cn !== "") {
-      if (hint !== null && hint !== cn) throw refuse(`Unauthorized: Certificate CN '${cn.slice(0, 64)}' does not match worker_id`, "cn_mismatch");
-      return cn;
-    }
+    const cn = certifiedId(ctx, hint);
+    if (cn !== undefined) return cn;
     const token = ctx.token;
     if (token === null || token === "") {
       if (this.open && hint !== null) return hint;
