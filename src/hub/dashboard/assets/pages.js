@@ -8,6 +8,21 @@ import { ago, clock, duration, fill, h, pager, short } from "./dom.js";
 
 const TERMINAL = new Set(["finished", "failed", "cancelled"]);
 
+/** A page over tasks: `run` again when the stream's task version moves (not on every summary). */
+function onTaskChanges(el, run) {
+  let version = -1;
+  return {
+    el,
+    refresh: () => run(true),
+    onSummary: (s) => {
+      if (s.taskVersion !== version) {
+        version = s.taskVersion;
+        void run(false);
+      }
+    },
+  };
+}
+
 /**
  * Runs `load` at most once at a time and, when the stream asks, at most every `minMs`; a request
  * that comes too early or while loading is not lost: one trailing run follows.
@@ -272,7 +287,6 @@ export function tasksPage() {
     h("button", { type: "submit" }, "Search"),
   );
   const el = h("section", { class: "page", id: "page-tasks" }, h("h2", {}, "Tasks"), form, head, table);
-  let version = -1;
   const load = async () => {
     const p = new URLSearchParams({ offset: state.offset, limit: state.limit });
     for (const k of ["q", "state", "skill", "worker"]) if (state[k]) p.set(k, state[k]);
@@ -327,16 +341,7 @@ export function tasksPage() {
     );
   };
   const run = refresher(load, 1000);
-  return {
-    el,
-    refresh: () => run(true),
-    onSummary: (s) => {
-      if (s.taskVersion !== version) {
-        version = s.taskVersion;
-        void run(false);
-      }
-    },
-  };
+  return onTaskChanges(el, run);
 }
 
 // ------------------------------------------------------------------ one task
@@ -354,7 +359,6 @@ const KIND_TEXT = {
 export function taskPage(ctx, jobId) {
   const body = h("div", {});
   const el = h("section", { class: "page", id: "page-task" }, h("p", {}, h("a", { href: "#tasks" }, "‹ tasks")), h("h2", { class: "mono", id: "task-id" }, jobId), body);
-  let version = -1;
   const load = async () => {
     let d;
     try {
@@ -435,16 +439,7 @@ export function taskPage(ctx, jobId) {
     );
   };
   const run = refresher(load, 500);
-  return {
-    el,
-    refresh: () => run(true),
-    onSummary: (s) => {
-      if (s.taskVersion !== version) {
-        version = s.taskVersion;
-        void run(false);
-      }
-    },
-  };
+  return onTaskChanges(el, run);
 }
 
 // ------------------------------------------------------------------ throughput
