@@ -8,23 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
-import { start, stop, type Proc } from "../e2e/procs.js";
+import { hubUrl, registered, start, stop, type Proc } from "../e2e/procs.js";
 
 const available = requireRedis("rxon hub --store redis://");
 const WORKER_SECRET = "worker-secret-store-1";
 const CLIENT_TOKEN = "client-token-store-1";
-
-async function until(cond: () => boolean, what: () => string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-function urlOf(p: Proc): string {
-  return p.lines.find((l) => l.startsWith("rxon hub listening on "))!.slice("rxon hub listening on ".length).trim();
-}
 
 describe.skipIf(!available)("rxon hub --store redis://", () => {
   let redis: RedisServer;
@@ -48,20 +36,20 @@ describe.skipIf(!available)("rxon hub --store redis://", () => {
     const a = start(hubArgs, env);
     const b = start(hubArgs, env);
     procs.push(a, b);
-    await until(() => a.lines.some((l) => l.startsWith("rxon hub listening on ")) && b.lines.some((l) => l.startsWith("rxon hub listening on ")), () => [...a.stderr, ...b.stderr].join("\n"));
-    const worker = start(["src/cli/main.ts", "worker", "--url", urlOf(b), "--id", "w1", "--skills", "examples/skills.ts"], { RXON_TOKEN: WORKER_SECRET });
+    const [urlA, urlB] = await Promise.all([hubUrl(a), hubUrl(b)]);
+    const worker = start(["src/cli/main.ts", "worker", "--url", urlB, "--id", "w1", "--skills", "examples/skills.ts"], { RXON_TOKEN: WORKER_SECRET });
     procs.push(worker);
-    await until(() => worker.lines.some((l) => l.includes("registered")), () => worker.stderr.join("\n"));
+    await registered(worker);
 
-    const submit = start(["src/cli/main.ts", "submit", "--url", urlOf(a), "--type", "echo", "--params", '{"message":"across hubs"}', "--wait"], { RXON_CLIENT_TOKEN: CLIENT_TOKEN });
+    const submit = start(["src/cli/main.ts", "submit", "--url", urlA, "--type", "echo", "--params", '{"message":"across hubs"}', "--wait"], { RXON_CLIENT_TOKEN: CLIENT_TOKEN });
     const code = await new Promise<number | null>((resolve) => submit.child.once("exit", resolve));
     expect(code, submit.stderr.join("\n")).toBe(0);
     const jobId = submit.lines[0]!.trim();
     const outcome = JSON.parse(submit.lines[submit.lines.length - 1]!) as Record<string, unknown>;
     expect(outcome).toMatchObject({ status: "success", worker_id: "w1", data: { message: "across hubs" } });
 
-    for (const hub of [a, b]) {
-      const task = start(["src/cli/main.ts", "task", jobId, "--url", urlOf(hub)], { RXON_CLIENT_TOKEN: CLIENT_TOKEN });
+    for (const url of [urlA, urlB]) {
+      const task = start(["src/cli/main.ts", "task", jobId, "--url", url], { RXON_CLIENT_TOKEN: CLIENT_TOKEN });
       expect(await new Promise<number | null>((resolve) => task.child.once("exit", resolve))).toBe(0);
       expect(JSON.parse(task.lines.join(""))).toMatchObject({ job_id: jobId, status: "finished" });
     }

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cliLogger, prettyLine, snakeCase } from "../../src/cli/log.js";
-import { start, stop, type Proc } from "../e2e/procs.js";
+import { hubUrl, registered, start, stop, type Proc } from "../e2e/procs.js";
 
 const WORKER_SECRET = "worker-secret-4c1d9e7a";
 const OTHER_SECRET = "other-secret-b83f0a52";
@@ -20,14 +20,6 @@ const dir = mkdtempSync(join(tmpdir(), "rxon-logs-"));
 let hub: Proc | undefined;
 let worker: Proc | undefined;
 let url = "";
-
-async function until(cond: () => boolean, what: () => string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function entries(p: Proc): Record<string, unknown>[] {
   return p.stderr.map((line) => {
@@ -43,10 +35,9 @@ beforeAll(async () => {
   writeFileSync(join(dir, "clients.txt"), `${CLIENT_TOKEN}\n`);
   writeFileSync(join(dir, "tokens.json"), JSON.stringify({ tokens: { w1: WORKER_SECRET, w2: OTHER_SECRET }, globalToken: GLOBAL_TOKEN }));
   hub = start(["src/cli/main.ts", "hub", "--port", "0", "--tokens", join(dir, "tokens.json"), "--log-level", "debug"], { RXON_CLIENT_TOKENS: join(dir, "clients.txt") });
-  await until(() => hub!.lines.some((l) => l.startsWith("rxon hub listening on ")), () => hub!.stderr.join("\n"));
-  url = hub.lines.find((l) => l.startsWith("rxon hub listening on "))!.slice("rxon hub listening on ".length).trim();
+  url = await hubUrl(hub);
   worker = start(["src/cli/main.ts", "worker", "--url", url, "--id", "w1", "--skills", "examples/skills.ts", "--log-level", "debug"], { RXON_TOKEN: WORKER_SECRET });
-  await until(() => worker!.lines.some((l) => l.includes("registered")), () => worker!.stderr.join("\n"));
+  await registered(worker);
 }, 60_000);
 
 afterAll(async () => {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import type { CliIo } from "../../src/cli/io.js";
-import { ROOT, start, stop, type Proc } from "../e2e/procs.js";
+import { hubUrl, registered, ROOT, start, stop, type Proc } from "../e2e/procs.js";
 
 const CLIENT_TOKEN = "cli-client-token-5f2a9c";
 const WORKER_TOKEN = "cli-worker-token-77d1e0";
@@ -18,14 +18,6 @@ const dir = mkdtempSync(join(tmpdir(), "rxon-submit-"));
 let hub: Proc | undefined;
 let worker: Proc | undefined;
 let url = "";
-
-async function until(cond: () => boolean, what: () => string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function run(argv: string[], env: Record<string, string> = { RXON_CLIENT_TOKEN: CLIENT_TOKEN }): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -38,10 +30,9 @@ async function run(argv: string[], env: Record<string, string> = { RXON_CLIENT_T
 beforeAll(async () => {
   writeFileSync(join(dir, "clients.txt"), `# client tokens\n${CLIENT_TOKEN}\nother-token\n`);
   hub = start(["src/cli/main.ts", "hub", "--port", "0", "--client-tokens", join(dir, "clients.txt"), "--log-level", "warn"], { RXON_TOKENS: `w1=${WORKER_TOKEN}` });
-  await until(() => hub!.lines.some((l) => l.startsWith("rxon hub listening on ")), () => hub!.stderr.join("\n"));
-  url = hub.lines.find((l) => l.startsWith("rxon hub listening on "))!.slice("rxon hub listening on ".length).trim();
+  url = await hubUrl(hub);
   worker = start(["src/cli/main.ts", "worker", "--url", url, "--id", "w1", "--skills", "examples/skills.ts", "--log-level", "warn"], { RXON_TOKEN: WORKER_TOKEN });
-  await until(() => worker!.lines.some((l) => l.includes("registered")), () => worker!.stderr.join("\n"));
+  await registered(worker);
 }, 60_000);
 
 afterAll(async () => {

@@ -69,3 +69,25 @@ export async function stop(p: Proc | undefined): Promise<void> {
   p.child.kill("SIGKILL");
   await p.exited;
 }
+
+/** Polls `cond` every 25 ms until it holds; fails after `ms` with `what()` in the message. */
+export async function until(cond: () => boolean, what: () => string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const LISTENING = "rxon hub listening on ";
+
+/** The URL an `rxon hub` process listens on, once it has said so. */
+export async function hubUrl(p: Proc, ms = 30_000): Promise<string> {
+  await until(() => p.lines.some((l) => l.startsWith(LISTENING)), () => p.stderr.join("\n"), ms);
+  return p.lines.find((l) => l.startsWith(LISTENING))!.slice(LISTENING.length).trim();
+}
+
+/** Resolves once an `rxon worker` process has registered. */
+export async function registered(p: Proc, ms = 30_000): Promise<void> {
+  await until(() => p.lines.some((l) => l.includes("registered")), () => p.stderr.join("\n"), ms);
+}
