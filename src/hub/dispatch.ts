@@ -27,13 +27,56 @@ function contentKey(value: unknown): string {
   return schemaKey(value, 128, 1 << 23).slice(0, 32);
 }
 
+/** Most contract verdicts a queue name carries; a skill with more contracts leaves the rest to a check per task. */
+export const MAX_QUEUE_VERDICTS = 8;
+
 /**
- * Queue of a task: its skill and requirement class. Tasks that need the same thing wait in one
- * queue, so a worker looks at the head of each class it can serve instead of scanning past tasks
- * it cannot run.
+ * Queue of a task: its skill, its requirement class and, when known, which input contracts of the
+ * skill accept its params (`verdicts`, by {@link contractKeyOf}). Tasks that need the same thing
+ * wait in one queue, so a worker looks at the head of each queue it can serve instead of scanning
+ * past tasks it cannot run; and a worker whose contract has a verdict in the name is decided for
+ * the whole queue, without reading any task's params.
+ *
+ * Form: `skill:class` or `skill:class:key+,key-,...` (keys sorted; `+` accepts, `-` refuses).
  */
-export function queueNameOf(skill: string, requirements: TaskRequirements): string {
-  return Object.keys(requirements).length === 0 ? `${skill}:*` : `${skill}:${contentKey(requirements)}`;
+export function queueNameOf(skill: string, requirements: TaskRequirements, verdicts?: ReadonlyMap<string, boolean>): string {
+  const base = Object.keys(requirements).length === 0 ? `${skill}:*` : `${skill}:${contentKey(requirements)}`;
+  if (verdicts === undefined || verdicts.size === 0) return base;
+  const parts = [...verdicts].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([k, ok]) => `${k}${ok ? "+" : "-"}`);
+  return `${base}:${parts.join(",")}`;
+}
+
+/** The contract verdicts a queue name carries (see {@link queueNameOf}); empty when it carries none. */
+export function queueVerdicts(name: string): ReadonlyMap<string, boolean> {
+  const out = new Map<string, boolean>();
+  const first = name.indexOf(":");
+  const second = first < 0 ? -1 : name.indexOf(":", first + 1);
+  if (second < 0) return out;
+  for (const part of name.slice(second + 1).split(",")) {
+    const sign = part.charAt(part.length - 1);
+    if (part.length > 1 && (sign === "+" || sign === "-")) out.set(part.slice(0, -1), sign === "+");
+  }
+  return out;
+}
+
+const contractKeys = new WeakMap<SkillInfo, string | null>();
+
+/**
+ * Content key of a skill's input contract: its `input_schema` and `schema_dialect` (what a params
+ * check depends on), memoized per skill object; undefined for a schema too large or deep to key
+ * (such a contract gets no verdict: its tasks are checked one by one).
+ */
+export function contractKeyOf(skill: SkillInfo): string | undefined {
+  let key = contractKeys.get(skill);
+  if (key === undefined) {
+    try {
+      key = contentKey([skill.input_schema ?? null, skill.schema_dialect ?? null]);
+    } catch {
+      key = null;
+    }
+    contractKeys.set(skill, key);
+  }
+  return key ?? undefined;
 }
 
 /**

@@ -13,13 +13,19 @@ import type { WorkerRecord as MatchView } from "../matching/requirement.js";
 import { findSkill } from "../matching/requirement.js";
 import { canonicalize } from "../wire/canonical.js";
 import type { HubCore } from "./core.js";
-import { acceptsParams, canRunClass, matchView, payloadFor, profileOf, skillFor } from "./dispatch.js";
+import { acceptsParams, canRunClass, contractKeyOf, matchView, payloadFor, profileOf, queueVerdicts, skillFor } from "./dispatch.js";
 import { isPromise, runFlow, wait, type Flow } from "./flow.js";
 import type { Outcomes } from "./outcomes.js";
 import type { JobRecord, NewJob, QueueEntry, QueueInfo, TaskRequirements, WorkerRecord } from "./store.js";
 import { PollWaiters, type Waiter } from "./waiters.js";
 
 const NO_PROFILES: ReadonlySet<string> = new Set();
+
+/** What a worker profile can run of a queue: nothing, each task as its params pass, or every task. */
+type Verdict = 0 | 1 | 2;
+const NONE: Verdict = 0;
+const EACH: Verdict = 1;
+const ALL: Verdict = 2;
 
 /** Entries looked at per queue head. */
 const HEAD = 8;
@@ -29,6 +35,8 @@ const MAX_SCAN = 32_768;
 const CLAIM_BATCH = 8;
 /** Memoized class checks kept before the memo is cleared. */
 const MEMO_LIMIT = 50_000;
+/** Most queues of a skill a claim names to the store; past them a poll looks at the queues instead. */
+const MAX_NAMED_QUEUES = 64;
 /** Largest params (canonical text, characters) {@link Dispatcher.learnJob} keeps at hand: at most MEMO_LIMIT × 4 KiB in all. */
 const SUBMITTED_PARAMS_MAX = 4096;
 /** Synchronous dispatches in a row after which a poll gives up its turn (timers and I/O run). */
@@ -54,7 +62,11 @@ export class Dispatcher {
    * CPU machines costs a GPU task nothing). Kept as profiles park and leave and as queues appear.
    */
   readonly #able = new Map<string, Set<string>>();
-  readonly #memo = new Map<string, boolean>();
+  readonly #memo = new Map<string, Verdict>();
+  /** Per (profile, skills): the queues a claim names as runnable and skipped, as of {@link #queuesSeen}. */
+  readonly #plans = new Map<string, { seen: number; runnable: string[]; skipped: string[] }>();
+  /** Queues learned so far (a plan made before the last one was learned is made again). */
+  #queuesSeen = 0;
   /**
    * Memoized params checks per (profile, job): a job's type and params never change, and the
    * profile is a content key of the contracts, so a queued job is read once per profile, not on
@@ -198,6 +210,7 @@ export class Dispatcher {
   #learnQueue(name: string, skill: string, requirements: TaskRequirements): void {
     if (this.#queueReqs.has(name)) return;
     this.#queueReqs.set(name, { skill, requirements });
+    this.#queuesSeen++;
     let names = this.#queuesBySkill.get(skill);
     if (names === undefined) this.#queuesBySkill.set(skill, (names = new Set()));
     names.add(name);
@@ -219,7 +232,7 @@ export class Dispatcher {
 
   #matchQueue(name: string, skill: string, requirements: TaskRequirements, profile: string): void {
     const view = this.#views.get(profile);
-    if (view === undefined || !this.#classOk(profile, view, name, skill, requirements)) return;
+    if (view === undefined || this.#verdict(profile, view, name, skill, requirements) === NONE) return;
     let able = this.#able.get(name);
     if (able === undefined) this.#able.set(name, (able = new Set()));
     able.add(profile);
@@ -264,15 +277,65 @@ export class Dispatcher {
     return view;
   }
 
-  #classOk(profile: string, view: MatchView, queue: string, skill: string, requirements: TaskRequirements): boolean {
+  /**
+   * What a profile can run of a queue, memoized: nothing when the class does not fit or the
+   * queue's name carries a refusal by the profile's contract; every task when the skill has no
+   * input contract or the name carries an acceptance by it; else each task as its params pass.
+   */
+  #verdict(profile: string, view: MatchView, queue: string, skill: string, requirements: TaskRequirements): Verdict {
     const key = `${profile}\u0000${queue}`;
-    let ok = this.#memo.get(key);
-    if (ok === undefined) {
-      ok = canRunClass(view, skill, requirements);
+    let v = this.#memo.get(key);
+    if (v === undefined) {
+      v = canRunClass(view, skill, requirements) ? contractVerdict(view, skill, queue) : NONE;
       if (this.#memo.size >= MEMO_LIMIT) this.#memo.clear();
-      this.#memo.set(key, ok);
+      this.#memo.set(key, v);
     }
-    return ok;
+    return v;
+  }
+
+  /**
+   * The queues a claim for this profile names: runnable (every task) and skipped (none), out of
+   * those learned for `skills`; undefined past {@link MAX_NAMED_QUEUES} of a skill.
+   */
+  #plan(profile: string, view: MatchView, skills: readonly string[]): { runnable: string[]; skipped: string[] } | undefined {
+    const key = `${profile}\u0000${skills.join("\u0000")}`;
+    const known = this.#plans.get(key);
+    if (known !== undefined && known.seen === this.#queuesSeen) return known;
+    const plan = { seen: this.#queuesSeen, runnable: [] as string[], skipped: [] as string[] };
+    for (const skill of skills) {
+      const names = this.#queuesBySkill.get(skill);
+      if (names === undefined) continue;
+      if (names.size > MAX_NAMED_QUEUES) return undefined;
+      for (const name of names) {
+        const v = this.#verdict(profile, view, name, skill, this.#queueReqs.get(name)!.requirements);
+        // A queue checked task by task is named in neither list: the store then answers `look`.
+        if (v === ALL) plan.runnable.push(name);
+        else if (v === NONE) plan.skipped.push(name);
+      }
+    }
+    if (this.#plans.size >= MEMO_LIMIT) this.#plans.clear();
+    this.#plans.set(key, plan);
+    return plan;
+  }
+
+  /**
+   * Past {@link MAX_NAMED_QUEUES} queues learned for a skill, forgets those not among `holding`
+   * (every queue of the skills holding tasks now): one that fills again is learned again from
+   * its signal or the next look, and claims go on naming the queues in one step.
+   */
+  #forgetEmptied(skills: readonly string[], holding: readonly QueueInfo[]): void {
+    for (const skill of skills) {
+      const names = this.#queuesBySkill.get(skill);
+      if (names === undefined || names.size <= MAX_NAMED_QUEUES) continue;
+      const live = new Set(holding.filter((q) => q.skill === skill).map((q) => q.name));
+      for (const name of names) {
+        if (live.has(name)) continue;
+        names.delete(name);
+        this.#queueReqs.delete(name);
+        this.#able.delete(name);
+      }
+      this.#queuesSeen++;
+    }
   }
 
   #claim(profile: string, view: MatchView, workerId: string, skills: readonly string[]): JobRecord | null | Promise<JobRecord | null> {
@@ -281,30 +344,45 @@ export class Dispatcher {
 
   *#claimFlow(profile: string, view: MatchView, workerId: string, skills: readonly string[]): Flow<JobRecord | null> {
     const store = this.#core.store;
+    // One step when every queue holding tasks is decided for this profile: the store takes the
+    // best head of the runnable ones. Otherwise it answers with the queues to look through.
+    let looked: readonly QueueInfo[] | undefined;
+    const plan = this.#plan(profile, view, skills);
+    if (plan !== undefined) {
+      const r = yield* wait(store.claimBest(workerId, skills, plan.runnable, plan.skipped, HEAD));
+      if (r.kind === "claimed") {
+        this.#assigned(r.job, workerId);
+        return r.job;
+      }
+      if (r.kind === "none") return null;
+      looked = r.queues;
+    }
     for (let attempt = 0; attempt < 4; attempt++) {
       const entries: QueueEntry[] = [];
-      for (const skill of skills) {
-        // With the heads of the queues where the store can (one round trip instead of two).
-        const queues = yield* wait(store.queuesOf(skill, HEAD));
-        for (const q of queues) {
-          this.#learnQueue(q.name, q.skill, q.requirements);
-          if (!this.#classOk(profile, view, q.name, q.skill, q.requirements)) continue;
-          // The head of the queue first; when none of it takes this worker's contract (params
-          // only another version accepts), look further, a wider window each time: tasks the
-          // worker cannot run never starve one it can.
-          let checked = 0;
-          for (let limit = HEAD; ; limit *= 8) {
-            const window = limit === HEAD && q.head !== undefined ? q.head : yield* wait(store.peek(q.name, limit));
-            let found = 0;
-            for (let i = checked; i < window.length && found < CLAIM_BATCH; i++) {
-              if (yield* this.#paramsOk(profile, view, q.skill, window[i]!.jobId)) {
-                entries.push(window[i]!);
-                found++;
-              }
+      const queues: QueueInfo[] = [];
+      if (looked !== undefined) queues.push(...looked);
+      else for (const skill of skills) queues.push(...(yield* wait(store.queuesOf(skill, HEAD))));
+      looked = undefined;
+      this.#forgetEmptied(skills, queues);
+      for (const q of queues) {
+        this.#learnQueue(q.name, q.skill, q.requirements);
+        const v = this.#verdict(profile, view, q.name, q.skill, q.requirements);
+        if (v === NONE) continue;
+        // The head of the queue first; when none of it takes this worker's contract (params
+        // only another version accepts), look further, a wider window each time: tasks the
+        // worker cannot run never starve one it can.
+        let checked = 0;
+        for (let limit = HEAD; ; limit *= 8) {
+          const window = limit === HEAD && q.head !== undefined ? q.head : yield* wait(store.peek(q.name, limit));
+          let found = 0;
+          for (let i = checked; i < window.length && found < CLAIM_BATCH; i++) {
+            if (v === ALL || (yield* this.#paramsOk(profile, view, q.skill, window[i]!.jobId))) {
+              entries.push(window[i]!);
+              found++;
             }
-            checked = window.length;
-            if (found > 0 || window.length < limit || limit >= MAX_SCAN) break;
           }
+          checked = window.length;
+          if (found > 0 || window.length < limit || limit >= MAX_SCAN) break;
         }
       }
       if (entries.length === 0) return null;
@@ -444,4 +522,14 @@ export class Dispatcher {
 function pollSkills(worker: WorkerRecord, available: readonly string[] | undefined): string[] {
   const names = worker.skills.map((s) => s.name);
   return available === undefined ? names : names.filter((n) => available.includes(n));
+}
+
+/** What the worker's input contract for `skill` says of the tasks of `queue` (see {@link Dispatcher}). */
+function contractVerdict(view: MatchView, skill: string, queue: string): Verdict {
+  const mine = findSkill(view.supported_skills, skill);
+  if (mine === undefined) return NONE;
+  if (mine.input_schema === undefined) return ALL;
+  const key = contractKeyOf(mine);
+  const said = key === undefined ? undefined : queueVerdicts(queue).get(key);
+  return said === undefined ? EACH : said ? ALL : NONE;
 }

@@ -20,6 +20,7 @@ import {
   type JobFilter,
   type JobRecord,
   type NewJob,
+  type ClaimBestVerdict,
   type QueueEntry,
   type QueueInfo,
   type QueueLimits,
@@ -223,6 +224,28 @@ export class MemoryStore implements HubStore {
       return copyJob(job);
     }
     return null;
+  }
+
+  claimBest(workerId: string, skills: readonly string[], runnable: readonly string[], skipped: readonly string[]): ClaimBestVerdict {
+    let best: QueueEntry | undefined;
+    let look = false;
+    for (const skill of skills) {
+      for (const name of this.#queuesBySkill.get(skill) ?? []) {
+        if (runnable.includes(name)) {
+          // Queues hold only waiting tasks, and only while they hold any.
+          const head = this.#queues.get(name)!.q.first();
+          if (head !== undefined && (best === undefined || head.priority > best.priority || (head.priority === best.priority && head.seq < best.seq))) best = head;
+        } else if (!skipped.includes(name)) {
+          look = true;
+        }
+      }
+    }
+    if (!look) {
+      if (best === undefined) return { kind: "none" };
+      const job = this.claim(workerId, [best.jobId]);
+      if (job !== null) return { kind: "claimed", job };
+    }
+    return { kind: "look", queues: skills.flatMap((s) => this.queuesOf(s)) };
   }
 
   release(jobId: string, taskId: string): JobRecord | undefined {

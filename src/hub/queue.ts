@@ -75,6 +75,14 @@ export class SkillQueue {
     this.count++;
   }
 
+  /** The first entry in dispatch order. */
+  first(): QueueEntry | undefined {
+    const level = this.levels[0];
+    if (level === undefined) return undefined;
+    const bucket = this.buckets.get(level)!;
+    return bucket.items[bucket.head];
+  }
+
   /** The first `limit` entries in dispatch order. */
   peek(limit: number): QueueEntry[] {
     const out: QueueEntry[] = [];

@@ -163,6 +163,15 @@ export interface QueueInfo {
   readonly head?: readonly QueueEntry[];
 }
 
+/** Answer of {@link HubStore.claimBest}. */
+export type ClaimBestVerdict =
+  /** The task claimed. */
+  | { readonly kind: "claimed"; readonly job: JobRecord }
+  /** No queue of the skills holds a task the worker can run. */
+  | { readonly kind: "none" }
+  /** A queue not named `runnable` or `skipped` holds tasks: nothing was claimed; these are the skills' queues holding tasks. */
+  | { readonly kind: "look"; readonly queues: readonly QueueInfo[] };
+
 /** Limits on queued (waiting) tasks; a submission past any of them is refused. */
 export interface QueueLimits {
   /** Tasks waiting in all queues. */
@@ -337,6 +346,17 @@ export interface HubStore {
    * `running`, leased to the worker, `attempts` + 1, `dispatchedAt` now); null when none is.
    */
   claim(workerId: string, jobIds: readonly string[]): Awaitable<JobRecord | null>;
+  /**
+   * Claims for `workerId`, as {@link claim} does, the best waiting task (highest priority, then
+   * oldest) at the heads of `runnable`, queues every task of which the worker can run. For this
+   * to be the best task the worker can run at all, every queue of `skills` holding tasks must be
+   * in `runnable` or in `skipped` (queues it can run nothing of); when another one holds tasks
+   * (a queue the caller does not know, or one whose tasks must be checked one by one) nothing is
+   * claimed and the answer is `look`, with the queues of `skills` holding tasks as
+   * {@link queuesOf} answers them (`head` entries each, where the store adds heads): the caller
+   * then chooses and uses {@link claim}.
+   */
+  claimBest(workerId: string, skills: readonly string[], runnable: readonly string[], skipped: readonly string[], head?: number): Awaitable<ClaimBestVerdict>;
   /**
    * Puts a claimed task back at once, not counted as an attempt (its poll answer could not be
    * written, or the client left): only while `taskId` is still the job's current task and running.

@@ -13,7 +13,8 @@ import { RateLimitError, ValidationError, type ValidationIssue } from "../errors
 import { parseTraceparent } from "../tracing/context.js";
 import { canonicalize } from "../wire/canonical.js";
 import type { HubCore } from "./core.js";
-import { queueNameOf } from "./dispatch.js";
+import { paramsSatisfy } from "../matching/requirement.js";
+import { contractKeyOf, MAX_QUEUE_VERDICTS, queueNameOf } from "./dispatch.js";
 import { isPromise } from "./flow.js";
 import type { Outcomes } from "./outcomes.js";
 import { taskIdOf, type JobParent, type NewJob, type SubmitVerdict } from "./store.js";
@@ -44,8 +45,9 @@ export class Submissions {
   async submit(options: SubmitOptions, parent?: JobParent, follow = true): Promise<TaskHandle> {
     const core = this.#core;
     if (core.closed) throw new ValidationError("Hub is closed");
-    const [job, paramsSize] = this.#newJob(options, parent);
-    const rejection = await this.#contractRejection(job);
+    const [draft, paramsSize] = this.#newJob(options, parent);
+    const { rejection, verdicts } = await this.#contractCheck(draft);
+    const job: NewJob = verdicts.size === 0 ? draft : { ...draft, queue: queueNameOf(draft.type, draft.requirements, verdicts) };
     if (rejection !== undefined) {
       const verdict = await core.store.reject(job, rejection);
       if (verdict.kind === "refused") throw new Error("unreachable: reject never refuses");
@@ -139,30 +141,46 @@ export class Submissions {
   /**
    * Params no known contract of the skill accepts are refused at once (nobody could ever run
    * them). Contracts are the distinct ones of the fleet, not one per worker, so the check costs
-   * the same with ten workers or a hundred thousand.
+   * the same with ten workers or a hundred thousand. The verdict of each contract checked (up to
+   * {@link MAX_QUEUE_VERDICTS}) goes into the task's queue name, so a worker whose contract has a
+   * verdict there takes from the queue without its params being checked again.
    */
-  async #contractRejection(job: NewJob): Promise<TaskError | undefined> {
+  async #contractCheck(job: NewJob): Promise<{ rejection?: TaskError; verdicts: Map<string, boolean> }> {
     const known = this.#core.settings.knownSkills.get(job.type);
+    const verdicts = new Map<string, boolean>();
     let first: ValidationIssue[] | undefined;
-    const accepts = (skill: SkillInfo): boolean => {
+    let accepted = false;
+    const check = (skill: SkillInfo): void => {
+      const key = skill.input_schema === undefined ? undefined : contractKeyOf(skill);
+      if (key !== undefined && verdicts.has(key)) return;
       const r = validateParams(skill, job.params);
-      if (r.ok || r.reason !== "invalid") return true;
-      first ??= [...r.errors];
-      return false;
+      if (key !== undefined && verdicts.size < MAX_QUEUE_VERDICTS) verdicts.set(key, paramsSatisfy(skill, job.params, r));
+      if (r.ok || r.reason !== "invalid") accepted = true;
+      else first ??= [...r.errors];
     };
-    if (known !== undefined && accepts(known)) return undefined;
+    const checkAll = (list: readonly SkillInfo[]): void => {
+      for (const skill of list) {
+        // Past the verdicts a name carries, only whether anyone accepts still matters.
+        if (accepted && verdicts.size >= MAX_QUEUE_VERDICTS) return;
+        check(skill);
+      }
+    };
+    if (known !== undefined) check(known);
     let contracts = await this.#contractsOf(job.type, false);
-    if (contracts.some(accepts)) return undefined;
-    if (known === undefined && contracts.length === 0) return undefined;
+    checkAll(contracts);
+    if (accepted || (known === undefined && contracts.length === 0)) return { verdicts };
     contracts = await this.#contractsOf(job.type, true);
-    if (contracts.some(accepts)) return undefined;
-    if (known === undefined && contracts.length === 0) return undefined;
+    checkAll(contracts);
+    if (accepted || (known === undefined && contracts.length === 0)) return { verdicts };
     const errors = (first ?? []).slice(0, 20);
     const top = errors[0];
     return {
-      code: ErrorCode.INVALID_INPUT_ERROR,
-      message: `Params do not match the input schema of skill '${job.type}'${top ? `: ${top.path || "/"} ${top.message}` : ""}`,
-      details: { errors },
+      rejection: {
+        code: ErrorCode.INVALID_INPUT_ERROR,
+        message: `Params do not match the input schema of skill '${job.type}'${top ? `: ${top.path || "/"} ${top.message}` : ""}`,
+        details: { errors },
+      },
+      verdicts,
     };
   }
 

@@ -5,7 +5,7 @@
  */
 import type { InstalledArtifact, SkillInfo, WorkerRegistration } from "../../generated/types.js";
 import { ownValue, valuesEqual, type MatchOptions, type PropertyBag } from "./compare.js";
-import { validateParams } from "../contracts/validate.js";
+import { validateParams, type ContractResult } from "../contracts/validate.js";
 import { matchArtifact, matchResources, matchSkill, type ArtifactRequirement, type ResourcesRequirement } from "./models.js";
 
 /** A worker as selection sees it: its registration plus its last reported status. */
@@ -95,13 +95,13 @@ export function skillSatisfies(skill: SkillInfo, req: WorkerRequirement, options
   return true;
 }
 
-/** The params rule of 8.6: non-empty params must satisfy the skill's input schema (json-schema dialect). */
-export function paramsSatisfy(skill: SkillInfo, params: PropertyBag | undefined): boolean {
+/** The params rule of 8.6: non-empty params must satisfy the skill's input schema (json-schema dialect); `checked` is that check when already made. */
+export function paramsSatisfy(skill: SkillInfo, params: PropertyBag | undefined, checked?: ContractResult): boolean {
   if (params === undefined || params === null) return true;
   for (const k in params) {
     if (!Object.prototype.hasOwnProperty.call(params, k)) continue;
     // A dialect rxon cannot check is left to the worker, which knows it (as the reference does).
-    const result = validateParams(skill, params);
+    const result = checked ?? validateParams(skill, params);
     return result.ok || result.reason === "unsupported_dialect";
   }
   return true;

@@ -121,12 +121,14 @@ describe("dispatch cost", () => {
     calls.clear();
     await hub.submit({ type: "echo", requirements: { resources: { devices: [{ type: "gpu" }] } } });
     expect(calls.get("claim") ?? 0).toBe(0);
+    expect(calls.get("claimBest") ?? 0).toBe(0);
     expect(calls.get("getJob") ?? 0).toBe(0);
     expect(calls.get("peek") ?? 0).toBe(0);
-    // A CPU task is handed to exactly one of them.
+    // A CPU task is handed to exactly one of them, in one claim.
     calls.clear();
     await hub.submit({ type: "echo" });
-    expect(calls.get("claim")).toBe(1);
+    expect(calls.get("claimBest")).toBe(1);
+    expect(calls.get("claim") ?? 0).toBe(0);
     expect((await hub.stats()).waitingPolls).toBe(999);
     controller.abort();
     await Promise.all(held);
@@ -135,28 +137,69 @@ describe("dispatch cost", () => {
   it("reads a queued job once per worker profile to check its params, however many polls see it at the head", async () => {
     // getJob and peek answer through promises, so the polls' claims run concurrently, as on Redis.
     const { store, calls } = countingStore(["getJob", "peek"]);
-    // Submitted on another hub sharing the store: the polling hub has to read the params.
     const hub = new Hub({ auth: {}, store });
     const submitter = new Hub({ auth: {}, store });
     hubs.push(hub, submitter);
+    // Submitted before any worker brought a contract: no verdict on the params travels with these
+    // tasks, so they are checked one by one. Those submitted on another hub sharing the store have
+    // to be read; those submitted on the polling hub itself have their params at hand.
+    const theirs = new Set<string>();
+    for (let n = 0; n < 8; n++) theirs.add((await submitter.submit({ type: "echo", params: { n } })).jobId);
+    const mine = new Set<string>();
+    for (let n = 0; n < 8; n++) mine.add((await hub.submit({ type: "echo", params: { n } })).jobId);
     const contract = skill("echo", { input_schema: { type: "object", properties: { n: { type: "number" } }, required: ["n"] } });
     const workers = Array.from({ length: 8 }, (_, i) => `cpu-${i}`);
     for (const id of workers) await register(hub, id, { resources: CPU, supported_skills: [contract] }, { sign: false, token: null });
-    const jobs = new Set<string>();
-    for (let n = 0; n < 8; n++) jobs.add((await submitter.submit({ type: "echo", params: { n } })).jobId);
     calls.clear();
     const tasks = await Promise.all(workers.map((id) => poll(hub, id, { token: null })));
     // Every poll got a task of its own; the eight jobs were each read once, not once per poll.
-    expect(new Set(tasks.map((t) => t?.job_id))).toEqual(jobs);
+    expect(new Set(tasks.map((t) => t?.job_id))).toEqual(theirs);
     expect(calls.get("getJob")).toBe(8);
 
-    // Submitted on the polling hub itself: the params are at hand, nothing is read.
-    const mine = new Set<string>();
-    for (let n = 0; n < 8; n++) mine.add((await hub.submit({ type: "echo", params: { n } })).jobId);
     calls.clear();
     const more = await Promise.all(workers.map((id) => poll(hub, id, { token: null })));
     expect(new Set(more.map((t) => t?.job_id))).toEqual(mine);
     expect(calls.get("getJob") ?? 0).toBe(0);
+  });
+
+  it("takes a task whose params a known contract accepted at submission in one claim, reading nothing, whichever hub submitted it", async () => {
+    const { store, calls } = countingStore(["getJob", "peek", "claimBest", "claim", "queuesOf"]);
+    const hub = new Hub({ auth: {}, store });
+    const submitter = new Hub({ auth: {}, store });
+    hubs.push(hub, submitter);
+    const contract = skill("echo", { input_schema: { type: "object", properties: { n: { type: "number" } }, required: ["n"] } });
+    const workers = Array.from({ length: 4 }, (_, i) => `cpu-${i}`);
+    for (const id of workers) await register(hub, id, { resources: CPU, supported_skills: [contract] }, { sign: false, token: null });
+    const jobs = new Set<string>();
+    for (let n = 0; n < 4; n++) jobs.add((await submitter.submit({ type: "echo", params: { n } })).jobId);
+    // A poll that learns the queues once; the others then claim in one step each.
+    const learned = await poll(hub, "cpu-0", { token: null });
+    jobs.delete(String(learned!.job_id));
+    calls.clear();
+    const tasks = await Promise.all(workers.slice(1).map((id) => poll(hub, id, { token: null })));
+    expect(new Set(tasks.map((t) => t?.job_id))).toEqual(jobs);
+    expect(calls.get("claimBest")).toBe(3);
+    for (const read of ["getJob", "peek", "claim", "queuesOf"]) expect(calls.get(read) ?? 0).toBe(0);
+  });
+
+  it("forgets emptied queues past 64 of a skill, so claims go back to one step", async () => {
+    const { store, calls } = countingStore();
+    const hub = new Hub({ auth: {}, store });
+    hubs.push(hub);
+    await register(hub, "cpu-1", { resources: CPU }, { sign: false, token: null });
+    // Seventy requirement classes come and go (cancelled while queued).
+    for (let i = 0; i < 70; i++) await (await hub.submit({ type: "echo", requirements: { extra: { rack: i } } })).cancel();
+    const a = await hub.submit({ type: "echo" });
+    calls.clear();
+    expect((await poll(hub, "cpu-1", { token: null }))!.job_id).toBe(a.jobId);
+    // Too many queues to name: this poll looked at the queues, and forgot the emptied ones.
+    expect(calls.get("queuesOf")).toBe(1);
+    await result(hub, "cpu-1", { job_id: a.jobId, task_id: `${a.jobId}_0`, data: {} }, { sign: false, token: null });
+    const b = await hub.submit({ type: "echo" });
+    calls.clear();
+    expect((await poll(hub, "cpu-1", { token: null }))!.job_id).toBe(b.jobId);
+    expect(calls.get("claimBest")).toBe(1);
+    expect(calls.get("queuesOf") ?? 0).toBe(0);
   });
 
   it("checks a result against the contract it was handed out under without reading the store; elsewhere from the store", async () => {

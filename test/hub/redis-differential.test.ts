@@ -1,6 +1,6 @@
 /**
  * RedisStore against the reference semantics: random sequences of transitions (submit with limits
- * and idempotency keys, claim, release, settle of every kind, progress, cancel, register,
+ * and idempotency keys, claim, claim of the best head, release, settle of every kind, progress, cancel, register,
  * heartbeat, drain, remove) applied to a MemoryStore and a RedisStore side by side must get the
  * same verdicts and leave the same queues and jobs. Times and sequence numbers differ between the
  * two stores and are compared by presence and order only.
@@ -20,6 +20,7 @@ type Op =
   | { op: "submit"; job: number; type: "a" | "b"; priority: number; owner?: "o1" | "o2"; idem?: "k1" | "k2"; limit?: number }
   | { op: "reject"; job: number; idem?: "k1" }
   | { op: "claim"; worker: number; jobs: number[] }
+  | { op: "claimBest"; worker: number; skills: ("a" | "b")[]; runnable: ("a" | "b")[]; skipped: ("a" | "b")[] }
   | { op: "release"; job: number; stale: boolean }
   | { op: "settle"; worker: number; job: number; stale: boolean; kind: "success" | "failure" | "retry" | "cancelled"; fp?: "f1" | "f2" }
   | { op: "progress"; worker: number; job: number }
@@ -37,6 +38,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant("submit" as const), job, type: fc.constantFrom("a" as const, "b" as const), priority: fc.integer({ min: -1, max: 2 }), owner: fc.option(fc.constantFrom("o1" as const, "o2" as const), { nil: undefined }), idem: fc.option(fc.constantFrom("k1" as const, "k2" as const), { nil: undefined }), limit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("reject" as const), job, idem: fc.option(fc.constant("k1" as const), { nil: undefined }) }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant("claim" as const), worker, jobs: fc.array(job, { minLength: 1, maxLength: 4 }) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant("claimBest" as const), worker, skills: fc.subarray(["a" as const, "b" as const]), runnable: fc.subarray(["a" as const, "b" as const]), skipped: fc.subarray(["a" as const, "b" as const]) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("release" as const), job, stale: fc.boolean() }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant("settle" as const), worker, job, stale: fc.boolean(), kind: fc.constantFrom("success" as const, "failure" as const, "retry" as const, "cancelled" as const), fp: fc.option(fc.constantFrom("f1" as const, "f2" as const), { nil: undefined }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("progress" as const), worker, job }) },
@@ -101,6 +103,12 @@ async function apply(store: HubStore, ids: string[], op: Op): Promise<unknown> {
     }
     case "claim":
       return norm(await store.claim(`w${op.worker}`, op.jobs.map(jobId)));
+    case "claimBest": {
+      const v = await store.claimBest(`w${op.worker}`, op.skills, op.runnable, op.skipped);
+      if (v.kind === "claimed") return { kind: v.kind, job: norm(v.job) };
+      if (v.kind === "none") return v;
+      return { kind: v.kind, queues: v.queues.map((q) => `${q.name} ${q.skill} ${q.length}`).sort() };
+    }
     case "release":
       return norm(await store.release(jobId(op.job), await current(op.job, op.stale)));
     case "settle": {

@@ -237,6 +237,50 @@ export function storeConformance(label: string, make: () => Promise<StoreHarness
       expect(await store.queueLength()).toBe(0);
     });
 
+    withStore("claimBest takes the best head of the runnable queues: priority first, then age", async (_h, store) => {
+      const old = await submit(store, { queue: "echo:a", priority: 0 });
+      const urgent = await submit(store, { queue: "echo:b", priority: 5 });
+      const urgentLater = await submit(store, { queue: "echo:a", priority: 5 });
+      await submit(store, { queue: "echo:c", priority: 9 });
+      // echo:c is skipped: its urgent task is not for this worker.
+      const first = await store.claimBest("w1", ["echo"], ["echo:a", "echo:b"], ["echo:c"]);
+      expect(first).toMatchObject({ kind: "claimed", job: { jobId: urgent.jobId, state: "running", workerId: "w1", attempts: 1, taskId: `${urgent.jobId}_0` } });
+      expect(await store.claimBest("w1", ["echo"], ["echo:a", "echo:b"], ["echo:c"])).toMatchObject({ kind: "claimed", job: { jobId: urgentLater.jobId } });
+      expect(await store.claimBest("w2", ["echo"], ["echo:a", "echo:b"], ["echo:c"])).toMatchObject({ kind: "claimed", job: { jobId: old.jobId, workerId: "w2" } });
+      expect(await store.claimBest("w2", ["echo"], ["echo:a", "echo:b"], ["echo:c"])).toEqual({ kind: "none" });
+      expect(await store.claimBest("w2", ["other"], [], [])).toEqual({ kind: "none" });
+      expect(await store.queueLength()).toBe(1);
+      expect((await store.listJobs({ workerId: "w1" }, 10)).jobs.map((j) => j.jobId).sort()).toEqual([urgent.jobId, urgentLater.jobId].sort());
+    });
+
+    withStore("claimBest claims nothing and answers the queues when one holding tasks is not named", async (_h, store) => {
+      const a = await submit(store, { queue: "echo:a" });
+      const b = await submit(store, { queue: "echo:b", requirements: { extra: { rack: 7 } } });
+      const v = await store.claimBest("w1", ["echo"], ["echo:a"], [], 4);
+      expect(v.kind).toBe("look");
+      const queues = v.kind === "look" ? [...v.queues].sort((x, y) => (x.name < y.name ? -1 : 1)) : [];
+      expect(queues.map((q) => ({ name: q.name, skill: q.skill, length: q.length, requirements: q.requirements }))).toEqual([
+        { name: "echo:a", skill: "echo", length: 1, requirements: {} },
+        { name: "echo:b", skill: "echo", length: 1, requirements: { extra: { rack: 7 } } },
+      ]);
+      // Heads come along where the store adds them (as queuesOf answers them).
+      for (const q of queues) if (q.head !== undefined) expect(q.head.map((e) => e.jobId)).toEqual([q.name === "echo:a" ? a.jobId : b.jobId]);
+      expect(await store.queueLength()).toBe(2);
+      expect((await store.getJob(a.jobId))!.state).toBe("waiting_for_worker");
+      // Named (either way), the queues decide again.
+      expect(await store.claimBest("w1", ["echo"], ["echo:a"], ["echo:b"])).toMatchObject({ kind: "claimed", job: { jobId: a.jobId } });
+      expect(await store.claimBest("w1", ["echo"], ["echo:a"], ["echo:b"])).toEqual({ kind: "none" });
+    });
+
+    withStore("claimBest: concurrent claimers each win a different job", async (_h, store) => {
+      const jobs = await Promise.all(Array.from({ length: 10 }, () => submit(store, { queue: "echo:*" })));
+      const wins = await Promise.all(Array.from({ length: 16 }, (_, i) => store.claimBest(`w${i}`, ["echo"], ["echo:*"], [])));
+      const won = wins.flatMap((w) => (w.kind === "claimed" ? [w.job.jobId] : []));
+      expect(new Set(won)).toEqual(new Set(jobs.map((j) => j.jobId)));
+      expect(wins.filter((w) => w.kind === "none")).toHaveLength(6);
+      expect(await store.queueLength()).toBe(0);
+    });
+
     withStore("release puts a claimed task back, uncounted, under a new task id", async (_h, store) => {
       const s = await listen(store);
       const job = await submit(store, { priority: 3 });

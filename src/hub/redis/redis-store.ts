@@ -8,6 +8,7 @@ import { Redis, type Cluster, type RedisOptions } from "ioredis";
 import type { TaskError } from "../../../generated/types.js";
 import type {
   CancelVerdict,
+  ClaimBestVerdict,
   HeartbeatUpdate,
   HeartbeatVerdict,
   HubSignal,
@@ -30,7 +31,7 @@ import type {
 } from "../store.js";
 import type { SkillInfo } from "../../../generated/types.js";
 import { decodeJob, decodeJobFields, decodeQueueEntry, decodeWorker, decodeWorkerHash, encodeWorker, jobArgs, opt, type JobFields } from "./codec.js";
-import { CANCEL, CLAIM, LIST_JOBS, PROGRESS, QUEUES_OF, REJECT, RELEASE, SETTLE, SUBMIT, SWEEP } from "./scripts/jobs.js";
+import { CANCEL, CLAIM, CLAIM_BEST, LIST_JOBS, PROGRESS, QUEUES_OF, REJECT, RELEASE, SETTLE, SUBMIT, SWEEP } from "./scripts/jobs.js";
 import { DRAIN, EXPIRE_WORKERS, HEARTBEAT, PUT_TOKEN, REGISTER, REMOVE_WORKER, TOUCH } from "./scripts/workers.js";
 
 /** Options of {@link RedisStore}. */
@@ -69,6 +70,7 @@ const SCRIPTS = {
   rxonSubmit: SUBMIT,
   rxonReject: REJECT,
   rxonClaim: CLAIM,
+  rxonClaimBest: CLAIM_BEST,
   rxonRelease: RELEASE,
   rxonSettle: SETTLE,
   rxonProgress: PROGRESS,
@@ -117,6 +119,15 @@ function parseSignal(message: string): HubSignal | undefined {
     default:
       return str("workerId") ? { type: "worker", workerId: o.workerId as string } : undefined;
   }
+}
+
+/** A queue as QUEUES_OF and CLAIM_BEST answer it: name, skill, length, requirements JSON, head (member, score, ...). */
+function queueInfo(name: string, skill: string, length: number, requirements: string, flat: readonly string[], head: number): QueueInfo {
+  const info = { name, skill, requirements: JSON.parse(requirements) as QueueInfo["requirements"], length: Number(length) };
+  if (head === 0) return info;
+  const entries: QueueEntry[] = [];
+  for (let k = 0; k + 1 < flat.length; k += 2) entries.push(decodeQueueEntry(flat[k]!, flat[k + 1]!));
+  return { ...info, head: entries };
 }
 
 /**
@@ -282,13 +293,7 @@ export class RedisStore implements HubStore {
     const n = Number.isInteger(head) && head > 0 ? Math.min(head, MAX_QUEUE_HEAD) : 0;
     const r = (await this.#run("rxonQueuesOf", skill, n)) as (string | number | string[])[];
     const out: QueueInfo[] = [];
-    for (let i = 0; i + 3 < r.length; i += 4) {
-      const flat = r[i + 3] as string[];
-      const entries: QueueEntry[] = [];
-      for (let k = 0; k + 1 < flat.length; k += 2) entries.push(decodeQueueEntry(flat[k]!, flat[k + 1]!));
-      const info = { name: String(r[i]), skill, requirements: JSON.parse(String(r[i + 2])) as QueueInfo["requirements"], length: Number(r[i + 1]) };
-      out.push(n > 0 ? { ...info, head: entries } : info);
-    }
+    for (let i = 0; i + 3 < r.length; i += 4) out.push(queueInfo(String(r[i]), skill, r[i + 1] as number, String(r[i + 2]), r[i + 3] as string[], n));
     return out;
   }
 
@@ -318,6 +323,18 @@ export class RedisStore implements HubStore {
     if (jobIds.length === 0) return null;
     const r = (await this.#run("rxonClaim", workerId, ...jobIds)) as Flat | null;
     return r === null ? null : decodeJob(r);
+  }
+
+  async claimBest(workerId: string, skills: readonly string[], runnable: readonly string[], skipped: readonly string[], head = 0): Promise<ClaimBestVerdict> {
+    if (skills.length === 0) return { kind: "none" };
+    const n = Number.isInteger(head) && head > 0 ? Math.min(head, MAX_QUEUE_HEAD) : 0;
+    const marked = [...runnable.map((q) => `+${q}`), ...skipped.map((q) => `-${q}`)];
+    const r = (await this.#run("rxonClaimBest", workerId, n, skills.length, ...skills, ...marked)) as (string | number | string[])[];
+    if (r[0] === "claimed") return { kind: "claimed", job: decodeJob(r[1] as Flat) };
+    if (r[0] === "none") return { kind: "none" };
+    const queues: QueueInfo[] = [];
+    for (let i = 1; i + 4 < r.length; i += 5) queues.push(queueInfo(String(r[i]), String(r[i + 1]), r[i + 2] as number, String(r[i + 3]), r[i + 4] as string[], n));
+    return { kind: "look", queues };
   }
 
   async release(jobId: string, taskId: string): Promise<JobRecord | undefined> {

@@ -58,24 +58,88 @@ finish(j, {state = 'failed', status = '${TaskStatus.FAILURE}', err = ARGV[11], e
 return {'created', rec(id)}
 `;
 
+/** Hands a waiting job to worker `wid`: running, leased, one more attempt. */
+const TAKE = `
+local function take(j, wid)
+  dequeue(j)
+  j.state = 'running'
+  j.wid = wid
+  j.att = fmt(tonumber(j.att) + 1)
+  j.disp = fmt(now())
+  j.lms = nil
+  save(j)
+  redis.call('SADD', B .. 'l:' .. wid, j.id)
+end
+`;
+
 /** Claim the first still-waiting job. ARGV: 1 workerId, 2.. candidate job ids. */
-export const CLAIM = `${PRELUDE}
+export const CLAIM = `${PRELUDE}${TAKE}
 local wid = ARGV[1]
 for i = 2, #ARGV do
   local j = load_waiting(ARGV[i])
   if j then
-    dequeue(j)
-    j.state = 'running'
-    j.wid = wid
-    j.att = fmt(tonumber(j.att) + 1)
-    j.disp = fmt(now())
-    j.lms = nil
-    save(j)
-    redis.call('SADD', B .. 'l:' .. wid, j.id)
+    take(j, wid)
     return rec(j.id)
   end
 end
 return false
+`;
+
+/**
+ * Claim the best head of the runnable queues, when every queue of the skills holding tasks is
+ * named. ARGV: 1 workerId, 2 head entries to answer with `look`, 3 number of skills n, 4..3+n
+ * skills, then queue names marked '+' (runnable) or '-' (skipped). Answers {'claimed', job},
+ * {'none'}, or {'look', then per queue of the skills holding tasks: name, skill, length,
+ * requirements JSON, {member, score, ...}} (what QUEUES_OF answers, so the caller looks on
+ * without another round trip).
+ */
+export const CLAIM_BEST = `${PRELUDE}${TAKE}
+local wid = ARGV[1]
+local n = tonumber(ARGV[3])
+local mark = {}
+for i = 4 + n, #ARGV do mark[string.sub(ARGV[i], 2)] = string.sub(ARGV[i], 1, 1) end
+local best, bscore
+local look = false
+for i = 4, 3 + n do
+  -- A skill lists only queues that hold tasks (dequeue drops an emptied one).
+  for _, name in ipairs(redis.call('SMEMBERS', B .. 'qs:' .. ARGV[i])) do
+    local m = mark[name]
+    if m == '+' then
+      local h = redis.call('ZRANGE', B .. 'q:' .. name, 0, 0, 'WITHSCORES')
+      if h[1] then
+        local sc = tonumber(h[2])
+        if not best or sc < bscore or (sc == bscore and h[1] < best) then best, bscore = h[1], sc end
+      end
+    elseif m ~= '-' then
+      look = true
+    end
+  end
+end
+if not look then
+  if not best then return {'none'} end
+  -- A queue member is the zero-padded seq, ':', the job id.
+  local j = load_waiting(string.match(best, '^%d+:(.*)$'))
+  if j then
+    take(j, wid)
+    return {'claimed', rec(j.id)}
+  end
+end
+local head = tonumber(ARGV[2])
+local out = {'look'}
+for i = 4, 3 + n do
+  for _, name in ipairs(redis.call('SMEMBERS', B .. 'qs:' .. ARGV[i])) do
+    local qk = B .. 'q:' .. name
+    local len = redis.call('ZCARD', qk)
+    if len > 0 then
+      out[#out + 1] = name
+      out[#out + 1] = ARGV[i]
+      out[#out + 1] = len
+      out[#out + 1] = redis.call('HGET', B .. 'qi', name) or '{}'
+      out[#out + 1] = head > 0 and redis.call('ZRANGE', qk, 0, head - 1, 'WITHSCORES') or {}
+    end
+  end
+end
+return out
 `;
 
 /** Release (not counted). ARGV: 1 jobId, 2 taskId. */
