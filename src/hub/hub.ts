@@ -234,7 +234,7 @@ export class Hub extends EventEmitter<HubEvents> {
         this.#dispatcher.onQueued(signal.queue, signal.skill);
         return;
       case "ended":
-        this.#core.background("outcome", () => this.#outcomes.ended(signal.jobId));
+        this.#core.background("outcome", () => this.#outcomes.ended(signal));
         return;
       case "cancel":
         this.#cancellation.onCancel(signal.workerId, signal.jobId, signal.taskId);

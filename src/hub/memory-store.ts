@@ -658,7 +658,8 @@ export class MemoryStore implements HubStore {
     if (end.resultWorkerId !== undefined) job.resultWorkerId = end.resultWorkerId;
     if (end.settled !== undefined) job.settled = end.settled;
     this.#ended.push({ at: job.finishedAt, jobId: job.jobId });
-    this.#emit({ type: "ended", jobId: job.jobId });
+    // With a copy of the record (as every answer), so no hub waiting for it reads it back.
+    if (this.#listeners.size > 0) this.#emit({ type: "ended", jobId: job.jobId, job: copyJob(job) });
   }
 
   /**

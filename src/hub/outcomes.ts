@@ -154,10 +154,21 @@ export class Outcomes {
     this.#settle(job.jobId, job);
   }
 
-  /** A job ended somewhere: resolve its local promise and wake its watchers. */
-  async ended(jobId: string): Promise<void> {
+  /**
+   * A job ended somewhere: resolve its local promise and wake its watchers, with the record the
+   * signal carries when it is there, else (for a local promise) with the record read back.
+   * `signal.job` is read only when someone here waits for the job: a store may decode it on read.
+   */
+  async ended(signal: { readonly jobId: string; readonly job?: JobRecord }): Promise<void> {
+    const { jobId } = signal;
+    let l = this.#local.get(jobId);
+    const carried = l !== undefined || this.#watchers.has(jobId) ? signal.job : undefined;
+    if (carried !== undefined && carried.jobId === jobId && isTerminal(carried.state)) {
+      this.#settle(jobId, carried);
+      return;
+    }
     this.#settle(jobId, undefined);
-    const l = this.#local.get(jobId);
+    l = this.#local.get(jobId);
     if (l === undefined) return;
     const job = await this.#core.store.getJob(jobId);
     if (job === undefined || !isTerminal(job.state) || this.#local.get(jobId) !== l) return;
@@ -173,7 +184,10 @@ export class Outcomes {
       this.#recent.add(jobId);
       if (this.#recent.size > RECENT_ENDS) this.#recent.delete(this.#recent.values().next().value!);
     }
+    // Woken watchers are done: dropped now, so the store's signal for an end this hub already
+    // announced finds no one to decode its record for.
     const watchers = this.#watchers.get(jobId);
+    this.#watchers.delete(jobId);
     if (watchers !== undefined) for (const wake of [...watchers]) wake(job);
     const l = job === undefined ? undefined : this.#local.get(jobId);
     if (l === undefined || job === undefined) return;

@@ -282,8 +282,12 @@ export interface TokenRecord {
 export type HubSignal =
   /** A task entered `queue` (submitted or re-queued). */
   | { readonly type: "queued"; readonly queue: string; readonly skill: string }
-  /** A job ended. */
-  | { readonly type: "ended"; readonly jobId: string }
+  /**
+   * A job ended. `job`: the ended record when the store could send it along (small records;
+   * a store may decode it only when read, so read it only when someone waits for this job);
+   * absent: read it with `getJob`.
+   */
+  | { readonly type: "ended"; readonly jobId: string; readonly job?: JobRecord }
   /** A worker must be told to stop a task (sent over its WebSocket by the hub holding it). */
   | { readonly type: "cancel"; readonly workerId: string; readonly jobId: string; readonly taskId: string }
   /** A worker's record changed in a way that matters to polls held for it (re-registered, drained, gone). */

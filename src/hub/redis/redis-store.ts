@@ -29,8 +29,9 @@ import type {
   WorkerGone,
   WorkerRecord,
 } from "../store.js";
+import { isTerminal } from "../store.js";
 import type { SkillInfo } from "../../../generated/types.js";
-import { decodeJob, decodeJobFields, decodeQueueEntry, decodeWorker, decodeWorkerHash, encodeWorker, jobArgs, opt, type JobFields } from "./codec.js";
+import { decodeJob, decodeJobFields, decodeQueueEntry, decodeWorker, decodeWorkerHash, encodeWorker, jobArgs, jobFields, opt, type JobFields } from "./codec.js";
 import { CANCEL, CLAIM, CLAIM_BEST, LIST_JOBS, PROGRESS, QUEUES_OF, REJECT, RELEASE, SETTLE, SUBMIT, SWEEP } from "./scripts/jobs.js";
 import { DRAIN, EXPIRE_WORKERS, HEARTBEAT, PUT_TOKEN, REGISTER, REMOVE_WORKER, TOUCH } from "./scripts/workers.js";
 
@@ -95,6 +96,48 @@ type SignalListener = (signal: HubSignal) => void;
 
 const SIGNAL_TYPES = new Set(["queued", "ended", "cancel", "worker"]);
 
+/** Most entries of an ended signal's `rec` (a job hash has six fields; more is not a job). */
+const MAX_REC_ENTRIES = 32;
+
+/** True for what `finish` sends as `rec`: a flat HGETALL list, field and value strings in pairs. */
+function isRecordList(v: unknown): v is string[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length % 2 !== 0 || v.length > MAX_REC_ENTRIES) return false;
+  for (const x of v) if (typeof x !== "string") return false;
+  return true;
+}
+
+/**
+ * An `ended` signal that carries the job's hash. Every hub hears every signal while usually none
+ * waits for that job, so the record is decoded only when `job` is first read, then kept.
+ */
+class EndedSignal {
+  readonly type = "ended";
+  readonly jobId: string;
+  #rec: string[] | undefined;
+  #job: JobRecord | undefined;
+
+  constructor(jobId: string, rec: string[]) {
+    this.jobId = jobId;
+    this.#rec = rec;
+  }
+
+  /** The ended record; undefined when the carried hash does not decode to this job's ended record. */
+  get job(): JobRecord | undefined {
+    const rec = this.#rec;
+    if (rec !== undefined) {
+      this.#rec = undefined;
+      try {
+        // jobFields keeps the known field names only, so nothing from the message names a property.
+        const job = decodeJobFields(jobFields(rec));
+        if (job !== undefined && job.jobId === this.jobId && isTerminal(job.state)) this.#job = job;
+      } catch {
+        // Not a record this store wrote: the reader falls back to getJob.
+      }
+    }
+    return this.#job;
+  }
+}
+
 /** A signal as published by a script or a hub, checked field by field (anything else is dropped). */
 function parseSignal(message: string): HubSignal | undefined {
   let v: unknown;
@@ -111,7 +154,8 @@ function parseSignal(message: string): HubSignal | undefined {
     case "queued":
       return str("queue") && str("skill") ? { type: "queued", queue: o.queue as string, skill: o.skill as string } : undefined;
     case "ended":
-      return str("jobId") ? { type: "ended", jobId: o.jobId as string } : undefined;
+      if (!str("jobId")) return undefined;
+      return isRecordList(o.rec) ? new EndedSignal(o.jobId as string, o.rec) : { type: "ended", jobId: o.jobId as string };
     case "cancel":
       return str("workerId") && str("jobId") && str("taskId")
         ? { type: "cancel", workerId: o.workerId as string, jobId: o.jobId as string, taskId: o.taskId as string }

@@ -23,6 +23,12 @@
  */
 import { ErrorCode, TaskStatus } from "../../../../generated/constants.js";
 
+/**
+ * Most bytes of field values a job hash may hold for its `ended` signal to carry it (field `rec`,
+ * the flat HGETALL list); a larger one is signalled bare and read by whoever needs it.
+ */
+export const ENDED_RECORD_MAX = 4096;
+
 /** Lua prelude; every script starts with it and uses `KEYS[1]` as the key base. */
 export const PRELUDE = `
 local B = KEYS[1]
@@ -38,7 +44,18 @@ local function fmt(n) return string.format('%.0f', n) end
 local function opt(s) if s == nil or s == '' then return nil end return string.sub(s, 2) end
 local function jk(id) return B .. 'j:' .. id end
 local function emit(sig) redis.call('PUBLISH', B .. 'signals', cjson.encode(sig)) end
-local function rec(id) return redis.call('HGETALL', jk(id)) end
+-- The hash finish just read for its signal, handed to the script's next rec() of that job (the
+-- answer most ending scripts give) instead of a second HGETALL. save() drops it; a script that
+-- writes an ended job's hash after finish other than through save must clear ENDED_ID too.
+local ENDED_ID, ENDED_REC
+local function rec(id)
+  if id == ENDED_ID then
+    local r = ENDED_REC
+    ENDED_ID, ENDED_REC = nil, nil
+    return r
+  end
+  return redis.call('HGETALL', jk(id))
+end
 local function terminal(state) return state == 'finished' or state == 'failed' or state == 'cancelled' end
 
 -- A job's scalar fields (every value a string), or nil when there is no such job.
@@ -56,7 +73,10 @@ local function load_waiting(id)
   if j.state ~= 'waiting_for_worker' then return nil end
   return j
 end
-local function save(j) redis.call('HSET', jk(j.id), 's', cjson.encode(j)) end
+local function save(j)
+  ENDED_ID, ENDED_REC = nil, nil
+  redis.call('HSET', jk(j.id), 's', cjson.encode(j))
+end
 
 local function qmember(j) return string.rep('0', 16 - #j.seq) .. j.seq .. ':' .. j.id end
 
@@ -91,6 +111,7 @@ local function unlease(j)
 end
 
 local END_FIELDS = {'endr', 'rwid', 'stask', 'swid', 'strans'}
+local ENDED_RECORD_MAX = ${ENDED_RECORD_MAX}
 -- Ends a job: e holds state, status and optionally the END_FIELDS, data and err (JSON text).
 local function finish(j, e)
   if j.state == 'waiting_for_worker' then dequeue(j) elseif j.state == 'running' then unlease(j) end
@@ -109,7 +130,18 @@ local function finish(j, e)
   if j.dl then redis.call('ZREM', B .. 'dl', j.id) end
   if j.creq then redis.call('ZREM', B .. 'cd', j.id) end
   redis.call('RPUSH', B .. 'ended', j.id)
-  emit({type = 'ended', jobId = j.id})
+  -- The signal carries a small record, so a hub waiting for this job on another process needs no
+  -- read; a large one (a big result) would cost every hub hearing it, so they read it instead.
+  -- The hash is never empty here (s was just written), so cjson never meets an empty table.
+  local all = redis.call('HGETALL', jk(j.id))
+  local size = 0
+  for i = 2, #all, 2 do size = size + #all[i] end
+  if size <= ENDED_RECORD_MAX then
+    emit({type = 'ended', jobId = j.id, rec = all})
+  else
+    emit({type = 'ended', jobId = j.id})
+  end
+  ENDED_ID, ENDED_REC = j.id, all
 end
 
 local function timeout_error()
