@@ -69,7 +69,7 @@ export class HubAuth {
    * constant time.
    */
   readonly #tokenDigests: ReadonlyMap<string, Buffer>;
-  /** Token digests of requests being served (see `#presented`). */
+  /** The digest of the token last presented on each connection (see `#presented`). */
   readonly #presentedBy = new WeakMap<object, { readonly token: string; readonly digest: Buffer }>();
   readonly #globalDigest: Buffer | undefined;
   /** Hex digests of every individual token, for the pre-check of requests that name their worker only in the body. */
@@ -192,12 +192,15 @@ export class HubAuth {
    * body is read and the full one after both need it (keyed by the request object, never by the secret).
    */
   #presented(ctx: ListenerContext, token: string): Buffer {
-    const req = ctx.rawRequest as object | undefined;
+    const req = ctx.rawRequest as { socket?: object } | undefined;
     if (req === undefined || req === null) return digestOf(token);
-    const known = this.#presentedBy.get(req);
+    // Per connection: a keep-alive connection presenting the token of its previous request reuses
+    // its digest (both strings are the client's own, so comparing them tells it nothing).
+    const key = req.socket ?? req;
+    const known = this.#presentedBy.get(key);
     if (known !== undefined && known.token === token) return known.digest;
     const digest = digestOf(token);
-    this.#presentedBy.set(req, { token, digest });
+    this.#presentedBy.set(key, { token, digest });
     return digest;
   }
 

@@ -19,11 +19,14 @@ function header(req: IncomingMessage, name: string): string | null {
   return first === undefined || first === "" ? null : first;
 }
 
-/** The context of a request; `pathId` (poll, heartbeat, WebSocket) wins over `X-Worker-ID`. */
+/**
+ * The context of a request; `pathId` (poll, heartbeat, WebSocket) wins over `X-Worker-ID`. Its
+ * `signal` is `aborts.signal`, read only when the handler reads it (a signal costs to make).
+ */
 export function buildContext(
   req: IncomingMessage,
   pathId: string | null,
-  signal: AbortSignal,
+  aborts: { readonly signal: AbortSignal },
   rawBody: JsonObject | null,
   extra?: PollFields | { verifiedWorkerId: string },
 ): ListenerContext {
@@ -35,7 +38,9 @@ export function buildContext(
     transport: "http",
     rawRequest: req,
     rawBody,
-    signal,
+    get signal() {
+      return aborts.signal;
+    },
     ...extra,
   };
 }

@@ -25,11 +25,33 @@ import { kindOf, makeVerifier, verifyMessage, type VerificationLayer } from "./v
 
 type LooseHandler = (action: string, payload: unknown, context: ListenerContext) => unknown;
 
-/** A request or upgrade being served; held polls can be answered early by `close()`. */
-interface InFlight {
-  readonly controller: AbortController;
+/**
+ * A request or upgrade being served; held polls can be answered early by `close()`. Its abort
+ * signal is made when first asked for (most handlers never look at it), already aborted when the
+ * request was aborted before.
+ */
+class InFlight {
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
   /** Set for held polls: answers 204 now if the handler has not answered. */
   release?: () => void;
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Aborts the signal (the first reason stays). */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
 }
 
 /** Models decoded for each action that carries a body. */
@@ -204,10 +226,10 @@ export class RxonListener {
       sendJson(res, 503, JSON.stringify({ error, code: ErrorCode.TRANSIENT_ERROR }), { [Header.RETRY_AFTER]: "1" });
       return;
     }
-    const flight: InFlight = { controller: new AbortController() };
+    const flight = new InFlight();
     this.#inFlight.add(flight);
     res.once("close", () => {
-      if (!res.writableFinished) flight.controller.abort(new NetworkError("The client closed the connection"));
+      if (!res.writableFinished) flight.abort(new NetworkError("The client closed the connection"));
       this.#inFlight.delete(flight);
       this.#checkIdle();
     });
@@ -215,7 +237,7 @@ export class RxonListener {
       let counted: string | undefined;
       if (this.#preAuthenticate !== undefined) {
         // Before the body is read: a stranger costs its headers, never a parse or a long error.
-        const id = await this.#preAuthenticate(action, buildContext(req, pathId, flight.controller.signal, null));
+        const id = await this.#preAuthenticate(action, buildContext(req, pathId, flight, null));
         if (typeof id === "string" && id !== "") this.#throttle((counted = id));
       }
       const raw = await this.#readJson(action, req);
@@ -232,7 +254,7 @@ export class RxonListener {
         }
       }
       if (action === "poll") extra = parsePollQuery(query);
-      const context = buildContext(req, pathId, flight.controller.signal, raw, extra);
+      const context = buildContext(req, pathId, flight, raw, extra);
       if (action === "poll") {
         await this.#poll(handler, pathId!, context, flight, res);
         return;
@@ -379,12 +401,12 @@ export class RxonListener {
     if (this.#closing) return refuse(503, "Service is shutting down");
     if (handler === undefined) return refuse(503, "Service is initializing");
 
-    const flight: InFlight = { controller: new AbortController() };
+    const flight = new InFlight();
     this.#inFlight.add(flight);
-    const onGone = (): void => flight.controller.abort(new NetworkError("The client closed the connection"));
+    const onGone = (): void => flight.abort(new NetworkError("The client closed the connection"));
     socket.once("close", onGone);
     try {
-      const context = buildContext(req, workerId, flight.controller.signal, null);
+      const context = buildContext(req, workerId, flight, null);
       let allowed: unknown;
       try {
         allowed = await handler("websocket_auth", null, context);
@@ -395,7 +417,7 @@ export class RxonListener {
       if (socket.destroyed) return true;
       if (this.#closing) return refuse(503, "Service is shutting down");
       socket.off("close", onGone);
-      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#open(ws, handler, workerId, req, flight.controller));
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#open(ws, handler, workerId, req, flight));
       return true;
     } finally {
       this.#inFlight.delete(flight);
@@ -413,16 +435,16 @@ export class RxonListener {
     return refuse(500, "Internal server error");
   }
 
-  #open(ws: WebSocket, handler: LooseHandler, workerId: string, req: IncomingMessage, controller: AbortController): void {
+  #open(ws: WebSocket, handler: LooseHandler, workerId: string, req: IncomingMessage, flight: InFlight): void {
     this.#sockets.add(ws);
     const channel = new WsCommandChannel(ws, workerId);
     ws.on("error", (error) => this.#logger.debug({ err: error, worker_id: workerId }, "rxon listener: WebSocket error"));
     ws.once("close", () => {
-      controller.abort(new NetworkError("The command channel closed"));
+      flight.abort(new NetworkError("The command channel closed"));
       this.#sockets.delete(ws);
       this.#checkIdle();
     });
-    const context = buildContext(req, workerId, controller.signal, null);
+    const context = buildContext(req, workerId, flight, null);
     let queue: FrameQueue | undefined;
     ws.on("message", (data, isBinary) => {
       if (this.#rateLimiter !== undefined && this.#rateLimiter.take(workerId) > 0) {
@@ -430,7 +452,7 @@ export class RxonListener {
         this.#frameDropped(workerId);
         return;
       }
-      queue ??= new FrameQueue(ws, (text) => this.#onFrame(handler, text, workerId, req, controller.signal), this.#limits.maxPendingFrames, this.#limits.maxBadFramesPerMinute);
+      queue ??= new FrameQueue(ws, (text) => this.#onFrame(handler, text, workerId, req, flight), this.#limits.maxPendingFrames, this.#limits.maxBadFramesPerMinute);
       queue.push(data, isBinary);
     });
     Promise.resolve()
@@ -457,7 +479,7 @@ export class RxonListener {
   }
 
   /** One text frame: an event, handled like `POST /_worker/events`. False when the frame was malformed or refused. */
-  async #onFrame(handler: LooseHandler, text: string, workerId: string, req: IncomingMessage, signal: AbortSignal): Promise<boolean> {
+  async #onFrame(handler: LooseHandler, text: string, workerId: string, req: IncomingMessage, aborts: { readonly signal: AbortSignal }): Promise<boolean> {
     let payload: unknown;
     let raw: JsonObject;
     let verifiedWorkerId: string | undefined;
@@ -476,7 +498,7 @@ export class RxonListener {
     }
     try {
       const extra = verifiedWorkerId === undefined ? undefined : { verifiedWorkerId };
-      await handler("event", payload, buildContext(req, workerId, signal, raw, extra));
+      await handler("event", payload, buildContext(req, workerId, aborts, raw, extra));
     } catch (error) {
       const answer = errorAnswer(error);
       if (answer.internal) this.#logger.error({ err: error, worker_id: workerId, action: "event" }, "rxon listener: handler failed");
@@ -495,7 +517,7 @@ export class RxonListener {
     this.#closing = true;
     const reason = new NetworkError("The listener is closing", { code: ErrorCode.TRANSIENT_ERROR });
     for (const flight of this.#inFlight) {
-      flight.controller.abort(reason);
+      flight.abort(reason);
       const release = flight.release;
       if (release !== undefined) setTimeout(release, this.#limits.closeGraceMs).unref();
     }

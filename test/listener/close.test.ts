@@ -53,6 +53,33 @@ describe("close()", () => {
     await new Promise<void>((r) => s.server.close(() => r()));
   });
 
+  it("a handler that first looks at its signal after the client left finds it aborted, with the reason", async () => {
+    let context: ListenerContext | undefined;
+    let left!: () => void;
+    const gone = new Promise<void>((r) => (left = r));
+    const s = await start({
+      handler: async (_action, _p, ctx) => {
+        context = ctx;
+        await gone;
+        return null;
+      },
+    });
+    try {
+      const pending = call(s.base, "GET", "/_worker/workers/w1/tasks/next", undefined, {}).catch(() => "aborted");
+      await until(() => context !== undefined);
+      s.server.closeAllConnections();
+      await pending;
+      // The request is over for the listener once its close was handled (abort included).
+      await until(() => s.listener.activeCount === 0);
+      // Nothing read the signal while the request was served: it is made now, already aborted.
+      expect(context!.signal.aborted).toBe(true);
+      expect(String((context!.signal.reason as Error).message)).toContain("closed the connection");
+      left();
+    } finally {
+      await s.stop();
+    }
+  });
+
   it("a poll whose client leaves gets its signal aborted", async () => {
     let context: ListenerContext | undefined;
     const s = await start({
