@@ -16,7 +16,8 @@
  * 5. BullMQ on the same Redis: one BullMQ Worker with concurrency 16 in the worker child process,
  *    clients doing `queue.add` + `job.waitUntilFinished(queueEvents)`.
  *
- * Clients run in this process (undici, one connection per lane). Each row: a warm-up, then ROUNDS
+ * Hub and child processes run the compiled package (built into dist/ first, as the published `rxon`
+ * runs). Clients run in this process (undici, one connection per lane). Each row: a warm-up, then ROUNDS
  * timed rounds; the rate is the median round, p50/p99 submit-to-outcome are over all rounds, and
  * p99 submit-to-dispatch is the worker handler's start minus the submit time (one machine's clock).
  * `RXON_BENCH_E2E_ROWS=floor,relay,relay1,memory,memory1,redis,redis1,redis3,redis31,bullmq` runs only those rows (all by default);
@@ -36,7 +37,9 @@ import { median, percentile } from "./harness.js";
 import { nowAbs, workerCredentials } from "./hub-e2e-child.js";
 
 const ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "..");
-const CHILD = fileURLToPath(new URL("./hub-e2e-child.ts", import.meta.url));
+/** The worker child and the CLI as compiled by {@link build}. */
+const CHILD = join(ROOT, "dist", "bench", "hub-e2e-child.js");
+const CLI = join(ROOT, "dist", "src", "cli", "main.js");
 const WORKERS = 16;
 /** Tasks in flight: two per worker, so a worker has its next task waiting when it re-polls. */
 const LANES = 2 * WORKERS;
@@ -104,10 +107,24 @@ function message<T>(c: ChildProcess, pick: (m: Record<string, unknown>) => T | u
   });
 }
 
-/** Node flags of every process started here: tsx, and `--cpu-prof` when asked for. */
+/**
+ * Compiles the package (into dist/, as `npm run build` does) and the worker child with tsc, so the
+ * hub and worker processes run the JavaScript the published package runs. Under a TypeScript
+ * loader they would also pay for its transforms (esbuild's name-keeping wrappers on every
+ * function made at run time), which no user of the package pays.
+ */
+function build(): void {
+  const tsc = join(ROOT, "node_modules", "typescript", "bin", "tsc");
+  for (const args of [[tsc, "-p", join("bench", "tsconfig.e2e.json")], [join("codegen", "copy-runtime.mjs")]]) {
+    const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
+    if (r.status !== 0) throw new Error(`build for the end-to-end bench failed: ${r.stdout}${r.stderr}`);
+  }
+}
+
+/** Node flags of every process started here: `--cpu-prof` when asked for. */
 function execArgv(): string[] {
   const prof = process.env.RXON_BENCH_CPU_PROF;
-  return ["--import", "tsx", ...(prof ? ["--cpu-prof", "--cpu-prof-dir", prof] : [])];
+  return prof ? ["--cpu-prof", "--cpu-prof-dir", prof] : [];
 }
 
 function forkChild(args: string[]): ChildProcess {
@@ -142,7 +159,7 @@ function credentialFiles(dir: string): { tokens: string; clients: string } {
 
 /** Starts one `rxon hub` process on a free port; resolves with its URL once it listens. */
 async function startHub(files: { tokens: string; clients: string }, store: string, prefix: string): Promise<{ url: string; proc: ChildProcess }> {
-  const args = ["src/cli/main.ts", "hub", "--port", "0", "--tokens", files.tokens, "--client-tokens", files.clients, "--store", store, "--store-prefix", prefix, "--log-level", "error"];
+  const args = [CLI, "hub", "--port", "0", "--tokens", files.tokens, "--client-tokens", files.clients, "--store", store, "--store-prefix", prefix, "--log-level", "error"];
   const proc = track(spawn(process.execPath, [...execArgv(), ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] }));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("rxon hub did not listen within 60 s")), 60_000);
@@ -403,6 +420,7 @@ async function bullmqRow(redis: RedisServer): Promise<BenchRow> {
 
 /** Runs every row; see the file comment. */
 export async function run(): Promise<BenchRow[]> {
+  build();
   const dir = mkdtempSync(join(tmpdir(), "rxon-e2e-"));
   const files = credentialFiles(dir);
   let redis: RedisServer | undefined;
