@@ -11,7 +11,7 @@ import type { TaskPayload } from "../../generated/types.js";
 import type { ListenerContext } from "../listener/types.js";
 import type { WorkerRecord as MatchView } from "../matching/requirement.js";
 import { findSkill } from "../matching/requirement.js";
-import { canonicalize } from "../wire/canonical.js";
+import { serializeAhead } from "../listener/respond.js";
 import type { HubCore } from "./core.js";
 import { acceptsParams, canRunClass, contractKeyOf, matchView, payloadFor, profileOf, queueVerdicts, skillFor } from "./dispatch.js";
 import { isPromise, runFlow, wait, type Flow } from "./flow.js";
@@ -137,7 +137,9 @@ export class Dispatcher {
     const core = this.#core;
     const payload = payloadFor(job, core.now(), { ...(core.settings.orchestratorKey !== undefined ? { orchestratorKey: core.settings.orchestratorKey } : {}), ...(core.settings.allowedSkills !== undefined ? { allowedSkills: core.settings.allowedSkills } : {}) });
     try {
-      canonicalize(payload);
+      // Serialized now (the listener then writes this text): a task that cannot be sent ends
+      // here instead of being handed out and put back forever.
+      serializeAhead(payload);
       return payload;
     } catch (err) {
       const verdict = await core.store.settle(workerId, job.jobId, job.taskId, {

@@ -51,6 +51,10 @@ export function errorAnswer(error: unknown): ErrorAnswer {
  * fails as an internal error (500), not as the ValidationError the canonical writer throws.
  */
 export function jsonText(value: unknown): string {
+  if (typeof value === "object" && value !== null) {
+    const text = ahead.get(value);
+    if (text !== undefined) return text;
+  }
   try {
     return canonicalize(encode(value));
   } catch (cause) {
@@ -153,4 +157,20 @@ export function rawResponse(status: number, text: string, headers: Record<string
   let head = `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\nConnection: close\r\nContent-Type: ${TEXT_TYPE}\r\nContent-Length: ${body.length}\r\n`;
   for (const name in headers) head += `${name}: ${headers[name]!.replace(/[\r\n]/g, " ")}\r\n`;
   return head + "\r\n" + body.toString("utf8");
+}
+
+/** Texts of handler values serialized before they were returned (see {@link serializeAhead}). */
+const ahead = new WeakMap<object, string>();
+
+/**
+ * Serializes a value a handler is about to return, as {@link jsonText} would, and keeps the text
+ * for it, so the answer is not serialized twice. For a handler that must know whether its value
+ * can be written before it commits to it (a hub fails a task it could never send instead of
+ * handing it out). Throws the canonical writer's ValidationError when it cannot be written. The
+ * value must not change afterwards.
+ */
+export function serializeAhead(value: object): string {
+  const text = canonicalize(encode(value));
+  ahead.set(value, text);
+  return text;
 }
