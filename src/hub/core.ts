@@ -14,7 +14,6 @@ import { MessageVerifier, type MessageKind } from "../security/index.js";
 import { HubAuth } from "./auth.js";
 import { HandedOut } from "./handed-out.js";
 import { WorkerCache } from "./worker-cache.js";
-import { MemoryStore } from "./memory-store.js";
 import type { HubStore, QueueLimits } from "./store.js";
 
 /** How long a message is remembered across hubs: both sides of the 60 s timestamp window. */
@@ -114,8 +113,8 @@ export class HubCore {
     if (this.auth.verifySignatures) {
       this.verifier = new MessageVerifier({ keys: (id) => this.auth.keysFor(id), clock: this.now });
     }
-    this.#sharedReplay = this.verifier !== undefined && !(store instanceof MemoryStore);
-    this.workers = store instanceof MemoryStore ? undefined : new WorkerCache();
+    this.#sharedReplay = this.verifier !== undefined && store.inProcess !== true;
+    this.workers = store.inProcess === true ? undefined : new WorkerCache();
   }
 
   async #rememberAcrossHubs(kind: MessageKind, workerId: string, body: ListenerContext["rawBody"]): Promise<void> {

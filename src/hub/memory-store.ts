@@ -75,6 +75,8 @@ function bump(map: Map<string, number>, key: string, by: number): void {
 
 /** In-memory {@link HubStore}. State is lost when the process ends. */
 export class MemoryStore implements HubStore {
+  /** Held in this process: reads cost no round trip. */
+  readonly inProcess = true;
   readonly #now: () => number;
   #policy: StorePolicy = DEFAULT_POLICY;
   readonly #workers = new Map<string, WorkerRecord>();

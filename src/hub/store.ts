@@ -313,6 +313,12 @@ export interface StorePolicy {
 
 /** Storage of a hub: every method one atomic transition or one read. */
 export interface HubStore {
+  /**
+   * True for a store held in this process, whose answers cost no round trip (`MemoryStore`):
+   * hubs on it keep no copies of worker records and keep their replay memory themselves. Absent
+   * or false: a store in another process, which several hubs may share.
+   */
+  readonly inProcess?: boolean;
   /** Sets the policy (called once by the hub before any other call). */
   configure(policy: StorePolicy): void;
 

@@ -25,9 +25,9 @@ function countingStore(async: readonly string[] = [], remote = false): { store: 
   const inner = new MemoryStore();
   const calls = new Map<string, number>();
   const store = new Proxy(inner, {
-    // `remote`: not recognisable as a MemoryStore, so the hub treats it as a store in another process.
-    ...(remote ? { getPrototypeOf: () => Object.prototype } : {}),
     get(target, key) {
+      // `remote`: not in this process as far as the hub knows, so it treats it as a shared store.
+      if (key === "inProcess") return !remote;
       const value: unknown = Reflect.get(target, key);
       if (typeof value !== "function") return value;
       return (...args: unknown[]) => {
