@@ -84,6 +84,10 @@ export class MemoryStore implements HubStore {
   #sortedIds: string[] | undefined;
   readonly #expiries = new TimeHeap();
   readonly #jobs = new Map<string, JobRecord>();
+  /** Job ids and seqs in submission order, for listing newest first; forgotten ones are dropped in batches. */
+  #orderIds: string[] = [];
+  #orderSeqs: number[] = [];
+  #orderGone = 0;
   readonly #queues = new Map<string, Queue>();
   readonly #queuesBySkill = new Map<string, Set<string>>();
   readonly #waitingBySkill = new Map<string, number>();
@@ -161,6 +165,8 @@ export class MemoryStore implements HubStore {
       submittedAt: this.#now(),
     });
     this.#jobs.set(record.jobId, record);
+    this.#orderIds.push(record.jobId);
+    this.#orderSeqs.push(record.seq);
     if (job.idempotencyKey !== undefined) this.#idempotency.set(`${job.owner ?? ""}\u0000${job.idempotencyKey}`, record.jobId);
     return record;
   }
@@ -171,15 +177,27 @@ export class MemoryStore implements HubStore {
   }
 
   listJobs(filter: JobFilter, limit: number, cursor?: string): { jobs: JobRecord[]; cursor?: string } {
-    const all = [...this.#jobs.values()];
-    let i = all.length - 1;
+    const ids = this.#orderIds;
+    let i = ids.length - 1;
     if (cursor !== undefined) {
-      const at = all.findIndex((j) => j.jobId === cursor);
-      i = at < 0 ? -1 : at - 1;
+      // Ids are in submission order, so the cursor's place is found by its seq.
+      const at = this.#jobs.get(cursor);
+      if (at === undefined) return { jobs: [] };
+      const seqs = this.#orderSeqs;
+      let lo = 0;
+      let hi = seqs.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (seqs[mid]! < at.seq) lo = mid + 1;
+        else hi = mid;
+      }
+      i = lo - 1;
     }
     const jobs: JobRecord[] = [];
     for (; i >= 0 && jobs.length < limit; i--) {
-      const j = all[i]!;
+      // A forgotten job's id waits here until the next compaction.
+      const j = this.#jobs.get(ids[i]!);
+      if (j === undefined) continue;
       if (filter.state !== undefined && j.state !== filter.state) continue;
       if (filter.type !== undefined && j.type !== filter.type) continue;
       if (filter.workerId !== undefined && j.workerId !== filter.workerId) continue;
@@ -346,9 +364,23 @@ export class MemoryStore implements HubStore {
       const job = this.#jobs.get(head.jobId);
       if (job !== undefined && isTerminal(job.state)) {
         this.#jobs.delete(head.jobId);
+        this.#orderGone++;
         if (job.idempotencyKey !== undefined) this.#idempotency.delete(`${job.owner ?? ""}\u0000${job.idempotencyKey}`);
         forgotten++;
       }
+    }
+    // Forgotten jobs leave the listing order now and then, not one by one.
+    if (this.#orderGone >= 1024 && this.#orderGone * 2 >= this.#orderIds.length) {
+      const ids: string[] = [];
+      const seqs: number[] = [];
+      for (let k = 0; k < this.#orderIds.length; k++) {
+        if (!this.#jobs.has(this.#orderIds[k]!)) continue;
+        ids.push(this.#orderIds[k]!);
+        seqs.push(this.#orderSeqs[k]!);
+      }
+      this.#orderIds = ids;
+      this.#orderSeqs = seqs;
+      this.#orderGone = 0;
     }
     // A head index, not shift(): compact now and then so the array does not grow without bound.
     if (this.#endedHead >= 1024 && this.#endedHead * 2 >= this.#ended.length) {
