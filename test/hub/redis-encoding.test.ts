@@ -1,7 +1,7 @@
 /**
  * RedisStore's wire economy against a private redis-server: a job's scalars kept as one JSON
  * object (client strings must round-trip and never pass for the job's state), queue heads read
- * with their queues, and the commands of one event-loop turn sent in one socket write.
+ * with their queues, and the commands of one pass of the event loop sent in one socket write.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { randomUUID } from "node:crypto";
@@ -105,6 +105,33 @@ describe.skipIf(!available)("RedisStore encoding", () => {
     expect(answers[40]).toEqual([{ name: "echo", skill: "echo", requirements: {}, length: 20 }]);
     // A later turn is not held back by the earlier one.
     expect((await store.getJob(jobs[0]!.jobId))?.jobId).toBe(jobs[0]!.jobId);
+    await store.close();
+  });
+
+  test("commands issued by separate callbacks of one pass of the event loop leave in one socket write", async () => {
+    const store = new RedisStore({ url: server.url, prefix: `batch-${randomUUID()}` });
+    await store.now();
+    // Socket writes as the client makes them (the kernel could merge writes on Redis's side).
+    const stream = (store.redis as unknown as { stream: { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void } }).stream;
+    let writes = 0;
+    for (const name of ["_write", "_writev"] as const) {
+      const original = stream[name].bind(stream);
+      stream[name] = (...a: unknown[]) => {
+        writes++;
+        original(...a);
+      };
+    }
+    // Two timers due together run in one timers phase, each a turn of its own.
+    const answers = await new Promise<unknown[]>((resolve) => {
+      const all: Promise<unknown>[] = [];
+      setTimeout(() => all.push(store.now(), store.getJob("job-a")), 0);
+      setTimeout(() => {
+        all.push(store.now(), store.getJob("job-b"));
+        resolve(Promise.all(all));
+      }, 0);
+    });
+    expect(answers).toHaveLength(4);
+    expect(writes).toBe(1);
     await store.close();
   });
 });

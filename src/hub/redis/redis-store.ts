@@ -52,9 +52,10 @@ export interface RedisStoreOptions {
   /** Options for the client the store creates from `url`. */
   redisOptions?: RedisOptions;
   /**
-   * Send the commands the store issues in one turn of the event loop (its synchronous part and the
-   * promise callbacks after it) in one socket write, by corking a single (non-cluster) connection
-   * until the turn ends. Nothing waits longer than that turn. Default true.
+   * Send the commands the store issues in one pass of the event loop (the callbacks of every
+   * socket ready at once, and the promise callbacks after them) in one socket write, by corking a
+   * single (non-cluster) connection until the pass's check phase. Nothing waits longer than the
+   * rest of that pass. Default true.
    */
   batchWrites?: boolean;
 }
@@ -201,7 +202,7 @@ export class RedisStore implements HubStore {
   readonly #listeners = new Set<SignalListener>();
   #closed = false;
   readonly #batchWrites: boolean;
-  /** The socket corked in this turn, uncorked when the turn's callbacks are done. */
+  /** The socket corked in this pass of the event loop, uncorked in its check phase. */
   #corked: { uncork(): void } | undefined;
 
   constructor(options: RedisStoreOptions = {}) {
@@ -260,10 +261,12 @@ export class RedisStore implements HubStore {
   }
 
   /**
-   * The connection, corked for the rest of this turn when write batching is on: each command
-   * would otherwise be a socket write of its own, which costs more than building and reading it.
-   * The uncork runs from `process.nextTick`, which Node runs after the turn's promise callbacks,
-   * so commands issued by callbacks of one read of replies leave together, at no added delay.
+   * The connection, corked until the event loop's check phase when write batching is on: each
+   * command would otherwise be a socket write of its own, which costs the hub and Redis more than
+   * building and reading it. The uncork runs from `setImmediate`, after the callbacks of every
+   * socket that was ready in this pass of the loop (requests of many tasks, replies of many
+   * commands), so their commands leave in one write; the loop does not wait for I/O while an
+   * immediate is pending, so a command waits at most for the rest of the current pass.
    */
   get #c(): Redis {
     if (this.#batchWrites && this.#corked === undefined) {
@@ -272,7 +275,7 @@ export class RedisStore implements HubStore {
       if (stream !== undefined && stream !== null && typeof stream.cork === "function" && !stream.destroyed) {
         stream.cork();
         this.#corked = stream;
-        process.nextTick(this.#uncork);
+        setImmediate(this.#uncork);
       }
     }
     return this.#r;
