@@ -2,7 +2,7 @@
  * The worker registry room: registration, heartbeats (status, usage, skills, lease
  * reconciliation, cancels in the reply), events (progress), and what happens when a worker goes.
  */
-import { ProtocolVersion, TaskStatus, WorkerStatus } from "../../generated/constants.js";
+import { ProtocolVersion, WorkerStatus } from "../../generated/constants.js";
 import type {
   EventResponse,
   Heartbeat,

@@ -9,13 +9,14 @@ import { Redis } from "ioredis";
 import Type from "typebox";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { defineSkill } from "../../src/contracts/index.js";
-import { Hub, MemoryStore, type HubServer, type HubSignal, type HubStore, type JobRecord } from "../../src/hub/index.js";
+import { Hub, MemoryStore, type HubSignal, type HubStore, type JobRecord } from "../../src/hub/index.js";
 import type { HubCore } from "../../src/hub/core.js";
 import { Outcomes } from "../../src/hub/outcomes.js";
 import { RedisStore } from "../../src/hub/redis/index.js";
 import { Worker } from "../../src/worker/index.js";
 import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
 import { api } from "./client-http.js";
+import { redisHubs, type RedisHub } from "./fixtures/redis-hubs.js";
 import { newJob, workerRecord } from "./store-conformance.js";
 import { poll, register, result, until } from "./helpers.js";
 
@@ -56,21 +57,7 @@ describe.skipIf(!available)("ended signals on Redis", () => {
     for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);
   });
 
-  async function hubs(n: number, prefix = `es-${randomUUID()}`): Promise<{ hub: Hub; server: HubServer; store: RedisStore }[]> {
-    const out = [];
-    for (let i = 0; i < n; i++) {
-      const store = new RedisStore({ url: redis.url, prefix });
-      const hub = new Hub({ store, auth: { tokens: TOKENS }, clientTokens: [CLIENT], heartbeatIntervalMs: 500 });
-      const server = await hub.listen({ port: 0 });
-      cleanup.push(async () => {
-        await hub.close();
-        await store.close();
-      });
-      await store.subscribed();
-      out.push({ hub, server, store });
-    }
-    return out;
-  }
+  const hubs = (n: number): Promise<RedisHub[]> => redisHubs(redis.url, n, { tokens: TOKENS, clientToken: CLIENT, cleanup });
 
   async function worker(url: string): Promise<void> {
     const w = new Worker({ url, workerId: "w-1", token: TOKENS["w-1"]!, secret: TOKENS["w-1"]!, skills: [sized] as never, heartbeatIntervalMs: 500, pollTimeoutSeconds: 5 });

@@ -10,11 +10,12 @@ import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { request } from "undici";
-import { Hub, type HubServer } from "../../src/hub/index.js";
+import { Hub } from "../../src/hub/index.js";
 import { RedisStore } from "../../src/hub/redis/index.js";
 import { Worker } from "../../src/worker/index.js";
 import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
 import { api } from "./client-http.js";
+import { redisHubs, type RedisHub } from "./fixtures/redis-hubs.js";
 import { until } from "./helpers.js";
 import { double, hangSkill } from "../helpers/skills.js";
 
@@ -40,20 +41,7 @@ describe.skipIf(!available)("hubs sharing a Redis store", () => {
     for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);
   });
 
-  async function hubs(n: number, prefix = `mh-${randomUUID()}`): Promise<{ hub: Hub; server: HubServer; store: RedisStore }[]> {
-    const out = [];
-    for (let i = 0; i < n; i++) {
-      const store = new RedisStore({ url: redis.url, prefix });
-      const hub = new Hub({ store, auth: { tokens: TOKENS }, clientTokens: [CLIENT], heartbeatIntervalMs: 500 });
-      const server = await hub.listen({ port: 0 });
-      cleanup.push(async () => {
-        await hub.close();
-        await store.close();
-      });
-      out.push({ hub, server, store });
-    }
-    return out;
-  }
+  const hubs = (n: number): Promise<RedisHub[]> => redisHubs(redis.url, n, { tokens: TOKENS, clientToken: CLIENT, cleanup });
 
   async function worker(url: string, id: string, skills: unknown[]): Promise<Worker> {
     const w = new Worker({ url, workerId: id, token: TOKENS[id]!, secret: TOKENS[id]!, skills: skills as never, heartbeatIntervalMs: 500, pollTimeoutSeconds: 5 });
