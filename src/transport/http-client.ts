@@ -4,6 +4,7 @@
  * 403 / 429 / other statuses, content-type and JSON checks, bounded bodies, and a once-only
  * warning on a protocol version mismatch.
  */
+import type { EventEmitter } from "node:events";
 import type { Dispatcher } from "undici";
 import { ErrorCode, Header, ProtocolVersion } from "../../generated/constants.js";
 import { AuthError, NetworkError, ProtocolError, RateLimitError, RxonError } from "../errors.js";
@@ -61,6 +62,8 @@ export class HttpClient {
   private versionWarned = false;
   /** Each caller's signal linked with the close signal, once per caller signal. */
   private readonly links: SignalLinks;
+  /** The common headers for the current token, without and with a JSON body (undici only reads them). */
+  private headerSets: { readonly token: string; readonly bare: Record<string, string>; readonly json: Record<string, string> } | undefined;
 
   constructor(
     baseUrl: URL,
@@ -94,13 +97,7 @@ export class HttpClient {
   async exchange(req: HttpRequest): Promise<RawResponse> {
     if (this.closed.aborted) throw closedError();
     if (req.signal?.aborted) throw req.signal.reason;
-    const headers: Record<string, string> = {
-      "x-worker-id": this.workerId,
-      "x-rxon-version": this.options.protocolVersion,
-    };
-    const token = this.tokens.token;
-    if (token !== "") headers["x-worker-token"] = token;
-    if (req.body !== undefined) headers["content-type"] = "application/json";
+    const headers = this.headers(req.body !== undefined);
     try {
       const res = await this.dispatcher.request({
         origin: this.origin,
@@ -108,7 +105,8 @@ export class HttpClient {
         method: req.method,
         headers,
         body: req.body,
-        signal: this.links.of(req.signal),
+        // An emitter view of the signal: undici attaches and detaches a listener per request.
+        signal: this.links.of(req.signal) as unknown as EventEmitter,
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
       });
@@ -120,6 +118,18 @@ export class HttpClient {
       if (req.signal?.aborted) throw req.signal.reason;
       throw this.networkError(req, error);
     }
+  }
+
+  /** The three common headers (and the JSON content type when there is a body), rebuilt only when the token changes. */
+  private headers(withBody: boolean): Record<string, string> {
+    const token = this.tokens.token;
+    let sets = this.headerSets;
+    if (sets === undefined || sets.token !== token) {
+      const bare: Record<string, string> = { "x-worker-id": this.workerId, "x-rxon-version": this.options.protocolVersion };
+      if (token !== "") bare["x-worker-token"] = token;
+      sets = this.headerSets = { token, bare, json: { ...bare, "content-type": "application/json" } };
+    }
+    return withBody ? sets.json : sets.bare;
   }
 
   private interpret(req: HttpRequest, res: RawResponse): JsonValue | null {
@@ -216,37 +226,51 @@ export class HttpClient {
  * body timeout only bounds the gap between two chunks, so an orchestrator (or a middlebox) that
  * trickles a byte now and then could otherwise hold a poll forever.
  */
-async function readBody(body: Dispatcher.ResponseData["body"], headers: RawResponse["headers"], max: number, req: HttpRequest, timeoutMs: number): Promise<Buffer> {
+function readBody(body: Dispatcher.ResponseData["body"], headers: RawResponse["headers"], max: number, req: HttpRequest, timeoutMs: number): Promise<Buffer> {
   const declared = Number(headerValue(headers["content-length"]) ?? NaN);
   if (declared > max) {
     body.destroy();
-    throw tooLarge(req, max);
+    return Promise.reject(tooLarge(req, max));
   }
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    body.destroy();
-  }, timeoutMs);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+  // Plain stream events rather than `for await`: an async iterator per response costs more than
+  // the rest of reading a small body.
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    let timedOut = false;
+    const finish = (error: unknown, value?: Buffer): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (error !== undefined) reject(error);
+      else resolve(value!);
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      body.destroy();
+    }, timeoutMs);
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > max) {
+        finish(tooLarge(req, max));
         body.destroy();
-        throw tooLarge(req, max);
+        return;
       }
       chunks.push(chunk);
-    }
-  } catch (error) {
-    if (timedOut) throw bodyTimeout(req, timeoutMs, error);
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
-  // A destroyed stream may also just end: what arrived before the timeout is not a whole body.
-  if (timedOut) throw bodyTimeout(req, timeoutMs, undefined);
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    };
+    body.on("data", onData);
+    // `on`, not `once`: `finish` settles once anyway, and the body is dropped after it.
+    body.on("end", () => finish(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    body.on("error", (error: Error) => finish(timedOut ? bodyTimeout(req, timeoutMs, error) : error));
+    // Closed without an end or an error (destroyed without a reason): what arrived is not a whole body.
+    body.on("close", () => finish(timedOut ? bodyTimeout(req, timeoutMs, undefined) : prematureClose()));
+  });
+}
+
+/** What reading a stream that closed before its end reports (the error `for await` would throw). */
+function prematureClose(): Error {
+  return Object.assign(new Error("Premature close"), { code: "ERR_STREAM_PREMATURE_CLOSE" });
 }
 
 function bodyTimeout(req: HttpRequest, timeoutMs: number, cause: unknown): NetworkError {
