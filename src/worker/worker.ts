@@ -12,7 +12,7 @@ import { hashPayload } from "../wire/canonical.js";
 import { Backoff } from "../transport/backoff.js";
 import { systemClock } from "./clock.js";
 import { TypedEmitter, type Unsubscribe } from "./emitter.js";
-import { abortTask, type RunningTask } from "./execute.js";
+import { abortTask, RunningTask } from "./execute.js";
 import { withFields } from "./log.js";
 import { RateLimitHold } from "./rate-limit.js";
 import { Session, unknownWorker, type SessionHost } from "./session.js";
@@ -68,7 +68,7 @@ export class Worker {
   private readonly running = new Map<string, RunningTask>();
   private readonly taskPromises = new Set<Promise<void>>();
   private readonly counters: TaskCounters = { succeeded: 0, failed: 0, cancelled: 0, ignored: 0, lost: 0 };
-  /** Wakes the poll loop waiting for a free slot, if it waits. */
+  /** Wakes the poll loop waiting for a free slot (or for intake to stop), if it waits. */
   private slotFree: (() => void) | undefined;
   private readonly loops: Promise<void>[] = [];
   private startPromise: Promise<void> | undefined;
@@ -275,6 +275,7 @@ export class Worker {
     if (this.currentState === "new" || this.currentState === "starting" || this.currentState === "running") this.setState("draining");
     if (!this.intake.signal.aborted) {
       this.intake.abort();
+      this.wakePoller();
       this.session.requestHeartbeat();
     }
   }
@@ -359,19 +360,20 @@ export class Worker {
   // --- polling and tasks -----------------------------------------------------------------------
 
   /**
-   * Resolves when a running task ends (or intake stops). The poll loop checks for a free slot and
-   * calls this in the same turn, and a task can only end in a later one, so no end is missed.
+   * Resolves when a running task ends or intake stops (both call {@link wakePoller}). The poll loop
+   * checks for a free slot and calls this in the same turn, and a task can only end in a later one,
+   * so no end is missed. No listener on the intake signal: beginDrain() wakes the loop itself.
    */
-  private waitForSlot(signal: AbortSignal): Promise<void> {
+  private waitForSlot(): Promise<void> {
     return new Promise((resolve) => {
-      const wake = (): void => {
-        signal.removeEventListener("abort", wake);
-        if (this.slotFree === wake) this.slotFree = undefined;
-        resolve();
-      };
-      this.slotFree = wake;
-      signal.addEventListener("abort", wake, { once: true });
+      this.slotFree = resolve;
     });
+  }
+
+  private wakePoller(): void {
+    const wake = this.slotFree;
+    this.slotFree = undefined;
+    wake?.();
   }
 
   private async pollLoop(): Promise<void> {
@@ -381,7 +383,7 @@ export class Worker {
     const emptyBackoff = new Backoff(10, 1_000);
     while (!signal.aborted) {
       if (this.running.size >= this.concurrency) {
-        await this.waitForSlot(signal);
+        await this.waitForSlot();
         continue;
       }
       if (!(await this.session.registered())) break;
@@ -426,7 +428,7 @@ export class Worker {
       this.logger.warn({ task_id: task.task_id }, "task delivered twice; the running copy will report");
       return;
     }
-    const run: RunningTask = { task, controller: new AbortController(), abortKind: undefined, startedAt: this.clock.now() };
+    const run = new RunningTask(task, this.clock.now());
     this.running.set(task.task_id, run);
     // Orchestrators that dispatch only to `idle` workers learn of the new load at once.
     this.session.requestLoadHeartbeat();
@@ -435,7 +437,7 @@ export class Worker {
       .finally(() => {
         this.running.delete(task.task_id);
         this.taskPromises.delete(done);
-        this.slotFree?.();
+        this.wakePoller();
         this.session.requestLoadHeartbeat();
       });
     this.taskPromises.add(done);
