@@ -4,8 +4,10 @@
  */
 import { ValidationError } from "../errors.js";
 import { importEd25519PrivateKey, type Ed25519PrivateKey } from "../security/ed25519.js";
+import { hmacHex } from "../security/hmac.js";
 import { signMessage } from "../security/sign-message.js";
-import type { MessageSigner } from "./outgoing.js";
+import { canonicalize, joinMembers, splitSigningText } from "../wire/canonical.js";
+import type { MessageSigner, PreparedMessage } from "./outgoing.js";
 
 /** Which signature goes into `security`. */
 export type SignatureAlgorithm = "hmac-sha256" | "ed25519";
@@ -48,5 +50,30 @@ export function createSigner(workerId: string, settings: SignerSettings): Messag
   }
   if (!hasSecret) throw new ValidationError("signatureAlgorithm hmac-sha256 needs `secret`", [{ path: "/secret", message: "required" }]);
   const secret = settings.secret as string;
-  return (message, ignoreFields) => signMessage(message, { secret, signerId: workerId, keepTimestamp: true, ignoreFields });
+  const signer: MessageSigner = (message, ignoreFields) => signMessage(message, { secret, signerId: workerId, keepTimestamp: true, ignoreFields });
+  signer.signToText = (message, ignoreFields) => hmacSignToText(signer, message, ignoreFields, secret, workerId);
+  return signer;
+}
+
+/**
+ * HMAC signing and serializing with one canonical pass: the signing text is cut where `security`
+ * sorts, signed, and joined again around the `security` member for the body. What `signMessage`
+ * does with messages outside the common case (ignored fields, a `security` or no `timestamp`
+ * already there, no signer id) is left to it.
+ */
+function hmacSignToText(
+  signer: MessageSigner,
+  message: Record<string, unknown>,
+  ignoreFields: readonly string[],
+  secret: string,
+  signerId: string,
+): PreparedMessage<Record<string, unknown>> {
+  const timestamp = message.timestamp;
+  if (ignoreFields.length > 0 || signerId === "" || timestamp === undefined || timestamp === null || Object.hasOwn(message, "security")) {
+    const sent = signer(message, ignoreFields);
+    return { message: sent, body: canonicalize(sent) };
+  }
+  const { before, after } = splitSigningText(message);
+  const security = { signature: hmacHex(joinMembers(before, after), secret), signer_id: signerId };
+  return { message: { ...message, security }, body: joinMembers(before, `"security":${canonicalize(security)}`, after) };
 }
