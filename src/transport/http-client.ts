@@ -264,7 +264,10 @@ function readBody(body: Dispatcher.ResponseData["body"], headers: RawResponse["h
     body.on("end", () => finish(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
     body.on("error", (error: Error) => finish(timedOut ? bodyTimeout(req, timeoutMs, error) : error));
     // Closed without an end or an error (destroyed without a reason): what arrived is not a whole body.
-    body.on("close", () => finish(timedOut ? bodyTimeout(req, timeoutMs, undefined) : prematureClose()));
+    // After an end or an error (the usual case) there is nothing left to decide, nor an error to build.
+    body.on("close", () => {
+      if (!done) finish(timedOut ? bodyTimeout(req, timeoutMs, undefined) : prematureClose());
+    });
   });
 }
 
