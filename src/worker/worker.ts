@@ -7,7 +7,7 @@ import { Command, WorkerStatus } from "../../generated/constants.js";
 import type { SkillInfo, TaskPayload, WorkerCommand } from "../../generated/types.js";
 import { RateLimitError, RxonError, ValidationError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
-import type { WorkerTransport } from "../transport/types.js";
+import type { PollOptions, WorkerTransport } from "../transport/types.js";
 import { hashPayload } from "../wire/canonical.js";
 import { Backoff } from "../transport/backoff.js";
 import { systemClock } from "./clock.js";
@@ -66,7 +66,8 @@ export class Worker {
   private readonly intake = new AbortController();
   private currentState: WorkerState = "new";
   private readonly running = new Map<string, RunningTask>();
-  private readonly taskPromises = new Set<Promise<void>>();
+  /** Each task's run to its delivered result. */
+  private readonly taskPromises = new Map<RunningTask, Promise<void>>();
   private readonly counters: TaskCounters = { succeeded: 0, failed: 0, cancelled: 0, ignored: 0, lost: 0 };
   /** Wakes the poll loop waiting for a free slot (or for intake to stop), if it waits. */
   private slotFree: (() => void) | undefined;
@@ -281,7 +282,7 @@ export class Worker {
   }
 
   private async whenIdle(): Promise<void> {
-    while (this.taskPromises.size > 0) await Promise.allSettled([...this.taskPromises]);
+    while (this.taskPromises.size > 0) await Promise.allSettled([...this.taskPromises.values()]);
   }
 
   private async shutdown(graceMs: number): Promise<void> {
@@ -381,24 +382,26 @@ export class Worker {
     const backoff = new Backoff(1_000, 30_000);
     // A server that answers 204 without holding the poll would make "poll again at once" a spin.
     const emptyBackoff = new Backoff(10, 1_000);
+    // The same every time: made once, not per poll.
+    const pollOptions: PollOptions = Object.freeze({
+      timeoutSeconds: this.pollTimeoutSeconds,
+      availableSkills: this.skillNames,
+      hotSkills: this.skillNames,
+      signal,
+      ...(this.options.orchestratorKey !== undefined ? { keepReceived: true } : {}),
+    });
     while (!signal.aborted) {
       if (this.running.size >= this.concurrency) {
         await this.waitForSlot();
         continue;
       }
       if (!(await this.session.registered())) break;
-      await this.rateLimit.wait(signal);
+      if (this.rateLimit.holds()) await this.rateLimit.wait(signal);
       if (signal.aborted) break;
       let task: TaskPayload | null;
       const polledAt = this.clock.now();
       try {
-        task = await this.transport.pollTask({
-          timeoutSeconds: this.pollTimeoutSeconds,
-          availableSkills: this.skillNames,
-          hotSkills: this.skillNames,
-          signal,
-          ...(this.options.orchestratorKey !== undefined ? { keepReceived: true } : {}),
-        });
+        task = await this.transport.pollTask(pollOptions);
         backoff.reset();
         this.rateLimit.succeeded();
       } catch (err) {
@@ -432,14 +435,19 @@ export class Worker {
     this.running.set(task.task_id, run);
     // Orchestrators that dispatch only to `idle` workers learn of the new load at once.
     this.session.requestLoadHeartbeat();
-    const done = this.runner.run(run)
-      .catch((err: unknown) => this.reportError(err, "task"))
-      .finally(() => {
-        this.running.delete(task.task_id);
-        this.taskPromises.delete(done);
-        this.wakePoller();
-        this.session.requestLoadHeartbeat();
-      });
-    this.taskPromises.add(done);
+    this.taskPromises.set(run, this.runTask(run));
+  }
+
+  /** Runs a task, then frees its slot. Always yields before its end, so accept() has recorded it by then. */
+  private async runTask(run: RunningTask): Promise<void> {
+    try {
+      await this.runner.run(run);
+    } catch (err) {
+      this.reportError(err, "task");
+    }
+    this.running.delete(run.task.task_id);
+    this.taskPromises.delete(run);
+    this.wakePoller();
+    this.session.requestLoadHeartbeat();
   }
 }

@@ -4,8 +4,9 @@ import { createTransport, type HttpTransport } from "../../src/transport/index.j
 import { task } from "./helpers.js";
 import { TestServer } from "./server.js";
 
-// Requests hand undici an emitter view of the caller's signal (src/transport/abort.ts): one
-// listener of ours on a signal reused call after call, none left on a signal used once.
+// What the transport keeps from one request to the next: the emitter view of a caller's signal
+// handed to undici (src/transport/abort.ts: one listener of ours on a signal reused call after
+// call, none left on a signal used once) and the last poll query.
 
 let server: TestServer;
 const open: HttpTransport[] = [];
@@ -69,5 +70,27 @@ describe("request abort sources", () => {
     controller.abort(new Error("both"));
     const errors = await Promise.all(polls);
     expect(errors.map((e) => (e as Error).message)).toEqual(["both", "both"]);
+  });
+});
+
+describe("poll query", () => {
+  it("follows the timeout and skill lists of each poll, also lists changed in place", async () => {
+    await server.stop();
+    server = await new TestServer({ pollHoldMs: 0 }).start();
+    const t = transport();
+    const skills = ["a"];
+    await t.pollTask({ timeoutSeconds: 1, availableSkills: skills, hotSkills: skills });
+    await t.pollTask({ timeoutSeconds: 1, availableSkills: skills, hotSkills: skills });
+    skills.push("b");
+    await t.pollTask({ timeoutSeconds: 1, availableSkills: skills, hotSkills: skills });
+    await t.pollTask({ timeoutSeconds: 2.5, availableSkills: skills });
+    await t.pollTask({ timeoutSeconds: 2.5, availableSkills: [] });
+    expect(server.routeRequests("poll").map((r) => r.url.split("?")[1])).toEqual([
+      "timeout=1.0&available_skills=a&hot_skills=a",
+      "timeout=1.0&available_skills=a&hot_skills=a",
+      "timeout=1.0&available_skills=a,b&hot_skills=a,b",
+      "timeout=2.5&available_skills=a,b",
+      "timeout=2.5&available_skills=",
+    ]);
   });
 });
