@@ -226,14 +226,41 @@ export class HttpClient {
  * body timeout only bounds the gap between two chunks, so an orchestrator (or a middlebox) that
  * trickles a byte now and then could otherwise hold a poll forever.
  */
-function readBody(body: Dispatcher.ResponseData["body"], headers: RawResponse["headers"], max: number, req: HttpRequest, timeoutMs: number): Promise<Buffer> {
+async function readBody(body: Dispatcher.ResponseData["body"], headers: RawResponse["headers"], max: number, req: HttpRequest, timeoutMs: number): Promise<Buffer> {
   const declared = Number(headerValue(headers["content-length"]) ?? NaN);
   if (declared > max) {
     body.destroy();
-    return Promise.reject(tooLarge(req, max));
+    throw tooLarge(req, max);
   }
-  // Plain stream events rather than `for await`: an async iterator per response costs more than
-  // the rest of reading a small body.
+  if (!(declared >= 0)) return readUnknownLength(body, max, req, timeoutMs);
+  // A declared length bounds the body (HTTP framing): undici collects it, and a timer that
+  // carries its state as an argument is the only thing made here per response.
+  const watch: BodyWatch = { body, timedOut: false };
+  const timer = setTimeout(destroyOnTimeout, timeoutMs, watch);
+  let bytes: Uint8Array;
+  try {
+    bytes = await body.bytes();
+  } catch (error) {
+    if (watch.timedOut) throw bodyTimeout(req, timeoutMs, error);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+interface BodyWatch {
+  readonly body: Dispatcher.ResponseData["body"];
+  timedOut: boolean;
+}
+
+function destroyOnTimeout(watch: BodyWatch): void {
+  watch.timedOut = true;
+  watch.body.destroy();
+}
+
+/** Reads a body of undeclared length (chunked, or up to the connection's end), stopping past `max` bytes. */
+function readUnknownLength(body: Dispatcher.ResponseData["body"], max: number, req: HttpRequest, timeoutMs: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

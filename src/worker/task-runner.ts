@@ -19,7 +19,7 @@ import { withFields } from "./log.js";
 import { ProgressReporter } from "./progress.js";
 import type { RateLimitHold } from "./rate-limit.js";
 import { deliverResult } from "./results.js";
-import { traceTask, type TaskTracing } from "./trace.js";
+import { traceTask, UNTRACED, type TaskTracing } from "./trace.js";
 import type { TaskContext, WorkerClock, WorkerEvents, WorkerSkill } from "./types.js";
 
 /** Counters the runner updates. */
@@ -111,7 +111,10 @@ export class TaskRunner {
     try {
       const refusal = this.refusal(task);
       if (refusal !== undefined) logger.warn({ code: refusal.error?.code, reason: refusal.error?.message }, "task refused");
-      outcome = refusal ?? (await tracing.span.run(() => executeTask(run, s.skills.get(task.type), ctx, logger)));
+      // Untraced: no span to make active, so no closure to hand it either.
+      if (refusal !== undefined) outcome = refusal;
+      else if (tracing === UNTRACED) outcome = await executeTask(run, s.skills.get(task.type), ctx, logger);
+      else outcome = await tracing.span.run(() => executeTask(run, s.skills.get(task.type), ctx, logger));
     } catch (err) {
       outcome = errorOutcome(err, String(task.type), logger);
     } finally {

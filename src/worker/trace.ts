@@ -28,7 +28,7 @@ const NO_SPAN: TraceSpan = Object.freeze({
 });
 
 /** The tracing of every task that came without a trace while OpenTelemetry records nothing: shared, nothing to make per task. */
-const UNTRACED: TaskTracing = Object.freeze({ trace: undefined, carrier: undefined, span: NO_SPAN });
+export const UNTRACED: TaskTracing = Object.freeze({ trace: undefined, carrier: undefined, span: NO_SPAN });
 
 /** Starts the execution span of `task` (named `rxon.execute`, kind consumer). */
 export function traceTask(task: Readonly<TaskPayload>, workerId: string): TaskTracing {

@@ -1,5 +1,8 @@
 import { getEventListeners } from "node:events";
+import { createServer, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { NetworkError, ProtocolError } from "../../src/errors.js";
 import { createTransport, type HttpTransport } from "../../src/transport/index.js";
 import { task } from "./helpers.js";
 import { TestServer } from "./server.js";
@@ -92,5 +95,70 @@ describe("poll query", () => {
       "timeout=2.5&available_skills=a,b",
       "timeout=2.5&available_skills=",
     ]);
+  });
+});
+
+describe("response bodies", () => {
+  let raw: Server | undefined;
+  afterEach(async () => {
+    raw?.closeAllConnections();
+    await new Promise((r) => raw?.close(r) ?? r(undefined));
+    raw = undefined;
+  });
+
+  /** A bare server answering every request with `answer`. */
+  async function rawServer(answer: (res: ServerResponse) => void): Promise<string> {
+    raw = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => answer(res));
+    });
+    await new Promise<void>((r) => raw!.listen(0, "127.0.0.1", r));
+    return `http://127.0.0.1:${(raw.address() as AddressInfo).port}`;
+  }
+
+  function rawTransport(url: string, options: { bodyTimeoutMs?: number; maxResponseBytes?: number } = {}): HttpTransport {
+    const t = createTransport(url, "w1", "tok", { requestTimeoutMs: 10_000, ...options }) as HttpTransport;
+    open.push(t);
+    return t;
+  }
+
+  it("a body with a declared length that trickles past the body timeout is a body_timeout NetworkError", async () => {
+    const url = await rawServer((res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": "100" });
+      res.write("{");
+      const timer = setInterval(() => res.write(" "), 50);
+      res.on("close", () => clearInterval(timer));
+    });
+    const error = await rawTransport(url, { bodyTimeoutMs: 300 })
+      .sendHeartbeat(null)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NetworkError);
+    expect((error as NetworkError).details).toMatchObject({ reason: "body_timeout", timeoutMs: 300 });
+  });
+
+  it("a chunked body is read whole, and refused once it passes the size limit", async () => {
+    let size = 10;
+    const url = await rawServer((res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"status":"ok",');
+      res.write(`"pad":"${"x".repeat(size)}"`);
+      res.end("}");
+    });
+    const t = rawTransport(url, { maxResponseBytes: 100 });
+    expect(await t.sendHeartbeat(null)).toMatchObject({ status: "ok" });
+    size = 500;
+    const error = await t.sendHeartbeat(null).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect((error as ProtocolError).details).toMatchObject({ reason: "size", maxBytes: 100 });
+  });
+
+  it("a body of declared length arrives whole, also when sent in pieces", async () => {
+    const url = await rawServer((res) => {
+      const text = JSON.stringify({ status: "ok", next_heartbeat_jitter_ms: 5 });
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+      res.write(text.slice(0, 7));
+      setTimeout(() => res.end(text.slice(7)), 30);
+    });
+    expect(await rawTransport(url).sendHeartbeat(null)).toMatchObject({ status: "ok", next_heartbeat_jitter_ms: 5 });
   });
 });
