@@ -44,6 +44,8 @@ export interface TokenHolder {
   refresh(signal?: AbortSignal): Promise<boolean>;
 }
 
+/** `X-RXON-Version` as undici names response headers (lowercase). */
+const VERSION_HEADER = Header.VERSION.toLowerCase();
 const JSON_TYPE = /^application\/(?:json|[^\s;/]+\+json)\s*(?:;|$)/i;
 const MAX_ERROR_TEXT = 512;
 /** Versions this transport speaks (1.0b13 to 1.0b15): an orchestrator announcing one of them is no mismatch. */
@@ -193,7 +195,7 @@ export class HttpClient {
 
   private checkVersion(headers: RawResponse["headers"]): void {
     if (this.versionWarned) return;
-    const theirs = headerValue(headers[Header.VERSION.toLowerCase()]);
+    const theirs = headerValue(headers[VERSION_HEADER]);
     // The Python orchestrator speaks 1.0b14 and the reference 1.0b13: both are spoken here too.
     if (theirs === undefined || theirs === this.ownVersion || KNOWN_VERSIONS.has(theirs)) return;
     this.versionWarned = true;
