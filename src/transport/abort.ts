@@ -43,32 +43,26 @@ export function linkSignals(...sources: (AbortSignal | undefined)[]): LinkedSign
  */
 export const WAKE: unique symbol = Symbol("rxon.wake");
 
-/** The part of an EventEmitter that undici uses on a request's `signal`. */
-export interface AbortEmitter {
-  readonly aborted: boolean;
-  readonly reason: unknown;
-  on(event: "abort", listener: () => void): this;
-  once(event: "abort", listener: () => void): this;
-  addListener(event: "abort", listener: () => void): this;
-  removeListener(event: "abort", listener: () => void): this;
-  off(event: "abort", listener: () => void): this;
+/** Something in flight that a {@link SignalLinks} source aborts (a request). */
+export interface AbortTarget {
+  /** Called once when the source or the close signal fires, with that signal's reason. */
+  onSignalAbort(reason: unknown): void;
 }
 
 /**
- * A caller's signal and the transport's close signal as one abort source for undici, which
- * accepts an EventEmitter as well as an AbortSignal. undici adds an abort listener to the signal
- * of every request and removes it when the request ends; on an AbortSignal (an EventTarget) that
- * costs more than the rest of the request's bookkeeping. Here the listeners of the requests in
- * flight sit in a Set, and the signal itself gets one listener of ours.
+ * A caller's signal and the transport's close signal as one abort source for the requests in
+ * flight. Listening on an AbortSignal (an EventTarget) costs more than the rest of a small
+ * request's bookkeeping, so the requests sit in a Set here and the signal gets one listener of
+ * ours.
  *
  * That listener stays for the source's lifetime once the source was used for a second request
  * (a worker's intake or life signal, passed on call after call): removing and adding it per
- * request is the cost this avoids. A source used once (a per-call signal) gets it only while its
+ * request is the cost this avoids. A source used once (a per-call signal) has it only while its
  * request is in flight, so that a composite signal (`AbortSignal.any`, which Node keeps alive
- * while it has listeners) is not held for longer than before.
+ * while it has listeners) is not held for longer than its call.
  */
-class SignalFanout implements AbortEmitter {
-  readonly #listeners = new Set<() => void>();
+class SignalFanout {
+  readonly #targets = new Set<AbortTarget>();
   #attached = false;
   #uses = 0;
   #reason: unknown = undefined;
@@ -79,18 +73,21 @@ class SignalFanout implements AbortEmitter {
     private readonly owner: SignalLinks,
   ) {}
 
+  /** True once the source or the close signal fired. */
   get aborted(): boolean {
     return this.#fired || this.source?.aborted === true || this.owner.closed.aborted;
   }
 
+  /** The reason of whichever fired first. */
   get reason(): unknown {
     if (this.#fired) return this.#reason;
     if (this.source?.aborted === true) return this.source.reason;
     return this.owner.closed.aborted ? this.owner.closed.reason : undefined;
   }
 
-  on(_event: "abort", listener: () => void): this {
-    if (this.#listeners.size === 0) {
+  /** Aborts `target` when the source or the close signal fires, until {@link delete}. */
+  add(target: AbortTarget): void {
+    if (this.#targets.size === 0) {
       this.#uses++;
       this.owner.active.add(this);
       if (!this.#attached && this.source !== undefined) {
@@ -98,34 +95,20 @@ class SignalFanout implements AbortEmitter {
         this.source.addEventListener("abort", this.#onSourceAbort, { once: true });
       }
     }
-    this.#listeners.add(listener);
-    return this;
+    this.#targets.add(target);
   }
 
-  once(event: "abort", listener: () => void): this {
-    // Fired listeners are dropped all at once (fire() clears the set): `on` is already once-only.
-    return this.on(event, listener);
-  }
-
-  addListener(event: "abort", listener: () => void): this {
-    return this.on(event, listener);
-  }
-
-  removeListener(_event: "abort", listener: () => void): this {
-    if (!this.#listeners.delete(listener) || this.#listeners.size > 0) return this;
+  /** Forgets `target` (its request ended). */
+  delete(target: AbortTarget): void {
+    if (!this.#targets.delete(target) || this.#targets.size > 0) return;
     this.owner.active.delete(this);
     if (this.#attached && this.#uses < 2) {
       this.#attached = false;
       this.source?.removeEventListener("abort", this.#onSourceAbort);
     }
-    return this;
   }
 
-  off(event: "abort", listener: () => void): this {
-    return this.removeListener(event, listener);
-  }
-
-  /** Calls every listener once, with `reason` as the reason they read. */
+  /** Aborts every target once, with `reason`. */
   fire(reason: unknown): void {
     if (this.#fired) return;
     this.#fired = true;
@@ -133,9 +116,9 @@ class SignalFanout implements AbortEmitter {
     this.#attached = false;
     this.source?.removeEventListener("abort", this.#onSourceAbort);
     this.owner.active.delete(this);
-    const listeners = [...this.#listeners];
-    this.#listeners.clear();
-    for (const listener of listeners) listener();
+    const targets = [...this.#targets];
+    this.#targets.clear();
+    for (const target of targets) target.onSignalAbort(reason);
   }
 
   readonly #onSourceAbort = (): void => {
@@ -143,15 +126,18 @@ class SignalFanout implements AbortEmitter {
   };
 }
 
+/** The abort source of one caller signal linked with the close signal (see {@link SignalLinks}). */
+export type LinkedAbort = SignalFanout;
+
 /**
- * The abort sources handed to undici: for each caller signal one {@link AbortEmitter} that also
- * fires when the transport closes. The emitter of a signal is remembered for as long as the
- * signal lives (a WeakMap), so a call made with the same signal again costs one lookup.
+ * The abort sources of requests: for each caller signal one source that also fires when the
+ * transport closes. The source of a signal is remembered for as long as the signal lives (a
+ * WeakMap), so a call made with the same signal again costs one lookup.
  */
 export class SignalLinks {
   readonly #links = new WeakMap<AbortSignal, SignalFanout>();
   readonly #none: SignalFanout;
-  /** Emitters with requests in flight: the ones a close must reach. */
+  /** Sources with requests in flight: the ones a close must reach. */
   readonly active = new Set<SignalFanout>();
 
   constructor(readonly closed: AbortSignal) {
@@ -165,8 +151,8 @@ export class SignalLinks {
     );
   }
 
-  /** An abort source that fires when `source` or the close signal does (only the latter without a source). */
-  of(source: AbortSignal | undefined): AbortEmitter {
+  /** The abort source for calls made with `source` (only the close signal without one). */
+  of(source: AbortSignal | undefined): LinkedAbort {
     if (source === undefined) return this.#none;
     let linked = this.#links.get(source);
     if (linked === undefined) {

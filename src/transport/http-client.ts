@@ -4,12 +4,11 @@
  * 403 / 429 / other statuses, content-type and JSON checks, bounded bodies, and a once-only
  * warning on a protocol version mismatch.
  */
-import type { EventEmitter } from "node:events";
-import type { Dispatcher } from "undici";
+import { util, type Dispatcher } from "undici";
 import { ErrorCode, Header, ProtocolVersion } from "../../generated/constants.js";
 import { AuthError, NetworkError, ProtocolError, RateLimitError, RxonError } from "../errors.js";
 import { parseJson, type JsonValue } from "../wire/json.js";
-import { SignalLinks } from "./abort.js";
+import { SignalLinks, type AbortTarget, type LinkedAbort } from "./abort.js";
 import type { ResolvedTransportOptions } from "./options.js";
 import { parseRetryAfter } from "./retry-after.js";
 
@@ -99,21 +98,22 @@ export class HttpClient {
   async exchange(req: HttpRequest): Promise<RawResponse> {
     if (this.closed.aborted) throw closedError();
     if (req.signal?.aborted) throw req.signal.reason;
-    const headers = this.headers(req.body !== undefined);
-    try {
-      const res = await this.dispatcher.request({
+    const exchange = new Exchange(req, this.options.maxResponseBytes, this.options.bodyTimeoutMs, this.links.of(req.signal));
+    // dispatch() reports every failure, synchronous ones included, through the handler's onError.
+    this.dispatcher.dispatch(
+      {
         origin: this.origin,
         path: this.basePath + req.endpoint + (req.query ?? ""),
         method: req.method,
-        headers,
+        headers: this.headers(req.body !== undefined),
         body: req.body,
-        // An emitter view of the signal: undici attaches and detaches a listener per request.
-        signal: this.links.of(req.signal) as unknown as EventEmitter,
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
-      });
-      const bytes = await readBody(res.body, res.headers, this.options.maxResponseBytes, req, this.options.bodyTimeoutMs);
-      return { status: res.statusCode, headers: res.headers, bytes };
+      },
+      exchange,
+    );
+    try {
+      return await exchange.promise;
     } catch (error) {
       if (error instanceof RxonError) throw error;
       if (this.closed.aborted) throw closedError();
@@ -224,85 +224,116 @@ export class HttpClient {
 }
 
 /**
- * Reads the whole body, at most `max` bytes and within `timeoutMs` of the headers. undici's own
- * body timeout only bounds the gap between two chunks, so an orchestrator (or a middlebox) that
- * trickles a byte now and then could otherwise hold a poll forever.
+ * One request as an undici dispatch handler: the response is collected here, at most `max` bytes
+ * and within `timeoutMs` of the headers, without a response stream, its events and its async
+ * resource (what `dispatcher.request` adds per call). undici's own body timeout only bounds the
+ * gap between two chunks, so an orchestrator (or a middlebox) that trickles a byte now and then
+ * could otherwise hold a poll forever. The request is aborted by its caller's signal or the
+ * transport's close, through {@link SignalLinks}; undici then reports the reason as the error,
+ * as `dispatcher.request` does.
  */
-async function readBody(body: Dispatcher.ResponseData["body"], headers: RawResponse["headers"], max: number, req: HttpRequest, timeoutMs: number): Promise<Buffer> {
-  const declared = Number(headerValue(headers["content-length"]) ?? NaN);
-  if (declared > max) {
-    body.destroy();
-    throw tooLarge(req, max);
-  }
-  if (!(declared >= 0)) return readUnknownLength(body, max, req, timeoutMs);
-  // A declared length bounds the body (HTTP framing): undici collects it, and a timer that
-  // carries its state as an argument is the only thing made here per response.
-  const watch: BodyWatch = { body, timedOut: false };
-  const timer = setTimeout(destroyOnTimeout, timeoutMs, watch);
-  let bytes: Uint8Array;
-  try {
-    bytes = await body.bytes();
-  } catch (error) {
-    if (watch.timedOut) throw bodyTimeout(req, timeoutMs, error);
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
+class Exchange implements Dispatcher.DispatchHandler, AbortTarget {
+  /** Settles with the response, or with the error that ended the exchange. */
+  readonly promise: Promise<RawResponse>;
+  private resolve!: (response: RawResponse) => void;
+  private reject!: (error: unknown) => void;
+  private status = 0;
+  private headers: RawResponse["headers"] = {};
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private abortRequest: ((error?: Error) => void) | undefined;
+  /** An abort that came before undici handed over its abort function. */
+  private early: unknown = undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** Set by the body timer (read by onError). */
+  timedOut = false;
+  private done = false;
 
-interface BodyWatch {
-  readonly body: Dispatcher.ResponseData["body"];
-  timedOut: boolean;
-}
-
-function destroyOnTimeout(watch: BodyWatch): void {
-  watch.timedOut = true;
-  watch.body.destroy();
-}
-
-/** Reads a body of undeclared length (chunked, or up to the connection's end), stopping past `max` bytes. */
-function readUnknownLength(body: Dispatcher.ResponseData["body"], max: number, req: HttpRequest, timeoutMs: number): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let done = false;
-    let timedOut = false;
-    const finish = (error: unknown, value?: Buffer): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (error !== undefined) reject(error);
-      else resolve(value!);
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      body.destroy();
-    }, timeoutMs);
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > max) {
-        finish(tooLarge(req, max));
-        body.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    };
-    body.on("data", onData);
-    // `on`, not `once`: `finish` settles once anyway, and the body is dropped after it.
-    body.on("end", () => finish(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
-    body.on("error", (error: Error) => finish(timedOut ? bodyTimeout(req, timeoutMs, error) : error));
-    // Closed without an end or an error (destroyed without a reason): what arrived is not a whole body.
-    // After an end or an error (the usual case) there is nothing left to decide, nor an error to build.
-    body.on("close", () => {
-      if (!done) finish(timedOut ? bodyTimeout(req, timeoutMs, undefined) : prematureClose());
+  constructor(
+    private readonly req: HttpRequest,
+    private readonly max: number,
+    private readonly timeoutMs: number,
+    private readonly source: LinkedAbort,
+  ) {
+    this.promise = new Promise<RawResponse>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
     });
-  });
+    source.add(this);
+  }
+
+  onSignalAbort(reason: unknown): void {
+    if (this.done) return;
+    if (this.abortRequest !== undefined) this.abortRequest(reason as Error);
+    else this.early = reason;
+  }
+
+  /** Ends the request (undici then calls onError, which is ignored once settled). */
+  abort(): void {
+    this.abortRequest?.();
+  }
+
+  onConnect(abort: (error?: Error) => void): void {
+    if (this.early !== undefined) abort(this.early as Error);
+    else this.abortRequest = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], _resume: () => void, _statusText: string): boolean {
+    // 1xx answers are informational: the real one follows.
+    if (statusCode < 200) return true;
+    this.status = statusCode;
+    this.headers = util.parseHeaders(rawHeaders) as RawResponse["headers"];
+    const declared = Number(headerValue(this.headers["content-length"]) ?? NaN);
+    if (declared > this.max) {
+      this.fail(tooLarge(this.req, this.max));
+      this.abort();
+      return false;
+    }
+    this.timer = setTimeout(onBodyTimeout, this.timeoutMs, this);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.done) return false;
+    this.size += chunk.length;
+    if (this.size > this.max) {
+      this.fail(tooLarge(this.req, this.max));
+      this.abort();
+      return false;
+    }
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(_trailers: string[] | null): void {
+    if (this.done) return;
+    this.settle();
+    const { chunks } = this;
+    this.resolve({ status: this.status, headers: this.headers, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size) });
+  }
+
+  onError(error: Error): void {
+    if (this.done) return;
+    this.fail(this.timedOut ? bodyTimeout(this.req, this.timeoutMs, error) : error);
+  }
+
+  private fail(error: unknown): void {
+    if (this.done) return;
+    this.settle();
+    this.reject(error);
+  }
+
+  private settle(): void {
+    this.done = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.source.delete(this);
+  }
 }
 
-/** What reading a stream that closed before its end reports (the error `for await` would throw). */
-function prematureClose(): Error {
-  return Object.assign(new Error("Premature close"), { code: "ERR_STREAM_PREMATURE_CLOSE" });
+/** The body timer of an {@link Exchange}: its state travels as the timer's argument, not in a closure. */
+function onBodyTimeout(exchange: Exchange): void {
+  exchange.timedOut = true;
+  exchange.abort();
 }
 
 function bodyTimeout(req: HttpRequest, timeoutMs: number, cause: unknown): NetworkError {

@@ -1,6 +1,7 @@
 import { getEventListeners } from "node:events";
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Agent, interceptors, type Dispatcher } from "undici";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { NetworkError, ProtocolError } from "../../src/errors.js";
 import { createTransport, type HttpTransport } from "../../src/transport/index.js";
@@ -160,5 +161,31 @@ describe("response bodies", () => {
       setTimeout(() => res.end(text.slice(7)), 30);
     });
     expect(await rawTransport(url).sendHeartbeat(null)).toMatchObject({ status: "ok", next_heartbeat_jitter_ms: 5 });
+  });
+});
+
+describe("a dispatcher of the caller's", () => {
+  it("works composed with interceptors (a header-adding one and undici's retry)", async () => {
+    const agent = new Agent();
+    const addHeader: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) =>
+      dispatch({ ...opts, headers: { ...(opts.headers as Record<string, string>), "x-extra": "1" } }, handler);
+    const dispatcher = agent.compose(addHeader, interceptors.retry({ maxRetries: 1 }));
+    const t = createTransport(server.url, "w1", "secret-token", { requestTimeoutMs: 10_000, dispatcher }) as HttpTransport;
+    open.push(t);
+    try {
+      server.pushTask(task("d1"));
+      expect((await t.pollTask({ timeoutSeconds: 1 }))?.task_id).toBe("task-d1");
+      expect(await t.sendHeartbeat(null)).toMatchObject({ status: "ttl_refreshed" });
+      expect(server.routeRequests("poll")[0]!.headers["x-extra"]).toBe("1");
+      // Aborting still works through the composed dispatcher.
+      const controller = new AbortController();
+      const poll = t.pollTask({ timeoutSeconds: 30, signal: controller.signal });
+      await new Promise((r) => setTimeout(r, 100));
+      controller.abort(new Error("composed abort"));
+      await expect(poll).rejects.toThrow("composed abort");
+    } finally {
+      await t.close();
+      await agent.close();
+    }
   });
 });
