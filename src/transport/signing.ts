@@ -2,6 +2,7 @@
  * The transport's signer, built once from its options, on top of the security module's
  * `signMessage` (PROTOCOL.md 6.3).
  */
+import { createSecretKey, type KeyObject } from "node:crypto";
 import { ValidationError } from "../errors.js";
 import { importEd25519PrivateKey, type Ed25519PrivateKey } from "../security/ed25519.js";
 import { hmacHex } from "../security/hmac.js";
@@ -51,7 +52,9 @@ export function createSigner(workerId: string, settings: SignerSettings): Messag
   if (!hasSecret) throw new ValidationError("signatureAlgorithm hmac-sha256 needs `secret`", [{ path: "/secret", message: "required" }]);
   const secret = settings.secret as string;
   const signer: MessageSigner = (message, ignoreFields) => signMessage(message, { secret, signerId: workerId, keepTimestamp: true, ignoreFields });
-  signer.signToText = (message, ignoreFields) => hmacSignToText(signer, message, ignoreFields, secret, workerId);
+  // The key as a KeyObject, made once: createHmac then skips converting the string per message.
+  const key = createSecretKey(Buffer.from(secret, "utf8"));
+  signer.signToText = (message, ignoreFields) => hmacSignToText(signer, message, ignoreFields, key, workerId);
   return signer;
 }
 
@@ -65,7 +68,7 @@ function hmacSignToText(
   signer: MessageSigner,
   message: Record<string, unknown>,
   ignoreFields: readonly string[],
-  secret: string,
+  key: KeyObject,
   signerId: string,
 ): PreparedMessage<Record<string, unknown>> {
   const timestamp = message.timestamp;
@@ -74,6 +77,6 @@ function hmacSignToText(
     return { message: sent, body: canonicalize(sent) };
   }
   const { before, after } = splitSigningText(message);
-  const security = { signature: hmacHex(joinMembers(before, after), secret), signer_id: signerId };
+  const security = { signature: hmacHex(joinMembers(before, after), key), signer_id: signerId };
   return { message: { ...message, security }, body: joinMembers(before, `"security":${canonicalize(security)}`, after) };
 }
