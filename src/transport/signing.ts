@@ -54,8 +54,24 @@ export function createSigner(workerId: string, settings: SignerSettings): Messag
   const signer: MessageSigner = (message, ignoreFields) => signMessage(message, { secret, signerId: workerId, keepTimestamp: true, ignoreFields });
   // The key as a KeyObject, made once: createHmac then skips converting the string per message.
   const key = createSecretKey(Buffer.from(secret, "utf8"));
-  signer.signToText = (message, ignoreFields) => hmacSignToText(signer, message, ignoreFields, key, workerId);
+  const signerIdText = signerIdMember(workerId);
+  // An id without a canonical form (refused by signMessage at every call) keeps the plain path.
+  if (signerIdText !== undefined) signer.signToText = (message, ignoreFields) => hmacSignToText(signer, message, ignoreFields, key, workerId, signerIdText);
   return signer;
+}
+
+/**
+ * `"signer_id":<id>` as canonical JSON, made once, or undefined for an empty id or one that has no
+ * canonical form. Writing `security` from it and the hex signature keeps a second object out of
+ * the canonical writer, whose memo of the last top-level key order then keeps serving the messages.
+ */
+function signerIdMember(workerId: string): string | undefined {
+  if (typeof workerId !== "string" || workerId === "") return undefined;
+  try {
+    return canonicalize({ signer_id: workerId }).slice(1, -1);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -70,13 +86,16 @@ function hmacSignToText(
   ignoreFields: readonly string[],
   key: KeyObject,
   signerId: string,
+  signerIdText: string,
 ): PreparedMessage<Record<string, unknown>> {
   const timestamp = message.timestamp;
-  if (ignoreFields.length > 0 || signerId === "" || timestamp === undefined || timestamp === null || Object.hasOwn(message, "security")) {
+  if (ignoreFields.length > 0 || timestamp === undefined || timestamp === null || Object.hasOwn(message, "security")) {
     const sent = signer(message, ignoreFields);
     return { message: sent, body: canonicalize(sent) };
   }
   const { before, after } = splitSigningText(message);
-  const security = { signature: hmacHex(joinMembers(before, after), key), signer_id: signerId };
-  return { message: { ...message, security }, body: joinMembers(before, `"security":${canonicalize(security)}`, after) };
+  const signature = hmacHex(joinMembers(before, after), key);
+  // Canonical `security`: "signature" sorts before "signer_id", and lowercase hex needs no escaping.
+  const securityText = `"security":{"signature":"${signature}",${signerIdText}}`;
+  return { message: { ...message, security: { signature, signer_id: signerId } }, body: joinMembers(before, securityText, after) };
 }

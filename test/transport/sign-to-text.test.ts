@@ -33,6 +33,17 @@ describe("signToText", () => {
     }
   });
 
+  it("writes signer ids that need escaping as canonical JSON does", () => {
+    for (const id of ['w"1', "wé\u2028", "w\\x"]) {
+      const own = createSigner(id, { secret: SECRET })!;
+      const fast = own.signToText!(MESSAGES[0]!, []);
+      expect(fast.body).toBe(canonicalize(own(MESSAGES[0]!, [])));
+    }
+    // An id without a canonical form is refused at signing, as before, through the plain path.
+    const lone = createSigner("w\ud800", { secret: SECRET })!;
+    expect(lone.signToText).toBeUndefined();
+  });
+
   it("splitSigningText joins back into the signing text", () => {
     for (const message of MESSAGES) {
       const { before, after } = splitSigningText(message);
