@@ -28,7 +28,7 @@ export interface HttpRequest {
   readonly noRefresh?: boolean;
 }
 
-/** Status, headers and body bytes of one exchange. */
+/** Status, headers (those the client reads: content type and length, Retry-After, X-RXON-Version) and body bytes of one exchange. */
 export interface RawResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
@@ -282,7 +282,7 @@ class Exchange implements Dispatcher.DispatchHandler, AbortTarget {
     // 1xx answers are informational: the real one follows.
     if (statusCode < 200) return true;
     this.status = statusCode;
-    this.headers = util.parseHeaders(rawHeaders) as RawResponse["headers"];
+    this.headers = readHeaders(rawHeaders);
     const declared = Number(headerValue(this.headers["content-length"]) ?? NaN);
     if (declared > this.max) {
       this.fail(tooLarge(this.req, this.max));
@@ -328,6 +328,25 @@ class Exchange implements Dispatcher.DispatchHandler, AbortTarget {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.source.delete(this);
   }
+}
+
+/** The response headers the client reads, by their lowercase names; the others are not decoded. */
+const READ_HEADERS: ReadonlySet<string> = new Set(["content-type", "content-length", "retry-after", VERSION_HEADER]);
+
+/** The {@link READ_HEADERS} of a response, as undici's parseHeaders writes them (repeated ones as arrays). */
+function readHeaders(raw: (Buffer | string)[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = util.headerNameToString(raw[i]!);
+    if (!READ_HEADERS.has(name)) continue;
+    const rawValue = raw[i + 1]!;
+    const value = typeof rawValue === "string" ? rawValue : rawValue.toString("latin1");
+    const seen = out[name];
+    if (seen === undefined) out[name] = value;
+    else if (typeof seen === "string") out[name] = [seen, value];
+    else seen.push(value);
+  }
+  return out;
 }
 
 /** The body timer of an {@link Exchange}: its state travels as the timer's argument, not in a closure. */
