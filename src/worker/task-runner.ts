@@ -86,6 +86,7 @@ export class TaskRunner {
     let progress: ProgressReporter | undefined;
     // Progress reported after the result was decided is dropped, as the reporter's flush() does.
     let progressClosed = false;
+    const runner = this;
     // Optional members are added after the literal: spreading them in costs more than the rest.
     const ctx: { -readonly [K in keyof TaskContext]: TaskContext[K] } = {
       // A getter: the task's AbortSignal is made only for a handler that reads it.
@@ -94,9 +95,10 @@ export class TaskRunner {
       },
       taskId: task.task_id,
       jobId: task.job_id,
-      progress: (fraction, message) => {
+      // Methods that do not use `this`, so a destructured `progress` or `callSkill` works too.
+      progress(fraction, message) {
         if (progressClosed) return;
-        progress ??= new ProgressReporter((p, m) => this.sendProgress(task, p, m, tracing), s.progressIntervalMs, s.clock, logger);
+        progress ??= new ProgressReporter((p, m) => runner.sendProgress(task, p, m, tracing), s.progressIntervalMs, s.clock, logger);
         progress.report(fraction, message);
       },
       get logger() {
@@ -104,7 +106,9 @@ export class TaskRunner {
       },
       workerId: s.workerId,
       task,
-      callSkill: (name, params, options) => this.callSkill(run, name, params, options),
+      callSkill(name, params, options) {
+        return runner.callSkill(run, name, params, options);
+      },
     };
     if (tracing.trace !== undefined) ctx.trace = tracing.trace;
     if (deadline !== undefined) ctx.deadline = deadline;
