@@ -63,6 +63,8 @@ export class HttpClient {
   private versionWarned = false;
   /** Each caller's signal linked with the close signal, once per caller signal. */
   private readonly links: SignalLinks;
+  /** The body deadlines of the exchanges reading a body. */
+  private readonly deadlines: BodyDeadlines;
   /** The common headers for the current token, without and with a JSON body (undici only reads them). */
   private headerSets: { readonly token: string; readonly bare: Record<string, string>; readonly json: Record<string, string> } | undefined;
 
@@ -79,6 +81,7 @@ export class HttpClient {
     this.basePath = baseUrl.pathname.replace(/\/+$/, "");
     this.ownVersion = options.protocolVersion;
     this.links = new SignalLinks(closed);
+    this.deadlines = new BodyDeadlines(options.bodyTimeoutMs);
   }
 
   /**
@@ -98,7 +101,7 @@ export class HttpClient {
   async exchange(req: HttpRequest): Promise<RawResponse> {
     if (this.closed.aborted) throw closedError();
     if (req.signal?.aborted) throw req.signal.reason;
-    const exchange = new Exchange(req, this.options.maxResponseBytes, this.options.bodyTimeoutMs, this.links.of(req.signal));
+    const exchange = new Exchange(req, this.options.maxResponseBytes, this.deadlines, this.links.of(req.signal));
     // dispatch() reports every failure, synchronous ones included, through the handler's onError.
     this.dispatcher.dispatch(
       {
@@ -244,15 +247,16 @@ class Exchange implements Dispatcher.DispatchHandler, AbortTarget {
   private abortRequest: ((error?: Error) => void) | undefined;
   /** An abort that came before undici handed over its abort function. */
   private early: unknown = undefined;
-  private timer: NodeJS.Timeout | undefined;
-  /** Set by the body timer (read by onError). */
+  /** When the body must have arrived (`performance.now()` time), once the headers did. */
+  deadline = 0;
+  /** Set when the body deadline passed (read by onError). */
   timedOut = false;
   private done = false;
 
   constructor(
     private readonly req: HttpRequest,
     private readonly max: number,
-    private readonly timeoutMs: number,
+    private readonly deadlines: BodyDeadlines,
     private readonly source: LinkedAbort,
   ) {
     this.promise = new Promise<RawResponse>((resolve, reject) => {
@@ -289,7 +293,7 @@ class Exchange implements Dispatcher.DispatchHandler, AbortTarget {
       this.abort();
       return false;
     }
-    this.timer = setTimeout(onBodyTimeout, this.timeoutMs, this);
+    this.deadlines.add(this);
     return true;
   }
 
@@ -314,7 +318,7 @@ class Exchange implements Dispatcher.DispatchHandler, AbortTarget {
 
   onError(error: Error): void {
     if (this.done) return;
-    this.fail(this.timedOut ? bodyTimeout(this.req, this.timeoutMs, error) : error);
+    this.fail(this.timedOut ? bodyTimeout(this.req, this.deadlines.timeoutMs, error) : error);
   }
 
   private fail(error: unknown): void {
@@ -325,7 +329,7 @@ class Exchange implements Dispatcher.DispatchHandler, AbortTarget {
 
   private settle(): void {
     this.done = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.deadline !== 0) this.deadlines.delete(this);
     this.source.delete(this);
   }
 }
@@ -349,10 +353,49 @@ function readHeaders(raw: (Buffer | string)[]): Record<string, string | string[]
   return out;
 }
 
-/** The body timer of an {@link Exchange}: its state travels as the timer's argument, not in a closure. */
-function onBodyTimeout(exchange: Exchange): void {
-  exchange.timedOut = true;
-  exchange.abort();
+/**
+ * The body deadlines of one client's exchanges, watched by one timer. Every exchange gets the same
+ * time after its headers, so the order in which bodies start is the order of their deadlines: the
+ * timer only ever waits for the oldest. A body that completes just leaves the set (no timer to
+ * clear per response, none to set); when the timer fires it ends the bodies that are late and
+ * waits for the next oldest. The timer does not keep the process alive (the sockets do).
+ */
+class BodyDeadlines {
+  readonly #reading = new Set<Exchange>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(readonly timeoutMs: number) {}
+
+  /** Starts the body deadline of `exchange` (its headers just arrived). */
+  add(exchange: Exchange): void {
+    exchange.deadline = performance.now() + this.timeoutMs;
+    this.#reading.add(exchange);
+    if (this.#timer === undefined) this.#arm(this.timeoutMs);
+  }
+
+  /** Forgets `exchange` (its body arrived, or it failed). */
+  delete(exchange: Exchange): void {
+    this.#reading.delete(exchange);
+  }
+
+  #arm(ms: number): void {
+    this.#timer = setTimeout(this.#expire, Math.max(1, ms));
+    this.#timer.unref();
+  }
+
+  readonly #expire = (): void => {
+    this.#timer = undefined;
+    const now = performance.now();
+    for (const exchange of this.#reading) {
+      if (exchange.deadline > now) {
+        this.#arm(exchange.deadline - now);
+        return;
+      }
+      this.#reading.delete(exchange);
+      exchange.timedOut = true;
+      exchange.abort();
+    }
+  };
 }
 
 function bodyTimeout(req: HttpRequest, timeoutMs: number, cause: unknown): NetworkError {

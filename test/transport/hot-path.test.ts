@@ -137,6 +137,31 @@ describe("response bodies", () => {
     expect((error as NetworkError).details).toMatchObject({ reason: "body_timeout", timeoutMs: 300 });
   });
 
+  it("each body gets its own deadline: a late one ends on time while others complete, and later ones still time out", async () => {
+    let n = 0;
+    const url = await rawServer((res) => {
+      const i = n++;
+      if (i === 1) {
+        const text = JSON.stringify({ status: "ok" });
+        res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+        res.end(text);
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json", "content-length": "100" });
+      res.write("{");
+      const timer = setInterval(() => res.write(" "), 50);
+      res.on("close", () => clearInterval(timer));
+    });
+    const t = rawTransport(url, { bodyTimeoutMs: 400 });
+    const late = t.sendHeartbeat(null).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await t.sendHeartbeat(null)).toMatchObject({ status: "ok" });
+    expect(((await late) as NetworkError).details).toMatchObject({ reason: "body_timeout" });
+    // After the watch went idle, a new late body is still cut off.
+    const again = await t.sendHeartbeat(null).catch((e: unknown) => e);
+    expect((again as NetworkError).details).toMatchObject({ reason: "body_timeout", timeoutMs: 400 });
+  });
+
   it("a chunked body is read whole, and refused once it passes the size limit", async () => {
     let size = 10;
     const url = await rawServer((res) => {
