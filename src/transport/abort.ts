@@ -65,25 +65,12 @@ class SignalFanout {
   readonly #targets = new Set<AbortTarget>();
   #attached = false;
   #uses = 0;
-  #reason: unknown = undefined;
   #fired = false;
 
   constructor(
     private readonly source: AbortSignal | undefined,
     private readonly owner: SignalLinks,
   ) {}
-
-  /** True once the source or the close signal fired. */
-  get aborted(): boolean {
-    return this.#fired || this.source?.aborted === true || this.owner.closed.aborted;
-  }
-
-  /** The reason of whichever fired first. */
-  get reason(): unknown {
-    if (this.#fired) return this.#reason;
-    if (this.source?.aborted === true) return this.source.reason;
-    return this.owner.closed.aborted ? this.owner.closed.reason : undefined;
-  }
 
   /** Aborts `target` when the source or the close signal fires, until {@link delete}. */
   add(target: AbortTarget): void {
@@ -112,7 +99,6 @@ class SignalFanout {
   fire(reason: unknown): void {
     if (this.#fired) return;
     this.#fired = true;
-    this.#reason = reason;
     this.#attached = false;
     this.source?.removeEventListener("abort", this.#onSourceAbort);
     this.owner.active.delete(this);
