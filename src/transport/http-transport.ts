@@ -5,7 +5,7 @@
  */
 import { setMaxListeners } from "node:events";
 import type { ConnectionOptions } from "node:tls";
-import { Agent, type Dispatcher } from "undici";
+import { Pool, type Dispatcher } from "undici";
 import type { ClientOptions } from "ws";
 import { Endpoint, IgnoredReason } from "../../generated/constants.js";
 import type {
@@ -82,9 +82,10 @@ export class HttpTransport implements WorkerTransport {
     this.signer = createSigner(workerId, options);
     const tls = options.tls ?? {};
     this.ownsDispatcher = options.dispatcher === undefined;
+    // One orchestrator, one origin: a Pool for it directly, without an Agent's per-request lookup of the origin's pool.
     this.dispatcher =
       options.dispatcher ??
-      new Agent({
+      new Pool(url.origin, {
         connect: tlsConnectOptions(tls),
         keepAliveTimeout: this.options.keepAliveTimeoutMs,
         keepAliveMaxTimeout: Math.max(this.options.keepAliveTimeoutMs, 600_000),
