@@ -2,7 +2,7 @@
  * HMAC-SHA256 over the canonical signing text (PROTOCOL.md 6.4), byte-compatible with the Python
  * reference: key = UTF-8 of the secret, message = UTF-8 of the signing text, lowercase hex output.
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual, type KeyObject } from "node:crypto";
 import { ValidationError } from "../errors.js";
 import { signingText, type SigningTextOptions } from "../wire/canonical.js";
 
@@ -42,7 +42,10 @@ export function verifyHmac(message: unknown, signature: unknown, secret: string,
   return timingSafeEqual(Buffer.from(expected, "hex"), Buffer.from(signature, "hex"));
 }
 
-/** HMAC-SHA256 of an already canonical text, lowercase hex. */
-export function hmacHex(text: string, secret: string): string {
+/**
+ * HMAC-SHA256 of an already canonical text, lowercase hex. `secret` is the UTF-8 secret, or a
+ * secret KeyObject made from its UTF-8 bytes once (which spares converting the key per message).
+ */
+export function hmacHex(text: string, secret: string | KeyObject): string {
   return createHmac("sha256", secret).update(text, "utf8").digest("hex");
 }

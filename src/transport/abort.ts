@@ -43,23 +43,106 @@ export function linkSignals(...sources: (AbortSignal | undefined)[]): LinkedSign
  */
 export const WAKE: unique symbol = Symbol("rxon.wake");
 
+/** Something in flight that a {@link SignalLinks} source aborts (a request). */
+export interface AbortTarget {
+  /** Called once when the source or the close signal fires, with that signal's reason. */
+  onSignalAbort(reason: unknown): void;
+}
+
 /**
- * Links a long-lived `source` (a worker's intake or life signal, passed on call after call) with
- * `other`, once per source: the link is remembered for as long as the source lives, so a call
- * made with the same source again costs one lookup instead of a new controller and two listeners.
- * Built with `AbortSignal.any`, which holds its sources weakly, so nothing leaks.
+ * A caller's signal and the transport's close signal as one abort source for the requests in
+ * flight. Listening on an AbortSignal (an EventTarget) costs more than the rest of a small
+ * request's bookkeeping, so the requests sit in a Set here and the signal gets one listener of
+ * ours.
+ *
+ * That listener stays for the source's lifetime once the source was used for a second request
+ * (a worker's intake or life signal, passed on call after call): removing and adding it per
+ * request is the cost this avoids. A source used once (a per-call signal) has it only while its
+ * request is in flight, so that a composite signal (`AbortSignal.any`, which Node keeps alive
+ * while it has listeners) is not held for longer than its call.
+ */
+class SignalFanout {
+  readonly #targets = new Set<AbortTarget>();
+  #attached = false;
+  #uses = 0;
+  #fired = false;
+
+  constructor(
+    private readonly source: AbortSignal | undefined,
+    private readonly owner: SignalLinks,
+  ) {}
+
+  /** Aborts `target` when the source or the close signal fires, until {@link delete}. */
+  add(target: AbortTarget): void {
+    if (this.#targets.size === 0) {
+      this.#uses++;
+      this.owner.active.add(this);
+      if (!this.#attached && this.source !== undefined) {
+        this.#attached = true;
+        this.source.addEventListener("abort", this.#onSourceAbort, { once: true });
+      }
+    }
+    this.#targets.add(target);
+  }
+
+  /** Forgets `target` (its request ended). */
+  delete(target: AbortTarget): void {
+    if (!this.#targets.delete(target) || this.#targets.size > 0) return;
+    this.owner.active.delete(this);
+    if (this.#attached && this.#uses < 2) {
+      this.#attached = false;
+      this.source?.removeEventListener("abort", this.#onSourceAbort);
+    }
+  }
+
+  /** Aborts every target once, with `reason`. */
+  fire(reason: unknown): void {
+    if (this.#fired) return;
+    this.#fired = true;
+    this.#attached = false;
+    this.source?.removeEventListener("abort", this.#onSourceAbort);
+    this.owner.active.delete(this);
+    const targets = [...this.#targets];
+    this.#targets.clear();
+    for (const target of targets) target.onSignalAbort(reason);
+  }
+
+  readonly #onSourceAbort = (): void => {
+    this.fire(this.source?.reason);
+  };
+}
+
+/** The abort source of one caller signal linked with the close signal (see {@link SignalLinks}). */
+export type LinkedAbort = SignalFanout;
+
+/**
+ * The abort sources of requests: for each caller signal one source that also fires when the
+ * transport closes. The source of a signal is remembered for as long as the signal lives (a
+ * WeakMap), so a call made with the same signal again costs one lookup.
  */
 export class SignalLinks {
-  readonly #links = new WeakMap<AbortSignal, AbortSignal>();
+  readonly #links = new WeakMap<AbortSignal, SignalFanout>();
+  readonly #none: SignalFanout;
+  /** Sources with requests in flight: the ones a close must reach. */
+  readonly active = new Set<SignalFanout>();
 
-  constructor(private readonly other: AbortSignal) {}
+  constructor(readonly closed: AbortSignal) {
+    this.#none = new SignalFanout(undefined, this);
+    closed.addEventListener(
+      "abort",
+      () => {
+        for (const fanout of [...this.active]) fanout.fire(closed.reason);
+      },
+      { once: true },
+    );
+  }
 
-  /** A signal that aborts when `source` or the other signal does (just the other one without a source). */
-  of(source: AbortSignal | undefined): AbortSignal {
-    if (source === undefined) return this.other;
+  /** The abort source for calls made with `source` (only the close signal without one). */
+  of(source: AbortSignal | undefined): LinkedAbort {
+    if (source === undefined) return this.#none;
     let linked = this.#links.get(source);
     if (linked === undefined) {
-      linked = AbortSignal.any([source, this.other]);
+      linked = new SignalFanout(source, this);
       this.#links.set(source, linked);
     }
     return linked;

@@ -4,11 +4,11 @@
  * 403 / 429 / other statuses, content-type and JSON checks, bounded bodies, and a once-only
  * warning on a protocol version mismatch.
  */
-import type { Dispatcher } from "undici";
+import { util, type Dispatcher } from "undici";
 import { ErrorCode, Header, ProtocolVersion } from "../../generated/constants.js";
 import { AuthError, NetworkError, ProtocolError, RateLimitError, RxonError } from "../errors.js";
 import { parseJson, type JsonValue } from "../wire/json.js";
-import { SignalLinks } from "./abort.js";
+import { SignalLinks, type AbortTarget, type LinkedAbort } from "./abort.js";
 import type { ResolvedTransportOptions } from "./options.js";
 import { parseRetryAfter } from "./retry-after.js";
 
@@ -28,7 +28,7 @@ export interface HttpRequest {
   readonly noRefresh?: boolean;
 }
 
-/** Status, headers and body bytes of one exchange. */
+/** Status, headers (those the client reads: content type and length, Retry-After, X-RXON-Version) and body bytes of one exchange. */
 export interface RawResponse {
   readonly status: number;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
@@ -43,6 +43,8 @@ export interface TokenHolder {
   refresh(signal?: AbortSignal): Promise<boolean>;
 }
 
+/** `X-RXON-Version` as undici names response headers (lowercase). */
+const VERSION_HEADER = Header.VERSION.toLowerCase();
 const JSON_TYPE = /^application\/(?:json|[^\s;/]+\+json)\s*(?:;|$)/i;
 const MAX_ERROR_TEXT = 512;
 /** Versions this transport speaks (1.0b13 to 1.0b15): an orchestrator announcing one of them is no mismatch. */
@@ -61,6 +63,10 @@ export class HttpClient {
   private versionWarned = false;
   /** Each caller's signal linked with the close signal, once per caller signal. */
   private readonly links: SignalLinks;
+  /** The body deadlines of the exchanges reading a body. */
+  private readonly deadlines: BodyDeadlines;
+  /** The common headers for the current token, without and with a JSON body (undici only reads them). */
+  private headerSets: { readonly token: string; readonly bare: Record<string, string>; readonly json: Record<string, string> } | undefined;
 
   constructor(
     baseUrl: URL,
@@ -75,6 +81,7 @@ export class HttpClient {
     this.basePath = baseUrl.pathname.replace(/\/+$/, "");
     this.ownVersion = options.protocolVersion;
     this.links = new SignalLinks(closed);
+    this.deadlines = new BodyDeadlines(options.bodyTimeoutMs);
   }
 
   /**
@@ -94,32 +101,40 @@ export class HttpClient {
   async exchange(req: HttpRequest): Promise<RawResponse> {
     if (this.closed.aborted) throw closedError();
     if (req.signal?.aborted) throw req.signal.reason;
-    const headers: Record<string, string> = {
-      "x-worker-id": this.workerId,
-      "x-rxon-version": this.options.protocolVersion,
-    };
-    const token = this.tokens.token;
-    if (token !== "") headers["x-worker-token"] = token;
-    if (req.body !== undefined) headers["content-type"] = "application/json";
-    try {
-      const res = await this.dispatcher.request({
+    const exchange = new Exchange(req, this.options.maxResponseBytes, this.deadlines, this.links.of(req.signal));
+    // dispatch() reports every failure, synchronous ones included, through the handler's onError.
+    this.dispatcher.dispatch(
+      {
         origin: this.origin,
         path: this.basePath + req.endpoint + (req.query ?? ""),
         method: req.method,
-        headers,
+        headers: this.headers(req.body !== undefined),
         body: req.body,
-        signal: this.links.of(req.signal),
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
-      });
-      const bytes = await readBody(res.body, res.headers, this.options.maxResponseBytes, req, this.options.bodyTimeoutMs);
-      return { status: res.statusCode, headers: res.headers, bytes };
+      },
+      exchange,
+    );
+    try {
+      return await exchange.promise;
     } catch (error) {
       if (error instanceof RxonError) throw error;
       if (this.closed.aborted) throw closedError();
       if (req.signal?.aborted) throw req.signal.reason;
       throw this.networkError(req, error);
     }
+  }
+
+  /** The three common headers (and the JSON content type when there is a body), rebuilt only when the token changes. */
+  private headers(withBody: boolean): Record<string, string> {
+    const token = this.tokens.token;
+    let sets = this.headerSets;
+    if (sets === undefined || sets.token !== token) {
+      const bare: Record<string, string> = { "x-worker-id": this.workerId, "x-rxon-version": this.options.protocolVersion };
+      if (token !== "") bare["x-worker-token"] = token;
+      sets = this.headerSets = { token, bare, json: { ...bare, "content-type": "application/json" } };
+    }
+    return withBody ? sets.json : sets.bare;
   }
 
   private interpret(req: HttpRequest, res: RawResponse): JsonValue | null {
@@ -183,7 +198,7 @@ export class HttpClient {
 
   private checkVersion(headers: RawResponse["headers"]): void {
     if (this.versionWarned) return;
-    const theirs = headerValue(headers[Header.VERSION.toLowerCase()]);
+    const theirs = headerValue(headers[VERSION_HEADER]);
     // The Python orchestrator speaks 1.0b14 and the reference 1.0b13: both are spoken here too.
     if (theirs === undefined || theirs === this.ownVersion || KNOWN_VERSIONS.has(theirs)) return;
     this.versionWarned = true;
@@ -212,41 +227,175 @@ export class HttpClient {
 }
 
 /**
- * Reads the whole body, at most `max` bytes and within `timeoutMs` of the headers. undici's own
- * body timeout only bounds the gap between two chunks, so an orchestrator (or a middlebox) that
- * trickles a byte now and then could otherwise hold a poll forever.
+ * One request as an undici dispatch handler: the response is collected here, at most `max` bytes
+ * and within `timeoutMs` of the headers, without a response stream, its events and its async
+ * resource (what `dispatcher.request` adds per call). undici's own body timeout only bounds the
+ * gap between two chunks, so an orchestrator (or a middlebox) that trickles a byte now and then
+ * could otherwise hold a poll forever. The request is aborted by its caller's signal or the
+ * transport's close, through {@link SignalLinks}; undici then reports the reason as the error,
+ * as `dispatcher.request` does.
  */
-async function readBody(body: Dispatcher.ResponseData["body"], headers: RawResponse["headers"], max: number, req: HttpRequest, timeoutMs: number): Promise<Buffer> {
-  const declared = Number(headerValue(headers["content-length"]) ?? NaN);
-  if (declared > max) {
-    body.destroy();
-    throw tooLarge(req, max);
+class Exchange implements Dispatcher.DispatchHandler, AbortTarget {
+  /** Settles with the response, or with the error that ended the exchange. */
+  readonly promise: Promise<RawResponse>;
+  private resolve!: (response: RawResponse) => void;
+  private reject!: (error: unknown) => void;
+  private status = 0;
+  private headers: RawResponse["headers"] = {};
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private abortRequest: ((error?: Error) => void) | undefined;
+  /** An abort that came before undici handed over its abort function. */
+  private early: unknown = undefined;
+  /** When the body must have arrived (`performance.now()` time), once the headers did. */
+  deadline = 0;
+  /** Set when the body deadline passed (read by onError). */
+  timedOut = false;
+  private done = false;
+
+  constructor(
+    private readonly req: HttpRequest,
+    private readonly max: number,
+    private readonly deadlines: BodyDeadlines,
+    private readonly source: LinkedAbort,
+  ) {
+    this.promise = new Promise<RawResponse>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    source.add(this);
   }
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    body.destroy();
-  }, timeoutMs);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > max) {
-        body.destroy();
-        throw tooLarge(req, max);
-      }
-      chunks.push(chunk);
+
+  onSignalAbort(reason: unknown): void {
+    if (this.done) return;
+    if (this.abortRequest !== undefined) this.abortRequest(reason as Error);
+    else this.early = reason;
+  }
+
+  /** Ends the request (undici then calls onError, which is ignored once settled). */
+  abort(): void {
+    this.abortRequest?.();
+  }
+
+  onConnect(abort: (error?: Error) => void): void {
+    if (this.early !== undefined) abort(this.early as Error);
+    else this.abortRequest = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], _resume: () => void, _statusText: string): boolean {
+    // 1xx answers are informational: the real one follows.
+    if (statusCode < 200) return true;
+    this.status = statusCode;
+    this.headers = readHeaders(rawHeaders);
+    const declared = Number(headerValue(this.headers["content-length"]) ?? NaN);
+    if (declared > this.max) {
+      this.fail(tooLarge(this.req, this.max));
+      this.abort();
+      return false;
     }
-  } catch (error) {
-    if (timedOut) throw bodyTimeout(req, timeoutMs, error);
-    throw error;
-  } finally {
-    clearTimeout(timer);
+    this.deadlines.add(this);
+    return true;
   }
-  // A destroyed stream may also just end: what arrived before the timeout is not a whole body.
-  if (timedOut) throw bodyTimeout(req, timeoutMs, undefined);
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+
+  onData(chunk: Buffer): boolean {
+    if (this.done) return false;
+    this.size += chunk.length;
+    if (this.size > this.max) {
+      this.fail(tooLarge(this.req, this.max));
+      this.abort();
+      return false;
+    }
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(_trailers: string[] | null): void {
+    if (this.done) return;
+    this.settle();
+    const { chunks } = this;
+    this.resolve({ status: this.status, headers: this.headers, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.size) });
+  }
+
+  onError(error: Error): void {
+    if (this.done) return;
+    this.fail(this.timedOut ? bodyTimeout(this.req, this.deadlines.timeoutMs, error) : error);
+  }
+
+  private fail(error: unknown): void {
+    if (this.done) return;
+    this.settle();
+    this.reject(error);
+  }
+
+  private settle(): void {
+    this.done = true;
+    if (this.deadline !== 0) this.deadlines.delete(this);
+    this.source.delete(this);
+  }
+}
+
+/** The response headers the client reads, by their lowercase names; the others are not decoded. */
+const READ_HEADERS: ReadonlySet<string> = new Set(["content-type", "content-length", "retry-after", VERSION_HEADER]);
+
+/** The {@link READ_HEADERS} of a response, as undici's parseHeaders writes them (repeated ones as arrays). */
+function readHeaders(raw: (Buffer | string)[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = util.headerNameToString(raw[i]!);
+    if (!READ_HEADERS.has(name)) continue;
+    const rawValue = raw[i + 1]!;
+    const value = typeof rawValue === "string" ? rawValue : rawValue.toString("latin1");
+    const seen = out[name];
+    if (seen === undefined) out[name] = value;
+    else if (typeof seen === "string") out[name] = [seen, value];
+    else seen.push(value);
+  }
+  return out;
+}
+
+/**
+ * The body deadlines of one client's exchanges, watched by one timer. Every exchange gets the same
+ * time after its headers, so the order in which bodies start is the order of their deadlines: the
+ * timer only ever waits for the oldest. A body that completes just leaves the set (no timer to
+ * clear per response, none to set); when the timer fires it ends the bodies that are late and
+ * waits for the next oldest. The timer does not keep the process alive (the sockets do).
+ */
+class BodyDeadlines {
+  readonly #reading = new Set<Exchange>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(readonly timeoutMs: number) {}
+
+  /** Starts the body deadline of `exchange` (its headers just arrived). */
+  add(exchange: Exchange): void {
+    exchange.deadline = performance.now() + this.timeoutMs;
+    this.#reading.add(exchange);
+    if (this.#timer === undefined) this.#arm(this.timeoutMs);
+  }
+
+  /** Forgets `exchange` (its body arrived, or it failed). */
+  delete(exchange: Exchange): void {
+    this.#reading.delete(exchange);
+  }
+
+  #arm(ms: number): void {
+    this.#timer = setTimeout(this.#expire, Math.max(1, ms));
+    this.#timer.unref();
+  }
+
+  readonly #expire = (): void => {
+    this.#timer = undefined;
+    const now = performance.now();
+    for (const exchange of this.#reading) {
+      if (exchange.deadline > now) {
+        this.#arm(exchange.deadline - now);
+        return;
+      }
+      this.#reading.delete(exchange);
+      exchange.timedOut = true;
+      exchange.abort();
+    }
+  };
 }
 
 function bodyTimeout(req: HttpRequest, timeoutMs: number, cause: unknown): NetworkError {

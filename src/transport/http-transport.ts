@@ -5,7 +5,7 @@
  */
 import { setMaxListeners } from "node:events";
 import type { ConnectionOptions } from "node:tls";
-import { Agent, type Dispatcher } from "undici";
+import { Pool, type Dispatcher } from "undici";
 import type { ClientOptions } from "ws";
 import { Endpoint, IgnoredReason } from "../../generated/constants.js";
 import type {
@@ -64,6 +64,8 @@ export class HttpTransport implements WorkerTransport {
   private readonly signer: MessageSigner | undefined;
   private readonly paths: { readonly nextTask: string; readonly heartbeat: string };
   private closing: Promise<void> | undefined;
+  /** The last poll query and what it was made from (copies of the lists). */
+  private lastPollQuery: { readonly timeout: number; readonly available: readonly string[] | undefined; readonly hot: readonly string[] | undefined; readonly query: string } | undefined;
 
   /** Prefer {@link createTransport}, which also checks the URL scheme and the worker id. */
   constructor(
@@ -80,9 +82,10 @@ export class HttpTransport implements WorkerTransport {
     this.signer = createSigner(workerId, options);
     const tls = options.tls ?? {};
     this.ownsDispatcher = options.dispatcher === undefined;
+    // One orchestrator, one origin: a Pool for it directly, without an Agent's per-request lookup of the origin's pool.
     this.dispatcher =
       options.dispatcher ??
-      new Agent({
+      new Pool(url.origin, {
         connect: tlsConnectOptions(tls),
         keepAliveTimeout: this.options.keepAliveTimeoutMs,
         keepAliveMaxTimeout: Math.max(this.options.keepAliveTimeoutMs, 600_000),
@@ -152,9 +155,7 @@ export class HttpTransport implements WorkerTransport {
     if (!Number.isFinite(timeout) || timeout < 0) {
       throw new ValidationError(`Invalid poll timeout: ${timeout}`, [{ path: "/timeoutSeconds", message: "must be a finite number >= 0" }]);
     }
-    let query = `?timeout=${pythonFloat(timeout)}`;
-    if (options.availableSkills !== undefined) query += `&available_skills=${skillList(options.availableSkills)}`;
-    if (options.hotSkills !== undefined) query += `&hot_skills=${skillList(options.hotSkills)}`;
+    const query = this.pollQuery(timeout, options.availableSkills, options.hotSkills);
     // The Python orchestrator holds a poll for 30 s whatever `timeout` says: wait longer than that.
     const timeoutMs = Math.max(timeout, this.options.serverPollHoldSeconds) * 1000 + this.options.pollGraceMs;
     const value = await this.http.call({ method: "GET", endpoint: this.paths.nextTask, query, signal: options.signal, timeoutMs });
@@ -267,6 +268,20 @@ export class HttpTransport implements WorkerTransport {
     return outcome;
   }
 
+  /**
+   * The poll's query string. A worker polls with the same timeout and skill lists (the same
+   * arrays) every time, so the last one is kept; arrays are compared by identity and content.
+   */
+  private pollQuery(timeout: number, available: readonly string[] | undefined, hot: readonly string[] | undefined): string {
+    const last = this.lastPollQuery;
+    if (last !== undefined && last.timeout === timeout && sameList(last.available, available) && sameList(last.hot, hot)) return last.query;
+    let query = `?timeout=${pythonFloat(timeout)}`;
+    if (available !== undefined) query += `&available_skills=${skillList(available)}`;
+    if (hot !== undefined) query += `&hot_skills=${skillList(hot)}`;
+    this.lastPollQuery = { timeout, available: available && [...available], hot: hot && [...hot], query };
+    return query;
+  }
+
   private delivery(result: TaskResult, value: JsonValue | null): ResultDelivery {
     if (value === null) return { delivered: true, response: null };
     if (isObject(value) && value.status === "ignored") {
@@ -315,6 +330,14 @@ function isEmpty(value: JsonValue): boolean {
   if (value === "" || value === false) return true;
   if (Array.isArray(value)) return value.length === 0;
   return isObject(value) && Object.keys(value).length === 0;
+}
+
+/** Same entries in the same order (both absent counts as the same). */
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** Python's `str(float(x))` for the `timeout` query value (`30` → `30.0`). */

@@ -27,7 +27,7 @@ export interface TransportOptions {
   tls?: TransportTlsOptions;
   /**
    * An undici dispatcher (Agent, Pool, ProxyAgent...) for every HTTP call, e.g. to go through a proxy.
-   * It is not closed by the transport. Default: an Agent with keep-alive owned by the transport.
+   * It is not closed by the transport. Default: a keep-alive Pool for the orchestrator's origin, owned by the transport.
    * The WebSocket command channel does not use it.
    */
   dispatcher?: Dispatcher;
@@ -86,7 +86,7 @@ export interface TransportOptions {
   skillCallTimeoutMs?: number;
   /** Largest response body accepted. Default 16 MiB. */
   maxResponseBytes?: number;
-  /** Idle keep-alive time of pooled connections (owned Agent only). Default 30 s. */
+  /** Idle keep-alive time of pooled connections (owned Pool only). Default 30 s. */
   keepAliveTimeoutMs?: number;
 }
 

@@ -35,7 +35,15 @@ export const IGNORED_FIELDS: Readonly<Record<OutgoingKind, readonly string[]>> =
 });
 
 /** Returns `message` with `security` attached (a new object); `message` already carries its timestamp. */
-export type MessageSigner = (message: Record<string, unknown>, ignoreFields: readonly string[]) => Record<string, unknown>;
+export interface MessageSigner {
+  (message: Record<string, unknown>, ignoreFields: readonly string[]): Record<string, unknown>;
+  /**
+   * Optional: signs like the call and also returns the canonical text of the signed message,
+   * serializing it once for both the signature and the body. The result must equal calling the
+   * signer and canonicalizing what it returns.
+   */
+  signToText?(message: Record<string, unknown>, ignoreFields: readonly string[]): PreparedMessage<Record<string, unknown>>;
+}
 
 /** A message ready to go: the object as sent and its body text. */
 export interface PreparedMessage<T> {
@@ -58,6 +66,7 @@ export function prepareOutgoing<K extends OutgoingKind>(
   delete input.security;
   const message = decode(MODEL[kind], input) as unknown as Record<string, unknown>;
   message.timestamp = Math.floor(nowMs / 1000);
+  if (signer?.signToText !== undefined) return signer.signToText(message, IGNORED_FIELDS[kind]) as unknown as PreparedMessage<OutgoingModels[K]>;
   const sent = signer ? signer(message, IGNORED_FIELDS[kind]) : message;
   return { message: sent as unknown as OutgoingModels[K], body: canonicalize(sent) };
 }

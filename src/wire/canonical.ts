@@ -80,17 +80,43 @@ export function hashPayload(value: unknown): string {
   return createHash("sha256").update(canonicalize(value), "utf8").digest("hex");
 }
 
+/**
+ * The signing text of `message` (as {@link signingText} without ignored names) cut where a
+ * top-level `security` member sorts: `before` and `after` are the members on either side, each
+ * comma-joined without braces. The signing text is `{before,after}`, and the canonical text of the
+ * message with `security` attached is `{before,"security":…,after}` (empty parts left out), so a
+ * signer serializes the message once for both. Throws like {@link signingText}.
+ */
+export function splitSigningText(message: Record<string, unknown>): { readonly before: string; readonly after: string } {
+  if (!isPlainObject(message)) throw new TypeError("splitSigningText needs a plain object");
+  return located((path) => writeRootSplit(message, path));
+}
+
+/** Joins comma-separated member lists into an object text, leaving out empty ones. */
+export function joinMembers(...parts: string[]): string {
+  let out = "{";
+  for (const part of parts) {
+    if (part === "") continue;
+    out += out.length === 1 ? part : "," + part;
+  }
+  return out + "}";
+}
+
 function run(value: unknown, signing: boolean, ignored: readonly string[]): string {
+  return located((path) => (signing && isPlainObject(value) ? writeRoot(value, ignored, path) : writeValue(value, 0, path)));
+}
+
+/** Runs `walk` without path bookkeeping; on a refusal runs it again with paths, to say where. */
+function located<T>(walk: (path: Segment[] | undefined) => T): T {
   try {
-    return signing && isPlainObject(value) ? writeRoot(value, ignored, undefined) : writeValue(value, 0, undefined);
+    return walk(undefined);
   } catch (error) {
     if (!(error instanceof Refusal)) throw error;
   }
   // Second walk with paths, only to report where the first one failed.
   let refusal: Refusal | undefined;
   try {
-    if (signing && isPlainObject(value)) writeRoot(value, ignored, []);
-    else writeValue(value, 0, []);
+    walk([]);
   } catch (error) {
     if (!(error instanceof Refusal)) throw error;
     refusal = error;
@@ -140,6 +166,30 @@ function writeRoot(obj: Record<string, unknown>, ignored: readonly string[], pat
     if (path) path.pop();
   }
   return out + "}";
+}
+
+/** {@link writeRoot} without ignored names, its members split at where `security` sorts. */
+function writeRootSplit(obj: Record<string, unknown>, path: Segment[] | undefined): { before: string; after: string } {
+  const { sorted, texts, commaTexts } = shapeOf(obj, 0);
+  let before = "";
+  let after = "";
+  for (let i = 0; i < sorted.length; i++) {
+    const key = sorted[i]!;
+    const member = obj[key];
+    if (member === null || member === undefined) continue;
+    if (path) path.push(key);
+    if (key === "security") checkOnly(member, 1, path);
+    else {
+      const text = writeMember(member, 1, path);
+      // "security" is ASCII: UTF-16 order and code point order agree on which side a key falls.
+      if (text !== undefined) {
+        if (key < "security") before += emittedKey(before === "" ? texts[i] : commaTexts[i], path) + text;
+        else after += emittedKey(after === "" ? texts[i] : commaTexts[i], path) + text;
+      }
+    }
+    if (path) path.pop();
+  }
+  return { before, after };
 }
 
 /** Canonical text of any value at `depth`; a dropped value (NaN) writes as `null`, as in arrays. */

@@ -13,15 +13,59 @@ import type { TaskContext, WorkerSkill } from "./types.js";
 /** Why a task's signal fired. */
 export type AbortKind = "cancelled" | "deadline" | "shutdown";
 
-/** A task being run by the worker. */
-export interface RunningTask {
-  readonly task: Readonly<TaskPayload>;
-  /** Aborts the handler's signal. */
-  readonly controller: AbortController;
-  /** Set by {@link abortTask} before the signal fires. */
-  abortKind: AbortKind | undefined;
-  /** Epoch milliseconds when the task was picked up. */
-  readonly startedAt: number;
+const ABORT_MESSAGES: Record<AbortKind, [message: string, name: string]> = {
+  cancelled: ["task cancelled by the orchestrator", "AbortError"],
+  deadline: ["task deadline passed", "TimeoutError"],
+  shutdown: ["worker is shutting down", "AbortError"],
+};
+
+/** What a task's signal carries: DOMExceptions like those of AbortSignal.timeout(), so `signal.throwIfAborted()` reads naturally. */
+function abortReason(kind: AbortKind): DOMException {
+  const [message, name] = ABORT_MESSAGES[kind];
+  return new DOMException(message, name);
+}
+
+/**
+ * A task being run by the worker. Its AbortSignal is made on first read: most handlers never look
+ * at it, and a signal (an EventTarget) costs more to make than the rest of a task's bookkeeping.
+ * Whether the task was aborted is known without it ({@link aborted}).
+ */
+export class RunningTask {
+  /** Set by {@link abortTask}, once: why the task was aborted. */
+  abortKind: AbortKind | undefined = undefined;
+  /** Called once when the task is aborted: ends the race of an asynchronous handler against its abort. */
+  onAbort: (() => void) | undefined = undefined;
+  #controller: AbortController | undefined = undefined;
+
+  constructor(
+    readonly task: Readonly<TaskPayload>,
+    /** Epoch milliseconds when the task was picked up. */
+    readonly startedAt: number,
+  ) {}
+
+  /** True once the task was aborted (its signal, if made, has fired). */
+  get aborted(): boolean {
+    return this.abortKind !== undefined;
+  }
+
+  /** The handler's signal: fires on cancel, deadline or shutdown (made already fired after an abort). */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.abortKind !== undefined) this.#controller.abort(abortReason(this.abortKind));
+    }
+    return this.#controller.signal;
+  }
+
+  /** Aborts the task once; the first reason wins. */
+  abort(kind: AbortKind): void {
+    if (this.abortKind !== undefined) return;
+    this.abortKind = kind;
+    this.#controller?.abort(abortReason(kind));
+    const onAbort = this.onAbort;
+    this.onAbort = undefined;
+    onAbort?.();
+  }
 }
 
 /** What a task came to, before it is wrapped into a TaskResult. */
@@ -31,19 +75,9 @@ export interface TaskOutcome {
   readonly error?: TaskError;
 }
 
-const ABORT_MESSAGES: Record<AbortKind, [message: string, name: string]> = {
-  cancelled: ["task cancelled by the orchestrator", "AbortError"],
-  deadline: ["task deadline passed", "TimeoutError"],
-  shutdown: ["worker is shutting down", "AbortError"],
-};
-
 /** Fires the task's signal once; the first reason wins. */
 export function abortTask(run: RunningTask, kind: AbortKind): void {
-  if (run.controller.signal.aborted) return;
-  run.abortKind = kind;
-  const [message, name] = ABORT_MESSAGES[kind];
-  // DOMExceptions like those of AbortSignal.timeout(), so `signal.throwIfAborted()` reads naturally.
-  run.controller.abort(new DOMException(message, name));
+  run.abort(kind);
 }
 
 /** The outcome of a task whose signal fired before its handler finished. */
@@ -95,22 +129,43 @@ export function errorOutcome(err: unknown, skillName: string, logger: Logger): T
 
 const ABORTED = Symbol("aborted");
 
-function abortedPromise(signal: AbortSignal): { promise: Promise<typeof ABORTED>; dispose(): void } {
-  let onAbort: () => void = () => {};
-  const promise = new Promise<typeof ABORTED>((resolve) => {
-    if (signal.aborted) return resolve(ABORTED);
-    onAbort = () => resolve(ABORTED);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
+type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as { then?: unknown }).then === "function";
 }
 
-type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
+/**
+ * Waits for an asynchronous handler's value or the task's abort, whichever comes first. A handler
+ * that rejects after its result was decided is only logged (unless it rejects because of the abort).
+ */
+function race(run: RunningTask, pending: PromiseLike<unknown>, logger: Logger): Promise<Settled | typeof ABORTED> {
+  return new Promise((resolve) => {
+    let decided = false;
+    const decide = (settled: Settled | typeof ABORTED): void => {
+      if (decided) return;
+      decided = true;
+      run.onAbort = undefined;
+      resolve(settled);
+    };
+    Promise.resolve(pending).then(
+      (value) => decide({ ok: true, value }),
+      (error: unknown) => {
+        if (decided && !(error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError"))) {
+          logger.debug({ err: error }, "aborted handler rejected after its result was decided");
+        }
+        decide({ ok: false, error });
+      },
+    );
+    if (run.aborted) decide(ABORTED);
+    else run.onAbort = () => decide(ABORTED);
+  });
+}
 
 /**
  * Runs `run.task` with `skill` (undefined when the worker has no skill of that type) and returns
- * its outcome. The handler is raced against the signal: a handler that ignores its signal cannot
- * hold the result back; it is left to finish on its own and what it returns is dropped.
+ * its outcome. The handler is raced against the task's abort: a handler that ignores its signal
+ * cannot hold the result back; it is left to finish on its own and what it returns is dropped.
  */
 export async function executeTask(run: RunningTask, skill: WorkerSkill | undefined, ctx: TaskContext, logger: Logger): Promise<TaskOutcome> {
   const task = run.task;
@@ -119,7 +174,7 @@ export async function executeTask(run: RunningTask, skill: WorkerSkill | undefin
     return { status: TaskStatus.FAILURE, error: { code: ErrorCode.DEPENDENCY_MISSING_ERROR, message: `Skill '${String(task.type).slice(0, 128)}' is not offered by this worker` } };
   }
   const name = skill.info.name;
-  if (run.controller.signal.aborted) return abortedOutcome(run.abortKind);
+  if (run.aborted) return abortedOutcome(run.abortKind);
 
   const params = task.params ?? {};
   // Contracts in another dialect are not checked (PROTOCOL.md 9.3), as the orchestrator does.
@@ -131,29 +186,19 @@ export async function executeTask(run: RunningTask, skill: WorkerSkill | undefin
     };
   }
 
-  let handled: Promise<Settled>;
+  let settled: Settled | typeof ABORTED;
   try {
-    handled = Promise.resolve(skill.handler(params as never, ctx)).then(
-      (value): Settled => ({ ok: true, value }),
-      (error: unknown): Settled => ({ ok: false, error }),
-    );
+    const returned: unknown = skill.handler(params as never, ctx);
+    // A plain value needs no race: only an abort while the handler ran can beat it.
+    if (isThenable(returned)) settled = await race(run, returned, logger);
+    else settled = run.aborted ? ABORTED : { ok: true, value: returned };
   } catch (error) {
-    handled = Promise.resolve({ ok: false, error });
+    settled = { ok: false, error };
   }
-  const aborted = abortedPromise(run.controller.signal);
-  const settled = await Promise.race([handled, aborted.promise]);
-  aborted.dispose();
-  if (settled === ABORTED) {
-    void handled.then((late) => {
-      if (!late.ok && !(late.error instanceof Error && (late.error.name === "AbortError" || late.error.name === "TimeoutError"))) {
-        logger.debug({ err: late.error }, "aborted handler rejected after its result was decided");
-      }
-    });
-    return abortedOutcome(run.abortKind);
-  }
+  if (settled === ABORTED) return abortedOutcome(run.abortKind);
   if (!settled.ok) {
     // A handler that rejects because its signal fired was aborted, whatever it threw.
-    if (run.controller.signal.aborted) return abortedOutcome(run.abortKind);
+    if (run.aborted) return abortedOutcome(run.abortKind);
     return errorOutcome(settled.error, name, logger);
   }
 

@@ -38,6 +38,11 @@ export class RateLimitHold {
     this.backoff.reset();
   }
 
+  /** True while a hold is on (callers on a hot path skip {@link wait} otherwise). */
+  holds(): boolean {
+    return this.until > this.clock.now();
+  }
+
   /** Waits until the hold is over (at once when there is none), or until `signal` aborts. */
   async wait(signal: AbortSignal): Promise<void> {
     const left = this.until - this.clock.now();

@@ -52,7 +52,7 @@ export async function deliverResult(transport: WorkerTransport, result: TaskResu
   const hold = options.rateLimit;
   let limited = 0;
   for (let attempt = 1; ; ) {
-    if (hold !== undefined) await hold.wait(signal);
+    if (hold?.holds() === true) await hold.wait(signal);
     if (signal.aborted) return { kind: "lost", error: signal.reason };
     try {
       const delivery = await transport.sendResult(result, { signal });

@@ -19,7 +19,7 @@ import { withFields } from "./log.js";
 import { ProgressReporter } from "./progress.js";
 import type { RateLimitHold } from "./rate-limit.js";
 import { deliverResult } from "./results.js";
-import { traceTask, type TaskTracing } from "./trace.js";
+import { traceTask, UNTRACED, type TaskTracing } from "./trace.js";
 import type { TaskContext, WorkerClock, WorkerEvents, WorkerSkill } from "./types.js";
 
 /** Counters the runner updates. */
@@ -63,16 +63,14 @@ function allowedSkills(task: Readonly<TaskPayload>): readonly unknown[] | undefi
 
 /** Runs tasks for one worker. */
 export class TaskRunner {
-  /** The trace of each task being run (results and events carry it back). */
-  private readonly traces = new WeakMap<RunningTask, TaskTracing>();
-
   constructor(private readonly s: TaskRunnerSettings) {}
 
   /** Runs `run.task` to a delivered (or given up) result; never throws. */
   async run(run: RunningTask): Promise<void> {
     const { s } = this;
     const task = run.task;
-    const logger = withFields(s.logger, { task_id: task.task_id, job_id: task.job_id });
+    // Made on first use: most tasks log nothing and report no progress.
+    const logger = new TaskLogger(s.logger, task);
     s.emitter.emit("task:start", { task });
     const deadline = typeof task.deadline === "number" && Number.isFinite(task.deadline) ? task.deadline * 1000 : undefined;
     let finished: AbortController | undefined;
@@ -85,25 +83,43 @@ export class TaskRunner {
       });
     }
     const tracing = traceTask(task, s.workerId);
-    this.traces.set(run, tracing);
-    const progress = new ProgressReporter((p, m) => this.sendProgress(task, p, m, tracing), s.progressIntervalMs, s.clock, logger);
-    const ctx: TaskContext = {
-      ...(tracing.trace !== undefined ? { trace: tracing.trace } : {}),
-      signal: run.controller.signal,
+    let progress: ProgressReporter | undefined;
+    // Progress reported after the result was decided is dropped, as the reporter's flush() does.
+    let progressClosed = false;
+    const runner = this;
+    // Optional members are added after the literal: spreading them in costs more than the rest.
+    const ctx: { -readonly [K in keyof TaskContext]: TaskContext[K] } = {
+      // A getter: the task's AbortSignal is made only for a handler that reads it.
+      get signal() {
+        return run.signal;
+      },
       taskId: task.task_id,
       jobId: task.job_id,
-      ...(deadline === undefined ? {} : { deadline }),
-      progress: (fraction, message) => progress.report(fraction, message),
-      logger,
+      // Methods that do not use `this`, so a destructured `progress` or `callSkill` works too.
+      progress(fraction, message) {
+        if (progressClosed) return;
+        progress ??= new ProgressReporter((p, m) => runner.sendProgress(task, p, m, tracing), s.progressIntervalMs, s.clock, logger);
+        progress.report(fraction, message);
+      },
+      get logger() {
+        return logger.fields();
+      },
       workerId: s.workerId,
       task,
-      callSkill: (name, params, options) => this.callSkill(run, name, params, options),
+      callSkill(name, params, options) {
+        return runner.callSkill(run, name, params, options);
+      },
     };
+    if (tracing.trace !== undefined) ctx.trace = tracing.trace;
+    if (deadline !== undefined) ctx.deadline = deadline;
     let outcome: TaskOutcome;
     try {
       const refusal = this.refusal(task);
       if (refusal !== undefined) logger.warn({ code: refusal.error?.code, reason: refusal.error?.message }, "task refused");
-      outcome = refusal ?? (await tracing.span.run(() => executeTask(run, s.skills.get(task.type), ctx, logger)));
+      // Untraced: no span to make active, so no closure to hand it either.
+      if (refusal !== undefined) outcome = refusal;
+      else if (tracing === UNTRACED) outcome = await executeTask(run, s.skills.get(task.type), ctx, logger);
+      else outcome = await tracing.span.run(() => executeTask(run, s.skills.get(task.type), ctx, logger));
     } catch (err) {
       outcome = errorOutcome(err, String(task.type), logger);
     } finally {
@@ -111,9 +127,10 @@ export class TaskRunner {
     }
     tracing.span.setAttribute("rxon.task.status", outcome.status);
     tracing.span.end(outcome.error);
-    await progress.flush(s.flushTimeoutMs);
+    progressClosed = true;
+    if (progress !== undefined) await progress.flush(s.flushTimeoutMs);
     const sending = tracing.span.child("rxon.result", { kind: "producer" });
-    await this.report(run, outcome, logger);
+    await this.report(run, outcome, logger, tracing);
     sending.end();
   }
 
@@ -145,7 +162,7 @@ export class TaskRunner {
     if (allowed !== undefined && !allowed.includes(name)) {
       throw new RxonError(`Skill '${String(name).slice(0, 128)}' is not allowed by the task's policy`, { code: ErrorCode.PERMANENT_ERROR });
     }
-    const linked = linkSignals(run.controller.signal, options.signal);
+    const linked = linkSignals(run.signal, options.signal);
     try {
       return await transport.callSkill(name, params ?? {}, { ...options, taskId: run.task.task_id, signal: linked.signal });
     } finally {
@@ -153,7 +170,7 @@ export class TaskRunner {
     }
   }
 
-  private resultFor(run: RunningTask, outcome: TaskOutcome): TaskResult {
+  private resultFor(run: RunningTask, outcome: TaskOutcome, tracing: TaskTracing): TaskResult {
     const task = run.task;
     const result: TaskResult = { job_id: task.job_id, task_id: task.task_id, worker_id: this.s.workerId, status: outcome.status };
     if (typeof task.origin_worker_id === "string") result.origin_worker_id = task.origin_worker_id;
@@ -162,20 +179,20 @@ export class TaskRunner {
     result.costs = { execution_time_seconds: round4(Math.max(0, this.s.clock.now() - run.startedAt) / 1000) };
     result.picked_up_at = Math.floor(run.startedAt / 1000);
     // TaskResult has no trace field of its own; metadata is free-form and merged into the job's.
-    const carrier = this.traces.get(run)?.carrier;
+    const carrier = tracing.carrier;
     if (carrier !== undefined) result.metadata = { tracing_context: { ...carrier } };
     return result;
   }
 
-  private async report(run: RunningTask, outcome: TaskOutcome, logger: Logger): Promise<void> {
+  private async report(run: RunningTask, outcome: TaskOutcome, logger: Logger, tracing: TaskTracing): Promise<void> {
     const { s } = this;
-    let result = this.resultFor(run, outcome);
+    let result = this.resultFor(run, outcome, tracing);
     const options = { attempts: s.resultAttempts, clock: s.clock, logger, signal: s.signal, ...(s.rateLimit !== undefined ? { rateLimit: s.rateLimit } : {}) };
     let delivery = await deliverResult(s.transport, result, options);
     if (delivery.kind === "invalid") {
       // The handler's data cannot be put on the wire; one result must still go out, so send why.
       logger.error({ err: delivery.error }, "result cannot be encoded; reporting a failure instead");
-      result = this.resultFor(run, { status: TaskStatus.FAILURE, error: { code: ErrorCode.INTERNAL_ERROR, message: "Result data cannot be encoded as canonical JSON" } });
+      result = this.resultFor(run, { status: TaskStatus.FAILURE, error: { code: ErrorCode.INTERNAL_ERROR, message: "Result data cannot be encoded as canonical JSON" } }, tracing);
       delivery = await deliverResult(s.transport, result, options);
     }
     const status = result.status;
@@ -209,5 +226,39 @@ export class TaskRunner {
       },
       { signal: this.s.signal },
     );
+  }
+}
+
+/**
+ * A task's logger (entries carry `task_id` and `job_id`), made on the first entry: most tasks log
+ * nothing, and the fields logger costs a handful of closures.
+ */
+class TaskLogger implements Logger {
+  #fields: Logger | undefined;
+
+  constructor(
+    private readonly base: Logger,
+    private readonly task: Readonly<TaskPayload>,
+  ) {}
+
+  /** The logger with the task's fields (what handlers get as `ctx.logger`). */
+  fields(): Logger {
+    return (this.#fields ??= withFields(this.base, { task_id: this.task.task_id, job_id: this.task.job_id }));
+  }
+
+  debug(fieldsOrMessage: object | string, message?: string): void {
+    this.fields().debug(fieldsOrMessage, message);
+  }
+
+  info(fieldsOrMessage: object | string, message?: string): void {
+    this.fields().info(fieldsOrMessage, message);
+  }
+
+  warn(fieldsOrMessage: object | string, message?: string): void {
+    this.fields().warn(fieldsOrMessage, message);
+  }
+
+  error(fieldsOrMessage: object | string, message?: string): void {
+    this.fields().error(fieldsOrMessage, message);
   }
 }

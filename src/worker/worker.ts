@@ -7,12 +7,12 @@ import { Command, WorkerStatus } from "../../generated/constants.js";
 import type { SkillInfo, TaskPayload, WorkerCommand } from "../../generated/types.js";
 import { RateLimitError, RxonError, ValidationError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
-import type { WorkerTransport } from "../transport/types.js";
+import type { PollOptions, WorkerTransport } from "../transport/types.js";
 import { hashPayload } from "../wire/canonical.js";
 import { Backoff } from "../transport/backoff.js";
 import { systemClock } from "./clock.js";
 import { TypedEmitter, type Unsubscribe } from "./emitter.js";
-import { abortTask, type RunningTask } from "./execute.js";
+import { abortTask, RunningTask } from "./execute.js";
 import { withFields } from "./log.js";
 import { RateLimitHold } from "./rate-limit.js";
 import { Session, unknownWorker, type SessionHost } from "./session.js";
@@ -66,9 +66,10 @@ export class Worker {
   private readonly intake = new AbortController();
   private currentState: WorkerState = "new";
   private readonly running = new Map<string, RunningTask>();
-  private readonly taskPromises = new Set<Promise<void>>();
+  /** Each task's run to its delivered result. */
+  private readonly taskPromises = new Map<RunningTask, Promise<void>>();
   private readonly counters: TaskCounters = { succeeded: 0, failed: 0, cancelled: 0, ignored: 0, lost: 0 };
-  /** Wakes the poll loop waiting for a free slot, if it waits. */
+  /** Wakes the poll loop waiting for a free slot (or for intake to stop), if it waits. */
   private slotFree: (() => void) | undefined;
   private readonly loops: Promise<void>[] = [];
   private startPromise: Promise<void> | undefined;
@@ -275,12 +276,13 @@ export class Worker {
     if (this.currentState === "new" || this.currentState === "starting" || this.currentState === "running") this.setState("draining");
     if (!this.intake.signal.aborted) {
       this.intake.abort();
+      this.wakePoller();
       this.session.requestHeartbeat();
     }
   }
 
   private async whenIdle(): Promise<void> {
-    while (this.taskPromises.size > 0) await Promise.allSettled([...this.taskPromises]);
+    while (this.taskPromises.size > 0) await Promise.allSettled([...this.taskPromises.values()]);
   }
 
   private async shutdown(graceMs: number): Promise<void> {
@@ -359,19 +361,20 @@ export class Worker {
   // --- polling and tasks -----------------------------------------------------------------------
 
   /**
-   * Resolves when a running task ends (or intake stops). The poll loop checks for a free slot and
-   * calls this in the same turn, and a task can only end in a later one, so no end is missed.
+   * Resolves when a running task ends or intake stops (both call {@link wakePoller}). The poll loop
+   * checks for a free slot and calls this in the same turn, and a task can only end in a later one,
+   * so no end is missed. No listener on the intake signal: beginDrain() wakes the loop itself.
    */
-  private waitForSlot(signal: AbortSignal): Promise<void> {
+  private waitForSlot(): Promise<void> {
     return new Promise((resolve) => {
-      const wake = (): void => {
-        signal.removeEventListener("abort", wake);
-        if (this.slotFree === wake) this.slotFree = undefined;
-        resolve();
-      };
-      this.slotFree = wake;
-      signal.addEventListener("abort", wake, { once: true });
+      this.slotFree = resolve;
     });
+  }
+
+  private wakePoller(): void {
+    const wake = this.slotFree;
+    this.slotFree = undefined;
+    wake?.();
   }
 
   private async pollLoop(): Promise<void> {
@@ -379,24 +382,26 @@ export class Worker {
     const backoff = new Backoff(1_000, 30_000);
     // A server that answers 204 without holding the poll would make "poll again at once" a spin.
     const emptyBackoff = new Backoff(10, 1_000);
+    // The same every time: made once, not per poll.
+    const pollOptions: PollOptions = Object.freeze({
+      timeoutSeconds: this.pollTimeoutSeconds,
+      availableSkills: this.skillNames,
+      hotSkills: this.skillNames,
+      signal,
+      ...(this.options.orchestratorKey !== undefined ? { keepReceived: true } : {}),
+    });
     while (!signal.aborted) {
       if (this.running.size >= this.concurrency) {
-        await this.waitForSlot(signal);
+        await this.waitForSlot();
         continue;
       }
       if (!(await this.session.registered())) break;
-      await this.rateLimit.wait(signal);
+      if (this.rateLimit.holds()) await this.rateLimit.wait(signal);
       if (signal.aborted) break;
       let task: TaskPayload | null;
       const polledAt = this.clock.now();
       try {
-        task = await this.transport.pollTask({
-          timeoutSeconds: this.pollTimeoutSeconds,
-          availableSkills: this.skillNames,
-          hotSkills: this.skillNames,
-          signal,
-          ...(this.options.orchestratorKey !== undefined ? { keepReceived: true } : {}),
-        });
+        task = await this.transport.pollTask(pollOptions);
         backoff.reset();
         this.rateLimit.succeeded();
       } catch (err) {
@@ -426,18 +431,23 @@ export class Worker {
       this.logger.warn({ task_id: task.task_id }, "task delivered twice; the running copy will report");
       return;
     }
-    const run: RunningTask = { task, controller: new AbortController(), abortKind: undefined, startedAt: this.clock.now() };
+    const run = new RunningTask(task, this.clock.now());
     this.running.set(task.task_id, run);
     // Orchestrators that dispatch only to `idle` workers learn of the new load at once.
     this.session.requestLoadHeartbeat();
-    const done = this.runner.run(run)
-      .catch((err: unknown) => this.reportError(err, "task"))
-      .finally(() => {
-        this.running.delete(task.task_id);
-        this.taskPromises.delete(done);
-        this.slotFree?.();
-        this.session.requestLoadHeartbeat();
-      });
-    this.taskPromises.add(done);
+    this.taskPromises.set(run, this.runTask(run));
+  }
+
+  /** Runs a task, then frees its slot. Always yields before its end, so accept() has recorded it by then. */
+  private async runTask(run: RunningTask): Promise<void> {
+    try {
+      await this.runner.run(run);
+    } catch (err) {
+      this.reportError(err, "task");
+    }
+    this.running.delete(run.task.task_id);
+    this.taskPromises.delete(run);
+    this.wakePoller();
+    this.session.requestLoadHeartbeat();
   }
 }
