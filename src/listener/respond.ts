@@ -56,6 +56,14 @@ export function jsonText(value: unknown): string {
     if (text !== undefined) return text;
   }
   try {
+    // Plain JSON values (what handlers return) in one pass: the canonical writer drops null
+    // members itself. Anything it refuses (class instances among them) is written as its wire
+    // form, the plain copy `encode` makes, or refused.
+    return canonicalize(value);
+  } catch {
+    // Written below, or refused with the wire form's own reason.
+  }
+  try {
     return canonicalize(encode(value));
   } catch (cause) {
     throw new RxonError("The handler returned a value that cannot be serialized", { cause });
@@ -170,7 +178,12 @@ const ahead = new WeakMap<object, string>();
  * value must not change afterwards.
  */
 export function serializeAhead(value: object): string {
-  const text = canonicalize(encode(value));
+  let text: string;
+  try {
+    text = canonicalize(value);
+  } catch {
+    text = canonicalize(encode(value));
+  }
   ahead.set(value, text);
   return text;
 }

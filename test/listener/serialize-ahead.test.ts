@@ -19,4 +19,15 @@ describe("serializeAhead", () => {
     expect(() => serializeAhead(bad)).toThrow(ValidationError);
     expect(() => jsonText(bad)).toThrow(/cannot be serialized/);
   });
+
+  it("jsonText writes plain values in one pass and class instances as their wire form, as before", () => {
+    class Answer {
+      status = "accepted";
+      reason = null;
+      nested = { list: [1, undefined, null] };
+    }
+    expect(jsonText(new Answer())).toBe('{"nested":{"list":[1,null,null]},"status":"accepted"}');
+    expect(jsonText({ z: 1, a: null, m: [undefined] })).toBe('{"m":[null],"z":1}');
+    expect(jsonText({ when: new Map([["a", 1]]) })).toBe('{"when":{}}');
+  });
 });
