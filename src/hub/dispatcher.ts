@@ -121,9 +121,12 @@ export class Dispatcher {
     const claimed = this.#claim(profile, view, id, skills);
     const wentAsync = isPromise(claimed);
     let job = wentAsync ? await claimed : claimed;
-    if (job === null) job = await this.#park(id, profile, skills, holdMs, ctx.signal, wentAsync, view);
+    const parked = job === null;
+    if (parked) job = await this.#park(id, profile, skills, holdMs, ctx.signal, wentAsync, view);
     if (job === null) return null;
-    if (ctx.signal.aborted) {
+    // A held poll whose client left gives its task back here. One answered at once needs no
+    // signal made for it: the listener gives back a task it cannot deliver (onUndelivered).
+    if (parked && ctx.signal.aborted) {
       await this.release(job, "client_gone");
       return null;
     }
