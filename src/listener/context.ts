@@ -57,15 +57,33 @@ function list(value: string): string[] {
 /**
  * `timeout` as a float (absent, unparseable, negative or infinite → 0); `available_skills` and
  * `hot_skills` split on commas, trimmed, empty items dropped, present only when the parameter is.
+ * The answer is frozen: the fields of a query string seen lately are shared, not parsed again.
  */
 export function parsePollQuery(query: string): PollFields {
+  // A worker sends the same query poll after poll: parsed once while it stays among the recent ones.
+  const known = recentQueries.get(query);
+  if (known !== undefined) return known;
+  const fields = parseQuery(query);
+  if (query.length <= MAX_CACHED_QUERY) {
+    if (recentQueries.size >= MAX_CACHED_QUERIES) recentQueries.clear();
+    recentQueries.set(query, fields);
+  }
+  return fields;
+}
+
+/** Poll fields of recently seen query strings (frozen: shared by every request that sent one). */
+const recentQueries = new Map<string, PollFields>();
+const MAX_CACHED_QUERIES = 256;
+const MAX_CACHED_QUERY = 512;
+
+function parseQuery(query: string): PollFields {
   const params = new URLSearchParams(query);
   const timeoutText = params.get("timeout");
   const timeout = timeoutText === null || timeoutText.trim() === "" ? 0 : Number(timeoutText.trim());
   const fields: PollFields = { pollTimeout: Number.isFinite(timeout) && timeout > 0 ? timeout : 0 };
   const available = params.get("available_skills");
-  if (available !== null) fields.availableSkills = list(available);
+  if (available !== null) fields.availableSkills = Object.freeze(list(available));
   const hot = params.get("hot_skills");
-  if (hot !== null) fields.hotSkills = list(hot);
-  return fields;
+  if (hot !== null) fields.hotSkills = Object.freeze(list(hot));
+  return Object.freeze(fields);
 }
