@@ -50,8 +50,6 @@ export interface TaskRunnerSettings {
   readonly rateLimit?: RateLimitHold;
   /** The orchestrator's task-signing secret: tasks must carry a valid `sig`. */
   readonly orchestratorKey?: string;
-  /** Told when a task's outcome is decided, before its result is sent (its slot can take the next task). */
-  readonly onDecided?: (run: RunningTask) => void;
 }
 
 const round4 = (seconds: number): number => Math.round(seconds * 10_000) / 10_000;
@@ -130,7 +128,6 @@ export class TaskRunner {
     tracing.span.setAttribute("rxon.task.status", outcome.status);
     tracing.span.end(outcome.error);
     progressClosed = true;
-    s.onDecided?.(run);
     if (progress !== undefined) await progress.flush(s.flushTimeoutMs);
     const sending = tracing.span.child("rxon.result", { kind: "producer" });
     await this.report(run, outcome, logger, tracing);

@@ -66,11 +66,6 @@ export class Worker {
   private readonly intake = new AbortController();
   private currentState: WorkerState = "new";
   private readonly running = new Map<string, RunningTask>();
-  /**
-   * Tasks of {@link running} whose outcome is decided and whose result is being delivered: they
-   * stay listed in heartbeats (their leases are still held), but no longer hold a slot.
-   */
-  private readonly reporting = new Set<RunningTask>();
   /** Each task's run to its delivered result. */
   private readonly taskPromises = new Map<RunningTask, Promise<void>>();
   private readonly counters: TaskCounters = { succeeded: 0, failed: 0, cancelled: 0, ignored: 0, lost: 0 };
@@ -125,7 +120,6 @@ export class Worker {
       signal: this.life.signal,
       rateLimit: this.rateLimit,
       ...(orchestratorKey !== undefined ? { orchestratorKey } : {}),
-      onDecided: (run) => this.decided(run),
     });
     const host: SessionHost = {
       heartbeatStatus: () => this.heartbeatStatus(),
@@ -330,24 +324,7 @@ export class Worker {
 
   private heartbeatStatus(): WorkerStatus {
     if (this.currentState === "draining" || this.currentState === "stopping") return WorkerStatus.DRAINING;
-    return this.busy() ? WorkerStatus.FULL : WorkerStatus.IDLE;
-  }
-
-  /**
-   * True while every slot runs a handler, or while more results are being delivered than there
-   * are slots (a worker whose results do not get through stops taking tasks). A task whose result
-   * is on its way frees its slot: the next poll goes out with the result instead of after it.
-   */
-  private busy(): boolean {
-    const reporting = this.reporting.size;
-    return this.running.size - reporting >= this.concurrency || reporting > this.concurrency;
-  }
-
-  /** A task's outcome is decided: its slot takes the next task while its result is delivered. */
-  private decided(run: RunningTask): void {
-    if (this.running.get(run.task.task_id) !== run) return;
-    this.reporting.add(run);
-    this.wakePoller();
+    return this.running.size >= this.concurrency ? WorkerStatus.FULL : WorkerStatus.IDLE;
   }
 
   // --- commands --------------------------------------------------------------------------------
@@ -414,7 +391,7 @@ export class Worker {
       ...(this.options.orchestratorKey !== undefined ? { keepReceived: true } : {}),
     });
     while (!signal.aborted) {
-      if (this.busy()) {
+      if (this.running.size >= this.concurrency) {
         await this.waitForSlot();
         continue;
       }
@@ -469,7 +446,6 @@ export class Worker {
       this.reportError(err, "task");
     }
     this.running.delete(run.task.task_id);
-    this.reporting.delete(run);
     this.taskPromises.delete(run);
     this.wakePoller();
     this.session.requestLoadHeartbeat();
