@@ -2,6 +2,7 @@
  * Shared pieces of the worker tests: skills, a recording clock, and a worker wired to a MockTransport.
  */
 import Type from "typebox";
+import { afterEach } from "vitest";
 import { defineSkill } from "../../src/contracts/index.js";
 import { MockTransport, type MockTransportOptions } from "../../src/testing/index.js";
 import { sleep as abortableSleep } from "../../src/transport/backoff.js";
@@ -69,4 +70,21 @@ let taskCounter = 0;
 export function task(type: string, params: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): { job_id: string; task_id: string; type: string; params: Record<string, unknown> } & Record<string, unknown> {
   const n = ++taskCounter;
   return { job_id: `job-${n}`, task_id: `task-${n}`, type, params, ...extra };
+}
+
+/**
+ * A `started` function for a test file: it sets up a worker on a mock transport (see
+ * {@link setup}), starts it, and stops every worker it started after each test.
+ */
+export function startedWorkers(): (...args: Parameters<typeof setup>) => Promise<ReturnType<typeof setup>> {
+  const workers: Worker[] = [];
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop({ graceMs: 0 })));
+  });
+  return async (...args) => {
+    const value = setup(...args);
+    workers.push(value.worker);
+    await value.worker.start();
+    return value;
+  };
 }

@@ -1,24 +1,14 @@
 import Type from "typebox";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { defineSkill } from "../../src/contracts/index.js";
 import type { Logger } from "../../src/logger.js";
-import { Worker, type TaskContext, type WorkerSkill } from "../../src/worker/index.js";
-import { aborted, gate, setup, task } from "./helpers.js";
+import type { TaskContext, Worker, WorkerSkill } from "../../src/worker/index.js";
+import { aborted, gate, startedWorkers, task } from "./helpers.js";
 
 // A task's AbortSignal, its progress reporter and its logger are made only when a handler uses
 // them (src/worker/execute.ts, task-runner.ts): these runs take each path a handler can take.
 
-const workers: Worker[] = [];
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.stop({ graceMs: 0 })));
-});
-
-async function started(...args: Parameters<typeof setup>): Promise<ReturnType<typeof setup>> {
-  const value = setup(...args);
-  workers.push(value.worker);
-  await value.worker.start();
-  return value;
-}
+const started = startedWorkers();
 
 function skill(name: string, handler: (params: Record<string, unknown>, ctx: TaskContext) => unknown): WorkerSkill {
   return defineSkill({ name, version: "1", input: Type.Object({}, { additionalProperties: true }), output: Type.Object({}, { additionalProperties: true }), handler: handler as never });

@@ -1,21 +1,12 @@
 import Type from "typebox";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Heartbeat, TaskError, TaskResult } from "../../generated/types.js";
 import { defineSkill } from "../../src/contracts/index.js";
 import { NetworkError, ProtocolError, RxonError } from "../../src/errors.js";
-import { Worker, type TaskContext, type WorkerSkill } from "../../src/worker/index.js";
-import { aborted, gate, recordingClock, setup, task } from "./helpers.js";
+import type { TaskContext, WorkerSkill } from "../../src/worker/index.js";
+import { aborted, gate, recordingClock, startedWorkers, task } from "./helpers.js";
 
-const workers: Worker[] = [];
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.stop({ graceMs: 0 })));
-});
-async function started(...args: Parameters<typeof setup>): Promise<ReturnType<typeof setup>> {
-  const value = setup(...args);
-  workers.push(value.worker);
-  await value.worker.start();
-  return value;
-}
+const started = startedWorkers();
 const errorOf = (r: TaskResult | undefined): TaskError => r?.error as TaskError;
 const resultFor = (results: TaskResult[], taskId: string): TaskResult[] => results.filter((r) => r.task_id === taskId);
 
