@@ -24,6 +24,9 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
 /** How long cached contracts of a skill are trusted before a refusal is confirmed against the store. */
 const CONTRACTS_FRESH_MS = 1000;
 
+/** A job being made: its queue is named after the contract check. */
+type Draft = { -readonly [K in keyof NewJob]: NewJob[K] };
+
 /** Seconds a client is told to wait when the queues are full. */
 export const QUEUE_FULL_RETRY_MS = 1000;
 
@@ -45,9 +48,9 @@ export class Submissions {
   async submit(options: SubmitOptions, parent?: JobParent, follow = true): Promise<TaskHandle> {
     const core = this.#core;
     if (core.closed) throw new ValidationError("Hub is closed");
-    const [draft, paramsSize] = this.#newJob(options, parent);
-    const { rejection, verdicts } = await this.#contractCheck(draft);
-    const job: NewJob = verdicts.size === 0 ? draft : { ...draft, queue: queueNameOf(draft.type, draft.requirements, verdicts) };
+    const [job, paramsSize] = this.#newJob(options, parent);
+    const { rejection, verdicts } = await this.#contractCheck(job);
+    job.queue = queueNameOf(job.type, job.requirements, verdicts);
     if (rejection !== undefined) {
       const verdict = await core.store.reject(job, rejection);
       if (verdict.kind === "refused") throw new Error("unreachable: reject never refuses");
@@ -86,8 +89,8 @@ export class Submissions {
     return follow ? this.#outcomes.handle(verdict.job) : this.#outcomes.snapshot(verdict.job);
   }
 
-  /** The job to record, and the size of its params' canonical text. */
-  #newJob(options: SubmitOptions, parent: JobParent | undefined): [NewJob, number] {
+  /** The job to record (its queue named by `submit` once the contracts have ruled), and the size of its params' canonical text. */
+  #newJob(options: SubmitOptions, parent: JobParent | undefined): [Draft, number] {
     const core = this.#core;
     if (options === null || typeof options !== "object") throw new ValidationError("Submit options must be an object", [{ path: "", message: "must be an object" }]);
     if (!isValidIdentifier(options.type, 128)) {
@@ -120,10 +123,10 @@ export class Submissions {
     const deadline = options.deadline instanceof Date ? options.deadline.getTime() : options.deadline ?? (options.timeoutMs !== undefined ? now + options.timeoutMs : undefined);
     if (deadline !== undefined && !Number.isFinite(deadline)) throw new ValidationError("Deadline must be a finite time", [{ path: "/deadline", message: "not finite" }]);
     const requirements = options.requirements ?? {};
-    const job: NewJob = {
+    const job: Draft = {
       jobId: `job-${randomUUID()}`,
       type: options.type,
-      queue: queueNameOf(options.type, requirements),
+      queue: "",
       params,
       requirements,
       priority: options.priority ?? 0,
