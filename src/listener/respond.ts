@@ -56,17 +56,22 @@ export function jsonText(value: unknown): string {
     if (text !== undefined) return text;
   }
   try {
-    // Plain JSON values (what handlers return) in one pass: the canonical writer drops null
-    // members itself. Anything it refuses (class instances among them) is written as its wire
-    // form, the plain copy `encode` makes, or refused.
-    return canonicalize(value);
-  } catch {
-    // Written below, or refused with the wire form's own reason.
-  }
-  try {
-    return canonicalize(encode(value));
+    return answerText(value);
   } catch (cause) {
     throw new RxonError("The handler returned a value that cannot be serialized", { cause });
+  }
+}
+
+/**
+ * The canonical text of an answer. Plain JSON values (what handlers return) in one pass: the
+ * canonical writer drops null members itself. Anything it refuses (class instances among them)
+ * is written as its wire form, the plain copy `encode` makes, or refused with that form's reason.
+ */
+function answerText(value: unknown): string {
+  try {
+    return canonicalize(value);
+  } catch {
+    return canonicalize(encode(value));
   }
 }
 
@@ -178,12 +183,7 @@ const ahead = new WeakMap<object, string>();
  * value must not change afterwards.
  */
 export function serializeAhead(value: object): string {
-  let text: string;
-  try {
-    text = canonicalize(value);
-  } catch {
-    text = canonicalize(encode(value));
-  }
+  const text = answerText(value);
   ahead.set(value, text);
   return text;
 }
