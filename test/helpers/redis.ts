@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "vitest";
+import { afterAll, afterEach, beforeAll, test } from "vitest";
 
 /** How to get a server when there is none. */
 export const REDIS_INSTALL_HINT = "redis-server not found on PATH: install it (apt-get install redis-server) to run the Redis store tests";
@@ -207,4 +207,29 @@ export async function startRedisCluster(size = 3): Promise<RedisCluster> {
 export function hasRedisCli(): boolean {
   const r = spawnSync("redis-cli", ["--version"], { stdio: "ignore" });
   return r.error === undefined && r.status === 0;
+}
+
+/**
+ * For a describe block: a private redis-server started before its tests and stopped after them
+ * (`suite.redis`), and cleanups pushed by a test (`suite.cleanup`), run in reverse after each test.
+ */
+export function redisSuite(): { readonly redis: RedisServer; readonly cleanup: (() => Promise<void>)[] } {
+  let redis: RedisServer | undefined;
+  const cleanup: (() => Promise<void>)[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);
+  });
+  return {
+    get redis(): RedisServer {
+      if (redis === undefined) throw new Error("redis-server not started yet (use it inside a test)");
+      return redis;
+    },
+    cleanup,
+  };
 }

@@ -7,14 +7,14 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import Type from "typebox";
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test } from "vitest";
 import { defineSkill } from "../../src/contracts/index.js";
 import { Hub, MemoryStore, type HubSignal, type HubStore, type JobRecord } from "../../src/hub/index.js";
 import type { HubCore } from "../../src/hub/core.js";
 import { Outcomes } from "../../src/hub/outcomes.js";
 import { RedisStore } from "../../src/hub/redis/index.js";
 import { Worker } from "../../src/worker/index.js";
-import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
+import { redisSuite, requireRedis } from "../helpers/redis.js";
 import { api } from "./client-http.js";
 import { redisHubs, type RedisHub } from "./fixtures/redis-hubs.js";
 import { newJob, workerRecord } from "./store-conformance.js";
@@ -45,19 +45,10 @@ function countGetJob(store: HubStore): { readonly count: number } {
 }
 
 describe.skipIf(!available)("ended signals on Redis", () => {
-  let redis: RedisServer;
-  const cleanup: (() => Promise<void>)[] = [];
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-  afterEach(async () => {
-    for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);
-  });
+  const suite = redisSuite();
+  const { cleanup } = suite;
 
-  const hubs = (n: number): Promise<RedisHub[]> => redisHubs(redis.url, n, { tokens: TOKENS, clientToken: CLIENT, cleanup });
+  const hubs = (n: number): Promise<RedisHub[]> => redisHubs(suite.redis.url, n, { tokens: TOKENS, clientToken: CLIENT, cleanup });
 
   async function worker(url: string): Promise<void> {
     const w = new Worker({ url, workerId: "w-1", token: TOKENS["w-1"]!, secret: TOKENS["w-1"]!, skills: [sized] as never, heartbeatIntervalMs: 500, pollTimeoutSeconds: 5 });
@@ -93,7 +84,7 @@ describe.skipIf(!available)("ended signals on Redis", () => {
 
   test("the carried record equals the stored one; a large one is not carried", async () => {
     const prefix = `es-${randomUUID()}`;
-    const store = new RedisStore({ url: redis.url, prefix });
+    const store = new RedisStore({ url: suite.redis.url, prefix });
     cleanup.push(() => store.close());
     const heard: HubSignal[] = [];
     store.subscribe((s) => heard.push(s));
@@ -121,8 +112,8 @@ describe.skipIf(!available)("ended signals on Redis", () => {
 
   test("a garbled record in an ended signal keeps the signal, carries no record and throws nothing", async () => {
     const prefix = `es-${randomUUID()}`;
-    const store = new RedisStore({ url: redis.url, prefix });
-    const raw = new Redis(redis.url);
+    const store = new RedisStore({ url: suite.redis.url, prefix });
+    const raw = new Redis(suite.redis.url);
     cleanup.push(async () => {
       await store.close();
       raw.disconnect();

@@ -8,12 +8,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { request } from "undici";
 import { Hub } from "../../src/hub/index.js";
 import { RedisStore } from "../../src/hub/redis/index.js";
 import { Worker } from "../../src/worker/index.js";
-import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
+import { redisSuite, requireRedis, startRedis } from "../helpers/redis.js";
 import { api } from "./client-http.js";
 import { redisHubs, type RedisHub } from "./fixtures/redis-hubs.js";
 import { until } from "./helpers.js";
@@ -29,19 +29,10 @@ let started = 0;
 const hang = hangSkill(() => started++);
 
 describe.skipIf(!available)("hubs sharing a Redis store", () => {
-  let redis: RedisServer;
-  const cleanup: (() => Promise<void>)[] = [];
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-  afterEach(async () => {
-    for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);
-  });
+  const suite = redisSuite();
+  const { cleanup } = suite;
 
-  const hubs = (n: number): Promise<RedisHub[]> => redisHubs(redis.url, n, { tokens: TOKENS, clientToken: CLIENT, cleanup });
+  const hubs = (n: number): Promise<RedisHub[]> => redisHubs(suite.redis.url, n, { tokens: TOKENS, clientToken: CLIENT, cleanup });
 
   async function worker(url: string, id: string, skills: unknown[]): Promise<Worker> {
     const w = new Worker({ url, workerId: id, token: TOKENS[id]!, secret: TOKENS[id]!, skills: skills as never, heartbeatIntervalMs: 500, pollTimeoutSeconds: 5 });
@@ -96,7 +87,7 @@ describe.skipIf(!available)("hubs sharing a Redis store", () => {
     const admin = "admin-token-multi-hub";
     const made = [];
     for (let i = 0; i < 2; i++) {
-      const store = new RedisStore({ url: redis.url, prefix });
+      const store = new RedisStore({ url: suite.redis.url, prefix });
       const hub = new Hub({ store, auth: { tokens: TOKENS }, clientTokens: [CLIENT, { token: admin, scope: "admin" }], dashboard: true, heartbeatIntervalMs: 500 });
       const server = await hub.listen({ port: 0 });
       cleanup.push(async () => {
@@ -148,7 +139,7 @@ describe.skipIf(!available)("hubs sharing a Redis store", () => {
 
   test("a hub killed with SIGKILL and restarted keeps its queued and running tasks, and they finish", async () => {
     const prefix = `restart-${randomUUID()}`;
-    const env = { REDIS_URL: redis.url, PREFIX: prefix, TOKENS: JSON.stringify(TOKENS), CLIENT_TOKEN: CLIENT, HEARTBEAT_MS: "1000", LEASE_GRACE_MS: "3000" };
+    const env = { REDIS_URL: suite.redis.url, PREFIX: prefix, TOKENS: JSON.stringify(TOKENS), CLIENT_TOKEN: CLIENT, HEARTBEAT_MS: "1000", LEASE_GRACE_MS: "3000" };
     const startHub = async (port: number): Promise<{ child: ChildProcess; url: string }> => {
       const child = spawn(process.execPath, ["--import", "tsx", "test/hub/fixtures/redis-hub.ts"], { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: ["ignore", "pipe", "inherit"] });
       cleanup.push(async () => void child.kill("SIGKILL"));
