@@ -519,7 +519,7 @@ export interface RegisterResponse {
   warning?: string;
 }
 /**
- * Answer to a result: accepted, or ignored with a reason.
+ * Answer to a result: accepted, or ignored with a reason; with the worker's next task when the result asked for it (an rxon extension).
  */
 export interface ResultResponse {
   /**
@@ -538,6 +538,8 @@ export interface ResultResponse {
    * Explanation of an ignored result.
    */
   message?: string;
+  /** rxon extension: the worker's next task, when the result was sent with `next=1` in its query and a task was waiting. Orchestrators that do not know the extension never send it. */
+  next_task?: TaskPayload;
 }
 /**
  * A task handed to a worker by GET /_worker/workers/{worker_id}/tasks/next.

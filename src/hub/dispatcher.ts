@@ -104,8 +104,10 @@ export class Dispatcher {
       worker = await core.store.getWorker(id);
       if (worker !== undefined) core.workers?.put(worker);
     }
+    const noHold = ctx.pollNoHold === true;
     if (worker === undefined || worker.drained === true || !s.dispatchable.has(worker.status)) {
       // Unknown, drained or not taking work: hold (so clients do not spin) until released.
+      if (noHold) return null;
       await this.#park(id, "", [], holdMs, ctx.signal);
       return null;
     }
@@ -122,6 +124,8 @@ export class Dispatcher {
     const wentAsync = isPromise(claimed);
     let job = wentAsync ? await claimed : claimed;
     const parked = job === null;
+    // A result asking for its worker's next task is answered at once, with or without one.
+    if (parked && noHold) return null;
     if (parked) job = await this.#park(id, profile, skills, holdMs, ctx.signal, wentAsync, view);
     if (job === null) return null;
     // A held poll whose client left gives its task back here. One answered at once needs no

@@ -102,6 +102,8 @@ export async function serve(
     ...(extra.authenticate !== undefined ? { authenticate: extra.authenticate } : {}),
     ...(extra.rateLimit !== undefined ? { rateLimit: extra.rateLimit } : {}),
     ...(extra.onUndelivered !== undefined ? { onUndelivered: extra.onUndelivered } : {}),
+    // The hub's poll answers a no-hold poll at once, so a result may carry its worker's next task.
+    answerNextTask: true,
   });
   listener.attach(server);
   ops.countRequests(server);

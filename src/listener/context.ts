@@ -11,7 +11,16 @@ export interface PollFields {
   pollTimeout: number;
   availableSkills?: readonly string[];
   hotSkills?: readonly string[];
+  /** Set only for the poll a result makes for its worker's next task: answer at once, never hold. */
+  pollNoHold?: true;
 }
+
+/** Whether a result's query string asks for the worker's next task (`next=1`, an rxon extension). */
+export function asksNextTask(query: string): boolean {
+  return query.length > 6 && NEXT_PARAM.test(query);
+}
+
+const NEXT_PARAM = /[?&]next=1(?:&|$)/;
 
 function header(req: IncomingMessage, name: string): string | null {
   const value = req.headers[name];

@@ -8,13 +8,14 @@ import type { Server as HttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ErrorCode, Header } from "../../generated/constants.js";
+import type { TaskResult } from "../../generated/types.js";
 import { AuthError, isRxonError, NetworkError, RateLimitError, RxonError, ValidationError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { decode } from "../wire/codec.js";
 import { parseJson, type JsonObject } from "../wire/json.js";
 import { abandonBody, BodyRefusal, declaredLength, emptyBody, hasBody, isJsonContentType, readBody, unsupportedMediaType } from "./body.js";
 import { FrameQueue, WsCommandChannel } from "./channel.js";
-import { buildContext, parsePollQuery, type PollFields } from "./context.js";
+import { asksNextTask, buildContext, parsePollQuery, type PollFields } from "./context.js";
 import { capConnections } from "./connections.js";
 import { DEFAULT_PROTOCOL_VERSION, resolveLimits, type PreAuthenticate, type ResolvedLimits, type RxonListenerOptions } from "./options.js";
 import { WorkerRateLimiter } from "./rate-limit.js";
@@ -91,6 +92,7 @@ export type NodeServer = HttpServer | HttpsServer;
 export class RxonListener {
   #handler: LooseHandler | undefined;
   readonly #undelivered: RxonListenerOptions["onUndelivered"];
+  readonly #answerNextTask: boolean;
   readonly #logger: Logger;
   readonly #limits: ResolvedLimits;
   readonly #verifier: VerificationLayer | undefined;
@@ -109,6 +111,7 @@ export class RxonListener {
   constructor(options: RxonListenerOptions = {}) {
     this.#handler = options.handler as LooseHandler | undefined;
     this.#undelivered = options.onUndelivered;
+    this.#answerNextTask = options.answerNextTask === true;
     this.#logger = options.logger ?? silentLogger;
     this.#limits = resolveLimits(options.limits);
     this.#verifier = makeVerifier(options.verify);
@@ -262,7 +265,11 @@ export class RxonListener {
       const value = await handler(action, action === "sts_token" ? null : (payload ?? null), context);
       if (res.headersSent || res.writableEnded) return; // the handler answered natively
       const fallback = DEFAULT_ANSWER[action];
-      sendJson(res, 200, isNothing(value) && fallback !== undefined ? fallback : jsonText(value ?? null));
+      const text = isNothing(value) && fallback !== undefined ? fallback : jsonText(value ?? null);
+      // Not with an ignored result: the worker is told why, and polls.
+      const workerId = action === "result" && this.#answerNextTask && asksNextTask(query) && (value as { status?: unknown } | null)?.status !== "ignored" ? (payload as TaskResult).worker_id : undefined;
+      if (workerId !== undefined && workerId !== "") await this.#withNextTask(handler, workerId, query, text, req, flight, res);
+      else sendJson(res, 200, text);
     } catch (error) {
       this.#answerError(error, req, res, action);
     }
@@ -328,20 +335,57 @@ export class RxonListener {
       sendEmpty(res, 204);
       return;
     }
-    if (res.headersSent || res.writableEnded || res.destroyed) {
-      this.#logger.warn({ worker_id: workerId }, "rxon listener: the worker went away before its task could be delivered");
-      this.#undelivered?.(workerId, value, "client_gone");
+    const text = this.#taskText(workerId, value, res);
+    if (text === undefined) return;
+    if (text instanceof Error) throw text;
+    this.#handOver(workerId, value, res, text);
+  }
+
+  /**
+   * Answers a result that asks for its worker's next task (see RxonListenerOptions.answerNextTask):
+   * `answer` is the result's answer, sent as it is unless the handler's poll, asked not to hold,
+   * returns a task. The result is taken by then, so nothing here may turn its answer into an error.
+   */
+  async #withNextTask(handler: LooseHandler, workerId: string, query: string, answer: string, req: IncomingMessage, flight: InFlight, res: ServerResponse): Promise<void> {
+    let task: unknown = null;
+    if (answer.length > 2 && answer.charCodeAt(answer.length - 1) === 0x7d /* } */) {
+      try {
+        const fields: PollFields = { ...parsePollQuery(query), pollNoHold: true };
+        task = await handler("poll", workerId, buildContext(req, workerId, flight, null, fields));
+      } catch (err) {
+        this.#logger.debug({ err, worker_id: workerId }, "rxon listener: no next task with the result");
+      }
+    }
+    const text = isNothing(task) ? undefined : this.#taskText(workerId, task, res);
+    if (text === undefined || text instanceof Error) {
+      if (!res.headersSent && !res.writableEnded && !res.destroyed) sendJson(res, 200, answer);
       return;
     }
-    let text: string;
-    try {
-      text = jsonText(value);
-    } catch (err) {
-      this.#undelivered?.(workerId, value, "unserializable");
-      throw err;
+    this.#handOver(workerId, task, res, `${answer.slice(0, -1)},"next_task":${text}}`);
+  }
+
+  /**
+   * The text of a task the handler returned for `workerId`; undefined when the worker already went
+   * away, an error when the task cannot be written. Either way the task is reported undelivered.
+   */
+  #taskText(workerId: string, task: unknown, res: ServerResponse): string | Error | undefined {
+    if (res.headersSent || res.writableEnded || res.destroyed) {
+      this.#logger.warn({ worker_id: workerId }, "rxon listener: the worker went away before its task could be delivered");
+      this.#undelivered?.(workerId, task, "client_gone");
+      return undefined;
     }
+    try {
+      return jsonText(task);
+    } catch (err) {
+      this.#undelivered?.(workerId, task, "unserializable");
+      return err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
+  /** Writes an answer carrying `task`; a task whose answer does not reach the worker is reported undelivered. */
+  #handOver(workerId: string, task: unknown, res: ServerResponse, text: string): void {
     res.once("close", () => {
-      if (!res.writableFinished) this.#undelivered?.(workerId, value, "client_gone");
+      if (!res.writableFinished) this.#undelivered?.(workerId, task, "client_gone");
     });
     sendJson(res, 200, text);
   }

@@ -69,6 +69,16 @@ export interface RxonListenerOptions {
    * serialized. An orchestrator puts such a task back in its queue at once.
    */
   onUndelivered?: (workerId: string, task: unknown, reason: "released" | "client_gone" | "unserializable") => void;
+  /**
+   * Lets a result carry its worker's next task (an rxon extension; docs/listener.md). A result sent
+   * with `next=1` in its query (and the poll's `available_skills`/`hot_skills`) is answered with a
+   * `next_task` member when, once the handler took the result, the handler's `poll` returns a task
+   * for a context with `pollNoHold: true`. Turn it on only for a handler that answers such a poll
+   * at once: a held one would hold the result's answer. A failing or empty poll leaves the answer
+   * as it was; a task that cannot be written goes to `onUndelivered`. Default false: the query is
+   * ignored, as the Python orchestrator ignores it.
+   */
+  answerNextTask?: boolean;
   /** pino-compatible logger. Default silent. */
   logger?: Logger;
   /** Request and WebSocket limits. */

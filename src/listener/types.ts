@@ -65,6 +65,12 @@ export interface ListenerContext {
   readonly availableSkills?: readonly string[];
   /** `poll` only, when the query parameter is present. */
   readonly hotSkills?: readonly string[];
+  /**
+   * `poll` only: true for the poll a result makes for its worker's next task (see
+   * `RxonListenerOptions.answerNextTask`). Answer a task that is waiting, or nothing, at once:
+   * never hold it.
+   */
+  readonly pollNoHold?: true;
   /** Set when the listener's verification layer authenticated the message's signer. */
   readonly verifiedWorkerId?: string;
 }
