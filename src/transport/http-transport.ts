@@ -34,7 +34,7 @@ import { prepareOutgoing, type MessageSigner } from "./outgoing.js";
 import { createSigner } from "./signing.js";
 import { rememberReceived } from "./received.js";
 import { TokenService } from "./tokens.js";
-import type { CallOptions, PollOptions, ResultDelivery, SkillCallOptions, SkillCallOutcome, WorkerTransport } from "./types.js";
+import type { CallOptions, PollOptions, ResultDelivery, ResultOptions, SkillCallOptions, SkillCallOutcome, WorkerTransport } from "./types.js";
 
 /** Where a handler runs another skill: at the server root, not under `/_worker`. */
 const SKILL_CALL_PATH = "/skills/call";
@@ -171,8 +171,9 @@ export class HttpTransport implements WorkerTransport {
     }
   }
 
-  async sendResult(result: TaskResult, options: CallOptions = {}): Promise<ResultDelivery> {
-    const { signal } = options;
+  async sendResult(result: TaskResult, options: ResultOptions = {}): Promise<ResultDelivery> {
+    const { signal, next } = options;
+    const query = next === undefined ? undefined : `${this.pollQuery(next.timeoutSeconds ?? 30, next.availableSkills, next.hotSkills)}&next=1`;
     const attempts = this.options.resultRetries;
     let delay = this.options.resultRetryDelayMs;
     for (let attempt = 1; ; attempt++) {
@@ -180,7 +181,7 @@ export class HttpTransport implements WorkerTransport {
       const { body } = prepareOutgoing("result", result, this.options.clock(), this.signer);
       let value: JsonValue | null;
       try {
-        value = await this.http.call({ method: "POST", endpoint: Endpoint.RESULT, body, signal, timeoutMs: this.options.requestTimeoutMs });
+        value = await this.http.call({ method: "POST", endpoint: Endpoint.RESULT, body, signal, timeoutMs: this.options.requestTimeoutMs, ...(query !== undefined ? { query } : {}) });
       } catch (error) {
         // Only "no answer at all" is retried: an answered result must never be sent twice.
         if (!(error instanceof NetworkError) || !error.retryable || attempt >= attempts) throw error;
@@ -194,7 +195,7 @@ export class HttpTransport implements WorkerTransport {
         delay *= 2;
         continue;
       }
-      return this.delivery(result, value);
+      return this.delivery(result, value, next?.keepReceived === true);
     }
   }
 
@@ -282,7 +283,8 @@ export class HttpTransport implements WorkerTransport {
     return query;
   }
 
-  private delivery(result: TaskResult, value: JsonValue | null): ResultDelivery {
+  /** What the answer to a result says; a `next_task` it carries is decoded (and kept as received when asked). */
+  private delivery(result: TaskResult, value: JsonValue | null, keepReceived: boolean): ResultDelivery {
     if (value === null) return { delivered: true, response: null };
     if (isObject(value) && value.status === "ignored") {
       const reason = typeof value.reason === "string" ? value.reason : "unknown";
@@ -291,13 +293,19 @@ export class HttpTransport implements WorkerTransport {
       this.options.logger[level]({ taskId: result.task_id, jobId: result.job_id, reason, message }, "Result ignored by the orchestrator");
       return { delivered: false, reason, message, response: { status: "ignored", reason, message } as ResultResponse };
     }
+    const raw = isObject(value) ? value.next_task : undefined;
+    let response: ResultResponse;
     try {
-      return { delivered: true, response: decode("ResultResponse", value, { copy: false }) };
-    } catch {
+      // Decoded on a copy when the next task must stay exactly as received.
+      response = decode("ResultResponse", value, { copy: keepReceived && raw !== undefined });
+    } catch (error) {
       // Any 2xx means the orchestrator took the result; an unusual body does not undo that.
-      this.options.logger.debug({ task_id: result.task_id }, "Result accepted with an unrecognised answer body");
+      if (raw !== undefined) this.options.logger.warn({ task_id: result.task_id, err: malformed("task", Endpoint.RESULT, error) }, "Result accepted; the next task with it is malformed and dropped");
+      else this.options.logger.debug({ task_id: result.task_id }, "Result accepted with an unrecognised answer body");
       return { delivered: true, response: null };
     }
+    if (keepReceived && response.next_task !== undefined) rememberReceived(response.next_task, raw as Record<string, unknown>);
+    return { delivered: true, response };
   }
 
   private commonHeaders(): Record<string, string> {

@@ -56,6 +56,17 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@link WorkerTransport.sendResult}. */
+export interface ResultOptions extends CallOptions {
+  /**
+   * Asks for the worker's next task in the answer (an rxon extension, docs/transport.md): the
+   * orchestrator may answer with `next_task`, a task for these poll options (their timeout is not
+   * used: the answer never waits for one). Send it only when a slot will be free for that task and
+   * no poll is out for it. Orchestrators that do not know the extension ignore it.
+   */
+  next?: PollOptions;
+}
+
 /** What happened to a result. */
 export type ResultDelivery =
   | { readonly delivered: true; readonly response: ResultResponse | null }
@@ -84,7 +95,7 @@ export interface WorkerTransport extends AsyncDisposable {
   /** Long-polls for the next task; null when the server had none (204). */
   pollTask(options?: PollOptions): Promise<TaskPayload | null>;
   /** Delivers a result, retrying network failures with bounded backoff. */
-  sendResult(result: TaskResult, options?: CallOptions): Promise<ResultDelivery>;
+  sendResult(result: TaskResult, options?: ResultOptions): Promise<ResultDelivery>;
   /** Sends a heartbeat (null: an empty PATCH that only refreshes the TTL); returns the server's directives. */
   sendHeartbeat(heartbeat: Heartbeat | null, options?: CallOptions): Promise<HeartbeatResponse | null>;
   /** Emits an event over the open WebSocket when there is one, else over HTTP; false if it was not delivered. */

@@ -4,27 +4,35 @@
  * nested loops multiply, so both stay short). Only a thrown error is retried: once the orchestrator
  * answered, accepted or ignored, the result is never sent again.
  */
-import type { TaskResult } from "../../generated/types.js";
+import type { TaskPayload, TaskResult } from "../../generated/types.js";
 import { isRxonError, NetworkError, ProtocolError, RateLimitError, ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { WorkerTransport } from "../transport/types.js";
+import type { PollOptions, WorkerTransport } from "../transport/types.js";
 import { Backoff } from "../transport/backoff.js";
 import type { RateLimitHold } from "./rate-limit.js";
 import type { WorkerClock } from "./types.js";
 
 /** How a delivery ended. */
 export type DeliveryOutcome =
-  | { readonly kind: "delivered" }
+  /** `next`: the worker's next task, when the delivery asked for it and the orchestrator had one. */
+  | { readonly kind: "delivered"; readonly next?: TaskPayload }
   | { readonly kind: "ignored"; readonly reason: string }
   /** The result itself cannot be sent (e.g. data that has no canonical JSON form). */
   | { readonly kind: "invalid"; readonly error: ValidationError }
   | { readonly kind: "lost"; readonly error: unknown };
+
+const DELIVERED: DeliveryOutcome = Object.freeze({ kind: "delivered" });
 
 /** Settings of {@link deliverResult}. */
 export interface DeliveryOptions {
   readonly attempts: number;
   readonly clock: WorkerClock;
   readonly logger: Logger;
+  /**
+   * Asked before each attempt: poll options when the answer may carry the worker's next task
+   * (a slot will be free for it and no poll is out for it), else undefined.
+   */
+  readonly next?: () => PollOptions | undefined;
   /** Aborts the delivery (shutdown); the result then counts as lost. */
   readonly signal: AbortSignal;
   /** First wait between outer attempts. Default 1 s. */
@@ -55,9 +63,10 @@ export async function deliverResult(transport: WorkerTransport, result: TaskResu
     if (hold?.holds() === true) await hold.wait(signal);
     if (signal.aborted) return { kind: "lost", error: signal.reason };
     try {
-      const delivery = await transport.sendResult(result, { signal });
+      const next = options.next?.();
+      const delivery = await transport.sendResult(result, next !== undefined ? { signal, next } : { signal });
       hold?.succeeded();
-      if (delivery.delivered) return { kind: "delivered" };
+      if (delivery.delivered) return delivery.response?.next_task !== undefined ? { kind: "delivered", next: delivery.response.next_task } : DELIVERED;
       return { kind: "ignored", reason: delivery.reason };
     } catch (err) {
       if (err instanceof ValidationError && !(err instanceof ProtocolError)) return { kind: "invalid", error: err };

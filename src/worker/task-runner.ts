@@ -12,7 +12,7 @@ import { verifyTaskSignature } from "../security/task-signature.js";
 import { linkSignals, WAKE } from "../transport/abort.js";
 import { receivedForm } from "../transport/received.js";
 import type { SkillCallOptions, SkillCallOutcome } from "../transport/types.js";
-import type { WorkerTransport } from "../transport/types.js";
+import type { PollOptions, WorkerTransport } from "../transport/types.js";
 import type { TypedEmitter } from "./emitter.js";
 import { abortTask, errorOutcome, executeTask, type RunningTask, type TaskOutcome } from "./execute.js";
 import { withFields } from "./log.js";
@@ -50,6 +50,11 @@ export interface TaskRunnerSettings {
   readonly rateLimit?: RateLimitHold;
   /** The orchestrator's task-signing secret: tasks must carry a valid `sig`. */
   readonly orchestratorKey?: string;
+  /**
+   * Asked before a result goes out: poll options when its answer may carry the worker's next task
+   * (the task's slot is the one the worker would poll for next), else undefined.
+   */
+  readonly nextPoll?: () => PollOptions | undefined;
 }
 
 const round4 = (seconds: number): number => Math.round(seconds * 10_000) / 10_000;
@@ -65,8 +70,8 @@ function allowedSkills(task: Readonly<TaskPayload>): readonly unknown[] | undefi
 export class TaskRunner {
   constructor(private readonly s: TaskRunnerSettings) {}
 
-  /** Runs `run.task` to a delivered (or given up) result; never throws. */
-  async run(run: RunningTask): Promise<void> {
+  /** Runs `run.task` to a delivered (or given up) result; never throws. Resolves with the next task when the result's answer carried one. */
+  async run(run: RunningTask): Promise<TaskPayload | undefined> {
     const { s } = this;
     const task = run.task;
     // Made on first use: most tasks log nothing and report no progress.
@@ -130,8 +135,9 @@ export class TaskRunner {
     progressClosed = true;
     if (progress !== undefined) await progress.flush(s.flushTimeoutMs);
     const sending = tracing.span.child("rxon.result", { kind: "producer" });
-    await this.report(run, outcome, logger, tracing);
+    const next = await this.report(run, outcome, logger, tracing);
     sending.end();
+    return next;
   }
 
   /**
@@ -184,10 +190,10 @@ export class TaskRunner {
     return result;
   }
 
-  private async report(run: RunningTask, outcome: TaskOutcome, logger: Logger, tracing: TaskTracing): Promise<void> {
+  private async report(run: RunningTask, outcome: TaskOutcome, logger: Logger, tracing: TaskTracing): Promise<TaskPayload | undefined> {
     const { s } = this;
     let result = this.resultFor(run, outcome, tracing);
-    const options = { attempts: s.resultAttempts, clock: s.clock, logger, signal: s.signal, ...(s.rateLimit !== undefined ? { rateLimit: s.rateLimit } : {}) };
+    const options = { attempts: s.resultAttempts, clock: s.clock, logger, signal: s.signal, ...(s.rateLimit !== undefined ? { rateLimit: s.rateLimit } : {}), ...(s.nextPoll !== undefined ? { next: s.nextPoll } : {}) };
     let delivery = await deliverResult(s.transport, result, options);
     if (delivery.kind === "invalid") {
       // The handler's data cannot be put on the wire; one result must still go out, so send why.
@@ -208,6 +214,7 @@ export class TaskRunner {
       s.emitter.emit("error", { error: delivery.error, where: "result" });
     }
     s.emitter.emit("task:done", { task: run.task, result, delivered: delivery.kind === "delivered" });
+    return delivery.kind === "delivered" ? delivery.next : undefined;
   }
 
   private sendProgress(task: Readonly<TaskPayload>, progress: number, message: string, tracing: TaskTracing): Promise<boolean> {

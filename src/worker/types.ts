@@ -126,6 +126,13 @@ export interface WorkerOptions {
   usage?: UsageProvider;
   /** Long-poll hold asked of the server, in seconds. Default 30. */
   pollTimeoutSeconds?: number;
+  /**
+   * When a finished task's slot is the one the worker would poll for next, its result asks for the
+   * next task in the answer (`next=1`, an rxon extension: docs/worker.md). An rxon hub answers with
+   * a task that is waiting, saving a poll; an orchestrator that does not know the extension
+   * ignores it and the worker polls as usual. Default true.
+   */
+  nextTaskWithResult?: boolean;
   /** Listen for commands (`cancel_task`) on the WebSocket channel. Default true. */
   commands?: boolean;
   /** Outer attempts per result when delivery throws a retryable error, the first included. Default 4. */

@@ -71,6 +71,8 @@ export class Worker {
   private readonly counters: TaskCounters = { succeeded: 0, failed: 0, cancelled: 0, ignored: 0, lost: 0 };
   /** Wakes the poll loop waiting for a free slot (or for intake to stop), if it waits. */
   private slotFree: (() => void) | undefined;
+  /** The poll loop's options, while it runs. */
+  private pollOptions: PollOptions | undefined;
   private readonly loops: Promise<void>[] = [];
   private startPromise: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
@@ -120,6 +122,7 @@ export class Worker {
       signal: this.life.signal,
       rateLimit: this.rateLimit,
       ...(orchestratorKey !== undefined ? { orchestratorKey } : {}),
+      ...(options.nextTaskWithResult !== false ? { nextPoll: () => this.nextPoll() } : {}),
     });
     const host: SessionHost = {
       heartbeatStatus: () => this.heartbeatStatus(),
@@ -371,6 +374,15 @@ export class Worker {
     });
   }
 
+  /**
+   * Poll options for a result that may bring the next task: only while the poll loop waits for a
+   * slot, so the ending task's slot is one it would poll for. Otherwise (a poll is out, intake
+   * stopped) the worker polls as usual.
+   */
+  private nextPoll(): PollOptions | undefined {
+    return this.slotFree !== undefined && !this.intake.signal.aborted ? this.pollOptions : undefined;
+  }
+
   private wakePoller(): void {
     const wake = this.slotFree;
     this.slotFree = undefined;
@@ -390,6 +402,7 @@ export class Worker {
       signal,
       ...(this.options.orchestratorKey !== undefined ? { keepReceived: true } : {}),
     });
+    this.pollOptions = pollOptions;
     while (!signal.aborted) {
       if (this.running.size >= this.concurrency) {
         await this.waitForSlot();
@@ -440,13 +453,19 @@ export class Worker {
 
   /** Runs a task, then frees its slot. Always yields before its end, so accept() has recorded it by then. */
   private async runTask(run: RunningTask): Promise<void> {
+    let next: TaskPayload | undefined;
     try {
-      await this.runner.run(run);
+      next = await this.runner.run(run);
     } catch (err) {
       this.reportError(err, "task");
     }
     this.running.delete(run.task.task_id);
     this.taskPromises.delete(run);
+    // The result's answer brought the next task: it takes the slot, and the poll loop waits on.
+    if (next !== undefined) {
+      this.accept(next);
+      return;
+    }
     this.wakePoller();
     this.session.requestLoadHeartbeat();
   }

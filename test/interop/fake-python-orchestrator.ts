@@ -81,6 +81,10 @@ export class FakePythonOrchestrator {
   readonly heartbeats: { workerId: string; body: Json }[] = [];
   /** Every result body received. */
   readonly results: Json[] = [];
+  /** The query string of every result received (the Python orchestrator reads none of it). */
+  readonly resultQueries: string[] = [];
+  /** Polls received. */
+  polls = 0;
   /** Every `/skills/call` request: its headers and body. */
   readonly skillCalls: { headers: IncomingMessage["headers"]; body: Json }[] = [];
   /** Polls answered with a trickling body so far. */
@@ -227,12 +231,18 @@ export class FakePythonOrchestrator {
     }
     if (req.method === "POST" && path === "/skills/call") return this.skillCall(res, req.headers, body);
     if (req.method === "POST" && path === "/_worker/workers/register") return this.register(res, body);
-    if (req.method === "POST" && path === "/_worker/tasks/result") return this.result(res, body);
+    if (req.method === "POST" && path === "/_worker/tasks/result") {
+      this.resultQueries.push((req.url ?? "").slice(path.length));
+      return this.result(res, body);
+    }
     if (req.method === "POST" && path === "/_worker/events") return send(res, 200, { status: "ok" });
     const heartbeat = /^\/_worker\/workers\/([^/]+)$/.exec(path);
     if (req.method === "PATCH" && heartbeat) return this.heartbeat(res, decodeURIComponent(heartbeat[1]!), body);
     const poll = /^\/_worker\/workers\/([^/]+)\/tasks\/next$/.exec(path);
-    if (req.method === "GET" && poll) return this.poll(res, decodeURIComponent(poll[1]!));
+    if (req.method === "GET" && poll) {
+      this.polls++;
+      return this.poll(res, decodeURIComponent(poll[1]!));
+    }
     send(res, 404, { error: "Not found" });
   }
 

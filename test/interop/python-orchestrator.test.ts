@@ -179,3 +179,20 @@ describe("a poll answer that trickles in (item 14)", () => {
     }
   });
 });
+
+describe("a result asking for the next task (rxon extension)", () => {
+  it("is answered as the Python orchestrator answers every result, and the worker polls for each task", async () => {
+    const orc = await fake({ idleOnlyDispatch: false, pollHoldMs: 50 });
+    const w = worker(orc.url, { workerId: "w-next", skills: [nap], concurrency: 1 });
+    await w.start();
+    const jobs = [1, 2, 3, 4, 5].map(() => orc.submit("nap", { ms: 1 }));
+    await orc.waitFor(() => jobs.every((j) => j.status === "finished"), 10_000);
+    await orc.waitFor(() => w.stats.succeeded === 5);
+    // Each result asked (the slot was the one the worker polls for), got the usual answer, and
+    // each task came by a poll of its own.
+    expect(orc.resultQueries).toHaveLength(5);
+    for (const q of orc.resultQueries) expect(q).toMatch(/[?&]next=1(&|$)/);
+    expect(orc.polls).toBeGreaterThanOrEqual(5);
+    expect(w.stats.lost).toBe(0);
+  });
+});

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { NetworkError, ProtocolError, RateLimitError } from "../../src/errors.js";
 import { waitUntil } from "../../src/testing/index.js";
-import { createTransport, type HttpTransport } from "../../src/transport/index.js";
+import { createTransport, receivedForm, type HttpTransport } from "../../src/transport/index.js";
 import type { TransportOptions } from "../../src/transport/options.js";
 import { result } from "./helpers.js";
 import { TestServer } from "./server.js";
@@ -25,6 +25,29 @@ afterEach(async () => {
 });
 
 describe("sendResult", () => {
+  it("asks for the next task with the poll's skill lists and returns the one that came", async () => {
+    // A member the model does not know: kept as received when asked (keepReceived), dropped otherwise.
+    const next = { job_id: "j2", task_id: "t2", type: "echo", params: { n: 2 }, extra_member: 1 };
+    server.next("result", { status: 200, body: { status: "accepted", next_task: next } });
+    const t = transport();
+    const delivery = await t.sendResult(result("1"), { next: { timeoutSeconds: 30, availableSkills: ["echo", "sum"], keepReceived: true } });
+    const url = server.routeRequests("result")[0]!.url;
+    expect(url).toMatch(/\?timeout=30(\.0)?&available_skills=echo,sum&next=1$/);
+    expect(delivery.delivered).toBe(true);
+    const task = delivery.delivered ? delivery.response?.next_task : undefined;
+    expect(task).toMatchObject({ job_id: "j2", task_id: "t2", type: "echo", params: { n: 2 } });
+    expect(receivedForm(task!)).toEqual(next);
+  });
+
+  it("never asks unless told to; a malformed next task is dropped and the result still delivered", async () => {
+    const t = transport();
+    await t.sendResult(result("1"));
+    expect(server.routeRequests("result")[0]!.url).toBe("/_worker/tasks/result");
+    server.next("result", { status: 200, body: { status: "accepted", next_task: { job_id: 5 } } });
+    const delivery = await t.sendResult(result("2"), { next: { availableSkills: ["echo"] } });
+    expect(delivery).toEqual({ delivered: true, response: null });
+  });
+
   it("reports an accepted result as delivered", async () => {
     const delivery = await transport().sendResult(result("1"));
     expect(delivery).toEqual({ delivered: true, response: { status: "accepted", transition: "success_transition" } });
