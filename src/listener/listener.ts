@@ -262,14 +262,14 @@ export class RxonListener {
         await this.#poll(handler, pathId!, context, flight, res);
         return;
       }
+      if (action === "result" && this.#answerNextTask && asksNextTask(query)) {
+        await this.#resultWithNext(handler, payload as TaskResult, context, query, req, flight, res);
+        return;
+      }
       const value = await handler(action, action === "sts_token" ? null : (payload ?? null), context);
       if (res.headersSent || res.writableEnded) return; // the handler answered natively
       const fallback = DEFAULT_ANSWER[action];
-      const text = isNothing(value) && fallback !== undefined ? fallback : jsonText(value ?? null);
-      // Not with an ignored result: the worker is told why, and polls.
-      const workerId = action === "result" && this.#answerNextTask && asksNextTask(query) && (value as { status?: unknown } | null)?.status !== "ignored" ? (payload as TaskResult).worker_id : undefined;
-      if (workerId !== undefined && workerId !== "") await this.#withNextTask(handler, workerId, query, text, req, flight, res);
-      else sendJson(res, 200, text);
+      sendJson(res, 200, isNothing(value) && fallback !== undefined ? fallback : jsonText(value ?? null));
     } catch (error) {
       this.#answerError(error, req, res, action);
     }
@@ -342,26 +342,56 @@ export class RxonListener {
   }
 
   /**
-   * Answers a result that asks for its worker's next task (see RxonListenerOptions.answerNextTask):
-   * `answer` is the result's answer, sent as it is unless the handler's poll, asked not to hold,
-   * returns a task. The result is taken by then, so nothing here may turn its answer into an error.
+   * Answers a result that asks for its worker's next task (see RxonListenerOptions.answerNextTask).
+   * The handler's poll, asked not to hold, runs beside the result, not after it: a store across the
+   * network takes both in one round trip. Its task joins the result's answer; when the answer
+   * cannot carry it (the result failed or was ignored, the handler answered natively) the task is
+   * given back through onUndelivered. Nothing about the task may turn the result's answer into an
+   * error: the result is taken by then.
    */
-  async #withNextTask(handler: LooseHandler, workerId: string, query: string, answer: string, req: IncomingMessage, flight: InFlight, res: ServerResponse): Promise<void> {
-    let task: unknown = null;
-    if (answer.length > 2 && answer.charCodeAt(answer.length - 1) === 0x7d /* } */) {
-      try {
-        const fields: PollFields = { ...parsePollQuery(query), pollNoHold: true };
-        task = await handler("poll", workerId, buildContext(req, workerId, flight, null, fields));
-      } catch (err) {
-        this.#logger.debug({ err, worker_id: workerId }, "rxon listener: no next task with the result");
+  async #resultWithNext(handler: LooseHandler, result: TaskResult, context: ListenerContext, query: string, req: IncomingMessage, flight: InFlight, res: ServerResponse): Promise<void> {
+    const call = handler("result", result, context);
+    const workerId = result.worker_id;
+    const taking = typeof workerId === "string" && workerId !== "" ? this.#nextTask(handler, workerId, query, req, flight) : undefined;
+    let answer: string | undefined;
+    try {
+      const value = await call;
+      if (!res.headersSent && !res.writableEnded) {
+        answer = isNothing(value) ? DEFAULT_ANSWER.result! : jsonText(value);
+        // An ignored result is told why and polls; a non-object answer has nowhere to put a task.
+        if ((value as { status?: unknown } | null)?.status === "ignored" || answer.charCodeAt(answer.length - 1) !== 0x7d /* } */) {
+          sendJson(res, 200, answer);
+          answer = undefined;
+        }
       }
+    } finally {
+      // Without an answer to carry it (an error is thrown on), the task goes back.
+      if (answer === undefined && taking !== undefined) void taking.then((task) => this.#giveBack(workerId!, task));
     }
-    const text = isNothing(task) ? undefined : this.#taskText(workerId, task, res);
+    if (answer === undefined) return;
+    const task = await taking!;
+    const text = isNothing(task) ? undefined : this.#taskText(workerId!, task, res);
     if (text === undefined || text instanceof Error) {
       if (!res.headersSent && !res.writableEnded && !res.destroyed) sendJson(res, 200, answer);
       return;
     }
-    this.#handOver(workerId, task, res, `${answer.slice(0, -1)},"next_task":${text}}`);
+    this.#handOver(workerId!, task, res, `${answer.slice(0, -1)},"next_task":${text}}`);
+  }
+
+  /** The handler's no-hold poll for a result's worker: its task, or null (a failure is logged, never thrown). */
+  async #nextTask(handler: LooseHandler, workerId: string, query: string, req: IncomingMessage, flight: InFlight): Promise<unknown> {
+    try {
+      const fields: PollFields = { ...parsePollQuery(query), pollNoHold: true };
+      return await handler("poll", workerId, buildContext(req, workerId, flight, null, fields));
+    } catch (err) {
+      this.#logger.debug({ err, worker_id: workerId }, "rxon listener: no next task with the result");
+      return null;
+    }
+  }
+
+  /** A task taken for an answer that cannot carry it goes back (onUndelivered, `released`). */
+  #giveBack(workerId: string, task: unknown): void {
+    if (!isNothing(task)) this.#undelivered?.(workerId, task, "released");
   }
 
   /**

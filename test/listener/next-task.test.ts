@@ -5,6 +5,7 @@
  */
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { AuthError } from "../../src/errors.js";
 import type { ListenerContext, RxonListenerOptions } from "../../src/listener/index.js";
 import { call, start, taskResult, until, type Started } from "./helpers.js";
 
@@ -63,7 +64,7 @@ describe("a result asking for the next task", () => {
     expect(seen.polls).toHaveLength(1);
   });
 
-  it("never asks the poll without answerNextTask, without next=1, or for an ignored result", async () => {
+  it("never asks the poll without answerNextTask or without next=1", async () => {
     let seen = await listen(() => task, { answerNextTask: false });
     expect((await call(s!.base, "POST", RESULT_PATH, taskResult)).json).toEqual({ status: "accepted" });
     expect(seen.polls).toHaveLength(0);
@@ -73,12 +74,33 @@ describe("a result asking for the next task", () => {
     expect((await call(s!.base, "POST", "/_worker/tasks/result?timeout=30&next=0", taskResult)).json).toEqual({ status: "accepted" });
     expect((await call(s!.base, "POST", "/_worker/tasks/result?not_next=1", taskResult)).json).toEqual({ status: "accepted" });
     expect(seen.polls).toHaveLength(0);
+  });
+
+  it("gives the task back when the answer cannot carry it: an ignored result, a refused one", async () => {
+    const ignored = { status: "ignored", reason: "stale_task", message: "an earlier attempt" };
+    let seen = await listen(() => task, {}, ignored);
+    expect((await call(s!.base, "POST", RESULT_PATH, taskResult)).json).toEqual(ignored);
+    await until(() => seen.undelivered.length === 1);
+    expect(seen.undelivered).toEqual([{ workerId: taskResult.worker_id, task, reason: "released" }]);
     await s!.stop();
 
-    const ignored = { status: "ignored", reason: "stale_task", message: "an earlier attempt" };
-    seen = await listen(() => task, {}, ignored);
-    expect((await call(s!.base, "POST", RESULT_PATH, taskResult)).json).toEqual(ignored);
-    expect(seen.polls).toHaveLength(0);
+    const seenRefused: Seen = { polls: [], undelivered: [] };
+    s = await start({
+      answerNextTask: true,
+      onUndelivered: (workerId, t, reason) => void seenRefused.undelivered.push({ workerId, task: t, reason }),
+      // Async, as the hub's: the poll has started when the result is refused.
+      handler: async (action) => {
+        if (action === "poll") return task;
+        if (action === "result") throw new AuthError("Worker token does not match the result's worker");
+        return undefined;
+      },
+    });
+    seen = seenRefused;
+    const answer = await call(s.base, "POST", RESULT_PATH, taskResult);
+    expect(answer.status).toBe(403);
+    expect(answer.json).not.toHaveProperty("next_task");
+    await until(() => seen.undelivered.length === 1);
+    expect(seen.undelivered).toEqual([{ workerId: taskResult.worker_id, task, reason: "released" }]);
   });
 
   it("keeps the result's answer when the poll throws", async () => {
