@@ -7,13 +7,13 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { pathOf } from "../listener/routes.js";
 import { routeLabel } from "../metrics/labels.js";
 import { METRICS_PATH } from "../metrics/serve.js";
-import { answerHealth, type HealthState } from "./health.js";
+import { answerHealth, HEALTH_PATHS, type HealthState } from "./health.js";
 import type { ListenOptions } from "./listen-options.js";
 
 /** Answers the operations paths of a hub's server. */
 export interface OpsMount {
-  /** Answers `/metrics`, `/healthz` or `/readyz` and resolves true; false, touching nothing, otherwise. */
-  handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  /** Answers `/metrics`, `/healthz` or `/readyz` and returns true; false, touching nothing, otherwise (decided at once). */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
   /**
    * Counts every request of `server` by route and code (call after the RXON listener attached:
    * the counter goes first, so worker routes are seen too). No-op without metrics.
@@ -27,24 +27,29 @@ export function opsMount(options: Pick<ListenOptions, "metrics" | "serveMetrics"
   const serveMetrics = metrics !== undefined && options.serveMetrics !== false;
   const health: HealthState = { closing, ...(options.ready !== undefined ? { ready: options.ready } : {}) };
   return {
-    handle: async (req, res) => {
-      if (serveMetrics && pathOf(req.url).path === METRICS_PATH) {
+    handle: (req, res) => {
+      const { path } = pathOf(req.url);
+      if (serveMetrics && path === METRICS_PATH) {
         metrics.handler(req, res);
         return true;
       }
-      return answerHealth(req, res, health);
+      if (!HEALTH_PATHS.has(path)) return false;
+      void answerHealth(req, res, health);
+      return true;
     },
     countRequests: (server) => {
       if (metrics === undefined) return;
       metrics.countingHttpLimits = true;
-      server.prependListener("request", (req: IncomingMessage, res: ServerResponse) => {
-        const route = routeLabel(req.method, req.url);
-        res.once("close", () => {
-          const code = res.headersSent ? res.statusCode : "aborted";
-          metrics.countRequest(route, code);
-          // Oversized bodies and rate limits are answered before (or instead of) the hub's checks.
-          if (code === 413 || code === 429) metrics.countRefusal("limits");
-        });
+      // One handler shared by every response (no closure per request); the route is read from
+      // the request at the end, whose method and URL do not change.
+      function counted(this: ServerResponse): void {
+        const code = this.headersSent ? this.statusCode : "aborted";
+        metrics!.countRequest(routeLabel(this.req.method, this.req.url), code);
+        // Oversized bodies and rate limits are answered before (or instead of) the hub's checks.
+        if (code === 413 || code === 429) metrics!.countRefusal("limits");
+      }
+      server.prependListener("request", (_req: IncomingMessage, res: ServerResponse) => {
+        res.on("close", counted);
       });
     },
   };

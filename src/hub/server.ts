@@ -86,13 +86,11 @@ export async function serve(
   const ops = opsMount(options, () => closing !== undefined);
   // Registered before the listener attaches: it keeps worker routes and passes everything else here.
   server.on("request", (req, res) => {
-    void ops.handle(req, res).then(async (done) => done || answer(mounted, req, res)).then((handled) => {
-      if (!handled && !res.headersSent) {
-        // As the listener answers unknown paths when it is alone on a server.
-        res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8", [Header.VERSION]: ProtocolVersion.CURRENT });
-        res.end("404: Not Found");
-      }
-    });
+    if (ops.handle(req, res)) return;
+    const handled = answer(mounted, req, res, 0);
+    if (handled === true) return;
+    if (handled === false) notFound(res);
+    else void handled.then((done) => done || notFound(res));
   });
   // attach() sets the header/request timeouts, their checking interval and the connection caps.
   const listener = new RxonListener({
@@ -132,8 +130,21 @@ export async function serve(
   };
 }
 
-/** Asks each mount in turn; true once one answered. */
-async function answer(mounts: readonly RequestMount[], req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-  for (const m of mounts) if (await m.handle(req, res)) return true;
+/** Asks each mount in turn from `from` on; true once one answered (a promise only once a mount answers with one). */
+function answer(mounts: readonly RequestMount[], req: IncomingMessage, res: ServerResponse, from: number): boolean | Promise<boolean> {
+  for (let i = from; i < mounts.length; i++) {
+    const done = mounts[i]!.handle(req, res);
+    if (done === true) return true;
+    if (done !== false) return done.then((yes) => yes || answer(mounts, req, res, i + 1));
+  }
   return false;
+}
+
+/** As the listener answers unknown paths when it is alone on a server. */
+function notFound(res: ServerResponse): boolean {
+  if (!res.headersSent) {
+    res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8", [Header.VERSION]: ProtocolVersion.CURRENT });
+    res.end("404: Not Found");
+  }
+  return true;
 }

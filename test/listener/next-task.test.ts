@@ -89,7 +89,7 @@ describe("a result asking for the next task", () => {
       answerNextTask: true,
       onUndelivered: (workerId, t, reason) => void seenRefused.undelivered.push({ workerId, task: t, reason }),
       // Async, as the hub's: the poll has started when the result is refused.
-      handler: async (action) => {
+      handler: async (...[action]) => {
         if (action === "poll") return task;
         if (action === "result") throw new AuthError("Worker token does not match the result's worker");
         return undefined;
