@@ -66,15 +66,32 @@ export function hasBody(req: IncomingMessage): boolean {
 
 function noop(): void {}
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * Reads the whole body into one buffer, refusing it (413) as soon as it grows past `maxBytes`,
  * and (408) when it has not arrived within `timeoutMs`. Rejects with a NetworkError-like
- * ProtocolError when the client goes away.
+ * ProtocolError when the client goes away. A body that has arrived already (most small ones, by
+ * the time a handler asks) is taken from the stream's buffer at once: no timer, no listeners.
  */
-export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes: number, timeoutMs: number): Promise<Buffer> | Buffer {
+  if (req.complete && req.readableFlowing === null && !req.readableDidRead) {
+    // The parser is done and nothing consumed the stream: everything is in its buffer.
+    if (req.readableLength > maxBytes) {
+      abandonBody(req);
+      throw tooLarge(maxBytes);
+    }
+    const body = req.read() as Buffer | null;
+    if (body === null) return EMPTY;
+    // read() takes all that is buffered; anything after it (none is expected) is read as usual.
+    if (req.readableLength === 0) return body;
+    return readRest(req, maxBytes, timeoutMs, [body], body.length);
+  }
+  return readRest(req, maxBytes, timeoutMs, [], 0);
+}
+
+function readRest(req: IncomingMessage, maxBytes: number, timeoutMs: number, chunks: Buffer[], size: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
     let settled = false;
     const finish = (error: Error | null, body?: Buffer): void => {
       if (settled) return;
