@@ -263,9 +263,17 @@ export class ClientApi {
   }
 
   #waitOf(query: string): number {
-    const raw = new URLSearchParams(query).get("wait");
-    if (raw === null) return 0;
-    const seconds = raw === "" ? NaN : Number(raw);
+    if (query === "") return 0;
+    // Clients send the same query again and again: the seconds of one seen lately are kept.
+    let seconds = recentWaits.get(query);
+    if (seconds === undefined) {
+      const raw = new URLSearchParams(query).get("wait");
+      seconds = raw === null ? 0 : raw === "" ? NaN : Number(raw);
+      if (query.length <= 64) {
+        if (recentWaits.size >= 64) recentWaits.clear();
+        recentWaits.set(query, seconds);
+      }
+    }
     if (!Number.isFinite(seconds) || seconds < 0) throw new ValidationError("wait must be a number of seconds >= 0", [{ path: "/wait", message: "must be a number >= 0" }]);
     return Math.min(seconds * 1000, this.#maxWaitMs);
   }
@@ -318,6 +326,9 @@ export class ClientApi {
     });
   }
 }
+
+/** `wait` seconds of query strings seen lately (NaN for an unparseable one, 0 without `wait`). */
+const recentWaits = new Map<string, number>();
 
 /** A wait for one job's end (see `ClientApi#watch`). */
 interface Ending {
