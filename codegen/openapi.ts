@@ -107,7 +107,19 @@ export function openApiDocument(files: SchemaFile[], sourceName: string): Schema
         ),
       },
       [String(E.RESULT)]: {
-        post: worker("sendResult", "Send a task's result.", { requestBody: body("TaskResult") }, { "200": ok("Accepted, or ignored with a reason (still 200).", ref("ResultResponse")) }),
+        post: worker(
+          "sendResult",
+          "Send a task's result. With `next=1` (an rxon extension; orchestrators that do not know it ignore the query) the answer may carry the worker's next task in `next_task`, picked as a poll with the same `available_skills`/`hot_skills` would pick it, never waited for.",
+          {
+            requestBody: body("TaskResult"),
+            parameters: [
+              { name: "next", in: "query", required: false, description: "`1`: answer with the worker's next task when one is waiting (rxon extension).", schema: { type: "string", enum: ["1"] } },
+              { name: "available_skills", in: "query", required: false, description: "With `next=1`: as for the poll.", schema: { type: "string" } },
+              { name: "hot_skills", in: "query", required: false, description: "With `next=1`: as for the poll.", schema: { type: "string" } },
+            ],
+          },
+          { "200": ok("Accepted, or ignored with a reason (still 200); with `next=1`, perhaps with the next task.", ref("ResultResponse")) },
+        ),
       },
       [String(E.HEARTBEAT)]: {
         patch: worker(
