@@ -17,12 +17,16 @@
  * 6. Heap per queued task with small params, after GC (own process).
  * 7. A page of 1,000 workers from `MemoryStore.listWorkers` (what a metrics scrape or the
  *    dashboard reads at a time) in a fleet of 100k, against the first page of a fleet of 1,000.
+ * 8. A submit (through `hub.submit()`, hub metrics attached, as `rxon hub` runs) with 1k / 100k
+ *    tasks already queued and no worker: what the hub remembers per task stays bounded at O(1) a
+ *    submit, however deep the queue.
  */
 import { fork } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import { PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { Hub, MemoryStore } from "../src/hub/index.js";
+import { attachHubMetrics } from "../src/hub/metrics.js";
 import type { BenchRow } from "./harness.js";
 import { measure, median, percentile } from "./harness.js";
 import { CPU, FLEET_OPTIONS, GPU, NEEDS_GPU, park, poll, register, result } from "./hub-fleet-child.js";
@@ -37,6 +41,7 @@ const FLOOR_BEHIND = "floor: poll, runnable task alone";
 const FLOOR_SWEEP = "floor: sweep, 0 queued tasks";
 const FLOOR_DRAIN = "floor: drain of 1k queued tasks";
 const FLOOR_PAGE = "floor: a page of 1,000 workers, 1k registered";
+const FLOOR_DEEP = "floor: submit, 1k queued";
 /** A contract that wants a number `n`; the refused params give it a string. */
 const WANTS_N = { type: "object", properties: { n: { type: "number" } }, required: ["n"] };
 
@@ -116,6 +121,22 @@ async function refusedSubmit(n: number, distinct: boolean, rounds: number): Prom
     submit,
     { rounds, roundMs: 200, ...(n === 1 ? {} : { floor: FLOOR_REJECT }) },
   );
+  await hub.close();
+  return row;
+}
+
+/** Row 8: submits with `queued` tasks already queued (none runs: no worker). */
+async function submitBehind(queued: number): Promise<BenchRow> {
+  const hub = new Hub(FLEET_OPTIONS);
+  const metrics = attachHubMetrics(hub);
+  for (let i = 0; i < queued; i++) await hub.submit({ type: "echo", params: { n: i } });
+  let n = 0;
+  const row = await measure(queued === 1_000 ? FLOOR_DEEP : `submit, ${k(queued)} queued`, () => hub.submit({ type: "echo", params: { n: n++ } }), {
+    rounds: 5,
+    roundMs: 300,
+    ...(queued === 1_000 ? {} : { floor: FLOOR_DEEP }),
+  });
+  metrics.detach();
   await hub.close();
   return row;
 }
@@ -341,6 +362,13 @@ export async function run(): Promise<BenchRow[]> {
   const page = await workerPage(100_000);
   page.note = `growth exponent 1k→100k ${exponent(rows[rows.length - 1]!.opsPerSec, page.opsPerSec, 100)} (target ≈ 0); pages through the whole fleet cost the pages, not a sort of it each`;
   rows.push(page);
+
+  // 8
+  const shallow = await submitBehind(1_000);
+  rows.push(shallow);
+  const deep = await submitBehind(100_000);
+  deep.note = `growth exponent 1k→100k ${exponent(shallow.opsPerSec, deep.opsPerSec, 100)} (target ≈ 0); no worker, hub metrics attached`;
+  rows.push(deep);
 
   rows.push(memRow);
   return rows;

@@ -27,8 +27,9 @@ import { parseJson } from "../wire/json.js";
 import { submitOptionsOf } from "./client-request.js";
 import { isTerminal, type CancelVerdict, type JobRecord } from "./store.js";
 import type { ClientApiOptions, ClientToken, SubmitOptions, TaskHandle } from "./types.js";
+import { RecentMap } from "./recent.js";
 
-/** Jobs {@link ClientApi} remembers having queued (for a wait that follows the submission). */
+/** Jobs {@link ClientApi} remembers having queued, at least (for a wait that follows the submission). */
 const MINE_LIMIT = 65_536;
 
 /** Path prefix of the client API. */
@@ -84,7 +85,7 @@ export class ClientApi {
   readonly #bodyTimeoutMs: number;
   readonly #logger: Logger;
   /** Jobs this API queued and answered before they ended, with their owner: a wait on one skips the first read. */
-  readonly #mine = new Map<string, string>();
+  readonly #mine = new RecentMap<string, string>(2 * MINE_LIMIT);
   /** Every open wait, so that `close()` can end them. */
   readonly #open = new Set<() => void>();
   #closed = false;
@@ -303,10 +304,9 @@ export class ClientApi {
     };
   }
 
-  /** Notes that this API queued `jobId` for `owner` (the oldest notes go past {@link MINE_LIMIT}). */
+  /** Notes that this API queued `jobId` for `owner` (at least the last {@link MINE_LIMIT} notes are kept). */
   #remember(jobId: string, owner: string): void {
     this.#mine.set(jobId, owner);
-    if (this.#mine.size > MINE_LIMIT) this.#mine.delete(this.#mine.keys().next().value!);
   }
 
   /** The job once `ending` resolved: the ended record it carries, or the store's current one. */

@@ -18,6 +18,7 @@ import { isPromise, runFlow, wait, type Flow } from "./flow.js";
 import type { Outcomes } from "./outcomes.js";
 import type { JobRecord, NewJob, QueueEntry, QueueInfo, TaskRequirements, WorkerRecord } from "./store.js";
 import { PollWaiters, type Waiter } from "./waiters.js";
+import { RecentMap } from "./recent.js";
 
 const NO_PROFILES: ReadonlySet<string> = new Set();
 
@@ -74,8 +75,11 @@ export class Dispatcher {
    * a job still waiting.
    */
   readonly #paramsMemo = new Map<string, boolean>();
-  /** Type and params of jobs submitted on this hub and not yet handed out (oldest dropped past MEMO_LIMIT). */
-  readonly #submitted = new Map<string, { readonly type: string; readonly params: Record<string, unknown> }>();
+  /**
+   * Type and params of jobs submitted on this hub and not yet handed out here (at most MEMO_LIMIT,
+   * the oldest dropped first; jobs another hub hands out stay until then).
+   */
+  readonly #submitted = new RecentMap<string, { readonly type: string; readonly params: Record<string, unknown> }>(MEMO_LIMIT);
   /** Params checks whose job is being read: concurrent polls that see the same head share one read. */
   readonly #paramsPending = new Map<string, Promise<boolean | undefined>>();
   /** Skills whose queues are being looked up. */
@@ -179,7 +183,6 @@ export class Dispatcher {
     // Small params only: this memo must not hold a second copy of large ones for every queued task.
     if (paramsSize > SUBMITTED_PARAMS_MAX) return;
     this.#submitted.set(job.jobId, { type: job.type, params: job.params });
-    if (this.#submitted.size > MEMO_LIMIT) this.#submitted.delete(this.#submitted.keys().next().value!);
   }
 
   /** A task was queued (here or on another hub): offer it to held polls that can run it. */

@@ -5,21 +5,22 @@
  * Bounded (the oldest entries go first); a result it does not know is checked from the store.
  */
 import type { SkillInfo } from "../../generated/types.js";
+import { RecentMap } from "./recent.js";
 
-/** Entries kept before the oldest are dropped: far above the tasks a hub has out at once. */
-const DEFAULT_LIMIT = 65_536;
+/** Entries kept at most (at least half of them, the most recent): far above the tasks a hub has out at once. */
+const DEFAULT_LIMIT = 131_072;
 
 /** Task id → (worker, skill) of the tasks this hub handed out and has not seen a result for. */
 export class HandedOut {
-  readonly #entries = new Map<string, { readonly workerId: string; readonly skill: SkillInfo | undefined }>();
+  readonly #entries: RecentMap<string, { readonly workerId: string; readonly skill: SkillInfo | undefined }>;
 
-  constructor(private readonly limit = DEFAULT_LIMIT) {}
+  constructor(limit = DEFAULT_LIMIT) {
+    this.#entries = new RecentMap(limit);
+  }
 
   /** Remembers that `taskId` went to `workerId`, which runs it as `skill`. */
   note(taskId: string, workerId: string, skill: SkillInfo | undefined): void {
-    this.#entries.delete(taskId);
     this.#entries.set(taskId, { workerId, skill });
-    if (this.#entries.size > this.limit) this.#entries.delete(this.#entries.keys().next().value!);
   }
 
   /**

@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { refusalCategory, type RefusalCategory } from "../metrics/labels.js";
 import { metricsHandler, type MetricsSource } from "../metrics/serve.js";
+import { RecentMap } from "./recent.js";
 import type { HubEvents, HubStats, TaskOutcome } from "./types.js";
 
 /** What {@link attachHubMetrics} needs of a hub (a `Hub` has it all; the store members are optional). */
@@ -93,7 +94,7 @@ interface OpenJob {
   dispatchedAt?: number;
 }
 
-/** Open jobs followed at once; past it the oldest are forgotten (their end is still counted, by store lookup). */
+/** Open jobs followed at once, at most; past it the oldest are forgotten (their end is still counted, by store lookup). */
 const MAX_OPEN = 200_000;
 /** Workers read per store call for `rxon_hub_workers`, and most pages read per scrape. */
 const WORKER_PAGE = 1_000;
@@ -147,7 +148,7 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
     return all;
   };
 
-  const open = new Map<string, OpenJob>();
+  const open = new RecentMap<string, OpenJob>(MAX_OPEN);
   let shared: { at: number; value: Promise<Scrape> } | undefined;
   interface Scrape {
     stats: HubStats | undefined;
@@ -237,7 +238,6 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
   });
 
   const remember = (jobId: string, job: OpenJob): OpenJob => {
-    if (open.size >= MAX_OPEN) open.delete(open.keys().next().value as string);
     open.set(jobId, job);
     return job;
   };

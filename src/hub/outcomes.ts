@@ -7,6 +7,7 @@ import { ErrorCode, TaskStatus } from "../../generated/constants.js";
 import type { HubCore } from "./core.js";
 import { isTerminal, type JobRecord } from "./store.js";
 import type { TaskHandle, TaskOutcome, TaskState } from "./types.js";
+import { RecentSet } from "./recent.js";
 
 interface LocalJob {
   state: TaskState;
@@ -29,7 +30,7 @@ export function outcomeOf(job: JobRecord): TaskOutcome {
   };
 }
 
-/** How many ended jobs {@link Outcomes} remembers for watches that start late. */
+/** How many ended jobs {@link Outcomes} remembers at least for watches that start late (at most twice as many). */
 const RECENT_ENDS = 4096;
 
 /** Handles and outcome promises of the jobs this process submitted or looks at. */
@@ -39,11 +40,11 @@ export class Outcomes {
   /** Wake-ups of anything waiting for a job to end (client API `?wait`), given its record when known. */
   readonly #watchers = new Map<string, Set<(job?: JobRecord) => void>>();
   /**
-   * Ids of jobs that ended lately (the oldest dropped past {@link RECENT_ENDS}): a watch that
-   * starts just after the end still wakes. Only ids: records (results up to the body limit each)
-   * are handed to the watchers present at the end, never kept.
+   * Ids of jobs that ended lately (at least the last {@link RECENT_ENDS}): a watch that starts just
+   * after the end still wakes. Only ids: records (results up to the body limit each) are handed to
+   * the watchers present at the end, never kept.
    */
-  readonly #recent = new Set<string>();
+  readonly #recent = new RecentSet<string>(2 * RECENT_ENDS);
 
   constructor(core: HubCore) {
     this.#core = core;
@@ -180,10 +181,7 @@ export class Outcomes {
 
   /** Notes that `jobId` ended (with its record when known), wakes its watchers and, with the record, its local handle. */
   #settle(jobId: string, job: JobRecord | undefined): void {
-    if (!this.#recent.has(jobId)) {
-      this.#recent.add(jobId);
-      if (this.#recent.size > RECENT_ENDS) this.#recent.delete(this.#recent.values().next().value!);
-    }
+    this.#recent.add(jobId);
     // Woken watchers are done: dropped now, so the store's signal for an end this hub already
     // announced finds no one to decode its record for.
     const watchers = this.#watchers.get(jobId);

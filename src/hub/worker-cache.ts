@@ -7,14 +7,15 @@
  * `ttlMs` is a status sent in a heartbeat to another hub. Not used with an in-process store,
  * whose reads are already fresh and cheap.
  */
+import { RecentMap } from "./recent.js";
 import type { WorkerRecord } from "./store.js";
 
-/** Entries kept before the oldest are dropped. */
+/** Entries kept at most (at least half of them, the most recent). */
 const LIMIT = 65_536;
 
 /** Worker id → the record read, until when it may be used (monotonic ms). */
 export class WorkerCache {
-  readonly #entries = new Map<string, { readonly record: WorkerRecord; readonly until: number }>();
+  readonly #entries = new RecentMap<string, { readonly record: WorkerRecord; readonly until: number }>(LIMIT);
 
   constructor(
     private readonly ttlMs = 1000,
@@ -32,9 +33,7 @@ export class WorkerCache {
 
   /** Remembers a record just read from the store. */
   put(record: WorkerRecord): void {
-    this.#entries.delete(record.id);
     this.#entries.set(record.id, { record, until: this.clock() + this.ttlMs });
-    if (this.#entries.size > LIMIT) this.#entries.delete(this.#entries.keys().next().value!);
   }
 
   /** Forgets `workerId` (it changed). */

@@ -6,6 +6,7 @@
 import { parseTraceparent, traceFromCarrier, traceHeaders, type TraceContext, type TraceHeaders } from "./context.js";
 import { loadOpenTelemetry, tracingActive } from "./otel.js";
 import { startSpan } from "./span.js";
+import { RecentMap } from "../hub/recent.js";
 
 /**
  * The trace context a submission carries, checked: `{ traceparent, tracestate? }` when the
@@ -46,7 +47,7 @@ interface Tracked {
   chain: Promise<void>;
 }
 
-/** Jobs followed at once; beyond it the oldest are forgotten (their later spans are skipped). */
+/** Jobs followed at once, at most; beyond it the oldest are forgotten (their later spans are skipped). */
 const MAX_TRACKED = 100_000;
 
 /**
@@ -60,11 +61,10 @@ const MAX_TRACKED = 100_000;
 export function attachHubTracing(hub: TracedHub, options: { now?: () => number } = {}): () => void {
   const now = options.now ?? Date.now;
   void loadOpenTelemetry();
-  const jobs = new Map<string, Tracked>();
+  const jobs = new RecentMap<string, Tracked>(MAX_TRACKED);
   const track = (jobId: string): Tracked => {
     let t = jobs.get(jobId);
     if (t !== undefined) return t;
-    if (jobs.size >= MAX_TRACKED) jobs.delete(jobs.keys().next().value as string);
     const record = (async () => hub.store.getJob(jobId))()
       .then((job) => {
         const j = job as { trace?: unknown; type?: unknown; submittedAt?: unknown } | undefined;
