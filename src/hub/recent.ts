@@ -62,40 +62,32 @@ export class RecentMap<K, V> {
 
 /** A set keeping its most recent members (see the file comment). */
 export class RecentSet<K> {
-  #young = new Set<K>();
-  #old = new Set<K>();
-  readonly #half: number;
+  readonly #members: RecentMap<K, true>;
 
   /** @param capacity most members kept (at least `capacity / 2` of the most recent ones are). */
   constructor(capacity: number) {
-    this.#half = Math.max(1, Math.ceil(capacity / 2));
+    this.#members = new RecentMap(capacity);
   }
 
   has(key: K): boolean {
-    return this.#young.has(key) || this.#old.has(key);
+    return this.#members.has(key);
   }
 
   /** Adds `key` as the most recent member. */
   add(key: K): this {
-    if (this.#old.size > 0) this.#old.delete(key);
-    this.#young.add(key);
-    if (this.#young.size >= this.#half) {
-      this.#old = this.#young;
-      this.#young = new Set();
-    }
+    this.#members.set(key, true);
     return this;
   }
 
   delete(key: K): boolean {
-    return this.#young.delete(key) || this.#old.delete(key);
+    return this.#members.delete(key);
   }
 
   get size(): number {
-    return this.#young.size + this.#old.size;
+    return this.#members.size;
   }
 
   clear(): void {
-    this.#young.clear();
-    this.#old.clear();
+    this.#members.clear();
   }
 }
