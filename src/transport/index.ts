@@ -1,7 +1,7 @@
 /**
  * rxon transport: the worker side of the wire (HTTP with undici, WebSocket commands with ws).
  */
-export type { CallOptions, PollOptions, ResultDelivery, SkillCallOptions, SkillCallOutcome, WorkerTransport } from "./types.js";
+export type { CallOptions, PollOptions, ResultDelivery, ResultOptions, SkillCallOptions, SkillCallOutcome, WorkerTransport } from "./types.js";
 export { createTransport } from "./factory.js";
 export { HttpTransport } from "./http-transport.js";
 export { TRANSPORT_DEFAULTS, type TransportOptions, type TransportTlsOptions } from "./options.js";
