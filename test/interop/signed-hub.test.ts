@@ -42,6 +42,14 @@ describe("hub-signed tasks and rxon workers", () => {
     expect(await h.result()).toMatchObject({ status: "success", data: { text: "signed ✓ \u00e9" } });
   });
 
+  it("verifies the sig of tasks that come inside a result's answer (next=1)", async () => {
+    const hub = await setup("w-ok", KEY);
+    // Queued together: the worker's one slot takes the first by a poll, the rest with its results,
+    // whose answers carry them signed (metadata included in what is signed).
+    const handles = await Promise.all(Array.from({ length: 8 }, (_, i) => hub.submit({ type: "echo", params: { text: `t${i}` }, metadata: { n: i, extra: { nested: [i] } } })));
+    for (const [i, h] of handles.entries()) expect(await h.result()).toMatchObject({ status: "success", data: { text: `t${i}` } });
+  });
+
   it("refuses, with a failure result, tasks signed with another key", async () => {
     const hub = await setup("w-bad", "not-the-orchestrator-key");
     const h = await hub.submit({ type: "echo", params: { text: "x" } });
