@@ -71,8 +71,8 @@ export class Worker {
   private readonly counters: TaskCounters = { succeeded: 0, failed: 0, cancelled: 0, ignored: 0, lost: 0 };
   /** Wakes the poll loop waiting for a free slot (or for intake to stop), if it waits. */
   private slotFree: (() => void) | undefined;
-  /** The poll loop's options, while it runs. */
-  private pollOptions: PollOptions | undefined;
+  /** Options of every poll (and of a result asking for the next task): the same every time, made once. */
+  private readonly pollOptions: PollOptions;
   private readonly loops: Promise<void>[] = [];
   private startPromise: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
@@ -100,6 +100,13 @@ export class Worker {
     }
     this.catalogue = [...this.skills.values()].map((s) => s.info);
     this.skillNames = [...this.skills.keys()];
+    this.pollOptions = Object.freeze({
+      timeoutSeconds: this.pollTimeoutSeconds,
+      availableSkills: this.skillNames,
+      hotSkills: this.skillNames,
+      signal: this.intake.signal,
+      ...(options.orchestratorKey !== undefined ? { keepReceived: true } : {}),
+    });
     // Throws a ValidationError when a SkillInfo has no canonical form: better now than at registration.
     this.skillsHash = hashPayload(this.catalogue);
     this.transport = openTransport(options, this.logger);
@@ -394,15 +401,7 @@ export class Worker {
     const backoff = new Backoff(1_000, 30_000);
     // A server that answers 204 without holding the poll would make "poll again at once" a spin.
     const emptyBackoff = new Backoff(10, 1_000);
-    // The same every time: made once, not per poll.
-    const pollOptions: PollOptions = Object.freeze({
-      timeoutSeconds: this.pollTimeoutSeconds,
-      availableSkills: this.skillNames,
-      hotSkills: this.skillNames,
-      signal,
-      ...(this.options.orchestratorKey !== undefined ? { keepReceived: true } : {}),
-    });
-    this.pollOptions = pollOptions;
+    const pollOptions = this.pollOptions;
     while (!signal.aborted) {
       if (this.running.size >= this.concurrency) {
         await this.waitForSlot();
