@@ -73,6 +73,12 @@ const DEFAULT_ANSWER: Partial<Record<HttpAction, string>> = {
   event: '{"status":"event_accepted"}',
 };
 
+/** The text answering `action` when its handler returned `value` (the protocol's default when nothing). */
+function replyText(action: HttpAction, value: unknown): string {
+  const fallback = DEFAULT_ANSWER[action];
+  return isNothing(value) && fallback !== undefined ? fallback : jsonText(value ?? null);
+}
+
 /** Node's defaults, which `attach()` tightens when the application kept them. */
 const NODE_HEADERS_TIMEOUT = 60_000;
 const NODE_REQUEST_TIMEOUT = 300_000;
@@ -268,8 +274,7 @@ export class RxonListener {
       }
       const value = await handler(action, action === "sts_token" ? null : (payload ?? null), context);
       if (res.headersSent || res.writableEnded) return; // the handler answered natively
-      const fallback = DEFAULT_ANSWER[action];
-      sendJson(res, 200, isNothing(value) && fallback !== undefined ? fallback : jsonText(value ?? null));
+      sendJson(res, 200, replyText(action, value));
     } catch (error) {
       this.#answerError(error, req, res, action);
     }
@@ -357,7 +362,7 @@ export class RxonListener {
     try {
       const value = await call;
       if (!res.headersSent && !res.writableEnded) {
-        answer = isNothing(value) ? DEFAULT_ANSWER.result! : jsonText(value);
+        answer = replyText("result", value);
         // An ignored result is told why and polls; a non-object answer has nowhere to put a task.
         if ((value as { status?: unknown } | null)?.status === "ignored" || answer.charCodeAt(answer.length - 1) !== 0x7d /* } */) {
           sendJson(res, 200, answer);
