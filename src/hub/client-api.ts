@@ -27,7 +27,7 @@ import { parseJson } from "../wire/json.js";
 import { submitOptionsOf } from "./client-request.js";
 import { isTerminal, type CancelVerdict, type JobRecord } from "./store.js";
 import type { ClientApiOptions, ClientToken, SubmitOptions, TaskHandle } from "./types.js";
-import { RecentMap } from "./recent.js";
+import { RecentMap } from "../recent.js";
 
 /** Jobs {@link ClientApi} remembers having queued, at least (for a wait that follows the submission). */
 const MINE_LIMIT = 65_536;
@@ -270,10 +270,7 @@ export class ClientApi {
     if (seconds === undefined) {
       const raw = new URLSearchParams(query).get("wait");
       seconds = raw === null ? 0 : raw === "" ? NaN : Number(raw);
-      if (query.length <= 64) {
-        if (recentWaits.size >= 64) recentWaits.clear();
-        recentWaits.set(query, seconds);
-      }
+      if (query.length <= 64) recentWaits.set(query, seconds);
     }
     if (!Number.isFinite(seconds) || seconds < 0) throw new ValidationError("wait must be a number of seconds >= 0", [{ path: "/wait", message: "must be a number >= 0" }]);
     return Math.min(seconds * 1000, this.#maxWaitMs);
@@ -328,7 +325,7 @@ export class ClientApi {
 }
 
 /** `wait` seconds of query strings seen lately (NaN for an unparseable one, 0 without `wait`). */
-const recentWaits = new Map<string, number>();
+const recentWaits = new RecentMap<string, number>(64);
 
 /** A wait for one job's end (see `ClientApi#watch`). */
 interface Ending {

@@ -18,7 +18,7 @@ import { isPromise, runFlow, wait, type Flow } from "./flow.js";
 import type { Outcomes } from "./outcomes.js";
 import type { JobRecord, NewJob, QueueEntry, QueueInfo, TaskRequirements, WorkerRecord } from "./store.js";
 import { PollWaiters, type Waiter } from "./waiters.js";
-import { RecentMap } from "./recent.js";
+import { RecentMap } from "../recent.js";
 
 const NO_PROFILES: ReadonlySet<string> = new Set();
 

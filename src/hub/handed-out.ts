@@ -5,7 +5,7 @@
  * Bounded (the oldest entries go first); a result it does not know is checked from the store.
  */
 import type { SkillInfo } from "../../generated/types.js";
-import { RecentMap } from "./recent.js";
+import { RecentMap } from "../recent.js";
 
 /** Entries kept at most (at least half of them, the most recent): far above the tasks a hub has out at once. */
 const DEFAULT_LIMIT = 131_072;

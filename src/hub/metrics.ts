@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { refusalCategory, type RefusalCategory } from "../metrics/labels.js";
 import { metricsHandler, type MetricsSource } from "../metrics/serve.js";
-import { RecentMap } from "./recent.js";
+import { RecentMap } from "../recent.js";
 import type { HubEvents, HubStats, TaskOutcome } from "./types.js";
 
 /** What {@link attachHubMetrics} needs of a hub (a `Hub` has it all; the store members are optional). */

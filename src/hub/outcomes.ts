@@ -7,7 +7,7 @@ import { ErrorCode, TaskStatus } from "../../generated/constants.js";
 import type { HubCore } from "./core.js";
 import { isTerminal, type JobRecord } from "./store.js";
 import type { TaskHandle, TaskOutcome, TaskState } from "./types.js";
-import { RecentSet } from "./recent.js";
+import { RecentSet } from "../recent.js";
 
 interface LocalJob {
   state: TaskState;

@@ -7,7 +7,7 @@
  * `ttlMs` is a status sent in a heartbeat to another hub. Not used with an in-process store,
  * whose reads are already fresh and cheap.
  */
-import { RecentMap } from "./recent.js";
+import { RecentMap } from "../recent.js";
 import type { WorkerRecord } from "./store.js";
 
 /** Entries kept at most (at least half of them, the most recent). */

@@ -3,6 +3,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { JsonObject } from "../wire/json.js";
+import { RecentMap } from "../recent.js";
 import { certIdentityOf } from "./cert.js";
 import type { ListenerContext } from "./types.js";
 
@@ -73,16 +74,13 @@ export function parsePollQuery(query: string): PollFields {
   const known = recentQueries.get(query);
   if (known !== undefined) return known;
   const fields = parseQuery(query);
-  if (query.length <= MAX_CACHED_QUERY) {
-    if (recentQueries.size >= MAX_CACHED_QUERIES) recentQueries.clear();
-    recentQueries.set(query, fields);
-  }
+  if (query.length <= MAX_CACHED_QUERY) recentQueries.set(query, fields);
   return fields;
 }
 
 /** Poll fields of recently seen query strings (frozen: shared by every request that sent one). */
-const recentQueries = new Map<string, PollFields>();
 const MAX_CACHED_QUERIES = 256;
+const recentQueries = new RecentMap<string, PollFields>(MAX_CACHED_QUERIES);
 const MAX_CACHED_QUERY = 512;
 
 function parseQuery(query: string): PollFields {

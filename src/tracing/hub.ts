@@ -6,7 +6,7 @@
 import { parseTraceparent, traceFromCarrier, traceHeaders, type TraceContext, type TraceHeaders } from "./context.js";
 import { loadOpenTelemetry, tracingActive } from "./otel.js";
 import { startSpan } from "./span.js";
-import { RecentMap } from "../hub/recent.js";
+import { RecentMap } from "../recent.js";
 
 /**
  * The trace context a submission carries, checked: `{ traceparent, tracestate? }` when the

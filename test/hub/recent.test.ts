@@ -1,6 +1,6 @@
 /** RecentMap and RecentSet: bounded to their capacity, the most recent half always kept. */
 import { describe, expect, it } from "vitest";
-import { RecentMap, RecentSet } from "../../src/hub/recent.js";
+import { RecentMap, RecentSet } from "../../src/recent.js";
 
 describe("RecentMap", () => {
   it("never holds more than its capacity and always the most recent half", () => {
