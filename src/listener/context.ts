@@ -40,19 +40,46 @@ export function buildContext(
   rawBody: JsonObject | null,
   extra?: PollFields | { verifiedWorkerId: string },
 ): ListenerContext {
-  return {
-    token: header(req, "x-worker-token"),
-    workerIdHint: pathId ?? header(req, "x-worker-id"),
-    protocolVersion: header(req, "x-rxon-version"),
-    certIdentity: certIdentityOf(req.socket),
-    transport: "http",
-    rawRequest: req,
-    rawBody,
-    get signal() {
-      return aborts.signal;
-    },
-    ...extra,
-  };
+  return new RequestContext(req, pathId, aborts, rawBody, extra);
+}
+
+/**
+ * One shape for every request's context (fields that do not apply are undefined), so the code
+ * that reads contexts sees a single object layout.
+ */
+class RequestContext implements ListenerContext {
+  readonly token: string | null;
+  readonly workerIdHint: string | null;
+  readonly protocolVersion: string | null;
+  readonly certIdentity: ListenerContext["certIdentity"];
+  readonly transport = "http" as const;
+  readonly rawRequest: IncomingMessage;
+  readonly rawBody: JsonObject | null;
+  readonly pollTimeout: number | undefined;
+  readonly availableSkills: readonly string[] | undefined;
+  readonly hotSkills: readonly string[] | undefined;
+  readonly pollNoHold: true | undefined;
+  readonly verifiedWorkerId: string | undefined;
+  readonly #aborts: { readonly signal: AbortSignal };
+
+  constructor(req: IncomingMessage, pathId: string | null, aborts: { readonly signal: AbortSignal }, rawBody: JsonObject | null, extra: Partial<PollFields & { verifiedWorkerId: string }> | undefined) {
+    this.token = header(req, "x-worker-token");
+    this.workerIdHint = pathId ?? header(req, "x-worker-id");
+    this.protocolVersion = header(req, "x-rxon-version");
+    this.certIdentity = certIdentityOf(req.socket);
+    this.rawRequest = req;
+    this.rawBody = rawBody;
+    this.pollTimeout = extra?.pollTimeout;
+    this.availableSkills = extra?.availableSkills;
+    this.hotSkills = extra?.hotSkills;
+    this.pollNoHold = extra?.pollNoHold;
+    this.verifiedWorkerId = extra?.verifiedWorkerId;
+    this.#aborts = aborts;
+  }
+
+  get signal(): AbortSignal {
+    return this.#aborts.signal;
+  }
 }
 
 function list(value: string): string[] {
