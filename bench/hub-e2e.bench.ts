@@ -13,13 +13,19 @@
  * 4. three `rxon hub` processes on one Redis, clients and workers spread over them round-robin;
  *    rows 2–4 each twice: clients doing `POST` then `GET ?wait` (two exchanges per task), and
  *    clients doing `POST ?wait` (submit and wait in one exchange);
- * 5. BullMQ on the same Redis: one BullMQ Worker with concurrency 16 in the worker child process,
- *    clients doing `queue.add` + `job.waitUntilFinished(queueEvents)`.
+ * 5. BullMQ on a Redis of the same build and settings: one BullMQ Worker with concurrency 16 in
+ *    the worker child process, clients doing `queue.add` + `job.waitUntilFinished(queueEvents)`.
  *
  * Hub and child processes run the compiled package (built into dist/ first, as the published `rxon`
- * runs). Clients run in this process (undici, one connection per lane). Each row: a warm-up, then ROUNDS
- * timed rounds; the rate is the median round, p50/p99 submit-to-outcome are over all rounds, and
- * p99 submit-to-dispatch is the worker handler's start minus the submit time (one machine's clock).
+ * runs). Clients run in this process (undici, one connection per lane). Every row's processes are
+ * started first and each row warmed up; then the rows take turns, one timed round each, ROUNDS
+ * times (each round after a short re-warm). A row's rounds are thus spread over the whole run, as
+ * every other row's are: a machine that slows down for a while slows all rows alike, instead of
+ * deciding a ratio between two rows measured minutes apart. The rate is the median round, p50/p99
+ * submit-to-outcome are over all rounds, and p99 submit-to-dispatch is the worker handler's start
+ * minus the submit time (one machine's clock). The Redis rows and BullMQ each get a Redis server of
+ * their own (same build, same settings), so idle hubs' periodic commands never reach the Redis
+ * of the row being measured; each row's note says how much CPU the idle rows took meanwhile.
  * `RXON_BENCH_E2E_ROWS=floor,relay,relay1,memory,memory1,redis,redis1,redis3,redis31,bullmq` runs only those rows (all by default);
  * `RXON_BENCH_CPU_PROF=<dir>` runs the hub and child processes with `--cpu-prof` into that directory.
  * Every process started here is stopped by PID at the end, also when a row fails.
@@ -43,12 +49,14 @@ const CLI = join(ROOT, "dist", "src", "cli", "main.js");
 const WORKERS = 16;
 /** Tasks in flight: two per worker, so a worker has its next task waiting when it re-polls. */
 const LANES = 2 * WORKERS;
-const ROUNDS = 3;
-const ROUND_MS = 3000;
+const ROUNDS = 5;
+const ROUND_MS = 2000;
 const WARMUP_MS = 2000;
+/** Unmeasured lead-in of each round: the row's processes have been idle while other rows ran. */
+const REWARM_MS = 400;
 const CLIENT_TOKEN = "bench-client-token-e2e";
 const FLOOR = "floor: node:http + undici, POST + GET per task";
-const BULLMQ = "BullMQ 6.7.0, same Redis, 16 concurrent consumers";
+const BULLMQ = "BullMQ 6.7.0, 16 concurrent consumers";
 const TWO = "POST + GET ?wait";
 const ONE = "POST ?wait";
 const RELAY = `floor: bare relay hub, ${TWO}`;
@@ -227,10 +235,10 @@ function redisCommands(port: number | undefined): Map<string, number> | undefine
   return calls;
 }
 
-/** "N Redis commands/task (top: a x, b y, ...)" between two `redisCommands` readings. */
-function commandsPerTask(before: Map<string, number> | undefined, after: Map<string, number> | undefined, tasks: number): string {
-  if (before === undefined || after === undefined) return "";
-  const per = [...after].map(([k, v]) => [k, (v - (before.get(k) ?? 0)) / tasks] as const).filter(([k, v]) => v > 0 && k !== "info");
+/** "N Redis commands/task (top: a x, b y, ...)" from commands counted over `tasks` tasks. */
+function commandsPerTask(counted: Map<string, number>, tasks: number): string {
+  if (counted.size === 0) return "";
+  const per = [...counted].map(([k, v]) => [k, v / tasks] as const).filter(([k, v]) => v > 0 && k !== "info");
   const total = per.reduce((a, [, v]) => a + v, 0);
   const top = per.sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ");
   return `; ${total.toFixed(1)} Redis commands/task, scripts' included (${top})`;
@@ -249,33 +257,74 @@ function cpuOf(watched: Watched): Record<string, number> {
 
 const int = (n: number): string => Math.round(n).toLocaleString("en-US");
 
-/** Warm-up, then ROUNDS rounds; the row has the median rate, p50/p99 over all rounds. */
-async function rounds(name: string, task: Task, note: string, floor: string | undefined, watched: Watched, redisPort?: number): Promise<BenchRow> {
+/** A row being measured: what one of its rounds runs, and what its rounds so far measured. */
+interface Row {
+  readonly name: string;
+  readonly task: Task;
+  readonly note: string;
+  readonly floor: string | undefined;
+  readonly watched: Watched;
+  readonly redisPort: number | undefined;
+  readonly samples: Samples;
+  readonly rates: number[];
+  /** CPU ms of each watched process over the measured rounds. */
+  readonly cpu: Record<string, number>;
+  /** Redis commands run during the measured rounds. */
+  readonly commands: Map<string, number>;
+  /** Wall time of the measured rounds, ms. */
+  wall: number;
+  /** CPU ms the other rows' (idle) processes took during the measured rounds. */
+  idleCpu: number;
+}
+
+/** A row whose processes are up: warmed up once, measured by {@link measureRound}. */
+async function openRow(name: string, task: Task, note: string, floor: string | undefined, watched: Watched, redisPort?: number): Promise<Row> {
   await closedLoop(task, WARMUP_MS);
-  const samples: Samples = { total: [], dispatch: [] };
-  const rates: number[] = [];
-  const commands0 = redisCommands(redisPort);
-  const cpu0 = cpuOf(watched);
+  return { name, task, note, floor, watched, redisPort, samples: { total: [], dispatch: [] }, rates: [], cpu: {}, commands: new Map(), wall: 0, idleCpu: 0 };
+}
+
+/**
+ * One timed round of `row` (after a short re-warm), added to what it measured so far; `all` rows'
+ * processes that are not `row`'s are idle meanwhile, and what CPU they take is counted too.
+ */
+async function measureRound(row: Row, all: readonly Row[]): Promise<void> {
+  await closedLoop(row.task, REWARM_MS);
+  const mine = new Set(Object.values(row.watched).flat());
+  const idle = [...new Set(all.flatMap((r) => Object.values(r.watched).flat()))].filter((pid) => !mine.has(pid));
+  const commands0 = redisCommands(row.redisPort);
+  const cpu0 = cpuOf(row.watched);
+  const idle0 = idle.reduce((a, pid) => a + (procCpuMs(pid) ?? 0), 0);
   const t0 = performance.now();
-  for (let r = 0; r < ROUNDS; r++) rates.push(await closedLoop(task, ROUND_MS, samples));
-  const wall = performance.now() - t0;
-  const cpu1 = cpuOf(watched);
-  const commands1 = redisCommands(redisPort);
+  row.rates.push(await closedLoop(row.task, ROUND_MS, row.samples));
+  row.wall += performance.now() - t0;
+  row.idleCpu += idle.reduce((a, pid) => a + (procCpuMs(pid) ?? 0), 0) - idle0;
+  const cpu1 = cpuOf(row.watched);
+  const commands1 = redisCommands(row.redisPort);
+  for (const k of Object.keys(cpu1)) row.cpu[k] = (row.cpu[k] ?? 0) + cpu1[k]! - cpu0[k]!;
+  if (commands0 !== undefined && commands1 !== undefined) {
+    for (const [k, v] of commands1) row.commands.set(k, (row.commands.get(k) ?? 0) + v - (commands0.get(k) ?? 0));
+  }
+}
+
+/** The table row of a measured row: median rate, p50/p99 over all its rounds, CPU per task. */
+function rowResult(row: Row): BenchRow {
+  const { samples, rates } = row;
+  const tasks = samples.total.length;
   // CPU time per task of each process over the measured rounds: on a shared machine this says
   // more than the rate, which also depends on what else runs.
-  const tasks = samples.total.length;
-  const perTask = Object.keys(cpu1)
-    .map((k) => [k, ((cpu1[k]! - cpu0[k]!) * 1000) / tasks] as const)
+  const perTask = Object.entries(row.cpu)
+    .map(([k, ms]) => [k, (ms * 1000) / tasks] as const)
     .filter(([, v]) => Number.isFinite(v));
-  const shares = `${perTask.map(([k, v]) => `${k} ${Math.round(v)}`).join(", ")}, total ${Math.round(perTask.reduce((a, [, v]) => a + v, 0))} µs/task; ${Math.round((perTask.reduce((a, [, v]) => a + v, 0) * tasks) / wall / 10)}% of one core${commandsPerTask(commands0, commands1, tasks)}`;
+  const total = perTask.reduce((a, [, v]) => a + v, 0);
+  const shares = `${perTask.map(([k, v]) => `${k} ${Math.round(v)}`).join(", ")}, total ${Math.round(total)} µs/task; ${Math.round((total * tasks) / row.wall / 10)}% of one core (the other rows' idle processes ${((row.idleCpu / row.wall) * 100).toFixed(1)}%)${commandsPerTask(row.commands, tasks)}`;
   const ops = median(rates);
   const dispatch = samples.dispatch.length > 0 ? `, submit-to-dispatch p50 ${percentile(samples.dispatch, 50).toFixed(1)} ms, p99 ${percentile(samples.dispatch, 99).toFixed(1)} ms` : "";
   return {
-    name,
+    name: row.name,
     opsPerSec: ops,
     usPerOp: 1e6 / ops,
-    ...(floor !== undefined ? { floor } : {}),
-    note: `p50 ${percentile(samples.total, 50).toFixed(1)} ms, p99 ${percentile(samples.total, 99).toFixed(1)} ms submit-to-outcome${dispatch}; ${ROUNDS} rounds ${int(Math.min(...rates))}–${int(Math.max(...rates))}/s; CPU ${shares}${note ? `; ${note}` : ""}`,
+    ...(row.floor !== undefined ? { floor: row.floor } : {}),
+    note: `p50 ${percentile(samples.total, 50).toFixed(1)} ms, p99 ${percentile(samples.total, 99).toFixed(1)} ms submit-to-outcome${dispatch}; ${ROUNDS} rounds ${int(Math.min(...rates))}–${int(Math.max(...rates))}/s; CPU ${shares}${row.note ? `; ${row.note}` : ""}`,
   };
 }
 
@@ -322,55 +371,84 @@ function floorTask(url: string, agent: Agent): Task {
   };
 }
 
-/** Rows 2–4: `hubs` rxon hub processes on `store`, 16 Workers spread over them. */
-async function hubRow(name: string, files: { tokens: string; clients: string }, store: string, hubs: number, mode: ClientMode, note: string, redis?: RedisServer): Promise<BenchRow> {
-  const prefix = `e2e-${process.pid}-${Date.now()}`;
-  const procs: ChildProcess[] = [];
-  let workers: { pid: number; stop: () => Promise<void> } | undefined;
-  const agent = new Agent({ connections: LANES, pipelining: 1 });
+/** The processes of one or more rows, up and warmed; `close` stops them (by PID). */
+interface Setup {
+  readonly rows: Row[];
+  close(): Promise<void>;
+}
+
+/** Row names per client mode; a mode without a name is not measured. */
+type ModeRows = Partial<Record<ClientMode, string>>;
+
+/** Starts processes with `start`, then opens rows on them; on a failure stops what started. */
+async function setup(start: (closers: (() => Promise<void>)[]) => Promise<Row[]>): Promise<Setup> {
+  const closers: (() => Promise<void>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const c of closers.reverse()) await c();
+  };
   try {
+    return { rows: await start(closers), close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Opens one row per named client mode, two exchanges per task first. */
+async function modeRows(names: ModeRows, open: (name: string, mode: ClientMode) => Promise<Row>): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const mode of ["two", "one"] as const) {
+    const name = names[mode];
+    if (name !== undefined) rows.push(await open(name, mode));
+  }
+  return rows;
+}
+
+/** Rows 2–4: `hubs` rxon hub processes on `store`, 16 Workers spread over them. */
+function hubSetup(names: ModeRows, files: { tokens: string; clients: string }, store: string, hubs: number, note: string, redis?: RedisServer): Promise<Setup> {
+  return setup(async (closers) => {
+    const prefix = `e2e-${process.pid}-${Date.now()}-${hubs}`;
+    const procs: ChildProcess[] = [];
+    closers.push(() => Promise.all(procs.map((p) => stopProcess(p))).then(() => undefined));
     const urls: string[] = [];
     for (let i = 0; i < hubs; i++) {
       const h = await startHub(files, store, prefix);
       procs.push(h.proc);
       urls.push(h.url);
     }
-    workers = await startWorkers(["workers", JSON.stringify(urls), String(WORKERS)]);
-    return await rounds(name, clientApiTask(urls, agent, mode), note, FLOOR, { hub: procs.map((p) => p.pid!), workers: [workers.pid], redis: redis === undefined ? [] : [redis.pid] }, redis?.port);
-  } finally {
-    await workers?.stop();
-    await Promise.all(procs.map((p) => stopProcess(p)));
-    await agent.close();
-  }
+    const workers = await startWorkers(["workers", JSON.stringify(urls), String(WORKERS)]);
+    closers.push(workers.stop);
+    const agent = new Agent({ connections: LANES, pipelining: 1 });
+    closers.push(() => agent.close());
+    const watched = { hub: procs.map((p) => p.pid!), workers: [workers.pid], redis: redis === undefined ? [] : [redis.pid] };
+    return modeRows(names, (name, mode) => openRow(name, clientApiTask(urls, agent, mode), note, FLOOR, watched, redis?.port));
+  });
 }
 
-async function floorRow(): Promise<BenchRow> {
-  const server = forkChild(["floor-server"]);
-  const agent = new Agent({ connections: LANES, pipelining: 1 });
-  try {
+function floorSetup(): Promise<Setup> {
+  return setup(async (closers) => {
+    const server = forkChild(["floor-server"]);
+    closers.push(() => stopProcess(server));
     const url = await message(server, (m) => (typeof m.url === "string" ? m.url : undefined));
-    return await rounds(FLOOR, floorTask(url, agent), "a hub task also costs the worker's poll and result; no workers here", undefined, { server: [server.pid!] });
-  } finally {
-    await agent.close();
-    await stopProcess(server);
-  }
+    const agent = new Agent({ connections: LANES, pipelining: 1 });
+    closers.push(() => agent.close());
+    return [await openRow(FLOOR, floorTask(url, agent), "a hub task also costs the worker's poll and result; no workers here", undefined, { server: [server.pid!] })];
+  });
 }
 
 /** The relay floor: the least a hub of this shape costs (bare node:http, no signing, checks or store). */
-async function relayRow(mode: ClientMode): Promise<BenchRow> {
-  const server = forkChild(["relay-server"]);
-  const agent = new Agent({ connections: LANES, pipelining: 1 });
-  let workers: { pid: number; stop: () => Promise<void> } | undefined;
-  try {
+function relaySetup(names: ModeRows): Promise<Setup> {
+  return setup(async (closers) => {
+    const server = forkChild(["relay-server"]);
+    closers.push(() => stopProcess(server));
     const url = await message(server, (m) => (typeof m.url === "string" ? m.url : undefined));
-    workers = await startWorkers(["relay-workers", url, String(WORKERS)]);
-    const name = mode === "one" ? RELAY1 : RELAY;
-    return await rounds(name, relayTask(url, agent, mode), "bare node:http relay: a queue, held polls and held waits; 16 bare undici poll/result loops; no signing, checks or store", undefined, { server: [server.pid!], workers: [workers.pid] });
-  } finally {
-    await workers?.stop();
-    await agent.close();
-    await stopProcess(server);
-  }
+    const workers = await startWorkers(["relay-workers", url, String(WORKERS)]);
+    closers.push(workers.stop);
+    const agent = new Agent({ connections: LANES, pipelining: 1 });
+    closers.push(() => agent.close());
+    const note = "bare node:http relay: a queue, held polls and held waits; 16 bare undici poll/result loops; no signing, checks or store";
+    return modeRows(names, (name, mode) => openRow(name, relayTask(url, agent, mode), note, undefined, { server: [server.pid!], workers: [workers.pid] }));
+  });
 }
 
 /** A task against the relay server: the same client exchanges as {@link clientApiTask}, no token. */
@@ -388,20 +466,22 @@ function relayTask(url: string, agent: Agent, mode: ClientMode): Task {
   };
 }
 
-async function bullmqRow(redis: RedisServer): Promise<BenchRow> {
-  const { Queue, QueueEvents } = await import("bullmq");
-  const name = `e2e-${process.pid}-${Date.now()}`;
-  const connection = { host: "127.0.0.1", port: redis.port, maxRetriesPerRequest: null };
-  const queue = new Queue(name, { connection });
-  const events = new QueueEvents(name, { connection });
-  let workers: { pid: number; stop: () => Promise<void> } | undefined;
-  try {
+function bullmqSetup(redis: RedisServer): Promise<Setup> {
+  return setup(async (closers) => {
+    const { Queue, QueueEvents } = await import("bullmq");
+    const name = `e2e-${process.pid}-${Date.now()}`;
+    const connection = { host: "127.0.0.1", port: redis.port, maxRetriesPerRequest: null };
+    const queue = new Queue(name, { connection });
+    closers.push(() => queue.close());
+    const events = new QueueEvents(name, { connection });
+    closers.push(() => events.close());
     // Every waiting lane listens on these two.
     queue.setMaxListeners(0);
     events.setMaxListeners(0);
     await queue.waitUntilReady();
     await events.waitUntilReady();
-    workers = await startWorkers(["bullmq", String(redis.port), name, String(WORKERS)]);
+    const workers = await startWorkers(["bullmq", String(redis.port), name, String(WORKERS)]);
+    closers.push(workers.stop);
     const task: Task = async (_lane, n) => {
       const t = nowAbs();
       // Finished jobs are trimmed to the last 1,000, as a service under load would keep them; removing
@@ -410,12 +490,8 @@ async function bullmqRow(redis: RedisServer): Promise<BenchRow> {
       const out = (await job.waitUntilFinished(events, 30_000)) as { n: number; d: number };
       return { total: nowAbs() - t, dispatch: out.d };
     };
-    return await rounds(BULLMQ, task, "queue.add + job.waitUntilFinished(queueEvents); one BullMQ Worker, concurrency 16, in the worker child", FLOOR, { workers: [workers.pid], redis: [redis.pid] }, redis.port);
-  } finally {
-    await workers?.stop();
-    await events.close();
-    await queue.close();
-  }
+    return [await openRow(BULLMQ, task, "queue.add + job.waitUntilFinished(queueEvents); one BullMQ Worker, concurrency 16, in the worker child", FLOOR, { workers: [workers.pid], redis: [redis.pid] }, redis.port)];
+  });
 }
 
 /** Runs every row; see the file comment. */
@@ -423,30 +499,50 @@ export async function run(): Promise<BenchRow[]> {
   build();
   const dir = mkdtempSync(join(tmpdir(), "rxon-e2e-"));
   const files = credentialFiles(dir);
-  let redis: RedisServer | undefined;
+  const redises: RedisServer[] = [];
+  const setups: Setup[] = [];
   try {
     const only = process.env.RXON_BENCH_E2E_ROWS?.split(",");
     const want = (row: string): boolean => only === undefined || only.includes(row);
-    const rows: BenchRow[] = [];
-    if (want("floor")) rows.push(await floorRow());
-    if (want("relay")) rows.push(await relayRow("two"));
-    if (want("relay1")) rows.push(await relayRow("one"));
-    if (want("memory")) rows.push(await hubRow(MEMORY, files, "memory", 1, "two", "16 signed Workers"));
-    if (want("memory1")) rows.push(await hubRow(MEMORY1, files, "memory", 1, "one", "16 signed Workers"));
-    if (!["redis", "redis1", "redis3", "redis31", "bullmq"].some(want)) return rows;
-    if (!hasRedisServer()) {
-      // The Redis and BullMQ rows need a redis-server; the others still tell something.
-      rows.push({ name: "Redis and BullMQ rows skipped", opsPerSec: 0, usPerOp: 0, note: REDIS_INSTALL_HINT });
-      return rows;
+    const named = (two: string, twoName: string, one: string, oneName: string): ModeRows => ({ ...(want(two) ? { two: twoName } : {}), ...(want(one) ? { one: oneName } : {}) });
+    const some = (names: ModeRows): boolean => names.one !== undefined || names.two !== undefined;
+    const extra: BenchRow[] = [];
+    if (want("floor")) setups.push(await floorSetup());
+    const relay = named("relay", RELAY, "relay1", RELAY1);
+    if (some(relay)) setups.push(await relaySetup(relay));
+    const memory = named("memory", MEMORY, "memory1", MEMORY1);
+    if (some(memory)) setups.push(await hubSetup(memory, files, "memory", 1, "16 signed Workers"));
+    const redis1 = named("redis", REDIS, "redis1", REDIS1);
+    const redis3 = named("redis3", REDIS3, "redis31", REDIS31);
+    if ([redis1, redis3].some(some) || want("bullmq")) {
+      if (!hasRedisServer()) {
+        // The Redis and BullMQ rows need a redis-server; the others still tell something.
+        extra.push({ name: "Redis and BullMQ rows skipped", opsPerSec: 0, usPerOp: 0, note: REDIS_INSTALL_HINT });
+      } else {
+        // One Redis server per setup: the periodic commands of idle hubs never reach the Redis of
+        // the row being measured.
+        const server = async (): Promise<RedisServer> => {
+          const r = await startRedis();
+          redises.push(r);
+          return r;
+        };
+        if (some(redis1)) {
+          const r = await server();
+          setups.push(await hubSetup(redis1, files, `${r.url}/0`, 1, "16 signed Workers", r));
+        }
+        const target = "16 signed Workers and the client lanes round-robin; target ≥ 1,500/s, p99 submit-to-dispatch < 50 ms";
+        if (some(redis3)) {
+          const r = await server();
+          setups.push(await hubSetup(redis3, files, `${r.url}/0`, 3, target, r));
+        }
+        if (want("bullmq")) setups.push(await bullmqSetup(await server()));
+      }
     }
-    redis = await startRedis();
-    const redisUrl = `${redis.url}/0`;
-    if (want("redis")) rows.push(await hubRow(REDIS, files, redisUrl, 1, "two", "16 signed Workers", redis));
-    if (want("redis1")) rows.push(await hubRow(REDIS1, files, redisUrl, 1, "one", "16 signed Workers", redis));
-    if (want("redis3")) rows.push(await hubRow(REDIS3, files, redisUrl, 3, "two", "16 signed Workers and the client lanes round-robin; target ≥ 1,500/s, p99 submit-to-dispatch < 50 ms", redis));
-    if (want("redis31")) rows.push(await hubRow(REDIS31, files, redisUrl, 3, "one", "16 signed Workers and the client lanes round-robin; target ≥ 1,500/s, p99 submit-to-dispatch < 50 ms", redis));
-    if (want("bullmq")) rows.push(await bullmqRow(redis));
-    const byName = new Map(rows.map((r) => [r.name, r]));
+    // The rows take turns, one round each (see the file comment).
+    const rows = setups.flatMap((s) => s.rows);
+    for (let r = 0; r < ROUNDS; r++) for (const row of rows) await measureRound(row, rows);
+    const results = [...rows.map(rowResult), ...extra];
+    const byName = new Map(results.map((r) => [r.name, r]));
     const bull = byName.get(BULLMQ);
     const vs = (n: string, target: string): void => {
       const r = byName.get(n);
@@ -457,9 +553,10 @@ export async function run(): Promise<BenchRow[]> {
     vs(MEMORY1, "≥ 1.0x");
     vs(REDIS, "≥ 0.75x");
     vs(REDIS1, "≥ 0.75x");
-    return rows;
+    return results;
   } finally {
-    await redis?.stop();
+    for (const s of setups.reverse()) await s.close();
+    for (const r of redises) await r.stop();
     for (const c of [...children]) await stopProcess(c);
     rmSync(dir, { recursive: true, force: true });
   }
