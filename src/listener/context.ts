@@ -43,6 +43,11 @@ export function buildContext(
   return new RequestContext(req, pathId, aborts, rawBody, extra);
 }
 
+/** The poll fields {@link RequestContext} copies; a field added to PollFields fails to compile until it is copied too. */
+type CopiedPollField = "pollTimeout" | "availableSkills" | "hotSkills" | "pollNoHold";
+const everyPollFieldCopied: [keyof PollFields] extends [CopiedPollField] ? true : never = true;
+void everyPollFieldCopied;
+
 /**
  * One shape for every request's context (fields that do not apply are undefined), so the code
  * that reads contexts sees a single object layout.
