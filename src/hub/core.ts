@@ -15,10 +15,15 @@ import { HubAuth } from "./auth.js";
 import { HandedOut } from "./handed-out.js";
 import { WorkerCache } from "./worker-cache.js";
 import type { HubStore, QueueLimits } from "./store.js";
+import type { HubEvents, HubOptions, HubStats } from "./types.js";
+
+/** The refusal of a message already received. */
+export function replayError(): AuthError {
+  return new AuthError("Message already received (replay protection)", { details: { reason: "replay" } });
+}
 
 /** How long a message is remembered across hubs: both sides of the 60 s timestamp window. */
 const REPLAY_MEMORY_MS = 120_000;
-import type { HubEvents, HubOptions, HubStats } from "./types.js";
 
 /** Counters of a hub (the gauges of {@link HubStats} are read from the store). */
 export type Counters = { -readonly [K in keyof HubStats]: number };
@@ -117,14 +122,12 @@ export class HubCore {
     this.workers = store.inProcess === true ? undefined : new WorkerCache();
   }
 
-  async #rememberAcrossHubs(kind: MessageKind, workerId: string, body: ListenerContext["rawBody"]): Promise<void> {
+  /** The replay-memory entry of a signed message for hubs sharing the store (undefined when unsigned). */
+  #sharedReplayEntry(kind: MessageKind, workerId: string, body: ListenerContext["rawBody"]): { key: string; ttlMs: number } | undefined {
     const security = body?.security as { signature?: unknown } | undefined;
     const signature = typeof security?.signature === "string" ? security.signature : undefined;
-    if (signature === undefined) return;
-    const key = `replay:${kind}:${workerId}:${createHash("sha256").update(signature).digest("base64url").slice(0, 32)}`;
-    if (!(await this.store.remember(key, REPLAY_MEMORY_MS))) {
-      throw new AuthError("Message already received (replay protection)", { details: { reason: "replay" } });
-    }
+    if (signature === undefined) return undefined;
+    return { key: `replay:${kind}:${workerId}:${createHash("sha256").update(signature).digest("base64url").slice(0, 32)}`, ttlMs: REPLAY_MEMORY_MS };
   }
 
   /** The authenticated worker of a request; a refusal is counted, logged once and thrown. */
@@ -143,16 +146,31 @@ export class HubCore {
    * applied, and counts the refusal itself otherwise).
    */
   async verify(kind: MessageKind, ctx: ListenerContext, workerId: string, replayOk = false): Promise<void> {
-    if (this.verifier === undefined) return;
+    const entry = await this.verifyLocally(kind, ctx, workerId, replayOk);
+    if (entry === undefined) return;
+    // The verifier remembers messages in this process; hubs sharing a store also refuse a
+    // message another hub has seen.
+    if (!(await this.store.remember(entry.key, entry.ttlMs))) {
+      const err = replayError();
+      if (!replayOk) this.refused(kind, workerId, err);
+      throw err;
+    }
+  }
+
+  /**
+   * {@link verify} without the shared replay memory: answers the entry the caller's store
+   * transition must record itself (`Settlement.remember`), undefined when there is none (no
+   * signature, no verification, or a store in this process only, whose verifier memory is enough).
+   */
+  async verifyLocally(kind: MessageKind, ctx: ListenerContext, workerId: string, replayOk = false): Promise<{ key: string; ttlMs: number } | undefined> {
+    if (this.verifier === undefined) return undefined;
     try {
       await this.verifier.verify(ctx.rawBody, { workerId, kind });
-      // The verifier remembers messages in this process; hubs sharing a store also refuse a
-      // message another hub has seen.
-      if (this.#sharedReplay) await this.#rememberAcrossHubs(kind, workerId, ctx.rawBody);
     } catch (err) {
       if (!(replayOk && isRxonError(err) && err.details.reason === "replay")) this.refused(kind, workerId, err);
       throw err;
     }
+    return this.#sharedReplay ? this.#sharedReplayEntry(kind, workerId, ctx.rawBody) : undefined;
   }
 
   /** Counts, logs and announces a refused message. */

@@ -276,6 +276,7 @@ export class MemoryStore implements HubStore {
   }
 
   settle(workerId: string, jobId: string, taskId: string, s: Settlement): SettleVerdict {
+    if (s.remember !== undefined && !this.remember(s.remember.key, s.remember.ttlMs)) return { kind: "replay" };
     const job = this.#jobs.get(jobId);
     if (job === undefined) return { kind: "ignored", reason: "job_not_found" };
     const last = job.settled;

@@ -10,7 +10,7 @@ import { validateResult } from "../contracts/validate.js";
 import { AuthError, ValidationError } from "../errors.js";
 import type { ListenerContext } from "../listener/types.js";
 import { canonicalize } from "../wire/canonical.js";
-import type { HubCore } from "./core.js";
+import { replayError, type HubCore } from "./core.js";
 import { normalizeError, skillFor, TRANSIENT_CODES } from "./dispatch.js";
 import { isPromise } from "./flow.js";
 import type { Outcomes } from "./outcomes.js";
@@ -40,8 +40,10 @@ export class Results {
     const core = this.#core;
     const id = await core.authenticate("result", ctx, result.worker_id);
     let replayed: unknown;
+    let remember: Settlement["remember"];
     try {
-      await core.verify("result", ctx, id, true);
+      // Hubs sharing the store record the message in the settle itself: one round trip, not two.
+      remember = await core.verifyLocally("result", ctx, id, true);
     } catch (err) {
       if (!isReplay(err)) throw err;
       replayed = err;
@@ -53,19 +55,11 @@ export class Results {
       core.refused("result", id, err);
       throw err;
     }
-    if (replayed !== undefined) {
-      // The same signed message again: its answer was lost. Answer as the first time, or refuse
-      // it as a replay when it was never applied.
-      const job = await core.store.getJob(result.job_id);
-      const s = job?.settled;
-      if (s !== undefined && s.taskId === result.task_id && s.workerId === id && s.fingerprint === fingerprintOf(result, false)) return { status: "accepted", transition: s.transition };
-      core.refused("result", id, replayed);
-      throw replayed;
-    }
+    if (replayed !== undefined) return this.#replayed(result, id, replayed);
     // Data a client could not be shown is refused here (400), before anything is read or changed.
     const status = result.status ?? TaskStatus.SUCCESS;
     const fingerprint = fingerprintOf(result, status !== TaskStatus.CANCELLED && status !== TaskStatus.FAILURE);
-    const settlement = { ...(await this.#settlementOf(result, id)), fingerprint };
+    const settlement: Settlement = { ...(await this.#settlementOf(result, id)), fingerprint, ...(remember !== undefined ? { remember } : {}) };
     // Not awaited when the store answers at once: the end is then announced (and waiting
     // handles resolved from the record) before the store's "ended" signal is heard.
     const answer = core.store.settle(id, result.job_id, result.task_id, settlement);
@@ -83,6 +77,8 @@ export class Results {
       }
       case "duplicate":
         return { status: "accepted", transition: verdict.transition };
+      case "replay":
+        return this.#replayed(result, id, replayError());
       case "ignored": {
         if (verdict.ended === true && verdict.job !== undefined) this.#outcomes.completed(verdict.job);
         const reason = verdict.reason;
@@ -91,6 +87,19 @@ export class Results {
         return { status: "ignored", reason, message: IGNORED_TEXT[reason](result.job_id.slice(0, 128), result.task_id.slice(0, 128)) };
       }
     }
+  }
+
+  /**
+   * The same signed message again (seen by this hub's verifier or, through the store, by another
+   * hub): its answer was lost. Answered as the first time when it was applied, refused as a replay
+   * otherwise.
+   */
+  async #replayed(result: TaskResult, id: string, replayed: unknown): Promise<ResultResponse> {
+    const job = await this.#core.store.getJob(result.job_id);
+    const s = job?.settled;
+    if (s !== undefined && s.taskId === result.task_id && s.workerId === id && s.fingerprint === fingerprintOf(result, false)) return { status: "accepted", transition: s.transition };
+    this.#core.refused("result", id, replayed);
+    throw replayed;
   }
 
   /** The worker's skill for the result's job, from the store's records of both. */

@@ -201,6 +201,13 @@ export interface Settlement {
   readonly transition: string;
   /** Content hash of the result (status, data, error): a re-send with the same hash is a duplicate. */
   readonly fingerprint?: string;
+  /**
+   * A replay-memory entry ({@link HubStore.remember}'s key and lifetime) recorded by the same
+   * transition, before anything else: when the key is already remembered nothing is applied and
+   * the verdict is `replay`. A hub sharing its store thus refuses a message another hub has seen
+   * without a round trip of its own before the settle.
+   */
+  readonly remember?: { readonly key: string; readonly ttlMs: number };
 }
 
 /** Answer of {@link HubStore.settle}. */
@@ -210,7 +217,9 @@ export type SettleVerdict =
   /** A re-send (same task, worker and fingerprint) of the result that was applied: answer as the first time. */
   | { readonly kind: "duplicate"; readonly job: JobRecord; readonly transition: string }
   /** Not applied. `ended` is true when this call ended the job (its deadline had passed). */
-  | { readonly kind: "ignored"; readonly reason: IgnoreReason; readonly job?: JobRecord; readonly ended?: boolean };
+  | { readonly kind: "ignored"; readonly reason: IgnoreReason; readonly job?: JobRecord; readonly ended?: boolean }
+  /** The settlement's `remember` key was already remembered: nothing was applied or read. */
+  | { readonly kind: "replay" };
 
 /** Why a result was ignored (the protocol's `reason` values). */
 export type IgnoreReason = "job_not_found" | "stale_task" | "job_cancelled" | "deadline_exceeded" | "job_already_terminated" | "worker_mismatch";

@@ -16,7 +16,7 @@ import { Worker } from "../../src/worker/index.js";
 import { redisSuite, requireRedis, startRedis } from "../helpers/redis.js";
 import { api } from "./client-http.js";
 import { redisHubs, type RedisHub } from "./fixtures/redis-hubs.js";
-import { until } from "./helpers.js";
+import { poll, register, result, SECRETS, signed, until } from "./helpers.js";
 import { double, hangSkill } from "../helpers/skills.js";
 
 const available = requireRedis("hubs sharing a Redis store");
@@ -68,6 +68,27 @@ describe.skipIf(!available)("hubs sharing a Redis store", () => {
       const ended = await api(a!.server.url, "GET", `/_client/tasks/${queued.body!.job_id as string}?wait=20`, {}, CLIENT);
       expect(ended.body).toMatchObject({ status: "finished", outcome: { data: { n: 2 * n } } });
     }
+  });
+
+  test("a signed result seen by hub A is answered as the first time on hub B when it was applied, and refused as a replay when it was not", async () => {
+    const [a, b] = await redisHubs(suite.redis.url, 2, { tokens: { "cpu-1": SECRETS["cpu-1"]! }, clientToken: CLIENT, cleanup });
+    await register(a!.hub, "cpu-1");
+    const done = await a!.hub.submit({ type: "echo", params: { n: 1 } });
+    const task = (await poll(a!.hub, "cpu-1"))!;
+    expect(task.job_id).toBe(done.jobId);
+    const applied = signed("cpu-1", { worker_id: "cpu-1", job_id: done.jobId, task_id: task.task_id, status: "success", data: { n: 1 } });
+    expect(await result(a!.hub, "cpu-1", {}, { raw: applied })).toMatchObject({ status: "accepted" });
+    // Its answer lost, the worker sends it again through another hub: the same answer, nothing re-applied.
+    expect(await result(b!.hub, "cpu-1", {}, { raw: applied })).toMatchObject({ status: "accepted" });
+    expect((await done.result()).data).toEqual({ n: 1 });
+    // A result that was not applied (its task id is not the job's) is a replay on every other hub.
+    const other = await a!.hub.submit({ type: "echo" });
+    await poll(a!.hub, "cpu-1");
+    const stale = signed("cpu-1", { worker_id: "cpu-1", job_id: other.jobId, task_id: `${other.jobId}_9`, status: "success", data: {} });
+    expect(await result(a!.hub, "cpu-1", {}, { raw: stale })).toMatchObject({ status: "ignored", reason: "stale_task" });
+    await expect(result(b!.hub, "cpu-1", {}, { raw: stale })).rejects.toMatchObject({ status: 403, details: { reason: "replay" } });
+    expect((await b!.hub.stats()).refused).toBe(1);
+    expect((await a!.store.getJob(other.jobId))!.state).toBe("running");
   });
 
   test("a cancel on hub A reaches the worker connected to hub B", async () => {

@@ -22,7 +22,7 @@ type Op =
   | { op: "claim"; worker: number; jobs: number[] }
   | { op: "claimBest"; worker: number; skills: ("a" | "b")[]; runnable: ("a" | "b")[]; skipped: ("a" | "b")[] }
   | { op: "release"; job: number; stale: boolean }
-  | { op: "settle"; worker: number; job: number; stale: boolean; kind: "success" | "failure" | "retry" | "cancelled"; fp?: "f1" | "f2" }
+  | { op: "settle"; worker: number; job: number; stale: boolean; kind: "success" | "failure" | "retry" | "cancelled"; fp?: "f1" | "f2"; once?: "m1" | "m2" }
   | { op: "progress"; worker: number; job: number }
   | { op: "cancel"; job: number; owner?: "o1" | "o2" }
   | { op: "register"; worker: number }
@@ -40,7 +40,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ op: fc.constant("claim" as const), worker, jobs: fc.array(job, { minLength: 1, maxLength: 4 }) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant("claimBest" as const), worker, skills: fc.subarray(["a" as const, "b" as const]), runnable: fc.subarray(["a" as const, "b" as const]), skipped: fc.subarray(["a" as const, "b" as const]) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("release" as const), job, stale: fc.boolean() }) },
-  { weight: 4, arbitrary: fc.record({ op: fc.constant("settle" as const), worker, job, stale: fc.boolean(), kind: fc.constantFrom("success" as const, "failure" as const, "retry" as const, "cancelled" as const), fp: fc.option(fc.constantFrom("f1" as const, "f2" as const), { nil: undefined }) }) },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant("settle" as const), worker, job, stale: fc.boolean(), kind: fc.constantFrom("success" as const, "failure" as const, "retry" as const, "cancelled" as const), fp: fc.option(fc.constantFrom("f1" as const, "f2" as const), { nil: undefined }), once: fc.option(fc.constantFrom("m1" as const, "m2" as const), { nil: undefined }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("progress" as const), worker, job }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("cancel" as const), job, owner: fc.option(fc.constantFrom("o1" as const, "o2" as const), { nil: undefined }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("register" as const), worker }) },
@@ -120,7 +120,10 @@ async function apply(store: HubStore, ids: string[], op: Op): Promise<unknown> {
             : op.kind === "retry"
               ? { status: "failure", error: { code: "TRANSIENT_ERROR", message: "again" }, retry: true, transition: "retry" }
               : { status: "cancelled", transition: "cancelled" };
-      const v = await store.settle(`w${op.worker}`, jobId(op.job), await current(op.job, op.stale), op.fp === undefined ? s : { ...s, fingerprint: op.fp });
+      // A replay-memory key unique to this sequence (the stores' memories outlive it).
+      const remember = op.once === undefined ? {} : { remember: { key: `${ids[0]}:${op.once}`, ttlMs: 60_000 } };
+      const v = await store.settle(`w${op.worker}`, jobId(op.job), await current(op.job, op.stale), { ...s, ...(op.fp === undefined ? {} : { fingerprint: op.fp }), ...remember });
+      if (v.kind === "replay") return v;
       return v.kind === "ignored" ? { kind: v.kind, reason: v.reason, job: norm(v.job) } : { kind: v.kind, transition: v.transition, job: norm(v.job) };
     }
     case "progress":

@@ -322,6 +322,24 @@ export function storeConformance(label: string, make: () => Promise<StoreHarness
       s.stop();
     });
 
+    withStore("a settle carrying a replay-memory key applies nothing when the key is already remembered", async (_h, store) => {
+      const job = await submit(store);
+      const run = await claimed(store, "w1", job.jobId);
+      const key = `settle-once-${job.jobId}`;
+      // Remembered by another call first (a message another hub saw): refused, the job still runs.
+      expect(await store.remember(key, 60_000)).toBe(true);
+      expect(await store.settle("w1", job.jobId, run.taskId, { ...OK, remember: { key, ttlMs: 60_000 } })).toEqual({ kind: "replay" });
+      expect(await store.getJob(job.jobId)).toMatchObject({ state: "running", taskId: run.taskId });
+      // A fresh key: applied, and the key is remembered with it.
+      const fresh = { ...OK, remember: { key: `${key}-2`, ttlMs: 60_000 } };
+      expect(await store.settle("w1", job.jobId, run.taskId, fresh)).toMatchObject({ kind: "accepted", job: { state: "finished" } });
+      expect(await store.remember(`${key}-2`, 60_000)).toBe(false);
+      // The same message again is a replay, not a duplicate: the caller decides what to answer.
+      expect(await store.settle("w1", job.jobId, run.taskId, fresh)).toEqual({ kind: "replay" });
+      // The key is checked before the job: an unknown job with a remembered key is a replay too.
+      expect(await store.settle("w1", "nope", "nope_0", fresh)).toEqual({ kind: "replay" });
+    });
+
     withStore("a re-send is a duplicate only with the same fingerprint", async (_h, store) => {
       const job = await submit(store, { maxRetries: 3 });
       const r1 = await claimed(store, "w1", job.jobId);

@@ -401,7 +401,10 @@ export class RedisStore implements HubStore {
       s.retry === true ? "1" : "0",
       s.transition,
       opt(s.fingerprint),
+      opt(s.remember?.key),
+      s.remember === undefined ? 0 : Math.max(1, Math.ceil(finite("ttlMs", s.remember.ttlMs))),
     )) as [string, string, Flat?, number?];
+    if (r[0] === "replay") return { kind: "replay" };
     const job = r[2] === undefined ? undefined : decodeJob(r[2]);
     if (r[0] === "ignored") {
       if (job === undefined) return { kind: "ignored", reason: r[1] as never };

@@ -97,7 +97,11 @@ export const CLAIM_BEST = `${PRELUDE}${TAKE}
 local wid = ARGV[1]
 local n = tonumber(ARGV[3])
 local mark = {}
-for i = 4 + n, #ARGV do mark[string.sub(ARGV[i], 2)] = string.sub(ARGV[i], 1, 1) end
+-- Runnable marks come first and win over a skipped mark of the same queue (as in MemoryStore).
+for i = 4 + n, #ARGV do
+  local name = string.sub(ARGV[i], 2)
+  if not mark[name] then mark[name] = string.sub(ARGV[i], 1, 1) end
+end
 local best, bscore
 local look = false
 for i = 4, 3 + n do
@@ -152,11 +156,14 @@ return rec(j.id)
 
 /**
  * Settle. ARGV: 1 workerId, 2 jobId, 3 taskId, 4 status, 5 data?, 6 error?, 7 retry ('1'/'0'),
- * 8 transition, 9 fingerprint?. Answers {kind, transition or reason, job?, 1 when this call
- * ended the job?}.
+ * 8 transition, 9 fingerprint?, 10 replay-memory key?, 11 its lifetime in ms. Answers {kind,
+ * transition or reason, job?, 1 when this call ended the job?}, or {'replay'} when the key was
+ * already remembered (then nothing else is read or written).
  */
 export const SETTLE = `${PRELUDE}
 local wid, id, task = ARGV[1], ARGV[2], ARGV[3]
+local once = opt(ARGV[10])
+if once and not redis.call('SET', B .. 'r:' .. once, '1', 'PX', ARGV[11], 'NX') then return {'replay'} end
 local fp = opt(ARGV[9])
 local j = load(id)
 if not j then return {'ignored', 'job_not_found'} end
