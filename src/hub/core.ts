@@ -146,7 +146,7 @@ export class HubCore {
    * applied, and counts the refusal itself otherwise).
    */
   async verify(kind: MessageKind, ctx: ListenerContext, workerId: string, replayOk = false): Promise<void> {
-    const entry = await this.verifyLocally(kind, ctx, workerId, replayOk);
+    const entry = await this.#verifyLocally(kind, ctx, workerId, replayOk);
     if (entry === undefined) return;
     // The verifier remembers messages in this process; hubs sharing a store also refuse a
     // message another hub has seen.
@@ -158,11 +158,22 @@ export class HubCore {
   }
 
   /**
-   * {@link verify} without the shared replay memory: answers the entry the caller's store
-   * transition must record itself (`Settlement.remember`), undefined when there is none (no
-   * signature, no verification, or a store in this process only, whose verifier memory is enough).
+   * {@link verify} for a message whose transition can record the shared replay memory itself:
+   * answers the entry that transition must carry (`Settlement.remember`), undefined when there is
+   * none (no signature, no verification, or a store in this process only, whose verifier memory is
+   * enough). A store that does not declare `settleRemembers` gets the entry recorded here, as
+   * {@link verify} does, and the answer is undefined.
    */
-  async verifyLocally(kind: MessageKind, ctx: ListenerContext, workerId: string, replayOk = false): Promise<{ key: string; ttlMs: number } | undefined> {
+  async verifyForSettle(kind: MessageKind, ctx: ListenerContext, workerId: string, replayOk = false): Promise<{ key: string; ttlMs: number } | undefined> {
+    if (this.store.settleRemembers !== true) {
+      await this.verify(kind, ctx, workerId, replayOk);
+      return undefined;
+    }
+    return this.#verifyLocally(kind, ctx, workerId, replayOk);
+  }
+
+  /** Signature and freshness; the shared replay-memory entry to record, if any. */
+  async #verifyLocally(kind: MessageKind, ctx: ListenerContext, workerId: string, replayOk: boolean): Promise<{ key: string; ttlMs: number } | undefined> {
     if (this.verifier === undefined) return undefined;
     try {
       await this.verifier.verify(ctx.rawBody, { workerId, kind });

@@ -77,6 +77,7 @@ function bump(map: Map<string, number>, key: string, by: number): void {
 export class MemoryStore implements HubStore {
   /** Held in this process: reads cost no round trip. */
   readonly inProcess = true;
+  readonly settleRemembers = true;
   readonly #now: () => number;
   #policy: StorePolicy = DEFAULT_POLICY;
   readonly #workers = new Map<string, WorkerRecord>();

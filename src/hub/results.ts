@@ -43,7 +43,7 @@ export class Results {
     let remember: Settlement["remember"];
     try {
       // Hubs sharing the store record the message in the settle itself: one round trip, not two.
-      remember = await core.verifyLocally("result", ctx, id, true);
+      remember = await core.verifyForSettle("result", ctx, id, true);
     } catch (err) {
       if (!isReplay(err)) throw err;
       replayed = err;

@@ -205,7 +205,8 @@ export interface Settlement {
    * A replay-memory entry ({@link HubStore.remember}'s key and lifetime) recorded by the same
    * transition, before anything else: when the key is already remembered nothing is applied and
    * the verdict is `replay`. A hub sharing its store thus refuses a message another hub has seen
-   * without a round trip of its own before the settle.
+   * without a round trip of its own before the settle. Passed only to stores that declare
+   * {@link HubStore.settleRemembers}.
    */
   readonly remember?: { readonly key: string; readonly ttlMs: number };
 }
@@ -328,6 +329,13 @@ export interface HubStore {
    * or false: a store in another process, which several hubs may share.
    */
   readonly inProcess?: boolean;
+  /**
+   * True when {@link settle} honours `Settlement.remember` (records the key in the same atomic
+   * step, answering `replay` when it was there). Absent or false: the hub records the entry with
+   * {@link remember} before the settle, one round trip more, so a store written before
+   * `Settlement.remember` existed keeps refusing replays across hubs.
+   */
+  readonly settleRemembers?: boolean;
   /** Sets the policy (called once by the hub before any other call). */
   configure(policy: StorePolicy): void;
 

@@ -12,6 +12,7 @@ import { describe, expect, test } from "vitest";
 import { request } from "undici";
 import { Hub } from "../../src/hub/index.js";
 import { RedisStore } from "../../src/hub/redis/index.js";
+import type { Settlement } from "../../src/hub/store.js";
 import { Worker } from "../../src/worker/index.js";
 import { redisSuite, requireRedis, startRedis } from "../helpers/redis.js";
 import { api } from "./client-http.js";
@@ -70,8 +71,22 @@ describe.skipIf(!available)("hubs sharing a Redis store", () => {
     }
   });
 
-  test("a signed result seen by hub A is answered as the first time on hub B when it was applied, and refused as a replay when it was not", async () => {
-    const [a, b] = await redisHubs(suite.redis.url, 2, { tokens: { "cpu-1": SECRETS["cpu-1"]! }, clientToken: CLIENT, cleanup });
+  /** A store written before `Settlement.remember`: its settle ignores the entry, and it does not declare `settleRemembers`. */
+  class StoreWithoutSettleMemory extends RedisStore {
+    override readonly settleRemembers = false;
+    readonly settledWith: Settlement[] = [];
+    override settle(workerId: string, jobId: string, taskId: string, s: Settlement): ReturnType<RedisStore["settle"]> {
+      this.settledWith.push(s);
+      const { remember: _ignored, ...rest } = s;
+      return super.settle(workerId, jobId, taskId, rest);
+    }
+  }
+
+  test.each([
+    ["whose settle records the replay memory", (url: string, prefix: string) => new RedisStore({ url, prefix })],
+    ["whose settle does not (the hub records it first)", (url: string, prefix: string) => new StoreWithoutSettleMemory({ url, prefix })],
+  ])("on a store %s, a signed result seen by hub A is answered as the first time on hub B when it was applied, and refused as a replay when it was not", async (_kind, store) => {
+    const [a, b] = await redisHubs(suite.redis.url, 2, { tokens: { "cpu-1": SECRETS["cpu-1"]! }, clientToken: CLIENT, cleanup, store });
     await register(a!.hub, "cpu-1");
     const done = await a!.hub.submit({ type: "echo", params: { n: 1 } });
     const task = (await poll(a!.hub, "cpu-1"))!;
@@ -89,6 +104,9 @@ describe.skipIf(!available)("hubs sharing a Redis store", () => {
     await expect(result(b!.hub, "cpu-1", {}, { raw: stale })).rejects.toMatchObject({ status: 403, details: { reason: "replay" } });
     expect((await b!.hub.stats()).refused).toBe(1);
     expect((await a!.store.getJob(other.jobId))!.state).toBe("running");
+    // The entry goes to the settle only when the store says it records it there.
+    const settled = a!.store instanceof StoreWithoutSettleMemory ? a!.store.settledWith : undefined;
+    if (settled !== undefined) expect(settled.every((x) => x.remember === undefined)).toBe(true);
   });
 
   test("a cancel on hub A reaches the worker connected to hub B", async () => {

@@ -186,6 +186,8 @@ function finite(name: string, v: number): number {
 
 /** {@link HubStore} on Redis through ioredis. Several hubs may share one Redis and one prefix. */
 export class RedisStore implements HubStore {
+  /** The settle script records `Settlement.remember` itself (see {@link HubStore.settleRemembers}). */
+  readonly settleRemembers: boolean = true;
   /** The main connection (scripts and reads). */
   readonly redis: Redis | Cluster;
   /** The same, typed by the command surface both client kinds share. */
