@@ -7,20 +7,16 @@
 import type { EventEmitter } from "node:events";
 import type { SkillInfo } from "../../generated/types.js";
 import { createHash } from "node:crypto";
-import { AuthError, isRxonError } from "../errors.js";
+import { isRxonError } from "../errors.js";
 import type { ListenerContext } from "../listener/types.js";
 import type { Logger } from "../logger.js";
 import { MessageVerifier, type MessageKind } from "../security/index.js";
+import { replayRefusal } from "../security/verifier.js";
 import { HubAuth } from "./auth.js";
 import { HandedOut } from "./handed-out.js";
 import { WorkerCache } from "./worker-cache.js";
-import type { HubStore, QueueLimits } from "./store.js";
+import type { HubStore, QueueLimits, ReplayEntry } from "./store.js";
 import type { HubEvents, HubOptions, HubStats } from "./types.js";
-
-/** The refusal of a message already received. */
-export function replayError(): AuthError {
-  return new AuthError("Message already received (replay protection)", { details: { reason: "replay" } });
-}
 
 /** How long a message is remembered across hubs: both sides of the 60 s timestamp window. */
 const REPLAY_MEMORY_MS = 120_000;
@@ -123,7 +119,7 @@ export class HubCore {
   }
 
   /** The replay-memory entry of a signed message for hubs sharing the store (undefined when unsigned). */
-  #sharedReplayEntry(kind: MessageKind, workerId: string, body: ListenerContext["rawBody"]): { key: string; ttlMs: number } | undefined {
+  #sharedReplayEntry(kind: MessageKind, workerId: string, body: ListenerContext["rawBody"]): ReplayEntry | undefined {
     const security = body?.security as { signature?: unknown } | undefined;
     const signature = typeof security?.signature === "string" ? security.signature : undefined;
     if (signature === undefined) return undefined;
@@ -151,7 +147,7 @@ export class HubCore {
     // The verifier remembers messages in this process; hubs sharing a store also refuse a
     // message another hub has seen.
     if (!(await this.store.remember(entry.key, entry.ttlMs))) {
-      const err = replayError();
+      const err = replayRefusal();
       if (!replayOk) this.refused(kind, workerId, err);
       throw err;
     }
@@ -164,7 +160,7 @@ export class HubCore {
    * enough). A store that does not declare `settleRemembers` gets the entry recorded here, as
    * {@link verify} does, and the answer is undefined.
    */
-  async verifyForSettle(kind: MessageKind, ctx: ListenerContext, workerId: string, replayOk = false): Promise<{ key: string; ttlMs: number } | undefined> {
+  async verifyForSettle(kind: MessageKind, ctx: ListenerContext, workerId: string, replayOk = false): Promise<ReplayEntry | undefined> {
     if (this.store.settleRemembers !== true) {
       await this.verify(kind, ctx, workerId, replayOk);
       return undefined;
@@ -173,7 +169,7 @@ export class HubCore {
   }
 
   /** Signature and freshness; the shared replay-memory entry to record, if any. */
-  async #verifyLocally(kind: MessageKind, ctx: ListenerContext, workerId: string, replayOk: boolean): Promise<{ key: string; ttlMs: number } | undefined> {
+  async #verifyLocally(kind: MessageKind, ctx: ListenerContext, workerId: string, replayOk: boolean): Promise<ReplayEntry | undefined> {
     if (this.verifier === undefined) return undefined;
     try {
       await this.verifier.verify(ctx.rawBody, { workerId, kind });

@@ -9,8 +9,9 @@ import type { ResultResponse, SkillInfo, TaskResult } from "../../generated/type
 import { validateResult } from "../contracts/validate.js";
 import { AuthError, ValidationError } from "../errors.js";
 import type { ListenerContext } from "../listener/types.js";
+import { replayRefusal } from "../security/verifier.js";
 import { canonicalize } from "../wire/canonical.js";
-import { replayError, type HubCore } from "./core.js";
+import type { HubCore } from "./core.js";
 import { normalizeError, skillFor, TRANSIENT_CODES } from "./dispatch.js";
 import { isPromise } from "./flow.js";
 import type { Outcomes } from "./outcomes.js";
@@ -78,7 +79,7 @@ export class Results {
       case "duplicate":
         return { status: "accepted", transition: verdict.transition };
       case "replay":
-        return this.#replayed(result, id, replayError());
+        return this.#replayed(result, id, replayRefusal());
       case "ignored": {
         if (verdict.ended === true && verdict.job !== undefined) this.#outcomes.completed(verdict.job);
         const reason = verdict.reason;

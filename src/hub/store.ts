@@ -208,7 +208,13 @@ export interface Settlement {
    * without a round trip of its own before the settle. Passed only to stores that declare
    * {@link HubStore.settleRemembers}.
    */
-  readonly remember?: { readonly key: string; readonly ttlMs: number };
+  readonly remember?: ReplayEntry;
+}
+
+/** A replay-memory entry: {@link HubStore.remember}'s key and lifetime. */
+export interface ReplayEntry {
+  readonly key: string;
+  readonly ttlMs: number;
 }
 
 /** Answer of {@link HubStore.settle}. */

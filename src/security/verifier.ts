@@ -50,6 +50,11 @@ function denied(message: string, reason: string): AuthError {
   return new AuthError(message, { details: { reason } });
 }
 
+/** The refusal of a message already received (also what hubs sharing a store throw for one). */
+export function replayRefusal(): AuthError {
+  return denied("Message already received (replay protection)", "replay");
+}
+
 /** Keeps attacker-supplied text short and printable in error messages. */
 function quote(value: unknown): string {
   const text = typeof value === "string" ? value : JSON.stringify(value) ?? String(value);
@@ -147,7 +152,7 @@ export class MessageVerifier {
       // Keyed by sender too: another worker must not be able to "use up" a message identity it does not own.
       // The worker is charged for what it makes the guard remember: a flood fills its own budget only.
       const verdict = this.#replay.record(`${ctx.kind}\u0000${ctx.workerId}\u0000${replayIdentity(msg)}`, timestamp, now, ctx.workerId);
-      if (verdict === "replay") throw denied("Message already received (replay protection)", "replay");
+      if (verdict === "replay") throw replayRefusal();
       if (verdict === "sender_full") {
         throw new RateLimitError("Too many recent messages from this worker to check for replays", this.#replay.retryAfterMs, {
           details: { reason: "replay_sender_capacity" },
