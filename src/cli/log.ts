@@ -26,8 +26,6 @@ export interface CliLoggerOptions {
   stream: { write(text: string): unknown };
   /** Configured secret values; never written, whatever a log call passes. */
   secrets?: readonly string[];
-  /** Fields on every line, e.g. `{ worker_id }`. */
-  base?: Record<string, unknown>;
 }
 
 /** Key names whose values are never logged, at the top level and one level down. */
@@ -94,7 +92,7 @@ export function cliLogger(options: CliLoggerOptions): Logger {
   return pino(
     {
       level: options.level,
-      base: { pid: process.pid, ...options.base },
+      base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACT_PATHS, censor: CENSOR },
       formatters: {

@@ -103,7 +103,6 @@ export async function workerCommand(argv: readonly string[], io: CliIo, stop?: A
     format: values["log-format"] as LogFormat,
     stream: io.stderr,
     secrets: [...config.secrets, token, secret ?? "", keyText ?? "", orchestratorKey ?? ""].filter((s) => s !== ""),
-    base: { worker_id: values.id },
   });
   // Options first (cheap, and usage errors should not wait on loading a module), then the skills.
   const resources = values.resources !== undefined ? readResources(io, values.resources) : undefined;
@@ -146,7 +145,8 @@ export async function workerCommand(argv: readonly string[], io: CliIo, stop?: A
   });
   const signal = await waitForSignal(quit.signal);
   stop?.removeEventListener("abort", onStop);
-  if (refused === undefined) logger.info({ signal }, "worker: draining");
+  // The Worker adds `worker_id` to its own lines; this one is the command's.
+  if (refused === undefined) logger.info({ worker_id: values.id, signal }, "worker: draining");
   await worker.stop({ graceMs: values.grace });
   await started;
   await ops?.close();

@@ -23,12 +23,39 @@ let url = "";
 
 function entries(p: Proc): Record<string, unknown>[] {
   return p.stderr.map((line) => {
+    let entry: Record<string, unknown>;
     try {
-      return JSON.parse(line) as Record<string, unknown>;
+      entry = JSON.parse(line) as Record<string, unknown>;
     } catch {
       throw new Error(`not a JSON line: ${line}`);
     }
+    // JSON.parse keeps the last of two equal keys; a collector may keep either, or refuse the line.
+    const keys = topLevelKeys(line);
+    expect(keys.length, `duplicate keys in ${line}`).toBe(new Set(keys).size);
+    return entry;
   });
+}
+
+/** The top-level member names of a JSON object's text, repeats included, in order. */
+function topLevelKeys(text: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      if (depth === 1 && expectKey) keys.push(JSON.parse(text.slice(i, j + 1)) as string);
+      expectKey = false;
+      i = j;
+    } else if (c === "{" || c === "[") {
+      depth++;
+      expectKey = c === "{" && depth === 1;
+    } else if (c === "}" || c === "]") depth--;
+    else if (c === "," && depth === 1) expectKey = true;
+  }
+  return keys;
 }
 
 beforeAll(async () => {
