@@ -200,7 +200,10 @@ export class Registry {
     const core = this.#core;
     this.#hooks.undispatchable(gone.workerId);
     if (gone.released.length > 0) this.#hooks.released(gone.released, "worker_lost", gone.workerId);
-    core.logger.warn({ worker_id: gone.workerId, reason, requeued: gone.released.length }, "hub: worker gone");
+    // A worker that heartbeats less often than this hub expects is forgotten while it works (a
+    // mismatched --heartbeat-interval): the line says what the hub expected, to make that findable.
+    const silence = reason === "heartbeat_timeout" ? { silent_ms: core.settings.ttlMs, expected_heartbeat_ms: core.settings.heartbeatMs } : {};
+    core.logger.warn({ worker_id: gone.workerId, reason, requeued: gone.released.length, ...silence }, "hub: worker gone");
     core.events.emit("worker:expired", { workerId: gone.workerId, requeued: gone.released.map((j) => j.jobId) });
   }
 }

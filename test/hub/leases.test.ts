@@ -142,7 +142,10 @@ describe("hub leases", () => {
 
   it("gives a killed worker's task to another worker within three heartbeat intervals by default (45 s)", async () => {
     let now = Date.now();
-    const hub = new Hub({ auth: { tokens: SECRETS }, now: () => now, sweepIntervalMs: 3_600_000 });
+    const warned: Record<string, unknown>[] = [];
+    const quiet = (): void => {};
+    const logger = { debug: quiet, info: quiet, error: quiet, warn: (fields: object | string, msg?: string) => void warned.push(typeof fields === "string" ? { msg: fields } : { ...fields, msg }) };
+    const hub = new Hub({ auth: { tokens: SECRETS }, now: () => now, sweepIntervalMs: 3_600_000, logger });
     hubs.push(hub);
     await register(hub, "cpu-1");
     await register(hub, "cpu-2");
@@ -157,5 +160,9 @@ describe("hub leases", () => {
     await hub.sweep();
     expect(h.status).toBe("waiting_for_worker");
     expect((await poll(hub, "cpu-2"))!.job_id).toBe(h.jobId);
+    // The operator is told what the hub expected of the worker (a mismatched heartbeat interval shows).
+    expect(warned.filter((w) => w.msg === "hub: worker gone")).toEqual([
+      { msg: "hub: worker gone", worker_id: "cpu-1", reason: "heartbeat_timeout", requeued: 1, silent_ms: 45_000, expected_heartbeat_ms: 15_000 },
+    ]);
   });
 });
