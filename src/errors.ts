@@ -90,6 +90,20 @@ export class NetworkError extends RxonError {
   }
 }
 
+/**
+ * A service the operation needs (the hub's store, say) cannot be reached or is not ready; nothing
+ * was decided, and the same request may succeed later. Answered 503 with `Retry-After`.
+ */
+export class UnavailableError extends RxonError {
+  /** How long a caller should wait before trying again, in ms. */
+  readonly retryAfterMs: number;
+
+  constructor(message: string, options: RxonErrorOptions & { retryAfterMs?: number } = {}) {
+    super(message, { code: ErrorCode.TRANSIENT_ERROR, retryable: true, status: 503, ...options });
+    this.retryAfterMs = options.retryAfterMs ?? 1000;
+  }
+}
+
 /** True when `value` is an rxon error (an instance of {@link RxonError} from this module). */
 export function isRxonError(value: unknown): value is RxonError {
   return value instanceof RxonError;

@@ -7,7 +7,7 @@
 import type { EventEmitter } from "node:events";
 import type { SkillInfo } from "../../generated/types.js";
 import { createHash } from "node:crypto";
-import { isRxonError } from "../errors.js";
+import { isRxonError, UnavailableError } from "../errors.js";
 import type { ListenerContext } from "../listener/types.js";
 import type { Logger } from "../logger.js";
 import { MessageVerifier, type MessageKind } from "../security/index.js";
@@ -103,6 +103,8 @@ export class HubCore {
   closed = false;
   /** Whether the store is shared with other processes (replay memory then goes through it). */
   readonly #sharedReplay: boolean;
+  /** A store outage was logged and has not been seen to end. */
+  #storeDown = false;
 
   constructor(store: HubStore, options: HubOptions, events: EventEmitter<HubEvents>, logger: Logger) {
     this.store = store;
@@ -193,9 +195,30 @@ export class HubCore {
   background(what: string, step: () => unknown): void {
     try {
       const r = step();
-      if (r instanceof Promise) r.catch((err: unknown) => this.logger.error({ err }, `hub: ${what} failed`));
+      if (r instanceof Promise) r.catch((err: unknown) => this.failed(what, err));
     } catch (err) {
-      this.logger.error({ err }, `hub: ${what} failed`);
+      this.failed(what, err);
     }
+  }
+
+  /**
+   * Logs a failure of hub work no request waits for. A store that cannot be reached is logged
+   * once, not once a second by every loop, until {@link storeAnswered} says it is back.
+   */
+  failed(what: string, err: unknown, fields: Record<string, unknown> = {}): void {
+    if (err instanceof UnavailableError) {
+      if (this.#storeDown) return;
+      this.#storeDown = true;
+      this.logger.error({ ...fields, err }, `hub: ${what} failed: the store is unavailable (requests that need it are answered 503 until it is back)`);
+      return;
+    }
+    this.logger.error({ ...fields, err }, `hub: ${what} failed`);
+  }
+
+  /** Called when a store round trip of the hub's own housekeeping succeeded: logs the end of an outage. */
+  storeAnswered(): void {
+    if (!this.#storeDown) return;
+    this.#storeDown = false;
+    this.logger.info({}, "hub: the store answers again");
   }
 }

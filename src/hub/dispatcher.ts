@@ -502,7 +502,7 @@ export class Dispatcher {
   /** Serves a taken poll: the best task it can run, or parks it again (bounded re-checks). */
   #serve(w: Waiter, view: MatchView, depth: number): void {
     const onError = (err: unknown): void => {
-      this.#core.logger.error({ err, worker_id: w.workerId }, "hub: could not serve a held poll");
+      this.#core.failed("serving a held poll", err, { worker_id: w.workerId });
       w.settle(null);
     };
     try {

@@ -63,8 +63,9 @@ export class Sweeper {
         await yieldTurn();
       }
       await this.#dispatcher.recheck();
+      core.storeAnswered();
     } catch (err) {
-      core.logger.error({ err }, "hub: sweep failed");
+      core.failed("sweep", err);
     } finally {
       this.#running = false;
     }

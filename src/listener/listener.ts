@@ -9,7 +9,7 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ErrorCode, Header } from "../../generated/constants.js";
 import type { TaskResult } from "../../generated/types.js";
-import { AuthError, isRxonError, NetworkError, RateLimitError, RxonError, ValidationError } from "../errors.js";
+import { AuthError, isRxonError, NetworkError, RateLimitError, RxonError, UnavailableError, ValidationError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { decode } from "../wire/codec.js";
 import { parseJson, type JsonObject } from "../wire/json.js";
@@ -428,8 +428,9 @@ export class RxonListener {
   #answerError(error: unknown, req: IncomingMessage, res: ServerResponse, action: string): void {
     const answer = errorAnswer(error);
     if (answer.internal) this.#logger.error({ err: error, action }, "rxon listener: handler failed");
-    else if (error instanceof AuthError) {
-      // Authentication refusals are the application's to log (a hub logs each once, with its reason).
+    else if (error instanceof AuthError || error instanceof UnavailableError) {
+      // The application's to log: a hub logs each authentication refusal once, with its reason,
+      // and a store outage once, not once per request it refuses meanwhile.
       this.#logger.debug({ status: answer.status, action, error: answer.body.error }, "rxon listener: request refused");
     } else {
       // Refused before any handler saw it (malformed, too large, wrong type, too many): logged once here.
@@ -506,7 +507,7 @@ export class RxonListener {
 
   #refuseUpgrade(error: unknown, refuse: (status: number, text: string, headers?: Record<string, string>) => boolean): boolean {
     if (error instanceof AuthError) return refuse(error.status === 401 ? 401 : 403, error.message || "Forbidden");
-    if (error instanceof RateLimitError || (error instanceof RxonError && error.status !== undefined && error.status >= 400 && error.status < 500)) {
+    if (error instanceof RateLimitError || error instanceof UnavailableError || (error instanceof RxonError && error.status !== undefined && error.status >= 400 && error.status < 500)) {
       const answer = errorAnswer(error);
       return refuse(answer.status, answer.body.error, answer.headers);
     }

@@ -1,11 +1,11 @@
 /**
  * Turning handler values and errors into wire responses (PROTOCOL.md 2.2, 3.3): canonical JSON
- * bodies, the `{ "error", "code" }` error shape, `Retry-After` kept on 429, and no internal text
- * on 500.
+ * bodies, the `{ "error", "code" }` error shape, `Retry-After` on 429 and on 503 (a service the
+ * handler needs is unavailable), and no internal text on 500.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, Header } from "../../generated/constants.js";
-import { AuthError, RateLimitError, RxonError, ValidationError } from "../errors.js";
+import { AuthError, RateLimitError, RxonError, UnavailableError, ValidationError } from "../errors.js";
 import { canonicalize } from "../wire/canonical.js";
 import { encode } from "../wire/codec.js";
 
@@ -30,6 +30,10 @@ export function errorAnswer(error: unknown): ErrorAnswer {
     const seconds = Math.max(1, Math.ceil((Number.isFinite(error.retryAfterMs) ? error.retryAfterMs : 1000) / 1000));
     const code = typeof error.details.code === "string" ? error.details.code : error.code;
     return { status: 429, body: { error: error.message || "Rate limit exceeded", code }, headers: { [Header.RETRY_AFTER]: String(seconds) }, internal: false };
+  }
+  if (error instanceof UnavailableError) {
+    const seconds = Math.max(1, Math.ceil((Number.isFinite(error.retryAfterMs) ? error.retryAfterMs : 1000) / 1000));
+    return { status: 503, body: { error: error.message, code: error.code }, headers: { [Header.RETRY_AFTER]: String(seconds) }, internal: false };
   }
   if (error instanceof ValidationError) {
     const status = error.status === 413 ? 413 : 400;

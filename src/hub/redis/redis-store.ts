@@ -4,7 +4,8 @@
  * machines whose clocks disagree share one fleet, one queue and one set of leases. Signals travel
  * over Redis pub/sub on a channel under the prefix.
  */
-import { Redis, type Cluster, type RedisOptions } from "ioredis";
+import { Redis, ReplyError, type Cluster, type RedisOptions } from "ioredis";
+import { UnavailableError } from "../../errors.js";
 import type { TaskError } from "../../../generated/types.js";
 import type {
   CancelVerdict,
@@ -49,6 +50,16 @@ export interface RedisStoreOptions {
   prefix?: string;
   /** How long `ping()` waits before it reports the store unreachable, in ms. Default 1000. */
   pingTimeoutMs?: number;
+  /**
+   * How long a command of the client the store creates from `url` may wait for its answer, in ms,
+   * queued while Redis is unreachable included (ioredis `commandTimeout`; `redisOptions` may set
+   * it instead). When it runs out, or the client gives up on a connection, the operation fails
+   * with an {@link UnavailableError}, which the hub answers 503 with `Retry-After`: a Redis outage
+   * makes requests fail within this bound instead of hanging. A command that timed out may still
+   * have been applied; every transition is safe to retry (results are answered as re-sends,
+   * submissions with an idempotency key find their job). Default 5000.
+   */
+  commandTimeoutMs?: number;
   /** Options for the client the store creates from `url`. */
   redisOptions?: RedisOptions;
   /**
@@ -184,6 +195,19 @@ function finite(name: string, v: number): number {
   return v;
 }
 
+/** Redis replies that say it cannot serve now (loading, failing over, busy), not that a command is wrong. */
+const NOT_NOW = /^(LOADING|BUSY|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)\b/;
+
+/**
+ * Rethrows a failed command's error: as an {@link UnavailableError} when Redis could not be
+ * reached or cannot serve for now (connection lost or refused, timed out, retries spent, a
+ * `NOT_NOW` reply), as it came otherwise (a script's error is a defect, answered 500).
+ */
+function unreachable(err: unknown): never {
+  if (err instanceof ReplyError && !NOT_NOW.test(String((err as Error).message))) throw err;
+  throw new UnavailableError("The hub's store is unavailable; try again later", { cause: err, details: { reason: "store_unavailable" } });
+}
+
 /** {@link HubStore} on Redis through ioredis. Several hubs may share one Redis and one prefix. */
 export class RedisStore implements HubStore {
   /** The settle script records `Settlement.remember` itself (see {@link HubStore.settleRemembers}). */
@@ -221,7 +245,7 @@ export class RedisStore implements HubStore {
     } else {
       // No ioredis auto-pipelining: its batches wait for setImmediate and build a pipeline each,
       // which cost the hub more CPU than it saved here; see batchWrites for the batching used.
-      const client = new Redis(options.url ?? "redis://127.0.0.1:6379", { ...options.redisOptions });
+      const client = new Redis(options.url ?? "redis://127.0.0.1:6379", { commandTimeout: options.commandTimeoutMs ?? 5000, ...options.redisOptions });
       // Connection errors surface as failed commands (and a failing ping()); ioredis reconnects.
       client.on("error", () => {});
       this.redis = client;
@@ -259,7 +283,7 @@ export class RedisStore implements HubStore {
 
   #run(name: ScriptName, ...args: (string | number)[]): Promise<unknown> {
     const fn = (this.#c as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[name]!;
-    return fn.call(this.redis, this.#base, ...args);
+    return fn.call(this.redis, this.#base, ...args).catch(unreachable);
   }
 
   /**
@@ -307,13 +331,13 @@ export class RedisStore implements HubStore {
   }
 
   async getJob(jobId: string): Promise<JobRecord | undefined> {
-    return decodeJobFields((await this.#c.hgetall(this.#key(`j:${jobId}`))) as JobFields);
+    return decodeJobFields((await this.#c.hgetall(this.#key(`j:${jobId}`)).catch(unreachable)) as JobFields);
   }
 
   async listJobs(filter: JobFilter, limit: number, cursor?: string): Promise<{ jobs: JobRecord[]; cursor?: string }> {
     let start = "+inf";
     if (cursor !== undefined) {
-      const score = await this.#c.zscore(this.#key("jobs"), cursor);
+      const score = await this.#c.zscore(this.#key("jobs"), cursor).catch(unreachable);
       if (score === null) return { jobs: [] };
       start = `(${score}`;
     }
@@ -348,14 +372,14 @@ export class RedisStore implements HubStore {
 
   async peek(queue: string, limit: number): Promise<readonly QueueEntry[]> {
     if (limit <= 0) return [];
-    const r = await this.#c.zrange(this.#key(`q:${queue}`), 0, limit - 1, "WITHSCORES");
+    const r = await this.#c.zrange(this.#key(`q:${queue}`), 0, limit - 1, "WITHSCORES").catch(unreachable);
     const out: QueueEntry[] = [];
     for (let i = 0; i + 1 < r.length; i += 2) out.push(decodeQueueEntry(r[i]!, r[i + 1]!));
     return out;
   }
 
   async queueDepths(): Promise<Record<string, number>> {
-    const r = await this.#c.hgetall(this.#key("ws"));
+    const r = await this.#c.hgetall(this.#key("ws")).catch(unreachable);
     const out: Record<string, number> = {};
     for (const [k, v] of Object.entries(r)) {
       const n = Number(v);
@@ -365,7 +389,7 @@ export class RedisStore implements HubStore {
   }
 
   async queueLength(): Promise<number> {
-    return Number((await this.#c.get(this.#key("wt"))) ?? 0);
+    return Number((await this.#c.get(this.#key("wt")).catch(unreachable)) ?? 0);
   }
 
   async claim(workerId: string, jobIds: readonly string[]): Promise<JobRecord | null> {
@@ -488,7 +512,7 @@ export class RedisStore implements HubStore {
   }
 
   async getWorker(workerId: string): Promise<WorkerRecord | undefined> {
-    const r = await this.#c.hgetall(this.#key(`w:${workerId}`));
+    const r = await this.#c.hgetall(this.#key(`w:${workerId}`)).catch(unreachable);
     return decodeWorkerHash(r);
   }
 
@@ -496,17 +520,17 @@ export class RedisStore implements HubStore {
     const from = cursor === undefined ? "-" : `(${cursor}`;
     const ids =
       limit === undefined
-        ? await this.#c.zrangebylex(this.#key("wk"), from, "+")
+        ? await this.#c.zrangebylex(this.#key("wk"), from, "+").catch(unreachable)
         : limit <= 0
           ? []
-          : await this.#c.zrangebylex(this.#key("wk"), from, "+", "LIMIT", 0, limit);
+          : await this.#c.zrangebylex(this.#key("wk"), from, "+", "LIMIT", 0, limit).catch(unreachable);
     if (ids.length === 0) return [];
     const p = this.#c.pipeline();
     for (const id of ids) p.hgetall(this.#key(`w:${id}`));
-    const res = (await p.exec()) ?? [];
+    const res = (await p.exec().catch(unreachable)) ?? [];
     const out: WorkerRecord[] = [];
     for (const [err, value] of res) {
-      if (err !== null) throw err;
+      if (err !== null) unreachable(err);
       const w = decodeWorkerHash(value as Record<string, string>);
       if (w !== undefined) out.push(w);
     }
@@ -514,11 +538,11 @@ export class RedisStore implements HubStore {
   }
 
   async countWorkers(): Promise<number> {
-    return this.#c.zcard(this.#key("wk"));
+    return this.#c.zcard(this.#key("wk")).catch(unreachable);
   }
 
   async contractsOf(skill: string): Promise<readonly SkillInfo[]> {
-    const values = await this.#c.hvals(this.#key(`c:${skill}`));
+    const values = await this.#c.hvals(this.#key(`c:${skill}`)).catch(unreachable);
     return values.map((v) => JSON.parse(v) as SkillInfo);
   }
 
@@ -529,17 +553,17 @@ export class RedisStore implements HubStore {
   }
 
   async getToken(hash: string): Promise<TokenRecord | undefined> {
-    const v = await this.#c.get(this.#key(`t:${hash}`));
+    const v = await this.#c.get(this.#key(`t:${hash}`)).catch(unreachable);
     return v === null ? undefined : (JSON.parse(v) as TokenRecord);
   }
 
   async consumeToken(hash: string): Promise<TokenRecord | undefined> {
-    const v = await this.#c.getdel(this.#key(`t:${hash}`));
+    const v = await this.#c.getdel(this.#key(`t:${hash}`)).catch(unreachable);
     return v === null ? undefined : (JSON.parse(v) as TokenRecord);
   }
 
   async remember(key: string, ttlMs: number): Promise<boolean> {
-    const r = await this.#c.set(this.#key(`r:${key}`), "1", "PX", Math.max(1, Math.ceil(finite("ttlMs", ttlMs))), "NX");
+    const r = await this.#c.set(this.#key(`r:${key}`), "1", "PX", Math.max(1, Math.ceil(finite("ttlMs", ttlMs))), "NX").catch(unreachable);
     return r === "OK";
   }
 
@@ -549,7 +573,8 @@ export class RedisStore implements HubStore {
     this.#listeners.add(listener);
     if (this.#sub === undefined && !this.#closed) {
       // Subscribed connections can run nothing else, hence a second one, made on first need.
-      const sub = this.#r.duplicate() as Redis | Cluster;
+      // No command timeout there: a (re)subscription that timed out would leave it deaf for good.
+      const sub = ((this.#r as Redis & { isCluster?: boolean }).isCluster === true ? this.#r.duplicate() : this.#r.duplicate({ commandTimeout: undefined })) as Redis | Cluster;
       this.#sub = sub;
       sub.on("message", (channel: string, message: string) => {
         if (channel !== this.#channel) return;
@@ -578,7 +603,7 @@ export class RedisStore implements HubStore {
   }
 
   async publish(signal: HubSignal): Promise<void> {
-    await this.#c.publish(this.#channel, JSON.stringify(signal));
+    await this.#c.publish(this.#channel, JSON.stringify(signal)).catch(unreachable);
   }
 
   async now(): Promise<number> {

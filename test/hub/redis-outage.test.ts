@@ -1,0 +1,95 @@
+/**
+ * A hub whose Redis goes away: requests that need the store fail within the store's command
+ * timeout with 503 and `Retry-After` (never hang, never a 500), readiness says `store`, and once
+ * Redis is back (its append-only file read again) the hub serves as before and a worker that
+ * started during the outage registers and runs what was queued before it. The hub logs the outage
+ * once and its end, not every failed sweep.
+ */
+import { randomUUID } from "node:crypto";
+import { afterEach, describe, expect, test } from "vitest";
+import { request } from "undici";
+import { UnavailableError } from "../../src/errors.js";
+import { Hub, hubReadiness } from "../../src/hub/index.js";
+import { RedisStore } from "../../src/hub/redis/index.js";
+import { Worker } from "../../src/worker/index.js";
+import { requireRedis, startRedis } from "../helpers/redis.js";
+import { double } from "../helpers/skills.js";
+import { api } from "./client-http.js";
+import { until } from "./helpers.js";
+
+const available = requireRedis("hub during a Redis outage");
+const CLIENT = "client-token-outage";
+const TOKENS: Record<string, string> = { "w-1": "secret-w-1" };
+
+describe.skipIf(!available)("a hub whose Redis goes away", () => {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);
+  });
+
+  test("answers 503 with Retry-After while Redis is down, then serves again and loses nothing queued before", async () => {
+    // Every write on disk before it is answered, so what was queued before the kill is there after.
+    const redis = await startRedis({ appendonly: true, appendfsync: "always" });
+    cleanup.push(() => redis.stop());
+    const store = new RedisStore({ url: redis.url, prefix: `outage-${randomUUID()}`, commandTimeoutMs: 300 });
+    const lines: { level: string; msg: string }[] = [];
+    const at =
+      (level: string) =>
+      (fields: object | string, msg?: string): void =>
+        void lines.push({ level, msg: typeof fields === "string" ? fields : (msg ?? "") });
+    const logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+    const hub = new Hub({ store, auth: { tokens: TOKENS }, clientTokens: [CLIENT], heartbeatIntervalMs: 500, logger });
+    const server = await hub.listen({ port: 0, ready: hubReadiness(hub) });
+    cleanup.push(async () => {
+      await hub.close();
+      await store.close();
+    });
+    const before = await api(server.url, "POST", "/_client/tasks", { body: { type: "double", params: { n: 1 } } }, CLIENT);
+    expect(before.status).toBe(202);
+
+    await redis.kill();
+    // Bounded by the client's own timeouts: a hub that hung on the store would fail these requests.
+    const timeouts = { headersTimeout: 5000, bodyTimeout: 5000 };
+    const submit = await request(`${server.url}/_client/tasks`, {
+      method: "POST",
+      headers: { "x-client-token": CLIENT, "content-type": "application/json" },
+      body: JSON.stringify({ type: "double", params: { n: 2 } }),
+      ...timeouts,
+    });
+    const text = await submit.body.text();
+    expect(submit.statusCode).toBe(503);
+    expect(submit.headers["retry-after"]).toBe("1");
+    expect(JSON.parse(text)).toEqual({ error: "The hub's store is unavailable; try again later", code: "TRANSIENT_ERROR" });
+    // Nothing about the store's address or failure reaches the client.
+    expect(text).not.toMatch(/127\.0\.0\.1|ECONN|timed out|retries|Redis/i);
+    const view = await api(server.url, "GET", `/_client/tasks/${before.body!.job_id as string}`, {}, CLIENT);
+    expect(view.status).toBe(503);
+    const ready = await request(`${server.url}/readyz`, timeouts);
+    expect(ready.statusCode).toBe(503);
+    expect(await ready.body.json()).toEqual({ status: "not_ready", reason: "store" });
+    // The embedded API says the same, as an error callers can branch on.
+    const refused = await hub.submit({ type: "double", params: { n: 3 } }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(UnavailableError);
+    expect(refused).toMatchObject({ status: 503, retryable: true, details: { reason: "store_unavailable" } });
+
+    // A worker started now is told 503 (a reason to try again), not 500, until Redis is back.
+    const seen: unknown[] = [];
+    const worker = new Worker({ url: server.url, workerId: "w-1", token: TOKENS["w-1"]!, secret: TOKENS["w-1"]!, skills: [double], heartbeatIntervalMs: 500, pollTimeoutSeconds: 2 });
+    worker.on("error", (e) => seen.push(e.error));
+    cleanup.push(() => worker.stop({ graceMs: 500 }));
+    const registered = worker.start();
+    await until(() => seen.length > 0);
+    expect(seen[0]).toMatchObject({ status: 503 });
+
+    await redis.restart();
+    await registered;
+    const after = await api(server.url, "POST", "/_client/tasks?wait=20", { body: { type: "double", params: { n: 4 } } }, CLIENT);
+    expect(after.body).toMatchObject({ status: "finished", outcome: { status: "success", data: { n: 8 } } });
+    const first = await api(server.url, "GET", `/_client/tasks/${before.body!.job_id as string}?wait=20`, {}, CLIENT);
+    expect(first.body).toMatchObject({ status: "finished", outcome: { status: "success", data: { n: 2 } } });
+    expect((await request(`${server.url}/readyz`)).statusCode).toBe(200);
+    // The outage is logged once (its housekeeping failed every sweep meanwhile), and its end.
+    await until(() => lines.some((l) => l.msg === "hub: the store answers again"));
+    expect(lines.filter((l) => l.level === "error").map((l) => l.msg)).toEqual([expect.stringMatching(/^hub: \w[\w ]* failed: the store is unavailable/)]);
+  }, 60_000);
+});
