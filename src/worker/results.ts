@@ -1,6 +1,6 @@
 /**
  * Delivering a result. The transport already retries network errors a few times; this outer loop
- * covers longer outages and 429s with a small, bounded number of attempts (PROTOCOL.md 11 item 34:
+ * covers longer outages, 429s and 503s with a small, bounded number of attempts (PROTOCOL.md 11 item 34:
  * nested loops multiply, so both stay short). Only a thrown error is retried: once the orchestrator
  * answered, accepted or ignored, the result is never sent again.
  */
@@ -47,6 +47,18 @@ export interface DeliveryOptions {
 /** 429s one result may meet before it counts as lost (with a 10-minute cap, hours of waiting). */
 export const MAX_RATE_LIMITED = 20;
 
+/**
+ * 503s ("unavailable for now": an orchestrator whose store is away, or that is starting or
+ * stopping) one result may meet before it counts as lost. Like a 429 a 503 says the result was
+ * not taken, so it does not use up an attempt: the waits grow with the backoff to its 30 s cap,
+ * so a result outlives an outage of four to eight minutes (a lost one runs again on another worker).
+ */
+export const MAX_UNAVAILABLE = 20;
+
+function unavailable(err: unknown): boolean {
+  return err instanceof ProtocolError && err.status === 503;
+}
+
 function retryable(err: unknown): boolean {
   if (err instanceof RateLimitError || err instanceof NetworkError) return true;
   if (err instanceof ProtocolError && typeof err.status === "number") return err.status >= 500 || err.status === 408;
@@ -59,6 +71,7 @@ export async function deliverResult(transport: WorkerTransport, result: TaskResu
   const backoff = new Backoff(options.initialDelayMs ?? 1_000, 30_000);
   const hold = options.rateLimit;
   let limited = 0;
+  let refused = 0;
   for (let attempt = 1; ; ) {
     if (hold?.holds() === true) await hold.wait(signal);
     if (signal.aborted) return { kind: "lost", error: signal.reason };
@@ -75,6 +88,10 @@ export async function deliverResult(transport: WorkerTransport, result: TaskResu
       if (err instanceof RateLimitError && hold !== undefined) {
         if (++limited > MAX_RATE_LIMITED) return { kind: "lost", error: err };
         delay = hold.limited(err);
+      } else if (unavailable(err)) {
+        if (++refused > MAX_UNAVAILABLE) return { kind: "lost", error: err };
+        delay = backoff.next();
+        await clock.sleep(delay, signal);
       } else {
         if (attempt++ >= attempts) return { kind: "lost", error: err };
         delay = err instanceof RateLimitError ? Math.max(err.retryAfterMs, backoff.next()) : backoff.next();

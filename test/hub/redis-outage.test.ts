@@ -13,6 +13,8 @@ import { Hub, hubReadiness } from "../../src/hub/index.js";
 import { RedisStore } from "../../src/hub/redis/index.js";
 import { Worker } from "../../src/worker/index.js";
 import { requireRedis, startRedis } from "../helpers/redis.js";
+import Type from "typebox";
+import { defineSkill } from "../../src/contracts/index.js";
 import { double } from "../helpers/skills.js";
 import { api } from "./client-http.js";
 import { until } from "./helpers.js";
@@ -91,5 +93,51 @@ describe.skipIf(!available)("a hub whose Redis goes away", () => {
     // The outage is logged once (its housekeeping failed every sweep meanwhile), and its end.
     await until(() => lines.some((l) => l.msg === "hub: the store answers again"));
     expect(lines.filter((l) => l.level === "error").map((l) => l.msg)).toEqual([expect.stringMatching(/^hub: \w[\w ]* failed: the store is unavailable/)]);
+  }, 60_000);
+
+  test("a result finished while Redis is down is delivered once it is back: the task is not run again", async () => {
+    const redis = await startRedis({ appendonly: true, appendfsync: "always" });
+    cleanup.push(() => redis.stop());
+    const store = new RedisStore({ url: redis.url, prefix: `outage-${randomUUID()}`, commandTimeoutMs: 300 });
+    const hub = new Hub({ store, auth: { tokens: TOKENS }, clientTokens: [CLIENT], heartbeatIntervalMs: 500 });
+    const server = await hub.listen({ port: 0 });
+    cleanup.push(async () => {
+      await hub.close();
+      await store.close();
+    });
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let runs = 0;
+    const held = defineSkill({
+      name: "held",
+      version: "1.0.0",
+      input: Type.Object({}),
+      output: Type.Object({ run: Type.Number() }),
+      handler: async () => {
+        const run = ++runs;
+        await released;
+        return { run };
+      },
+    });
+    const retried: unknown[] = [];
+    const quiet = (): void => {};
+    const logger = { debug: quiet, info: quiet, error: quiet, warn: (fields: object | string, msg?: string) => void (msg === "result not delivered; retrying" && retried.push(fields)) };
+    // One attempt only: a result that met a 503 used to be lost at once.
+    const worker = new Worker({ url: server.url, workerId: "w-1", token: TOKENS["w-1"]!, secret: TOKENS["w-1"]!, skills: [held], heartbeatIntervalMs: 500, pollTimeoutSeconds: 2, resultAttempts: 1, logger });
+    cleanup.push(() => worker.stop({ graceMs: 500 }));
+    await worker.start();
+    const submitted = await api(server.url, "POST", "/_client/tasks", { body: { type: "held", params: {} } }, CLIENT);
+    await until(() => runs === 1);
+
+    await redis.kill();
+    release();
+    await until(() => retried.length >= 2);
+    // Down for longer than the worker's lifetime (1.5 s): no heartbeat reached the store meanwhile.
+    await new Promise((r) => setTimeout(r, 1000));
+    await redis.restart();
+    const done = await api(server.url, "GET", `/_client/tasks/${submitted.body!.job_id as string}?wait=20`, {}, CLIENT);
+    expect(done.body).toMatchObject({ status: "finished", outcome: { status: "success", data: { run: 1 }, attempts: 1 } });
+    expect(runs).toBe(1);
+    expect(worker.stats).toMatchObject({ lost: 0 });
   }, 60_000);
 });

@@ -245,6 +245,26 @@ describe("results", () => {
     expect(worker.stats).toMatchObject({ succeeded: 4, failed: 4, cancelled: 4, lost: 0 });
   });
 
+  it("503s (orchestrator unavailable for now) do not use up a result's attempts; it is delivered when the orchestrator is back", async () => {
+    const clock = recordingClock(0.001);
+    const { worker, mock } = await started({ clock, resultAttempts: 2 });
+    // More 503s than attempts: each waits with the backoff, none counts as a failed attempt.
+    for (let i = 0; i < 6; i++) mock.failNext("result", new ProtocolError("HTTP 503: The hub's store is unavailable; try again later", { status: 503, retryable: true }));
+    mock.pushTask(task("add", { a: 2, b: 3 }));
+    await mock.waitFor((m) => m.results.length === 1);
+    expect(mock.results[0]).toMatchObject({ status: "success", data: { sum: 5 } });
+    expect(worker.stats).toMatchObject({ succeeded: 1, lost: 0 });
+    // The waits grow (backoff with jitter), as for any outage, rather than hammering the orchestrator.
+    const waits = clock.waits.filter((ms) => ms >= 500);
+    expect(waits.length).toBeGreaterThanOrEqual(6);
+    expect(Math.max(...waits)).toBeGreaterThanOrEqual(8_000);
+    // They are bounded: past MAX_UNAVAILABLE 503s the result counts as lost.
+    for (let i = 0; i < 21; i++) mock.failNext("result", new ProtocolError("HTTP 503: unavailable", { status: 503, retryable: true }));
+    mock.pushTask(task("add", { a: 1, b: 1 }));
+    await mock.waitFor(() => worker.stats.lost === 1, { timeoutMs: 20_000 });
+    expect(mock.results).toHaveLength(1);
+  });
+
   it("a result the orchestrator ignores is not sent again; a 4xx answer is not retried", async () => {
     const clock = recordingClock(0.001);
     const { worker, mock } = await started({ clock }, { resultResponse: { status: "ignored", reason: "stale_task", message: "old" } });
