@@ -35,6 +35,8 @@ export interface HubSettings {
   readonly retentionMs: number;
   readonly maxRetained: number;
   readonly sweepMs: number;
+  /** A gap between sweeps longer than this is a pause (see HubStore.expireWorkers). */
+  readonly pauseMs: number;
   readonly dispatchable: ReadonlySet<string>;
   readonly knownSkills: ReadonlyMap<string, SkillInfo>;
   readonly queueLimits: QueueLimits;
@@ -50,6 +52,7 @@ const DEFAULT_DISPATCHABLE = ["idle", "active", "busy", "full"];
 export function settingsOf(options: HubOptions): HubSettings {
   const heartbeatMs = options.heartbeatIntervalMs ?? 15_000;
   const ttlMs = options.workerTtlMs ?? 3 * heartbeatMs;
+  const sweepMs = options.sweepIntervalMs ?? Math.max(10, Math.min(1000, ttlMs / 4));
   return {
     heartbeatMs,
     ttlMs,
@@ -59,7 +62,8 @@ export function settingsOf(options: HubOptions): HubSettings {
     cancelGraceMs: options.cancelGraceMs ?? 30_000,
     retentionMs: options.retentionMs ?? 600_000,
     maxRetained: options.maxRetained ?? 100_000,
-    sweepMs: options.sweepIntervalMs ?? Math.max(10, Math.min(1000, ttlMs / 4)),
+    sweepMs,
+    pauseMs: Math.max(3 * sweepMs, 1000),
     dispatchable: new Set(options.dispatchableStatuses ?? DEFAULT_DISPATCHABLE),
     knownSkills: new Map((options.skills ?? []).map((s) => [s.name, s])),
     queueLimits: options.queueLimits ?? {},

@@ -84,6 +84,9 @@ export class MemoryStore implements HubStore {
   /** Worker ids in order for `listWorkers`, kept until the set of workers changes. */
   #sortedIds: string[] | undefined;
   readonly #expiries = new TimeHeap();
+  /** When `expireWorkers` last ran with a pause length, and when the last pause it saw ended. */
+  #sweptAt: number | undefined;
+  #resumedAt = -Infinity;
   readonly #jobs = new Map<string, JobRecord>();
   /** Job ids and seqs in submission order, for listing newest first; forgotten ones are dropped in batches. */
   #orderIds: string[] = [];
@@ -505,14 +508,26 @@ export class MemoryStore implements HubStore {
     return this.#forget(workerId);
   }
 
-  expireWorkers(limit: number): WorkerGone[] {
+  expireWorkers(limit: number, pauseMs?: number): WorkerGone[] {
     const now = this.#now();
+    if (pauseMs !== undefined && pauseMs > 0) {
+      if (this.#sweptAt !== undefined && now - this.#sweptAt > pauseMs) this.#resumedAt = now;
+      this.#sweptAt = now;
+    }
+    const resumed = this.#resumedAt;
     const gone: WorkerGone[] = [];
     while (gone.length < limit) {
       const due = this.#expiries.popDue(now);
       if (due === undefined) break;
       const worker = this.#workers.get(due.id);
       if (worker === undefined || worker.expiresAt > now) continue;
+      // Its lifetime ended while nobody could hear it (a pause): once more, from the pause's end.
+      const again = resumed + (worker.expiresAt - worker.lastSeenAt);
+      if (worker.expiresAt <= resumed && again > now) {
+        worker.expiresAt = again;
+        this.#expiries.push(again, due.id);
+        continue;
+      }
       gone.push(this.#forget(due.id));
     }
     return gone;

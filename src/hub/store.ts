@@ -438,8 +438,16 @@ export interface HubStore {
   drain(workerId: string, drained: boolean): Awaitable<boolean>;
   /** Forgets a worker now (it said it goes offline) and releases its leases. Undefined when unknown. */
   removeWorker(workerId: string): Awaitable<WorkerGone | undefined>;
-  /** Forgets workers whose lifetime has ended (at most `limit`) and releases their leases. */
-  expireWorkers(limit: number): Awaitable<WorkerGone[]>;
+  /**
+   * Forgets workers whose lifetime has ended (at most `limit`) and releases their leases.
+   *
+   * With `pauseMs`, the calls also keep time: more than `pauseMs` since the previous call (with a
+   * `pauseMs`) is a pause in which no hub swept, because the store or every hub was away, and with
+   * it every worker's way to be heard. A worker whose lifetime ended by the end of such a pause and
+   * that has not been heard from since gets its lifetime (`expiresAt - lastSeenAt`) once more,
+   * counted from the pause's end, instead of being dropped with its tasks while it works.
+   */
+  expireWorkers(limit: number, pauseMs?: number): Awaitable<WorkerGone[]>;
   getWorker(workerId: string): Awaitable<WorkerRecord | undefined>;
   /** Workers in id order, at most `limit`, after `cursor` (a worker id). */
   listWorkers(limit?: number, cursor?: string): Awaitable<readonly WorkerRecord[]>;

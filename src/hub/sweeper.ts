@@ -48,7 +48,7 @@ export class Sweeper {
     this.#running = true;
     try {
       for (let i = 0; i < MAX_BATCHES; i++) {
-        const gone = await core.store.expireWorkers(BATCH);
+        const gone = await core.store.expireWorkers(BATCH, core.settings.pauseMs);
         for (const g of gone) this.#registry.gone(g, "heartbeat_timeout");
         const swept = await core.store.sweep(BATCH);
         for (const job of swept.deadline) {

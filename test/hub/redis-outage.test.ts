@@ -3,7 +3,8 @@
  * timeout with 503 and `Retry-After` (never hang, never a 500), readiness says `store`, and once
  * Redis is back (its append-only file read again) the hub serves as before and a worker that
  * started during the outage registers and runs what was queued before it. The hub logs the outage
- * once and its end, not every failed sweep.
+ * once and its end, not every failed sweep. Workers that were silent only because Redis was away
+ * are not dropped when it is back, and a result finished during the outage is still delivered.
  */
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, test } from "vitest";
@@ -21,7 +22,7 @@ import { until } from "./helpers.js";
 
 const available = requireRedis("hub during a Redis outage");
 const CLIENT = "client-token-outage";
-const TOKENS: Record<string, string> = { "w-1": "secret-w-1" };
+const TOKENS: Record<string, string> = { "w-1": "secret-w-1", "w-2": "secret-w-2" };
 
 describe.skipIf(!available)("a hub whose Redis goes away", () => {
   const cleanup: (() => Promise<void>)[] = [];
@@ -93,6 +94,58 @@ describe.skipIf(!available)("a hub whose Redis goes away", () => {
     // The outage is logged once (its housekeeping failed every sweep meanwhile), and its end.
     await until(() => lines.some((l) => l.msg === "hub: the store answers again"));
     expect(lines.filter((l) => l.level === "error").map((l) => l.msg)).toEqual([expect.stringMatching(/^hub: \w[\w ]* failed: the store is unavailable/)]);
+  }, 60_000);
+
+  test("workers silent only because Redis was down are not dropped when it is back: a running task is not given to another worker", async () => {
+    const redis = await startRedis({ appendonly: true, appendfsync: "always" });
+    cleanup.push(() => redis.stop());
+    const store = new RedisStore({ url: redis.url, prefix: `outage-${randomUUID()}`, commandTimeoutMs: 300 });
+    // Workers live 3 s without a heartbeat; the hub sweeps every 750 ms.
+    const hub = new Hub({ store, auth: { tokens: TOKENS }, clientTokens: [CLIENT], heartbeatIntervalMs: 1000 });
+    const server = await hub.listen({ port: 0 });
+    cleanup.push(async () => {
+      await hub.close();
+      await store.close();
+    });
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const runs: string[] = [];
+    const held = defineSkill({
+      name: "held",
+      version: "1.0.0",
+      input: Type.Object({}),
+      output: Type.Object({ by: Type.String() }),
+      handler: async (_p, ctx) => {
+        runs.push(ctx.workerId);
+        await released;
+        return { by: ctx.workerId };
+      },
+    });
+    const start = async (id: string): Promise<Worker> => {
+      const w = new Worker({ url: server.url, workerId: id, token: TOKENS[id]!, secret: TOKENS[id]!, skills: [held], heartbeatIntervalMs: 2000, pollTimeoutSeconds: 2 });
+      cleanup.push(() => w.stop({ graceMs: 500 }));
+      await w.start();
+      return w;
+    };
+    await start("w-1");
+    const submitted = await api(server.url, "POST", "/_client/tasks", { body: { type: "held", params: {} } }, CLIENT);
+    await until(() => runs.length === 1);
+    await start("w-2"); // idle, polling: it would take the task if w-1 were dropped
+    // The hub has swept since (as a hub does every sweep interval): the store knows when it last did.
+    await new Promise((r) => setTimeout(r, 1000));
+
+    await redis.kill();
+    // Longer than a worker's lifetime: no heartbeat reached the store meanwhile.
+    await new Promise((r) => setTimeout(r, 4000));
+    await redis.restart();
+    // Several sweeps after the outage, with w-1 still silent at first.
+    await until(async () => (await request(`${server.url}/readyz`)).statusCode === 200);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(runs).toEqual(["w-1"]);
+    release();
+    const done = await api(server.url, "GET", `/_client/tasks/${submitted.body!.job_id as string}?wait=20`, {}, CLIENT);
+    expect(done.body).toMatchObject({ status: "finished", outcome: { status: "success", data: { by: "w-1" }, attempts: 1 } });
+    expect(runs).toEqual(["w-1"]);
   }, 60_000);
 
   test("a result finished while Redis is down is delivered once it is back: the task is not run again", async () => {

@@ -657,6 +657,35 @@ export function storeConformance(label: string, make: () => Promise<StoreHarness
       expect((await store.listWorkers()).map((w) => w.id)).toEqual(["c"]);
     });
 
+    withStore("a worker whose lifetime ended during a pause of the expiry calls gets it once more from the pause's end", async (h, store) => {
+      await registerWorker(store, "w", 400);
+      await registerWorker(store, "other", 600_000);
+      const a = await submit(store);
+      await claimed(store, "w", a.jobId);
+      const before = (await store.getWorker("w"))!;
+      expect(await store.expireWorkers(10, 1000)).toEqual([]);
+      // Nobody swept for longer than the pause length (the store or every hub was away), and w's
+      // lifetime ended meanwhile: it could not have been heard, so it is kept, with its lease.
+      await h.advance(1500);
+      expect(await store.expireWorkers(10, 1000)).toEqual([]);
+      const after = (await store.getWorker("w"))!;
+      expect(after.expiresAt).toBeGreaterThan(before.expiresAt);
+      expect(await store.getJob(a.jobId)).toMatchObject({ state: "running", workerId: "w" });
+      // Not heard from within that lifetime either: now it goes, and its task with it.
+      await h.advance(450);
+      const gone = await store.expireWorkers(10, 1000);
+      expect(gone.map((g) => g.workerId)).toEqual(["w"]);
+      expect(gone[0]!.released.map((j) => j.jobId)).toEqual([a.jobId]);
+      expect((await store.listWorkers()).map((w) => w.id)).toEqual(["other"]);
+    });
+
+    withStore("without a pause length, a long gap between expiry calls changes nothing", async (h, store) => {
+      await registerWorker(store, "w", 100);
+      expect(await store.expireWorkers(10)).toEqual([]);
+      await h.advance(300);
+      expect((await store.expireWorkers(10)).map((g) => g.workerId)).toEqual(["w"]);
+    });
+
     withStore("listWorkers pages in id order", async (_h, store) => {
       for (const id of ["w3", "w1", "w5", "w2", "w4"]) await registerWorker(store, id);
       expect(await store.countWorkers()).toBe(5);

@@ -505,9 +505,10 @@ export class RedisStore implements HubStore {
     return r === null ? undefined : { workerId: r[0], released: r[1].map(decodeJob) };
   }
 
-  async expireWorkers(limit: number): Promise<WorkerGone[]> {
+  async expireWorkers(limit: number, pauseMs?: number): Promise<WorkerGone[]> {
     if (limit <= 0) return [];
-    const r = (await this.#run("rxonExpireWorkers", limit)) as [string, Flat[]][];
+    const pause = pauseMs !== undefined && pauseMs > 0 ? Math.ceil(finite("pauseMs", pauseMs)) : 0;
+    const r = (await this.#run("rxonExpireWorkers", limit, pause)) as [string, Flat[]][];
     return r.map(([workerId, released]) => ({ workerId, released: released.map(decodeJob) }));
   }
 

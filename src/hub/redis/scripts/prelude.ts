@@ -18,7 +18,9 @@
  * - `B wt` / `B ws` / `B wo`: waiting counters (total, per skill, per owner).
  * - `B l:<workerId>` set of leased job ids; `B dl` deadlines and `B cd` cancel grace: zsets by due
  *   time; `B ended` list of ended jobs in end order (retention): sweeps read only what is due.
- * - `B w:<workerId>` hash of JSON fields; `B wk` zset (lexical listing), `B we` zset by expiry.
+ * - `B w:<workerId>` hash of JSON fields; `B wk` zset (lexical listing), `B we` zset by expiry;
+ *   `B swept` / `B resumed`: when worker expiry last ran, and when the last pause between two of
+ *   its runs ended (store time, ms).
  * - `B c:<skill>` contracts, `B t:<hash>` tokens, `B r:<key>` replay memory, `B signals` channel.
  */
 import { ErrorCode, TaskStatus } from "../../../../generated/constants.js";

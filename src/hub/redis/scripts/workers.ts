@@ -160,11 +160,35 @@ if redis.call('EXISTS', B .. 'w:' .. ARGV[1]) == 0 then return false end
 return forget(ARGV[1])
 `;
 
-/** Expire workers past their lifetime. ARGV: 1 limit. Answers a list of {workerId, released}. */
+/**
+ * Expire workers past their lifetime. ARGV: 1 limit, 2 pause length in ms (0: no pause rule; see
+ * HubStore.expireWorkers). Answers a list of {workerId, released}.
+ */
 export const EXPIRE_WORKERS = `${PRELUDE}${FORGET}
+local t = now()
+local pause = tonumber(ARGV[2])
+local resumed = tonumber(redis.call('GET', B .. 'resumed') or '')
+if pause > 0 then
+  local swept = tonumber(redis.call('GET', B .. 'swept') or '')
+  if swept and t - swept > pause then
+    resumed = t
+    redis.call('SET', B .. 'resumed', fmt(t))
+  end
+  redis.call('SET', B .. 'swept', fmt(t))
+end
 local gone = {}
-for _, wid in ipairs(redis.call('ZRANGEBYSCORE', B .. 'we', '-inf', now(), 'LIMIT', 0, tonumber(ARGV[1]))) do
-  gone[#gone + 1] = forget(wid)
+for _, wid in ipairs(redis.call('ZRANGEBYSCORE', B .. 'we', '-inf', t, 'LIMIT', 0, tonumber(ARGV[1]))) do
+  local wk = B .. 'w:' .. wid
+  local exp = tonumber(redis.call('HGET', wk, 'expiresAt') or '')
+  local seen = tonumber(redis.call('HGET', wk, 'lastSeenAt') or '')
+  local again = (resumed and exp and seen) and resumed + (exp - seen) or nil
+  if again and exp <= resumed and again > t then
+    -- Its lifetime ended while nobody could hear it (a pause): once more, from the pause's end.
+    redis.call('HSET', wk, 'expiresAt', fmt(again))
+    redis.call('ZADD', B .. 'we', again, wid)
+  else
+    gone[#gone + 1] = forget(wid)
+  end
 end
 return gone
 `;
