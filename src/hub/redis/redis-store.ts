@@ -208,6 +208,25 @@ function unreachable(err: unknown): never {
   throw new UnavailableError("The hub's store is unavailable; try again later", { cause: err, details: { reason: "store_unavailable" } });
 }
 
+/** An entry of ioredis's queue of commands waiting for a connection (not part of its typed API). */
+interface Queued {
+  readonly command?: { readonly isSettled?: boolean };
+}
+
+/**
+ * Removes the commands already settled (timed out) from `client`'s offline queue, if the client
+ * has one of the shape ioredis 5–6 uses; anything else is left alone.
+ */
+function dropSettled(client: Redis): void {
+  const queue = (client as unknown as { offlineQueue?: { length: number; toArray?: () => Queued[]; clear?: () => void; push: (q: Queued) => void } }).offlineQueue;
+  if (queue === undefined || queue.length === 0 || typeof queue.toArray !== "function" || typeof queue.clear !== "function") return;
+  const all = queue.toArray();
+  const waiting = all.filter((q) => q.command?.isSettled !== true);
+  if (waiting.length === all.length) return;
+  queue.clear();
+  for (const q of waiting) queue.push(q);
+}
+
 /** {@link HubStore} on Redis through ioredis. Several hubs may share one Redis and one prefix. */
 export class RedisStore implements HubStore {
   /** The settle script records `Settlement.remember` itself (see {@link HubStore.settleRemembers}). */
@@ -245,9 +264,18 @@ export class RedisStore implements HubStore {
     } else {
       // No ioredis auto-pipelining: its batches wait for setImmediate and build a pipeline each,
       // which cost the hub more CPU than it saved here; see batchWrites for the batching used.
-      const client = new Redis(options.url ?? "redis://127.0.0.1:6379", { commandTimeout: options.commandTimeoutMs ?? 5000, ...options.redisOptions });
+      // Commands in flight when a connection drops are failed, not sent again on the next one: Redis
+      // may have run them already, and a transition run twice (a claim) is not the same as once.
+      const client = new Redis(options.url ?? "redis://127.0.0.1:6379", {
+        commandTimeout: options.commandTimeoutMs ?? 5000,
+        autoResendUnfulfilledCommands: false,
+        ...options.redisOptions,
+      });
       // Connection errors surface as failed commands (and a failing ping()); ioredis reconnects.
       client.on("error", () => {});
+      // A command that timed out while queued for the reconnect was answered 503, as not applied:
+      // drop it before ioredis sends its queue on the new connection (after "connect", before ready).
+      client.on("connect", () => dropSettled(client));
       this.redis = client;
       this.#owned = true;
     }
