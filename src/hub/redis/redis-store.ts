@@ -60,7 +60,11 @@ export interface RedisStoreOptions {
    * submissions with an idempotency key find their job). Default 5000.
    */
   commandTimeoutMs?: number;
-  /** Options for the client the store creates from `url`. */
+  /**
+   * Options for the client the store creates from `url`, over the store's own: `commandTimeout`
+   * (from `commandTimeoutMs`) and `autoResendUnfulfilledCommands: false` (a command in flight when
+   * the connection drops fails instead of running again on the next one).
+   */
   redisOptions?: RedisOptions;
   /**
    * Send the commands the store issues in one pass of the event loop (the callbacks of every
