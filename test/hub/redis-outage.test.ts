@@ -13,7 +13,8 @@ import { UnavailableError } from "../../src/errors.js";
 import { Hub, hubReadiness } from "../../src/hub/index.js";
 import { RedisStore } from "../../src/hub/redis/index.js";
 import { Worker } from "../../src/worker/index.js";
-import { requireRedis, startRedis } from "../helpers/redis.js";
+import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
+import type { Logger } from "../../src/logger.js";
 import Type from "typebox";
 import { defineSkill } from "../../src/contracts/index.js";
 import { double } from "../helpers/skills.js";
@@ -30,30 +31,35 @@ describe.skipIf(!available)("a hub whose Redis goes away", () => {
     for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);
   });
 
-  test("answers 503 with Retry-After while Redis is down, then serves again and loses nothing queued before", async () => {
-    // Every write on disk before it is answered, so what was queued before the kill is there after.
+  /** A listening hub on a private redis-server that writes every change to disk before answering. */
+  async function outageHub(heartbeatIntervalMs: number, logger?: Logger): Promise<{ redis: RedisServer; store: RedisStore; hub: Hub; url: string }> {
     const redis = await startRedis({ appendonly: true, appendfsync: "always" });
     cleanup.push(() => redis.stop());
     const store = new RedisStore({ url: redis.url, prefix: `outage-${randomUUID()}`, commandTimeoutMs: 300 });
-    const lines: { level: string; msg: string }[] = [];
-    const at =
-      (level: string) =>
-      (fields: object | string, msg?: string): void =>
-        void lines.push({ level, msg: typeof fields === "string" ? fields : (msg ?? "") });
-    const logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
-    const hub = new Hub({ store, auth: { tokens: TOKENS }, clientTokens: [CLIENT], heartbeatIntervalMs: 500, logger });
+    const hub = new Hub({ store, auth: { tokens: TOKENS }, clientTokens: [CLIENT], heartbeatIntervalMs, ...(logger ? { logger } : {}) });
     const server = await hub.listen({ port: 0, ready: hubReadiness(hub) });
     cleanup.push(async () => {
       await hub.close();
       await store.close();
     });
-    const before = await api(server.url, "POST", "/_client/tasks", { body: { type: "double", params: { n: 1 } } }, CLIENT);
+    return { redis, store, hub, url: server.url };
+  }
+
+  test("answers 503 with Retry-After while Redis is down, then serves again and loses nothing queued before", async () => {
+    const lines: { level: string; msg: string }[] = [];
+    const at =
+      (level: string) =>
+      (fields: object | string, msg?: string): void =>
+        void lines.push({ level, msg: typeof fields === "string" ? fields : (msg ?? "") });
+    // Every write is on disk before it is answered, so what was queued before the kill is there after.
+    const { redis, store, hub, url } = await outageHub(500, { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") });
+    const before = await api(url, "POST", "/_client/tasks", { body: { type: "double", params: { n: 1 } } }, CLIENT);
     expect(before.status).toBe(202);
 
     await redis.kill();
     // Bounded by the client's own timeouts: a hub that hung on the store would fail these requests.
     const timeouts = { headersTimeout: 5000, bodyTimeout: 5000 };
-    const submit = await request(`${server.url}/_client/tasks`, {
+    const submit = await request(`${url}/_client/tasks`, {
       method: "POST",
       headers: { "x-client-token": CLIENT, "content-type": "application/json" },
       body: JSON.stringify({ type: "double", params: { n: 2 } }),
@@ -65,9 +71,9 @@ describe.skipIf(!available)("a hub whose Redis goes away", () => {
     expect(JSON.parse(text)).toEqual({ error: "The hub's store is unavailable; try again later", code: "TRANSIENT_ERROR" });
     // Nothing about the store's address or failure reaches the client.
     expect(text).not.toMatch(/127\.0\.0\.1|ECONN|timed out|retries|Redis/i);
-    const view = await api(server.url, "GET", `/_client/tasks/${before.body!.job_id as string}`, {}, CLIENT);
+    const view = await api(url, "GET", `/_client/tasks/${before.body!.job_id as string}`, {}, CLIENT);
     expect(view.status).toBe(503);
-    const ready = await request(`${server.url}/readyz`, timeouts);
+    const ready = await request(`${url}/readyz`, timeouts);
     expect(ready.statusCode).toBe(503);
     expect(await ready.body.json()).toEqual({ status: "not_ready", reason: "store" });
     // The embedded API says the same, as an error callers can branch on.
@@ -77,7 +83,7 @@ describe.skipIf(!available)("a hub whose Redis goes away", () => {
 
     // A worker started now is told 503 (a reason to try again), not 500, until Redis is back.
     const seen: unknown[] = [];
-    const worker = new Worker({ url: server.url, workerId: "w-1", token: TOKENS["w-1"]!, secret: TOKENS["w-1"]!, skills: [double], heartbeatIntervalMs: 500, pollTimeoutSeconds: 2 });
+    const worker = new Worker({ url, workerId: "w-1", token: TOKENS["w-1"]!, secret: TOKENS["w-1"]!, skills: [double], heartbeatIntervalMs: 500, pollTimeoutSeconds: 2 });
     worker.on("error", (e) => seen.push(e.error));
     cleanup.push(() => worker.stop({ graceMs: 500 }));
     const registered = worker.start();
@@ -86,11 +92,11 @@ describe.skipIf(!available)("a hub whose Redis goes away", () => {
 
     await redis.restart();
     await registered;
-    const after = await api(server.url, "POST", "/_client/tasks?wait=20", { body: { type: "double", params: { n: 4 } } }, CLIENT);
+    const after = await api(url, "POST", "/_client/tasks?wait=20", { body: { type: "double", params: { n: 4 } } }, CLIENT);
     expect(after.body).toMatchObject({ status: "finished", outcome: { status: "success", data: { n: 8 } } });
-    const first = await api(server.url, "GET", `/_client/tasks/${before.body!.job_id as string}?wait=20`, {}, CLIENT);
+    const first = await api(url, "GET", `/_client/tasks/${before.body!.job_id as string}?wait=20`, {}, CLIENT);
     expect(first.body).toMatchObject({ status: "finished", outcome: { status: "success", data: { n: 2 } } });
-    expect((await request(`${server.url}/readyz`)).statusCode).toBe(200);
+    expect((await request(`${url}/readyz`)).statusCode).toBe(200);
     // What was refused with 503 was not applied later (ioredis would send its queue on reconnect).
     const jobs = (await store.listJobs({}, 100)).jobs.map((j) => j.params.n).sort();
     expect(jobs).toEqual([1, 4]);
@@ -100,38 +106,17 @@ describe.skipIf(!available)("a hub whose Redis goes away", () => {
   }, 60_000);
 
   test("workers silent only because Redis was down are not dropped when it is back: a running task is not given to another worker", async () => {
-    const redis = await startRedis({ appendonly: true, appendfsync: "always" });
-    cleanup.push(() => redis.stop());
-    const store = new RedisStore({ url: redis.url, prefix: `outage-${randomUUID()}`, commandTimeoutMs: 300 });
     // Workers live 3 s without a heartbeat; the hub sweeps every 750 ms.
-    const hub = new Hub({ store, auth: { tokens: TOKENS }, clientTokens: [CLIENT], heartbeatIntervalMs: 1000 });
-    const server = await hub.listen({ port: 0 });
-    cleanup.push(async () => {
-      await hub.close();
-      await store.close();
-    });
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    const runs: string[] = [];
-    const held = defineSkill({
-      name: "held",
-      version: "1.0.0",
-      input: Type.Object({}),
-      output: Type.Object({ by: Type.String() }),
-      handler: async (_p, ctx) => {
-        runs.push(ctx.workerId);
-        await released;
-        return { by: ctx.workerId };
-      },
-    });
+    const { redis, hub, url } = await outageHub(1000);
+    const { held, runs, release } = heldSkill();
     const start = async (id: string): Promise<Worker> => {
-      const w = new Worker({ url: server.url, workerId: id, token: TOKENS[id]!, secret: TOKENS[id]!, skills: [held], heartbeatIntervalMs: 2000, pollTimeoutSeconds: 2 });
+      const w = new Worker({ url, workerId: id, token: TOKENS[id]!, secret: TOKENS[id]!, skills: [held], heartbeatIntervalMs: 2000, pollTimeoutSeconds: 2 });
       cleanup.push(() => w.stop({ graceMs: 500 }));
       await w.start();
       return w;
     };
     await start("w-1");
-    const submitted = await api(server.url, "POST", "/_client/tasks", { body: { type: "held", params: {} } }, CLIENT);
+    const submitted = await api(url, "POST", "/_client/tasks", { body: { type: "held", params: {} } }, CLIENT);
     await until(() => runs.length === 1);
     await start("w-2"); // idle, polling: it would take the task if w-1 were dropped
     // The hub has swept since (as it does every sweep interval): the store knows when it last did.
@@ -142,48 +127,27 @@ describe.skipIf(!available)("a hub whose Redis goes away", () => {
     await new Promise((r) => setTimeout(r, 4000));
     await redis.restart();
     // Several sweeps after the outage, with w-1 still silent at first.
-    await until(async () => (await request(`${server.url}/readyz`)).statusCode === 200);
+    await until(async () => (await request(`${url}/readyz`)).statusCode === 200);
     await new Promise((r) => setTimeout(r, 2000));
     expect(runs).toEqual(["w-1"]);
     release();
-    const done = await api(server.url, "GET", `/_client/tasks/${submitted.body!.job_id as string}?wait=20`, {}, CLIENT);
+    const done = await api(url, "GET", `/_client/tasks/${submitted.body!.job_id as string}?wait=20`, {}, CLIENT);
     expect(done.body).toMatchObject({ status: "finished", outcome: { status: "success", data: { by: "w-1" }, attempts: 1 } });
     expect(runs).toEqual(["w-1"]);
   }, 60_000);
 
   test("a result finished while Redis is down is delivered once it is back: the task is not run again", async () => {
-    const redis = await startRedis({ appendonly: true, appendfsync: "always" });
-    cleanup.push(() => redis.stop());
-    const store = new RedisStore({ url: redis.url, prefix: `outage-${randomUUID()}`, commandTimeoutMs: 300 });
-    const hub = new Hub({ store, auth: { tokens: TOKENS }, clientTokens: [CLIENT], heartbeatIntervalMs: 500 });
-    const server = await hub.listen({ port: 0 });
-    cleanup.push(async () => {
-      await hub.close();
-      await store.close();
-    });
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    let runs = 0;
-    const held = defineSkill({
-      name: "held",
-      version: "1.0.0",
-      input: Type.Object({}),
-      output: Type.Object({ run: Type.Number() }),
-      handler: async () => {
-        const run = ++runs;
-        await released;
-        return { run };
-      },
-    });
+    const { redis, hub, url } = await outageHub(500);
+    const { held, runs, release } = heldSkill();
     const retried: unknown[] = [];
     const quiet = (): void => {};
     const logger = { debug: quiet, info: quiet, error: quiet, warn: (fields: object | string, msg?: string) => void (msg === "result not delivered; retrying" && retried.push(fields)) };
     // One attempt only: a result that met a 503 used to be lost at once.
-    const worker = new Worker({ url: server.url, workerId: "w-1", token: TOKENS["w-1"]!, secret: TOKENS["w-1"]!, skills: [held], heartbeatIntervalMs: 500, pollTimeoutSeconds: 2, resultAttempts: 1, logger });
+    const worker = new Worker({ url, workerId: "w-1", token: TOKENS["w-1"]!, secret: TOKENS["w-1"]!, skills: [held], heartbeatIntervalMs: 500, pollTimeoutSeconds: 2, resultAttempts: 1, logger });
     cleanup.push(() => worker.stop({ graceMs: 500 }));
     await worker.start();
-    const submitted = await api(server.url, "POST", "/_client/tasks", { body: { type: "held", params: {} } }, CLIENT);
-    await until(() => runs === 1);
+    const submitted = await api(url, "POST", "/_client/tasks", { body: { type: "held", params: {} } }, CLIENT);
+    await until(() => runs.length === 1);
     // The hub has swept since (as it does every sweep interval): the store knows when it last did.
     await hub.sweep();
 
@@ -193,9 +157,28 @@ describe.skipIf(!available)("a hub whose Redis goes away", () => {
     // Down for longer than the worker's lifetime (1.5 s): no heartbeat reached the store meanwhile.
     await new Promise((r) => setTimeout(r, 1000));
     await redis.restart();
-    const done = await api(server.url, "GET", `/_client/tasks/${submitted.body!.job_id as string}?wait=20`, {}, CLIENT);
-    expect(done.body).toMatchObject({ status: "finished", outcome: { status: "success", data: { run: 1 }, attempts: 1 } });
-    expect(runs).toBe(1);
+    const done = await api(url, "GET", `/_client/tasks/${submitted.body!.job_id as string}?wait=20`, {}, CLIENT);
+    expect(done.body).toMatchObject({ status: "finished", outcome: { status: "success", data: { by: "w-1" }, attempts: 1 } });
+    expect(runs).toEqual(["w-1"]);
     expect(worker.stats).toMatchObject({ lost: 0 });
   }, 60_000);
 });
+
+/** A skill whose tasks wait for `release()`; `runs` lists the worker of each run, in order. */
+function heldSkill(): { held: ReturnType<typeof defineSkill>; runs: string[]; release: () => void } {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const runs: string[] = [];
+  const held = defineSkill({
+    name: "held",
+    version: "1.0.0",
+    input: Type.Object({}),
+    output: Type.Object({ by: Type.String() }),
+    handler: async (_p, ctx) => {
+      runs.push(ctx.workerId);
+      await released;
+      return { by: ctx.workerId };
+    },
+  });
+  return { held, runs, release };
+}
