@@ -27,6 +27,7 @@ export const HUB_OPTIONS = {
   "admin-tokens": { type: "string", arg: "<file|list>", env: "RXON_ADMIN_TOKENS", secret: true, help: "client tokens with the admin scope (see every job, open the dashboard); same forms as --client-tokens" },
   store: { type: "string", arg: "<url>", default: "memory", env: "RXON_STORE", help: "where state lives: memory, or redis://[user:pass@]host:port/db (several hubs on one Redis serve one fleet)" },
   "store-prefix": { type: "string", arg: "<prefix>", default: "rxon", env: "RXON_STORE_PREFIX", help: "key prefix in the Redis store (one fleet per prefix)" },
+  "store-timeout": { type: "int", arg: "<ms>", default: 5000, min: 1, env: "RXON_STORE_TIMEOUT", help: "longest wait for a Redis command, reconnects included; requests that need the store are then answered 503" },
   "heartbeat-interval": { type: "int", arg: "<ms>", default: 15_000, min: 1, help: "heartbeat interval expected of workers (a worker is gone after 3x without one)" },
   "lease-grace": { type: "int", arg: "<ms>", min: 1, help: "re-queue a task its worker has not listed for this long (default 2x heartbeat interval)" },
   "max-retries": { type: "int", arg: "<n>", default: 3, help: "re-runs after transient failures or lost workers" },
@@ -78,7 +79,7 @@ export async function hubCommand(argv: readonly string[], io: CliIo, stop?: Abor
   if (values.dashboard === true && adminTokens.length === 0) throw new UsageError("--dashboard needs --admin-tokens (admins sign in to the dashboard with one)");
   const orchestratorKey = values["orchestrator-key-file"] !== undefined ? readText(io, values["orchestrator-key-file"]).trim() : undefined;
   if (orchestratorKey === "") throw new UsageError(`the orchestrator key file ${values["orchestrator-key-file"]} is empty`);
-  const store = await openStore(values.store, values["store-prefix"]);
+  const store = await openStore(values.store, values["store-prefix"], values["store-timeout"]);
   const secrets = [
     ...config.secrets,
     ...clientTokens,
@@ -140,13 +141,13 @@ export async function hubCommand(argv: readonly string[], io: CliIo, stop?: Abor
 }
 
 /** The store of `--store`: undefined for memory (the hub's default), a RedisStore for redis:// URLs. */
-async function openStore(url: string, prefix: string): Promise<HubStore | undefined> {
+async function openStore(url: string, prefix: string, commandTimeoutMs: number): Promise<HubStore | undefined> {
   if (url === "memory") return undefined;
   if (!/^rediss?:\/\//.test(url)) throw new UsageError(`--store must be memory or a redis:// URL, not '${url.slice(0, 64)}'`);
   const { RedisStore } = await importTooling("redis", () => import("../hub/redis/index.js"));
   let store: HubStore;
   try {
-    store = new RedisStore({ url, prefix });
+    store = new RedisStore({ url, prefix, commandTimeoutMs });
   } catch (err) {
     throw new UsageError(`--store-prefix: ${(err as Error).message}`);
   }

@@ -1,12 +1,13 @@
 /**
  * `rxon hub --store redis://...` as real processes: two hubs on one Redis serve one fleet. A task
  * submitted with `rxon submit` on hub A runs on a worker connected to hub B; `rxon task` answers
- * the same on both hubs.
+ * the same on both hubs. With its Redis gone, a hub answers 503 within `--store-timeout`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { request } from "undici";
 import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
 import { hubUrl, registered, start, stop, type Proc } from "../e2e/procs.js";
 
@@ -54,4 +55,28 @@ describe.skipIf(!available)("rxon hub --store redis://", () => {
       expect(JSON.parse(task.lines.join(""))).toMatchObject({ job_id: jobId, status: "finished" });
     }
   }, 90_000);
+
+  it("answers 503 with Retry-After within --store-timeout when its Redis is gone", async () => {
+    const own = await startRedis();
+    try {
+      writeFileSync(join(dir, "clients.txt"), `${CLIENT_TOKEN}\n`);
+      const hub = start(["src/cli/main.ts", "hub", "--port", "0", "--insecure", "--store", own.url, "--store-timeout", "300"], { RXON_CLIENT_TOKENS: join(dir, "clients.txt") });
+      procs.push(hub);
+      const url = await hubUrl(hub);
+      await own.kill();
+      // Far less than the 5 s default: a hub that ignored the flag would not answer in time.
+      const res = await request(`${url}/_client/tasks`, {
+        method: "POST",
+        headers: { "x-client-token": CLIENT_TOKEN, "content-type": "application/json" },
+        body: JSON.stringify({ type: "echo", params: { message: "x" } }),
+        headersTimeout: 3000,
+        bodyTimeout: 3000,
+      });
+      expect(res.statusCode).toBe(503);
+      expect(res.headers["retry-after"]).toBe("1");
+      expect(await res.body.json()).toMatchObject({ code: "TRANSIENT_ERROR" });
+    } finally {
+      await own.stop();
+    }
+  }, 60_000);
 });
