@@ -91,8 +91,10 @@ export class NetworkError extends RxonError {
 }
 
 /**
- * A service the operation needs (the hub's store, say) cannot be reached or is not ready; nothing
- * was decided, and the same request may succeed later. Answered 503 with `Retry-After`.
+ * A service the operation needs (the hub's store, say) cannot be reached or is not ready, and the
+ * same request may succeed later. Answered 503 with `Retry-After`. What the operation would have
+ * changed was not changed, unless it had already reached the service when it failed (then the
+ * change may stand; a retry of a hub transition is safe either way).
  */
 export class UnavailableError extends RxonError {
   /** How long a caller should wait before trying again, in ms. */

@@ -55,8 +55,9 @@ export interface RedisStoreOptions {
    * queued while Redis is unreachable included (ioredis `commandTimeout`; `redisOptions` may set
    * it instead). When it runs out, or the client gives up on a connection, the operation fails
    * with an {@link UnavailableError}, which the hub answers 503 with `Retry-After`: a Redis outage
-   * makes requests fail within this bound instead of hanging. A command that timed out may still
-   * have been applied; every transition is safe to retry (results are answered as re-sends,
+   * makes requests fail within this bound instead of hanging. A command that timed out while
+   * queued for a reconnect is dropped, never sent; one that timed out after it was sent may still
+   * have been applied. Every transition is safe to retry (results are answered as re-sends,
    * submissions with an idempotency key find their job). Default 5000.
    */
   commandTimeoutMs?: number;
