@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { request } from "undici";
 import { Hub } from "../../src/hub/index.js";
 import { RxonListener } from "../../src/listener/index.js";
+import { memoryLogger } from "../helpers/logger.js";
 import { heartbeat, poll, register, result, SECRETS, until } from "./helpers.js";
 
 const hubs: Hub[] = [];
@@ -142,9 +143,7 @@ describe("hub leases", () => {
 
   it("gives a killed worker's task to another worker within three heartbeat intervals by default (45 s)", async () => {
     let now = Date.now();
-    const warned: Record<string, unknown>[] = [];
-    const quiet = (): void => {};
-    const logger = { debug: quiet, info: quiet, error: quiet, warn: (fields: object | string, msg?: string) => void warned.push(typeof fields === "string" ? { msg: fields } : { ...fields, msg }) };
+    const logger = memoryLogger();
     const hub = new Hub({ auth: { tokens: SECRETS }, now: () => now, sweepIntervalMs: 3_600_000, logger });
     hubs.push(hub);
     await register(hub, "cpu-1");
@@ -161,8 +160,8 @@ describe("hub leases", () => {
     expect(h.status).toBe("waiting_for_worker");
     expect((await poll(hub, "cpu-2"))!.job_id).toBe(h.jobId);
     // The operator is told what the hub expected of the worker (a mismatched heartbeat interval shows).
-    expect(warned.filter((w) => w.msg === "hub: worker gone")).toEqual([
-      { msg: "hub: worker gone", worker_id: "cpu-1", reason: "heartbeat_timeout", requeued: 1, silent_ms: 45_000, expected_heartbeat_ms: 15_000 },
+    expect(logger.entries.filter((e) => e.message === "hub: worker gone")).toEqual([
+      { level: "warn", message: "hub: worker gone", fields: { worker_id: "cpu-1", reason: "heartbeat_timeout", requeued: 1, silent_ms: 45_000, expected_heartbeat_ms: 15_000 } },
     ]);
   });
 });

@@ -15,6 +15,7 @@ import { RedisStore } from "../../src/hub/redis/index.js";
 import { Worker } from "../../src/worker/index.js";
 import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
 import type { Logger } from "../../src/logger.js";
+import { memoryLogger } from "../helpers/logger.js";
 import Type from "typebox";
 import { defineSkill } from "../../src/contracts/index.js";
 import { double } from "../helpers/skills.js";
@@ -46,13 +47,9 @@ describe.skipIf(!available)("a hub whose Redis goes away", () => {
   }
 
   test("answers 503 with Retry-After while Redis is down, then serves again and loses nothing queued before", async () => {
-    const lines: { level: string; msg: string }[] = [];
-    const at =
-      (level: string) =>
-      (fields: object | string, msg?: string): void =>
-        void lines.push({ level, msg: typeof fields === "string" ? fields : (msg ?? "") });
+    const logger = memoryLogger();
     // Every write is on disk before it is answered, so what was queued before the kill is there after.
-    const { redis, store, hub, url } = await outageHub(500, { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") });
+    const { redis, store, hub, url } = await outageHub(500, logger);
     const before = await api(url, "POST", "/_client/tasks", { body: { type: "double", params: { n: 1 } } }, CLIENT);
     expect(before.status).toBe(202);
 
@@ -101,8 +98,8 @@ describe.skipIf(!available)("a hub whose Redis goes away", () => {
     const jobs = (await store.listJobs({}, 100)).jobs.map((j) => j.params.n).sort();
     expect(jobs).toEqual([1, 4]);
     // The outage is logged once (its housekeeping failed every sweep meanwhile), and its end.
-    await until(() => lines.some((l) => l.msg === "hub: the store answers again"));
-    expect(lines.filter((l) => l.level === "error").map((l) => l.msg)).toEqual([expect.stringMatching(/^hub: \w[\w ]* failed: the store is unavailable/)]);
+    await until(() => logger.entries.some((e) => e.message === "hub: the store answers again"));
+    expect(logger.entries.filter((e) => e.level === "error").map((e) => e.message)).toEqual([expect.stringMatching(/^hub: \w[\w ]* failed: the store is unavailable/)]);
   }, 60_000);
 
   test("workers silent only because Redis was down are not dropped when it is back: a running task is not given to another worker", async () => {
@@ -139,9 +136,8 @@ describe.skipIf(!available)("a hub whose Redis goes away", () => {
   test("a result finished while Redis is down is delivered once it is back: the task is not run again", async () => {
     const { redis, hub, url } = await outageHub(500);
     const { held, runs, release } = heldSkill();
-    const retried: unknown[] = [];
-    const quiet = (): void => {};
-    const logger = { debug: quiet, info: quiet, error: quiet, warn: (fields: object | string, msg?: string) => void (msg === "result not delivered; retrying" && retried.push(fields)) };
+    const logger = memoryLogger();
+    const retried = (): number => logger.entries.filter((e) => e.message === "result not delivered; retrying").length;
     // One attempt only: a result that met a 503 used to be lost at once.
     const worker = new Worker({ url, workerId: "w-1", token: TOKENS["w-1"]!, secret: TOKENS["w-1"]!, skills: [held], heartbeatIntervalMs: 500, pollTimeoutSeconds: 2, resultAttempts: 1, logger });
     cleanup.push(() => worker.stop({ graceMs: 500 }));
@@ -153,7 +149,7 @@ describe.skipIf(!available)("a hub whose Redis goes away", () => {
 
     await redis.kill();
     release();
-    await until(() => retried.length >= 2);
+    await until(() => retried() >= 2);
     // Down for longer than the worker's lifetime (1.5 s): no heartbeat reached the store meanwhile.
     await new Promise((r) => setTimeout(r, 1000));
     await redis.restart();
