@@ -24,16 +24,19 @@ export interface ErrorAnswer {
 /** The generic 500 body: never the exception's text. */
 export const INTERNAL_BODY = Object.freeze({ error: "Internal server error", code: ErrorCode.INTERNAL_ERROR });
 
+/** `Retry-After` in whole seconds, at least 1 (1 when the wait is not a finite number). */
+function retryAfter(ms: number): Record<string, string> {
+  return { [Header.RETRY_AFTER]: String(Math.max(1, Math.ceil((Number.isFinite(ms) ? ms : 1000) / 1000))) };
+}
+
 /** Maps an error thrown by body parsing, verification or the handler to its answer. */
 export function errorAnswer(error: unknown): ErrorAnswer {
   if (error instanceof RateLimitError) {
-    const seconds = Math.max(1, Math.ceil((Number.isFinite(error.retryAfterMs) ? error.retryAfterMs : 1000) / 1000));
     const code = typeof error.details.code === "string" ? error.details.code : error.code;
-    return { status: 429, body: { error: error.message || "Rate limit exceeded", code }, headers: { [Header.RETRY_AFTER]: String(seconds) }, internal: false };
+    return { status: 429, body: { error: error.message || "Rate limit exceeded", code }, headers: retryAfter(error.retryAfterMs), internal: false };
   }
   if (error instanceof UnavailableError) {
-    const seconds = Math.max(1, Math.ceil((Number.isFinite(error.retryAfterMs) ? error.retryAfterMs : 1000) / 1000));
-    return { status: 503, body: { error: error.message, code: error.code }, headers: { [Header.RETRY_AFTER]: String(seconds) }, internal: false };
+    return { status: 503, body: { error: error.message, code: error.code }, headers: retryAfter(error.retryAfterMs), internal: false };
   }
   if (error instanceof ValidationError) {
     const status = error.status === 413 ? 413 : 400;
