@@ -9,7 +9,7 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ErrorCode, Header } from "../../generated/constants.js";
 import type { TaskResult } from "../../generated/types.js";
-import { AuthError, isRxonError, NetworkError, RateLimitError, RxonError, UnavailableError, ValidationError } from "../errors.js";
+import { AuthError, isRxonError, NetworkError, RateLimitError, UnavailableError, ValidationError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { decode } from "../wire/codec.js";
 import { parseJson, type JsonObject } from "../wire/json.js";
@@ -507,10 +507,9 @@ export class RxonListener {
 
   #refuseUpgrade(error: unknown, refuse: (status: number, text: string, headers?: Record<string, string>) => boolean): boolean {
     if (error instanceof AuthError) return refuse(error.status === 401 ? 401 : 403, error.message || "Forbidden");
-    if (error instanceof RateLimitError || error instanceof UnavailableError || (error instanceof RxonError && error.status !== undefined && error.status >= 400 && error.status < 500)) {
-      const answer = errorAnswer(error);
-      return refuse(answer.status, answer.body.error, answer.headers);
-    }
+    // The same answers as on the HTTP routes (429 and 503 with Retry-After, an rxon error's status), as text.
+    const answer = errorAnswer(error);
+    if (!answer.internal) return refuse(answer.status, answer.body.error, answer.headers);
     this.#logger.error({ err: error, action: "websocket_auth" }, "rxon listener: handler failed");
     return refuse(500, "Internal server error");
   }
