@@ -5,10 +5,12 @@
  * started during the outage registers and runs what was queued before it. The hub logs the outage
  * once and its end, not every failed sweep. Workers that were silent only because Redis was away
  * are not dropped when it is back, and a result finished during the outage is still delivered.
+ * A Redis at `maxmemory` is an outage of writes: the same 503s and single log entry, reads served.
  */
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, test } from "vitest";
 import { request } from "undici";
+import { Redis } from "ioredis";
 import { UnavailableError } from "../../src/errors.js";
 import { Hub, hubReadiness } from "../../src/hub/index.js";
 import { RedisStore } from "../../src/hub/redis/index.js";
@@ -157,6 +159,50 @@ describe.skipIf(!available)("a hub whose Redis goes away", () => {
     expect(done.body).toMatchObject({ status: "finished", outcome: { status: "success", data: { by: "w-1" }, attempts: 1 } });
     expect(runs).toEqual(["w-1"]);
     expect(worker.stats).toMatchObject({ lost: 0 });
+  }, 60_000);
+
+  test("a Redis at maxmemory refuses writes: submissions are answered 503 and logged once, without their params; reads still work; then it serves again", async () => {
+    const logger = memoryLogger();
+    const { redis, hub, url } = await outageHub(500, logger);
+    const admin = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    cleanup.push(async () => void admin.disconnect());
+    await admin.connect();
+    const before = await api(url, "POST", "/_client/tasks", { body: { type: "double", params: { n: 1 } } }, CLIENT);
+    expect(before.status).toBe(202);
+    await hub.sweep();
+
+    // Full: with the default policy (noeviction) every script that would write is refused.
+    await admin.config("SET", "maxmemory", "1");
+    const secret = "param-value-that-must-not-be-logged";
+    const refused = await api(url, "POST", "/_client/tasks", { body: { type: "double", params: { n: 2, note: secret } } }, CLIENT);
+    expect(refused.status).toBe(503);
+    expect(refused.headers["retry-after"]).toBe("1");
+    expect(refused.body).toEqual({ error: "The hub's store is unavailable; try again later", code: "TRANSIENT_ERROR" });
+    const embedded = await hub.submit({ type: "double", params: { n: 3, note: secret } }).catch((e: unknown) => e);
+    expect(embedded).toBeInstanceOf(UnavailableError);
+    // Its cause, Redis's reply, names the command but does not carry its arguments (the params).
+    expect((embedded as Error).cause).toMatchObject({ command: { name: "evalsha" } });
+    expect(JSON.stringify((embedded as Error).cause)).not.toContain(secret);
+    // Reading needs no memory: the job queued before is still shown.
+    const view = await api(url, "GET", `/_client/tasks/${before.body!.job_id as string}`, {}, CLIENT);
+    expect(view.body).toMatchObject({ status: "waiting_for_worker" });
+    await hub.sweep();
+    await hub.sweep();
+
+    await admin.config("SET", "maxmemory", "0");
+    await hub.sweep();
+    const worker = new Worker({ url, workerId: "w-1", token: TOKENS["w-1"]!, secret: TOKENS["w-1"]!, skills: [double], heartbeatIntervalMs: 500, pollTimeoutSeconds: 2 });
+    cleanup.push(() => worker.stop({ graceMs: 500 }));
+    await worker.start();
+    const after = await api(url, "POST", "/_client/tasks?wait=20", { body: { type: "double", params: { n: 4 } } }, CLIENT);
+    expect(after.body).toMatchObject({ status: "finished", outcome: { status: "success", data: { n: 8 } } });
+    const first = await api(url, "GET", `/_client/tasks/${before.body!.job_id as string}?wait=20`, {}, CLIENT);
+    expect(first.body).toMatchObject({ status: "finished", outcome: { status: "success", data: { n: 2 } } });
+    // Once at error for the whole episode (the refused sweeps included), and its end; the params
+    // of the refused submissions appear in no entry at any level.
+    expect(logger.entries.filter((e) => e.level === "error").map((e) => e.message)).toEqual([expect.stringMatching(/^hub: sweep failed: the store is unavailable/)]);
+    expect(logger.entries.some((e) => e.message === "hub: the store answers again")).toBe(true);
+    expect(JSON.stringify(logger.entries, (_k, v: unknown) => (v instanceof Error ? { ...v, message: v.message, stack: v.stack, cause: v.cause } : v))).not.toContain(secret);
   }, 60_000);
 });
 

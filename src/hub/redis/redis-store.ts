@@ -200,15 +200,23 @@ function finite(name: string, v: number): number {
   return v;
 }
 
-/** Redis replies that say it cannot serve now (loading, failing over, busy), not that a command is wrong. */
-const NOT_NOW = /^(LOADING|BUSY|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)\b/;
+/**
+ * Redis replies that say it cannot serve now, not that a command is wrong: loading, failing over,
+ * busy, or refusing writes (`OOM`: at `maxmemory`; `MISCONF`: it cannot save to disk). A script
+ * refused for `OOM` has written nothing: Redis refuses it at its first write, never after one.
+ */
+const NOT_NOW = /^(LOADING|BUSY|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|OOM|MISCONF)\b/;
 
 /**
  * Rethrows a failed command's error: as an {@link UnavailableError} when Redis could not be
  * reached or cannot serve for now (connection lost or refused, timed out, retries spent, a
- * `NOT_NOW` reply), as it came otherwise (a script's error is a defect, answered 500).
+ * `NOT_NOW` reply), as it came otherwise (a script's error is a defect, answered 500). Either way
+ * without the command's arguments, which ioredis attaches to the error and which hold task params,
+ * results and worker records: an error is logged, and a log must not carry them.
  */
 function unreachable(err: unknown): never {
+  const command = (err as { command?: { name?: unknown } } | null)?.command;
+  if (command !== undefined && command !== null) (err as { command: unknown }).command = { name: command.name };
   if (err instanceof ReplyError && !NOT_NOW.test(String((err as Error).message))) throw err;
   throw new UnavailableError("The hub's store is unavailable; try again later", { cause: err, details: { reason: "store_unavailable" } });
 }
