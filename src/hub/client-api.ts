@@ -31,6 +31,8 @@ import { RecentMap } from "../recent.js";
 
 /** Jobs {@link ClientApi} remembers having queued, at least (for a wait that follows the submission). */
 const MINE_LIMIT = 65_536;
+/** How long `close()` lets open waits answer (one store read each) before the connections close. */
+const CLOSE_GRACE_MS = 2000;
 
 /** Path prefix of the client API. */
 export const CLIENT_PREFIX = "/_client";
@@ -88,6 +90,8 @@ export class ClientApi {
   readonly #mine = new RecentMap<string, string>(2 * MINE_LIMIT);
   /** Every open wait, so that `close()` can end them. */
   readonly #open = new Set<() => void>();
+  /** Resolves `close()`'s wait once the last open wait has answered. */
+  #drained: (() => void) | undefined;
   #closed = false;
 
   constructor(hub: ClientApiHub, options: ClientApiOptions = {}) {
@@ -137,10 +141,20 @@ export class ClientApi {
     return true;
   }
 
-  /** Ends open waits (they answer the task's current state) and refuses new requests with 503. */
-  close(): void {
+  /**
+   * Refuses new requests with 503 and ends open waits: each answers its job's current state (202
+   * and the view, so a client that submitted and waited learns its job id). Resolves once they
+   * have answered, or after `graceMs` (their answers read the store), so that the server closes
+   * its connections only then.
+   */
+  async close(graceMs = CLOSE_GRACE_MS): Promise<void> {
     this.#closed = true;
+    if (this.#open.size === 0) return;
+    const answered = new Promise<void>((resolve) => (this.#drained = resolve));
     for (const wake of [...this.#open]) wake();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([answered, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -297,6 +311,7 @@ export class ClientApi {
         res.off("close", stop);
         this.#open.delete(stop);
         unwatch();
+        if (this.#open.size === 0) this.#drained?.();
       },
     };
   }

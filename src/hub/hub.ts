@@ -178,9 +178,10 @@ export class Hub extends EventEmitter<HubEvents> {
   }
 
   /**
-   * Stops servers and timers, ends held polls and command channels. Jobs stay in the store (a
-   * shared store keeps serving them through other hubs); handles of this process resolve as
-   * transient failures.
+   * Stops servers and timers, ends held polls and command channels. Client requests held by
+   * `?wait=` are answered with their job's state so far first (202 or 200 with the job's view,
+   * within 2 s). Jobs stay in the store (a shared store keeps serving them through other hubs);
+   * handles of this process resolve as transient failures.
    */
   async close(): Promise<void> {
     const core = this.#core;
@@ -188,8 +189,9 @@ export class Hub extends EventEmitter<HubEvents> {
     core.closed = true;
     this.#sweeper.stop();
     this.#dispatcher.close();
-    this.clientApi.close();
     this.dashboard.close();
+    // Held client waits answer the job's state so far before their connections close.
+    await this.clientApi.close();
     await Promise.all(this.#servers.splice(0).map((s) => s.close()));
     this.#dispatcher.close();
     this.#cancellation.close();

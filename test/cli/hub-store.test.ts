@@ -1,7 +1,8 @@
 /**
  * `rxon hub --store redis://...` as real processes: two hubs on one Redis serve one fleet. A task
  * submitted with `rxon submit` on hub A runs on a worker connected to hub B; `rxon task` answers
- * the same on both hubs. With its Redis gone, a hub answers 503 within `--store-timeout`.
+ * the same on both hubs. A hub stopped with SIGTERM answers the submit-and-wait it holds with the
+ * job's id first. With its Redis gone, a hub answers 503 within `--store-timeout`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
 import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
-import { hubUrl, registered, start, stop, type Proc } from "../e2e/procs.js";
+import { hubUrl, registered, start, stop, until, type Proc } from "../e2e/procs.js";
 
 const available = requireRedis("rxon hub --store redis://");
 const WORKER_SECRET = "worker-secret-store-1";
@@ -54,6 +55,36 @@ describe.skipIf(!available)("rxon hub --store redis://", () => {
       expect(await new Promise<number | null>((resolve) => task.child.once("exit", resolve))).toBe(0);
       expect(JSON.parse(task.lines.join(""))).toMatchObject({ job_id: jobId, status: "finished" });
     }
+  }, 90_000);
+
+  it("answers a held submit-and-wait with its job id when stopped with SIGTERM; the job then finishes through the other hub", async () => {
+    writeFileSync(join(dir, "tokens.json"), JSON.stringify({ w1: WORKER_SECRET }));
+    writeFileSync(join(dir, "clients.txt"), `${CLIENT_TOKEN}\n`);
+    const env = { RXON_CLIENT_TOKENS: join(dir, "clients.txt"), RXON_STORE: redis.url };
+    const hubArgs = ["src/cli/main.ts", "hub", "--port", "0", "--tokens", join(dir, "tokens.json"), "--store-prefix", "cli-sigterm"];
+    const a = start(hubArgs, env);
+    const b = start(hubArgs, env);
+    procs.push(a, b);
+    const [urlA, urlB] = await Promise.all([hubUrl(a), hubUrl(b)]);
+    // No worker yet: the client's request is held on A.
+    const held = request(`${urlA}/_client/tasks?wait=30`, {
+      method: "POST",
+      headers: { "x-client-token": CLIENT_TOKEN, "content-type": "application/json" },
+      body: JSON.stringify({ type: "echo", params: { message: "through a restart" } }),
+    });
+    await until(() => a.stderr.some((l) => l.includes("task submitted")), () => a.stderr.join("\n"));
+    a.child.kill("SIGTERM");
+    // Answered before A closed its connections: the client learns the job it made.
+    const answer = await held;
+    const view = (await answer.body.json()) as { job_id: string; status: string };
+    expect(answer.statusCode).toBe(202);
+    expect(view).toMatchObject({ job_id: expect.stringMatching(/^job-/), status: "waiting_for_worker" });
+    expect(await a.exited).toBe(0);
+
+    const worker = start(["src/cli/main.ts", "worker", "--url", urlB, "--id", "w1", "--skills", "examples/skills.ts"], { RXON_TOKEN: WORKER_SECRET });
+    procs.push(worker);
+    const done = await request(`${urlB}/_client/tasks/${view.job_id}?wait=30`, { headers: { "x-client-token": CLIENT_TOKEN } });
+    expect(await done.body.json()).toMatchObject({ status: "finished", outcome: { status: "success", data: { message: "through a restart" }, worker_id: "w1" } });
   }, 90_000);
 
   it("answers 503 with Retry-After within --store-timeout when its Redis is gone", async () => {
