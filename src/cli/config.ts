@@ -28,6 +28,11 @@ export interface OptionSpec {
   readonly env?: string | false;
   /** Never printed: `--print-config` shows `***`, and the CLI logger redacts the value. */
   readonly secret?: boolean;
+  /**
+   * A URL that may hold a password (`redis://user:pass@host`): `--print-config` shows the password
+   * as `***`, and the CLI logger redacts it.
+   */
+  readonly urlWithPassword?: boolean;
   /** Smallest allowed `int`. */
   readonly min?: number;
   /** Largest allowed `int`. */
@@ -199,6 +204,7 @@ export function loadConfig<T extends OptionTable>(command: string, table: T, arg
     }
     values[name] = value;
     if (spec.secret && typeof value === "string" && value !== "") secrets.push(value);
+    if (spec.urlWithPassword && typeof value === "string") secrets.push(...urlPasswords(value));
   }
   return { values: values as ConfigValues<T>, sources: sources as ResolvedConfig<T>["sources"], secrets, help, printConfig: parsed.values["print-config"] === true };
 }
@@ -209,9 +215,33 @@ export function printableConfig<T extends OptionTable>(table: T, resolved: Resol
   for (const [name, spec] of Object.entries(table)) {
     if (spec.commandLineOnly) continue;
     const value = (resolved.values as Record<string, unknown>)[name];
-    out[name] = value === undefined ? null : spec.secret ? "***" : value;
+    out[name] = value === undefined ? null : spec.secret ? "***" : spec.urlWithPassword && typeof value === "string" ? redactUrl(value) : value;
   }
   return out;
+}
+
+/** A URL with its password (if any) shown as `***`, for messages and `--print-config`. */
+export function redactUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return "(the given URL)";
+  }
+  if (u.password !== "") u.password = "***";
+  return u.toString();
+}
+
+/** The password of a URL as written and as decoded (both may appear in a log line); none when it has none. */
+function urlPasswords(url: string): string[] {
+  try {
+    const { password } = new URL(url);
+    if (password === "") return [];
+    const decoded = decodeURIComponent(password);
+    return decoded === password ? [password] : [password, decoded];
+  } catch {
+    return [];
+  }
 }
 
 /** The options part of a help text, generated from the table (aliases stay hidden). */

@@ -3,7 +3,7 @@ import { Hub, type HubStore } from "../hub/index.js";
 import type { Logger } from "../logger.js";
 import type { HubOps } from "./ops.js";
 import { importTooling } from "./optional.js";
-import { loadConfig, optionsHelp, printableConfig, type OptionTable } from "./config.js";
+import { loadConfig, optionsHelp, printableConfig, redactUrl, type OptionTable } from "./config.js";
 import { loadClientTokens, loadCredentials } from "./credentials.js";
 import { CliFailure, ExitCode, readText, UsageError, type CliIo } from "./io.js";
 import { cliLogger, LOG_FORMATS, LOG_LEVELS, type CliLogLevel, type LogFormat } from "./log.js";
@@ -25,7 +25,7 @@ export const HUB_OPTIONS = {
   "tls-ca": { type: "string", arg: "<file>", help: "CA bundle that verifies client certificates" },
   "require-client-cert": { type: "boolean", default: false, help: "refuse clients without a certificate signed by --tls-ca" },
   "admin-tokens": { type: "string", arg: "<file|list>", env: "RXON_ADMIN_TOKENS", secret: true, help: "client tokens with the admin scope (see every job, open the dashboard); same forms as --client-tokens" },
-  store: { type: "string", arg: "<url>", default: "memory", env: "RXON_STORE", help: "where state lives: memory, or redis://[user:pass@]host:port/db (several hubs on one Redis serve one fleet)" },
+  store: { type: "string", arg: "<url>", default: "memory", env: "RXON_STORE", urlWithPassword: true, help: "where state lives: memory, or redis://[user:pass@]host:port/db (several hubs on one Redis serve one fleet)" },
   "store-prefix": { type: "string", arg: "<prefix>", default: "rxon", env: "RXON_STORE_PREFIX", help: "key prefix in the Redis store (one fleet per prefix)" },
   "store-timeout": { type: "int", arg: "<ms>", default: 5000, min: 1, env: "RXON_STORE_TIMEOUT", help: "longest wait for a Redis command, reconnects included; requests that need the store are then answered 503" },
   "heartbeat-interval": { type: "int", arg: "<ms>", default: 15_000, min: 1, help: "heartbeat interval expected of workers (a worker is gone after 3x without one)" },
@@ -158,17 +158,6 @@ async function openStore(url: string, prefix: string, commandTimeoutMs: number):
     throw new CliFailure(`cannot reach the store at ${redactUrl(url)}: ${(err as Error).message}`);
   }
   return store;
-}
-
-/** A URL without its password, for messages. */
-function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== "") u.password = "***";
-    return u.toString();
-  } catch {
-    return "(the given URL)";
-  }
 }
 
 /**

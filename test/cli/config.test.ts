@@ -68,6 +68,13 @@ describe("hub and worker configuration", () => {
     expect(JSON.parse(worker.out)).toMatchObject({ url: "http://127.0.0.1:1", id: "w9", token: "***", secret: "***", concurrency: 3, "ed25519-key": null });
     expect(worker.out).not.toContain("env-token-abc789");
     expect(worker.out).not.toContain("file-secret-xyz123");
+    // The password of a store URL, written plainly or percent-encoded, is shown masked and is
+    // among the values the logger redacts.
+    const store = await run(["hub", "--print-config"], { RXON_STORE: "redis://fleet:store-pw-4455@10.0.0.7:6379/2" });
+    expect(JSON.parse(store.out).store).toBe("redis://fleet:***@10.0.0.7:6379/2");
+    expect(store.out).not.toContain("store-pw-4455");
+    const encoded = loadConfig("hub", HUB_OPTIONS, ["--store", "redis://:p%40ss%2Fword-77@h:1/0"], io());
+    expect(encoded.secrets).toEqual(expect.arrayContaining(["p%40ss%2Fword-77", "p@ss/word-77"]));
   });
 
   it("a value or the file holding it: the stronger source wins, the same source twice is a usage error", async () => {
