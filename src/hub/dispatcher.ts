@@ -38,6 +38,8 @@ const CLAIM_BATCH = 8;
 const MEMO_LIMIT = 50_000;
 /** Most queues of a skill a claim names to the store; past them a poll looks at the queues instead. */
 const MAX_NAMED_QUEUES = 64;
+/** Queues learned in all past which those of skills without a parked poll are forgotten. */
+const LEARNED_LIMIT = 10_000;
 /** Largest params (canonical text, characters) {@link Dispatcher.learnJob} keeps at hand: at most MEMO_LIMIT × 4 KiB in all. */
 const SUBMITTED_PARAMS_MAX = 4096;
 /** Synchronous dispatches in a row after which a poll gives up its turn (timers and I/O run). */
@@ -68,6 +70,8 @@ export class Dispatcher {
   readonly #plans = new Map<string, { seen: number; runnable: string[]; skipped: string[] }>();
   /** Queues learned so far (a plan made before the last one was learned is made again). */
   #queuesSeen = 0;
+  /** Learned queues past which {@link #forgetUnparked} runs (twice what it kept, at least LEARNED_LIMIT). */
+  #forgetAt = LEARNED_LIMIT;
   /**
    * Memoized params checks per (profile, job): a job's type and params never change, and the
    * profile is a content key of the contracts, so a queued job is read once per profile, not on
@@ -95,6 +99,11 @@ export class Dispatcher {
   /** Held polls. */
   get parked(): number {
     return this.#waiters.size;
+  }
+
+  /** Queues whose requirement class this hub knows (bounded: see {@link #forgetUnparked}). */
+  get learnedQueues(): number {
+    return this.#queueReqs.size;
   }
 
   async poll(pathId: string, ctx: ListenerContext): Promise<TaskPayload | null> {
@@ -227,6 +236,27 @@ export class Dispatcher {
     if (names === undefined) this.#queuesBySkill.set(skill, (names = new Set()));
     names.add(name);
     for (const profile of this.#waiters.profilesFor(skill).keys()) this.#matchQueue(name, skill, requirements, profile);
+    if (this.#queueReqs.size > this.#forgetAt) this.#forgetUnparked();
+  }
+
+  /**
+   * Forgets the queues learned for skills no poll is parked for: a client submitting ever new
+   * task types must not grow this hub without bound. Nothing depends on them: a claim learns the
+   * queues it needs from the store, and a task queued for a skill with parked polls is learned
+   * from its signal. Runs after the learned queues doubled since the last run, so its cost per
+   * learned queue stays constant.
+   */
+  #forgetUnparked(): void {
+    for (const [skill, names] of this.#queuesBySkill) {
+      if (this.#waiters.profilesFor(skill).size > 0) continue;
+      for (const name of names) {
+        this.#queueReqs.delete(name);
+        this.#able.delete(name);
+      }
+      this.#queuesBySkill.delete(skill);
+    }
+    this.#queuesSeen++;
+    this.#forgetAt = Math.max(LEARNED_LIMIT, 2 * this.#queueReqs.size);
   }
 
   /** A profile got its first parked poll for `skill`: note the queues of the skill it can run. */

@@ -16,6 +16,7 @@ import type { HubCore } from "./core.js";
 import { paramsSatisfy } from "../matching/requirement.js";
 import { contractKeyOf, MAX_QUEUE_VERDICTS, queueNameOf } from "./dispatch.js";
 import { isPromise } from "./flow.js";
+import { RecentMap } from "../recent.js";
 import type { Outcomes } from "./outcomes.js";
 import { taskIdOf, type JobParent, type NewJob, type SubmitVerdict } from "./store.js";
 import type { SubmitOptions, TaskHandle } from "./types.js";
@@ -23,6 +24,8 @@ import type { SubmitOptions, TaskHandle } from "./types.js";
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
 /** How long cached contracts of a skill are trusted before a refusal is confirmed against the store. */
 const CONTRACTS_FRESH_MS = 1000;
+/** Skills whose contracts are kept at hand (the most recently submitted ones; any other is read). */
+const CONTRACTS_KEPT = 4096;
 
 /** A job being made: its queue is named after the contract check. */
 type Draft = { -readonly [K in keyof NewJob]: NewJob[K] };
@@ -34,7 +37,7 @@ export const QUEUE_FULL_RETRY_MS = 1000;
 export class Submissions {
   readonly #core: HubCore;
   readonly #outcomes: Outcomes;
-  readonly #contracts = new Map<string, { at: number; list: readonly SkillInfo[] }>();
+  readonly #contracts = new RecentMap<string, { at: number; list: readonly SkillInfo[] }>(CONTRACTS_KEPT);
 
   /** Told of each queue a submission goes to, before the transition (set by the hub). */
   onQueue: (job: NewJob, paramsSize: number) => void = () => {};
