@@ -259,6 +259,8 @@ export class RedisStore implements HubStore {
   #subscribed: Promise<unknown> | undefined;
   readonly #listeners = new Set<SignalListener>();
   #closed = false;
+  /** The store's own client's last failed connection attempt since it was last ready (for `ping()`'s error). */
+  #connectionError: Error | undefined;
   readonly #batchWrites: boolean;
   /** The socket corked in this pass of the event loop, uncorked in its check phase. */
   #corked: { uncork(): void } | undefined;
@@ -284,8 +286,10 @@ export class RedisStore implements HubStore {
         autoResendUnfulfilledCommands: false,
         ...options.redisOptions,
       });
-      // Connection errors surface as failed commands (and a failing ping()); ioredis reconnects.
-      client.on("error", () => {});
+      // Connection errors surface as failed commands (and a failing ping(), which names the last
+      // one: a TLS or network error is otherwise only a timeout); ioredis reconnects.
+      client.on("error", (err: Error) => (this.#connectionError = err));
+      client.on("ready", () => (this.#connectionError = undefined));
       // A command that timed out while queued for the reconnect was answered 503, as not applied:
       // drop it before ioredis sends its queue on the new connection (after "connect", before ready).
       client.on("connect", () => dropSettled(client));
@@ -656,7 +660,10 @@ export class RedisStore implements HubStore {
   async ping(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer PING within ${this.#pingTimeoutMs} ms`)), this.#pingTimeoutMs);
+      timer = setTimeout(() => {
+        const last = this.#connectionError;
+        reject(new Error(`Redis did not answer PING within ${this.#pingTimeoutMs} ms${last === undefined ? "" : ` (last connection error: ${last.message})`}`));
+      }, this.#pingTimeoutMs);
     });
     try {
       await Promise.race([this.#c.ping(), timeout]);
