@@ -30,15 +30,21 @@ describe.skipIf(!available)("rxon hub --store redis://", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("serves one fleet from two hub processes", async () => {
+  /** Two `rxon hub` processes on the suite's Redis under `prefix`, with worker w1 and the client token configured. */
+  async function twoHubs(prefix: string): Promise<{ a: Proc; urlA: string; urlB: string }> {
     writeFileSync(join(dir, "tokens.json"), JSON.stringify({ w1: WORKER_SECRET }));
     writeFileSync(join(dir, "clients.txt"), `${CLIENT_TOKEN}\n`);
     const env = { RXON_CLIENT_TOKENS: join(dir, "clients.txt"), RXON_STORE: redis.url };
-    const hubArgs = ["src/cli/main.ts", "hub", "--port", "0", "--tokens", join(dir, "tokens.json"), "--store-prefix", "cli-test"];
+    const hubArgs = ["src/cli/main.ts", "hub", "--port", "0", "--tokens", join(dir, "tokens.json"), "--store-prefix", prefix];
     const a = start(hubArgs, env);
     const b = start(hubArgs, env);
     procs.push(a, b);
     const [urlA, urlB] = await Promise.all([hubUrl(a), hubUrl(b)]);
+    return { a, urlA, urlB };
+  }
+
+  it("serves one fleet from two hub processes", async () => {
+    const { a, urlA, urlB } = await twoHubs("cli-test");
     const worker = start(["src/cli/main.ts", "worker", "--url", urlB, "--id", "w1", "--skills", "examples/skills.ts"], { RXON_TOKEN: WORKER_SECRET });
     procs.push(worker);
     await registered(worker);
@@ -58,14 +64,7 @@ describe.skipIf(!available)("rxon hub --store redis://", () => {
   }, 90_000);
 
   it("answers a held submit-and-wait with its job id when stopped with SIGTERM; the job then finishes through the other hub", async () => {
-    writeFileSync(join(dir, "tokens.json"), JSON.stringify({ w1: WORKER_SECRET }));
-    writeFileSync(join(dir, "clients.txt"), `${CLIENT_TOKEN}\n`);
-    const env = { RXON_CLIENT_TOKENS: join(dir, "clients.txt"), RXON_STORE: redis.url };
-    const hubArgs = ["src/cli/main.ts", "hub", "--port", "0", "--tokens", join(dir, "tokens.json"), "--store-prefix", "cli-sigterm"];
-    const a = start(hubArgs, env);
-    const b = start(hubArgs, env);
-    procs.push(a, b);
-    const [urlA, urlB] = await Promise.all([hubUrl(a), hubUrl(b)]);
+    const { a, urlA, urlB } = await twoHubs("cli-sigterm");
     // No worker yet: the client's request is held on A.
     const held = request(`${urlA}/_client/tasks?wait=30`, {
       method: "POST",
