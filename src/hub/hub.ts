@@ -97,6 +97,17 @@ export class Hub extends EventEmitter<HubEvents> {
     });
     this.#unsubscribe = this.store.subscribe((signal) => this.#onSignal(signal));
     this.#sweeper.start();
+    this.#warnOfStoreSettings();
+  }
+
+  /** Logs the store's warnings about its server's settings, once; a store that cannot answer now is the sweeps' to report. */
+  #warnOfStoreSettings(): void {
+    this.store
+      .settingsWarnings?.()
+      .then((warnings) => {
+        for (const w of warnings) this.logger.warn({}, `hub: ${w}`);
+      })
+      .catch(() => undefined);
   }
 
   /** True once `close()` was called. */

@@ -475,6 +475,13 @@ export interface HubStore {
   now(): Awaitable<number>;
   /** Throws when the store cannot be reached (readiness). */
   ping(): Awaitable<void>;
+  /**
+   * Settings of the store's server that can lose the hub's state without any failure of its own
+   * (a Redis that may evict keys when it is full), each as a sentence an operator can act on.
+   * The hub logs each at warn level once it starts. Optional: a store without such settings
+   * leaves it out.
+   */
+  settingsWarnings?(): Promise<readonly string[]>;
   /** Releases connections. The store's data stays (where it is durable). */
   close(): Awaitable<void>;
 }

@@ -3,11 +3,16 @@
  * (`appendfsync everysec`): a clean restart keeps everything (queued and running jobs, leases,
  * idempotency); a SIGKILL of redis-server loses at most the writes of the last fsync window
  * (Redis writes the file before it answers, so a killed process usually loses nothing; fsync every
- * second bounds what a machine crash loses), measured and printed here.
+ * second bounds what a machine crash loses), measured and printed here. A Redis that may evict keys
+ * when full (any `maxmemory-policy` but `noeviction`) would lose tasks without any restart: the hub
+ * warns of it when it starts.
  */
 import { afterAll, describe, expect, test } from "vitest";
 import { randomUUID } from "node:crypto";
+import { Hub } from "../../src/hub/index.js";
 import { RedisStore } from "../../src/hub/redis/index.js";
+import { memoryLogger } from "../helpers/logger.js";
+import { until } from "./helpers.js";
 import type { JobRecord } from "../../src/hub/store.js";
 import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
 import { newJob } from "./store-conformance.js";
@@ -20,6 +25,27 @@ afterAll(async () => {
 });
 
 describe.skipIf(!available)("RedisStore durability (appendonly, fsync every second)", () => {
+  test("a hub on a Redis that may evict keys warns of it when it starts, and one on a noeviction Redis does not", async () => {
+    const evicting = await startRedis({ extraArgs: ["--maxmemory-policy", "allkeys-lru"] });
+    const safe = await startRedis();
+    servers.push(evicting, safe);
+    const start = async (url: string): Promise<{ store: RedisStore; warnings: () => string[]; close: () => Promise<void> }> => {
+      const logger = memoryLogger();
+      const store = new RedisStore({ url, prefix: `warn-${randomUUID()}` });
+      const hub = new Hub({ store, logger });
+      await hub.sweep();
+      return { store, warnings: () => logger.entries.filter((e) => e.level === "warn").map((e) => e.message), close: async () => (await hub.close(), await store.close()) };
+    };
+    const a = await start(evicting.url);
+    await until(() => a.warnings().length > 0);
+    expect(a.warnings()).toEqual([expect.stringMatching(/^hub: Redis maxmemory-policy is allkeys-lru: .* tasks are lost .* Set maxmemory-policy noeviction/)]);
+    await a.close();
+    const b = await start(safe.url);
+    expect(await b.store.settingsWarnings()).toEqual([]);
+    expect(b.warnings()).toEqual([]);
+    await b.close();
+  });
+
   test("a clean restart keeps queued and running jobs, leases and idempotency keys", async () => {
     const server = await startRedis({ appendonly: true, appendfsync: "everysec" });
     servers.push(server);

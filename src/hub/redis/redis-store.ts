@@ -657,6 +657,17 @@ export class RedisStore implements HubStore {
     return Number(s) * 1000 + Math.floor(Number(us) / 1000);
   }
 
+  /**
+   * Warns of a `maxmemory-policy` other than `noeviction`: with any other, a full Redis drops keys
+   * (queued tasks, leases, job records) to make room, and tasks are lost without an error.
+   */
+  async settingsWarnings(): Promise<readonly string[]> {
+    const info = String(await this.#c.info("memory").catch(unreachable));
+    const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+    if (policy === undefined || policy === "noeviction") return [];
+    return [`Redis maxmemory-policy is ${policy}: when it is full it evicts keys, the hub's queued tasks and leases among them, and those tasks are lost without an error. Set maxmemory-policy noeviction (then a full Redis refuses writes, answered 503).`];
+  }
+
   async ping(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
