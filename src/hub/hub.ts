@@ -255,6 +255,11 @@ export class Hub extends EventEmitter<HubEvents> {
       case "worker":
         this.#dispatcher.releaseWorker(signal.workerId);
         return;
+      case "resync":
+        // Ends and queued tasks signalled while the signal connection was down were not heard.
+        this.#core.background("resync", () => this.#outcomes.resync());
+        this.#core.background("resync", () => this.#dispatcher.recheck());
+        return;
     }
   }
 

@@ -215,6 +215,21 @@ export class Outcomes {
     };
   }
 
+  /**
+   * Signals may have been lost: reads every job this process follows or watches, and settles
+   * those that ended meanwhile (as their `ended` signal would have).
+   */
+  async resync(): Promise<void> {
+    const ids = [...new Set([...this.#local.keys(), ...this.#watchers.keys()])];
+    for (let i = 0; i < ids.length; i += 256) {
+      const batch = ids.slice(i, i + 256);
+      const jobs = await Promise.all(batch.map((id) => this.#core.store.getJob(id)));
+      jobs.forEach((job, k) => {
+        if (job !== undefined && isTerminal(job.state)) this.#settle(batch[k]!, job);
+      });
+    }
+  }
+
   /** Jobs of this process still running (a gauge). */
   get running(): number {
     let n = 0;

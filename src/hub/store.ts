@@ -307,7 +307,13 @@ export type HubSignal =
   /** A worker must be told to stop a task (sent over its WebSocket by the hub holding it). */
   | { readonly type: "cancel"; readonly workerId: string; readonly jobId: string; readonly taskId: string }
   /** A worker's record changed in a way that matters to polls held for it (re-registered, drained, gone). */
-  | { readonly type: "worker"; readonly workerId: string };
+  | { readonly type: "worker"; readonly workerId: string }
+  /**
+   * Signals may have been lost (the store's signal connection dropped and is back): whatever waits
+   * for a signal (a job's end, a queued task) must look at the store again. Delivered only to this
+   * process's listeners, never published.
+   */
+  | { readonly type: "resync" };
 
 /** Filter of {@link HubStore.listJobs}. */
 export interface JobFilter {

@@ -626,21 +626,38 @@ export class RedisStore implements HubStore {
         if (channel !== this.#channel) return;
         const signal = parseSignal(message);
         if (signal === undefined) return;
-        for (const l of [...this.#listeners]) {
-          try {
-            l(signal);
-          } catch {
-            // A listener's failure is its own.
-          }
-        }
+        this.#deliver(signal);
       });
-      // ioredis resubscribes by itself after a reconnect.
+      // ioredis resubscribes by itself after a reconnect, but what was published while the
+      // connection was down is gone: once the resubscription is in place (a PING sent after it
+      // is answered after it), listeners are told to look at the store again.
+      let readies = 0;
+      sub.on("ready", () => {
+        if (readies++ === 0) return;
+        queueMicrotask(() => {
+          (sub as Redis)
+            .ping()
+            .then(() => this.#deliver({ type: "resync" }))
+            .catch(() => {});
+        });
+      });
       sub.on("error", () => {});
       this.#subscribed = sub.subscribe(this.#channel).catch(() => undefined);
     }
     return () => {
       this.#listeners.delete(listener);
     };
+  }
+
+  #deliver(signal: HubSignal): void {
+    if (this.#closed) return;
+    for (const l of [...this.#listeners]) {
+      try {
+        l(signal);
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
   }
 
   /** Resolves once the signal connection is subscribed (signals published later are heard). */
