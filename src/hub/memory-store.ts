@@ -245,6 +245,8 @@ export class MemoryStore implements HubStore {
       let set = this.#leases.get(workerId);
       if (set === undefined) this.#leases.set(workerId, (set = new Set()));
       set.add(jobId);
+      // A worker this store does not know would hold the lease forever: due for expiry now.
+      if (!this.#workers.has(workerId)) this.#expiries.push(job.dispatchedAt, workerId);
       return copyJob(job);
     }
     return null;
@@ -520,7 +522,12 @@ export class MemoryStore implements HubStore {
       const due = this.#expiries.popDue(now);
       if (due === undefined) break;
       const worker = this.#workers.get(due.id);
-      if (worker === undefined || worker.expiresAt > now) continue;
+      if (worker === undefined) {
+        // Leases of a worker never registered (or forgotten before its claim): given back.
+        if (this.#leases.has(due.id)) gone.push(this.#forget(due.id));
+        continue;
+      }
+      if (worker.expiresAt > now) continue;
       // Its lifetime ended while nobody could hear it (a pause): once more, from the pause's end.
       const again = resumed + (worker.expiresAt - worker.lastSeenAt);
       if (worker.expiresAt <= resumed && again > now) {

@@ -383,6 +383,9 @@ export interface HubStore {
   /**
    * Claims for `workerId` the first of `jobIds` that is still waiting (removed from its queue,
    * `running`, leased to the worker, `attempts` + 1, `dispatchedAt` now); null when none is.
+   * A worker the store does not know (forgotten by another hub between this hub's look at it and
+   * the claim) is made due for expiry at once, by this and by {@link claimBest}: the next
+   * {@link expireWorkers} gives its leases back unless it registers first.
    */
   claim(workerId: string, jobIds: readonly string[]): Awaitable<JobRecord | null>;
   /**

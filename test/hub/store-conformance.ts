@@ -486,6 +486,25 @@ export function storeConformance(label: string, make: () => Promise<StoreHarness
   });
 
   describe(`${label}: workers and leases`, () => {
+    withStore("a claim for a worker the store has forgotten leaves no lease behind: the next expiry gives the task back", async (_h, store) => {
+      await registerWorker(store, "w-1", 60_000);
+      const a = await submit(store);
+      const b = await submit(store);
+      // The worker is forgotten (its offline heartbeat on one hub) while another hub, which read
+      // it a moment before, claims for it, by name and by best head.
+      expect(await store.removeWorker("w-1")).toBeDefined();
+      expect((await store.claim("w-1", [a.jobId]))?.state).toBe("running");
+      expect((await store.claimBest("w-1", ["echo"], ["echo"], [])).kind).toBe("claimed");
+      const gone = await store.expireWorkers(100, 0);
+      expect(gone.flatMap((g) => g.released.map((j) => j.jobId)).sort()).toEqual([a.jobId, b.jobId].sort());
+      for (const id of [a.jobId, b.jobId]) expect((await store.getJob(id))?.state).toBe("waiting_for_worker");
+      // A worker that registers right after its claim keeps its lease.
+      const c = await claimed(store, "w-2", a.jobId);
+      await registerWorker(store, "w-2", 60_000);
+      expect(await store.expireWorkers(100, 0)).toEqual([]);
+      expect((await store.getJob(c.jobId))?.state).toBe("running");
+    });
+
     withStore("register keeps registeredAt and drained across re-registration and signals", async (_h, store) => {
       const s = await listen(store);
       const now = await store.now();
