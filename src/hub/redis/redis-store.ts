@@ -380,6 +380,8 @@ export class RedisStore implements HubStore {
   }
 
   async listJobs(filter: JobFilter, limit: number, cursor?: string): Promise<{ jobs: JobRecord[]; cursor?: string }> {
+    // A worker's running jobs are its lease set: read those, not every job ever retained.
+    if (filter.workerId !== undefined && filter.state === "running") return this.#listLeased(filter, filter.workerId, limit, cursor);
     let start = "+inf";
     if (cursor !== undefined) {
       const score = await this.#c.zscore(this.#key("jobs"), cursor).catch(unreachable);
@@ -405,6 +407,33 @@ export class RedisStore implements HubStore {
       if (jobs.length >= limit) return { jobs, cursor: jobs[jobs.length - 1]!.jobId };
       start = `(${r[1]}`;
     }
+  }
+
+  /** {@link listJobs} of one worker's running jobs, from its lease set (newest first, paged by seq). */
+  async #listLeased(filter: JobFilter, workerId: string, limit: number, cursor?: string): Promise<{ jobs: JobRecord[]; cursor?: string }> {
+    let below = Infinity;
+    if (cursor !== undefined) {
+      const score = await this.#c.zscore(this.#key("jobs"), cursor).catch(unreachable);
+      if (score === null) return { jobs: [] };
+      below = Number(score);
+    }
+    if (limit <= 0) return { jobs: [] };
+    const ids = await this.#c.smembers(this.#key(`l:${workerId}`)).catch(unreachable);
+    if (ids.length === 0) return { jobs: [] };
+    const p = this.#c.pipeline();
+    for (const id of ids) p.hgetall(this.#key(`j:${id}`));
+    const res = (await p.exec().catch(unreachable)) ?? [];
+    const all: JobRecord[] = [];
+    for (const [err, value] of res) {
+      if (err !== null) unreachable(err);
+      const j = decodeJobFields(value as JobFields);
+      if (j === undefined || j.state !== "running" || j.workerId !== workerId || j.seq >= below) continue;
+      if ((filter.type !== undefined && j.type !== filter.type) || (filter.owner !== undefined && j.owner !== filter.owner)) continue;
+      all.push(j);
+    }
+    all.sort((x, y) => y.seq - x.seq);
+    const jobs = all.slice(0, limit);
+    return all.length > limit ? { jobs, cursor: jobs[jobs.length - 1]!.jobId } : { jobs };
   }
 
   async queuesOf(skill: string, head = 0): Promise<readonly QueueInfo[]> {
