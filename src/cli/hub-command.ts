@@ -1,5 +1,6 @@
 /** `rxon hub`: runs the reference hub until SIGINT/SIGTERM. */
 import { Hub, type HubStore } from "../hub/index.js";
+import { DEFAULT_CLASSES_PER_SKILL } from "../hub/core.js";
 import type { Logger } from "../logger.js";
 import type { HubOps } from "./ops.js";
 import { importTooling } from "./optional.js";
@@ -34,6 +35,7 @@ export const HUB_OPTIONS = {
   "queue-limit": { type: "int", arg: "<n>", min: 1, help: "most waiting tasks in all (then 429)" },
   "queue-limit-per-skill": { type: "int", arg: "<n>", min: 1, help: "most waiting tasks per skill (then 429)" },
   "queue-limit-per-client": { type: "int", arg: "<n>", min: 1, help: "most waiting tasks per client token (then 429)" },
+  "queue-classes-per-skill": { type: "int", arg: "<n>", min: 1, default: DEFAULT_CLASSES_PER_SKILL, help: "most distinct requirement classes with tasks waiting per skill (then 429)" },
   "orchestrator-key-file": { type: "string", arg: "<file>", env: "RXON_ORCHESTRATOR_KEY_FILE", help: "sign every dispatched task (sig) with the secret in this file" },
   dashboard: { type: "boolean", default: false, help: "serve the live dashboard at /_dashboard (admins sign in with an --admin-tokens token)" },
   "metrics-port": { type: "int", arg: "<n>", max: 65535, help: "serve /metrics only on this port (default: on the hub's port, if prom-client is installed)" },
@@ -94,6 +96,7 @@ export async function hubCommand(argv: readonly string[], io: CliIo, stop?: Abor
     ...(values["queue-limit"] !== undefined ? { total: values["queue-limit"] } : {}),
     ...(values["queue-limit-per-skill"] !== undefined ? { perSkill: values["queue-limit-per-skill"] } : {}),
     ...(values["queue-limit-per-client"] !== undefined ? { perOwner: values["queue-limit-per-client"] } : {}),
+    classesPerSkill: values["queue-classes-per-skill"],
   };
   const hub = new Hub({
     ...(allClientTokens.length > 0 ? { clientTokens: allClientTokens } : {}),

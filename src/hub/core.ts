@@ -22,6 +22,9 @@ import type { HubEvents, HubOptions, HubStats } from "./types.js";
 const REPLAY_MEMORY_MS = 120_000;
 
 /** Counters of a hub (the gauges of {@link HubStats} are read from the store). */
+/** Requirement classes that may have tasks waiting for one skill unless `queueLimits` says otherwise. */
+export const DEFAULT_CLASSES_PER_SKILL = 256;
+
 export type Counters = { -readonly [K in keyof HubStats]: number };
 
 /** Options with their defaults applied. */
@@ -66,7 +69,7 @@ export function settingsOf(options: HubOptions): HubSettings {
     pauseMs: Math.max(3 * sweepMs, 1000),
     dispatchable: new Set(options.dispatchableStatuses ?? DEFAULT_DISPATCHABLE),
     knownSkills: new Map((options.skills ?? []).map((s) => [s.name, s])),
-    queueLimits: options.queueLimits ?? {},
+    queueLimits: { classesPerSkill: DEFAULT_CLASSES_PER_SKILL, ...options.queueLimits },
     maxCallDepth: options.maxCallDepth ?? 8,
     skillCallTimeoutMs: options.skillCallTimeoutMs ?? 300_000,
     orchestratorKey: options.orchestratorKey === "" ? undefined : options.orchestratorKey,

@@ -133,6 +133,9 @@ export class MemoryStore implements HubStore {
     if (limits.perOwner !== undefined && job.owner !== undefined && (this.#waitingByOwner.get(job.owner) ?? 0) >= limits.perOwner) {
       return { kind: "refused", scope: "owner", limit: limits.perOwner };
     }
+    if (limits.classesPerSkill !== undefined && !this.#queues.has(job.queue) && (this.#queuesBySkill.get(job.type)?.size ?? 0) >= limits.classesPerSkill) {
+      return { kind: "refused", scope: "classes", limit: limits.classesPerSkill };
+    }
     const record = this.#create(job);
     if (record.deadline !== undefined) this.#deadlines.push(record.deadline, record.jobId);
     this.#enqueue(record);

@@ -180,6 +180,13 @@ export interface QueueLimits {
   readonly perSkill?: number;
   /** Tasks waiting that one owner submitted. */
   readonly perOwner?: number;
+  /**
+   * Requirement classes (queues) with tasks waiting for one skill: a submission that would open
+   * one more is refused. A poll for the skill looks at its classes, so their number is what it
+   * costs; requirements made unique per task (say, an id in `extra`) would make that cost grow
+   * with the queue.
+   */
+  readonly classesPerSkill?: number;
 }
 
 /** Answer of {@link HubStore.submit}. */
@@ -187,7 +194,7 @@ export type SubmitVerdict =
   | { readonly kind: "created"; readonly job: JobRecord }
   /** The idempotency key was seen: the job it created (nothing new was queued). */
   | { readonly kind: "existing"; readonly job: JobRecord }
-  | { readonly kind: "refused"; readonly scope: "total" | "skill" | "owner"; readonly limit: number };
+  | { readonly kind: "refused"; readonly scope: "total" | "skill" | "owner" | "classes"; readonly limit: number };
 
 /** How a worker's result ends (or continues) a job; decided by the hub from the result. */
 export interface Settlement {

@@ -81,7 +81,7 @@ export class Submissions {
     if (verdict.kind === "refused") {
       core.counters.throttled++;
       core.logger.warn({ type: job.type, scope: verdict.scope, limit: verdict.limit }, "hub: submission refused, queue full");
-      throw new RateLimitError(`Queue full: at most ${verdict.limit} waiting tasks ${verdict.scope === "total" ? "in all" : verdict.scope === "skill" ? `for skill '${job.type}'` : "for this client"}`, QUEUE_FULL_RETRY_MS, {
+      throw new RateLimitError(queueFullMessage(verdict.scope, verdict.limit, job.type), QUEUE_FULL_RETRY_MS, {
         details: { reason: "queue_full", scope: verdict.scope },
       });
     }
@@ -198,6 +198,12 @@ export class Submissions {
     this.#contracts.set(skill, { at: now, list });
     return list;
   }
+}
+
+/** Why a submission was refused by a queue limit, for the client. */
+function queueFullMessage(scope: "total" | "skill" | "owner" | "classes", limit: number, type: string): string {
+  if (scope === "classes") return `Queue full: at most ${limit} distinct requirement classes may have tasks waiting for skill '${type}'`;
+  return `Queue full: at most ${limit} waiting tasks ${scope === "total" ? "in all" : scope === "skill" ? `for skill '${type}'` : "for this client"}`;
 }
 
 /**

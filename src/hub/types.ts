@@ -115,7 +115,10 @@ export interface HubOptions {
    * it is given back to the queue, in ms. Default 2 × heartbeatIntervalMs.
    */
   leaseGraceMs?: number;
-  /** Limits on waiting tasks; past them submissions are refused (429 with Retry-After on the client API). Default: none. */
+  /**
+   * Limits on waiting tasks; past them submissions are refused (429 with Retry-After on the client
+   * API). Default: none on the number of tasks; 256 requirement classes per skill (`classesPerSkill`).
+   */
   queueLimits?: QueueLimits;
   /** Deepest chain of `POST /skills/call` children (a child of a top-level job has depth 1). Default 8. */
   maxCallDepth?: number;

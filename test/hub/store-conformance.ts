@@ -168,6 +168,22 @@ export function storeConformance(label: string, make: () => Promise<StoreHarness
       expect(o1.jobs.length).toBe(1);
     });
 
+    withStore("refuses a submission that would open a requirement class past classesPerSkill; the classes that exist still take tasks", async (_h, store) => {
+      const limits = { classesPerSkill: 2 };
+      const cls = (n: number): Partial<NewJob> => ({ type: "a", queue: `a|c${n}`, requirements: { extra: { c: n } } as never });
+      expect((await store.submit(newJob(cls(1)), limits)).kind).toBe("created");
+      expect((await store.submit(newJob(cls(2)), limits)).kind).toBe("created");
+      expect(await store.submit(newJob(cls(3)), limits)).toEqual({ kind: "refused", scope: "classes", limit: 2 });
+      // Another task of an existing class, and a class of another skill, go in.
+      expect((await store.submit(newJob(cls(1)), limits)).kind).toBe("created");
+      expect((await store.submit(newJob({ type: "b", queue: "b|c3" }), limits)).kind).toBe("created");
+      // A class whose last task left makes room.
+      const head = (await store.peek("a|c2", 1))[0]!;
+      await claimed(store, "w", head.jobId);
+      expect((await store.submit(newJob(cls(3)), limits)).kind).toBe("created");
+      expect((await store.queuesOf("a")).map((q) => q.name).sort()).toEqual(["a|c1", "a|c3"]);
+    });
+
     withStore("answers the existing job for a seen idempotency key of the same owner", async (_h, store) => {
       const first = await store.submit(newJob({ owner: "alice", idempotencyKey: "k1" }), {});
       expect(first.kind).toBe("created");

@@ -104,6 +104,20 @@ describe("back-pressure", () => {
     expect(await poll(hub, "cpu-1")).not.toBeNull();
     expect((await api(server.url, "POST", "/_client/tasks", { body: { type: "a" } }, OTHER)).status).toBe(202);
   });
+
+  it("refuses a submission that would open more than 256 requirement classes of one skill, by default", async () => {
+    const { hub, server } = await serve();
+    const submit = (c: number): ReturnType<typeof api> => api(server.url, "POST", "/_client/tasks", { body: { type: "a", requirements: { extra: { c } } } }, CLIENT);
+    for (let c = 0; c < 256; c++) expect((await submit(c)).status).toBe(202);
+    const refused = await submit(256);
+    expect(refused.status).toBe(429);
+    expect(refused.body).toEqual({ error: "Queue full: at most 256 distinct requirement classes may have tasks waiting for skill 'a'", code: "LIMIT_EXCEEDED_ERROR" });
+    // A class that exists still takes tasks.
+    expect((await submit(7)).status).toBe(202);
+    const err = await hub.submit({ type: "a", requirements: { extra: { c: 999 } } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitError);
+    expect(err).toMatchObject({ details: { reason: "queue_full", scope: "classes" } });
+  });
 });
 
 describe("client token scopes", () => {

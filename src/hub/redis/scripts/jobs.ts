@@ -36,7 +36,7 @@ redis.call('ZADD', B .. 'jobs', seq, id)
 if ikey then redis.call('HSET', B .. 'idem', ikey, id) end
 `;
 
-/** Submit. ARGV 11..13: limits total?, perSkill?, perOwner?. Answers {'created'|'existing', job} or {'refused', scope, limit}. */
+/** Submit. ARGV 11..14: limits total?, perSkill?, perOwner?, classesPerSkill?. Answers {'created'|'existing', job} or {'refused', scope, limit}. */
 export const SUBMIT = `${PRELUDE}${CREATE}
 local total = opt(ARGV[11])
 if total and tonumber(redis.call('GET', B .. 'wt') or '0') >= tonumber(total) then return {'refused', 'total', total} end
@@ -44,6 +44,8 @@ local per_skill = opt(ARGV[12])
 if per_skill and tonumber(redis.call('HGET', B .. 'ws', ARGV[2]) or '0') >= tonumber(per_skill) then return {'refused', 'skill', per_skill} end
 local per_owner = opt(ARGV[13])
 if per_owner and owner and tonumber(redis.call('HGET', B .. 'wo', owner) or '0') >= tonumber(per_owner) then return {'refused', 'owner', per_owner} end
+local classes = opt(ARGV[14])
+if classes and redis.call('SISMEMBER', B .. 'qs:' .. ARGV[2], ARGV[3]) == 0 and redis.call('SCARD', B .. 'qs:' .. ARGV[2]) >= tonumber(classes) then return {'refused', 'classes', classes} end
 ${CREATE_RECORD}
 if dl then redis.call('ZADD', B .. 'dl', dl, id) end
 enqueue(j, ARGV[10])
