@@ -18,7 +18,7 @@ import { contractKeyOf, MAX_QUEUE_VERDICTS, queueNameOf } from "./dispatch.js";
 import { isPromise } from "./flow.js";
 import { RecentMap } from "../recent.js";
 import type { Outcomes } from "./outcomes.js";
-import { taskIdOf, type JobParent, type NewJob, type SubmitVerdict } from "./store.js";
+import { taskIdOf, type JobParent, type JobRecord, type NewJob, type SubmitVerdict } from "./store.js";
 import type { SubmitOptions, TaskHandle } from "./types.js";
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
@@ -57,6 +57,7 @@ export class Submissions {
     if (rejection !== undefined) {
       const verdict = await core.store.reject(job, rejection);
       if (verdict.kind === "refused") throw new Error("unreachable: reject never refuses");
+      if (verdict.kind === "existing") sameTask(job, verdict.job, options.maxRetries !== undefined);
       if (verdict.kind === "created") {
         core.counters.submitted++;
         core.counters.rejected++;
@@ -78,6 +79,7 @@ export class Submissions {
       throw err;
     }
     if (verdict.kind !== "created") this.#outcomes.forget(job.jobId);
+    if (verdict.kind === "existing") sameTask(job, verdict.job, options.maxRetries !== undefined);
     if (verdict.kind === "refused") {
       core.counters.throttled++;
       core.logger.warn({ type: job.type, scope: verdict.scope, limit: verdict.limit }, "hub: submission refused, queue full");
@@ -198,6 +200,22 @@ export class Submissions {
     this.#contracts.set(skill, { at: now, list });
     return list;
   }
+}
+
+/**
+ * An idempotency key names one task: a submission that finds the job of its key must ask for the
+ * same task (type, params, requirements, priority, metadata, and `maxRetries` when it gives one;
+ * not the deadline, which a retry computes anew), else it is refused with 422 instead of being
+ * answered with a job that is not what it asked for.
+ */
+function sameTask(job: Draft, existing: JobRecord, maxRetriesGiven: boolean): void {
+  const task = (j: Draft | JobRecord, maxRetries: number): string =>
+    canonicalize({ type: j.type, params: j.params, requirements: j.requirements, priority: j.priority, metadata: j.metadata ?? null, maxRetries });
+  if (task(job, maxRetriesGiven ? job.maxRetries : existing.maxRetries) === task(existing, existing.maxRetries)) return;
+  throw new ValidationError("Idempotency-Key was already used for a different task", [{ path: "/idempotencyKey", message: "already used for a different task" }], {
+    status: 422,
+    details: { reason: "idempotency_key_reused" },
+  });
 }
 
 /** Why a submission was refused by a queue limit, for the client. */

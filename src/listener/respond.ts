@@ -39,7 +39,7 @@ export function errorAnswer(error: unknown): ErrorAnswer {
     return { status: 503, body: { error: error.message, code: error.code }, headers: retryAfter(error.retryAfterMs), internal: false };
   }
   if (error instanceof ValidationError) {
-    const status = error.status === 413 ? 413 : 400;
+    const status = error.status === 413 || error.status === 422 ? error.status : 400;
     return { status, body: { error: error.message, code: error.code, errors: error.errors }, headers: {}, internal: false };
   }
   if (error instanceof AuthError) {

@@ -121,6 +121,18 @@ describe.skipIf(!available)("hubs sharing a Redis store", () => {
     expect(settled.map((x) => x.remember !== undefined)).toEqual(settled.map(() => declares));
   });
 
+  test("an idempotency key answers the same job on every hub, and is refused (422) for a different task on any", async () => {
+    const [a, b] = await hubs(2);
+    const headers = { "Idempotency-Key": `order-${randomUUID()}` };
+    const body = { type: "double", params: { n: 1.5, big: 12345678901234, s: "é" }, requirements: { extra: { zone: "eu" } }, metadata: { ref: [1, 2] } };
+    const first = await api(a!.server.url, "POST", "/_client/tasks", { body, headers }, CLIENT);
+    const again = await api(b!.server.url, "POST", "/_client/tasks", { body, headers }, CLIENT);
+    expect(again.status).toBe(202);
+    expect(again.body!.job_id).toBe(first.body!.job_id);
+    const other = await api(b!.server.url, "POST", "/_client/tasks", { body: { ...body, params: { n: 2 } }, headers }, CLIENT);
+    expect(other.status).toBe(422);
+  });
+
   test("a cancel on hub A reaches the worker connected to hub B", async () => {
     const [a, b] = await hubs(2);
     started = 0;

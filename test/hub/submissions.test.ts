@@ -82,6 +82,26 @@ describe("idempotent submission", () => {
     expect(b.jobId).toBe(a.jobId);
     expect(await hub.store.queueLength()).toBe(3);
   });
+
+  it("refuses with 422 a key used again for a different task, and takes a retry whose deadline moved", async () => {
+    const { hub, server } = await serve();
+    const headers = { "Idempotency-Key": "order-43" };
+    const body = { type: "echo", params: { n: 1 }, priority: 2, timeoutMs: 60_000, metadata: { ref: "a" } };
+    const first = await api(server.url, "POST", "/_client/tasks", { body, headers }, CLIENT);
+    expect(first.status).toBe(202);
+    // The same task asked again later: its timeout gives another deadline, the job is the same.
+    const retry = await api(server.url, "POST", "/_client/tasks", { body: { ...body, timeoutMs: 60_000 }, headers }, CLIENT);
+    expect(retry.body!.job_id).toBe(first.body!.job_id);
+    for (const changed of [{ params: { n: 2 } }, { type: "other" }, { priority: 3 }, { metadata: { ref: "b" } }, { requirements: { extra: { x: 1 } } }, { maxRetries: 0 }]) {
+      const refused = await api(server.url, "POST", "/_client/tasks", { body: { ...body, ...changed }, headers }, CLIENT);
+      expect(refused.status, JSON.stringify(changed)).toBe(422);
+      expect(refused.body).toMatchObject({ error: "Idempotency-Key was already used for a different task", code: "INVALID_INPUT_ERROR" });
+    }
+    expect(await hub.store.queueLength()).toBe(1);
+    await hub.submit({ type: "echo", params: { n: 1 }, idempotencyKey: "k2" });
+    const err = await hub.submit({ type: "echo", params: { n: 2 }, idempotencyKey: "k2" }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 422, details: { reason: "idempotency_key_reused" } });
+  });
 });
 
 describe("back-pressure", () => {
