@@ -197,7 +197,13 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
       const { depths } = await scrape();
       this.reset();
       if (depths !== undefined) {
-        for (const [skill, n] of Object.entries(depths)) this.set({ skill: skillLabel(skill) }, n);
+        // Several skills may share one label (`other`): their depths add up.
+        const bySkill = new Map<string, number>();
+        for (const [skill, n] of Object.entries(depths)) {
+          const label = skillLabel(skill);
+          bySkill.set(label, (bySkill.get(label) ?? 0) + n);
+        }
+        for (const [skill, n] of bySkill) this.set({ skill }, n);
         return;
       }
       // The store cannot tell: count the queued jobs this hub has seen.
