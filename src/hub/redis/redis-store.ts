@@ -735,21 +735,32 @@ export class RedisStore implements HubStore {
     this.#listeners.clear();
     const sub = this.#sub;
     this.#sub = undefined;
-    await Promise.all([sub === undefined ? undefined : quit(sub), this.#owned ? quit(this.redis) : undefined]);
+    // The subscriber connection has no command timeout: bound QUIT here, or a Redis that stopped
+    // answering (paused, partitioned) would hold the hub's shutdown until it came back.
+    const within = this.#pingTimeoutMs;
+    await Promise.all([sub === undefined ? undefined : quit(sub, within), this.#owned ? quit(this.redis, within) : undefined]);
   }
 }
 
-/** Quits politely, or drops the connection when Redis cannot be reached. */
-async function quit(client: Redis | Cluster): Promise<void> {
+/** Quits politely, or drops the connection when Redis cannot be reached or does not answer within `timeoutMs`. */
+async function quit(client: Redis | Cluster, timeoutMs: number): Promise<void> {
   if (client.status === "end") return;
   if (client.status !== "ready") {
     client.disconnect();
     return;
   }
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await client.quit();
+    await Promise.race([
+      client.quit(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("QUIT not answered")), timeoutMs);
+      }),
+    ]);
   } catch {
     client.disconnect();
+  } finally {
+    clearTimeout(timer);
   }
 }
 
