@@ -228,7 +228,9 @@ export function redactUrl(url: string): string {
   } catch {
     return "(the given URL)";
   }
-  if (u.password !== "") u.password = "***";
+  // Without a password the URL is shown as given (no normalisation such as a trailing slash).
+  if (u.password === "") return url;
+  u.password = "***";
   return u.toString();
 }
 

@@ -15,7 +15,7 @@ import { waitForSignal } from "./signals.js";
  * The same table drives parsing, `--config`, `--print-config` and the help.
  */
 export const WORKER_OPTIONS = {
-  url: { type: "string", arg: "<url>", help: "hub URL (http, https, ws, wss)" },
+  url: { type: "string", arg: "<url>", urlWithPassword: true, help: "hub URL (http, https, ws, wss)" },
   id: { type: "string", arg: "<id>", help: "worker id (letters, digits, _ and -)" },
   skills: { type: "string", arg: "<module>", help: "module exporting the skills (.js; .ts on Node >= 22.18 or through tsx)" },
   token: { type: "string", arg: "<t>", env: "RXON_TOKEN", secret: true, help: "X-Worker-Token (prefer --token-file or the env: argv is visible)" },

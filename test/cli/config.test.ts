@@ -77,6 +77,15 @@ describe("hub and worker configuration", () => {
     expect(encoded.secrets).toEqual(expect.arrayContaining(["p%40ss%2Fword-77", "p@ss/word-77"]));
   });
 
+  it("--print-config masks the password of the worker's --url, and the logger is given it", async () => {
+    const worker = await run(["worker", "--print-config", "--url", "https://proxy:hub-url-pw-8812@hub.internal:8443", "--id", "w1", "--skills", "x.js"], { RXON_TOKEN: "env-token-abc789" });
+    expect(worker.code, worker.err).toBe(0);
+    expect(JSON.parse(worker.out).url).toBe("https://proxy:***@hub.internal:8443/");
+    expect(worker.out).not.toContain("hub-url-pw-8812");
+    const config = loadConfig("worker", WORKER_OPTIONS, ["--url", "https://proxy:hub-url-pw-8812@hub.internal:8443"], io());
+    expect(config.secrets).toContain("hub-url-pw-8812");
+  });
+
   it("a value or the file holding it: the stronger source wins, the same source twice is a usage error", async () => {
     file("token.txt", "token-from-file-0001\n");
     const both = await run(["worker", "--url", "http://127.0.0.1:1", "--id", "w1", "--skills", "x.js", "--token", "t-flag-0002", "--token-file", "token.txt"]);
