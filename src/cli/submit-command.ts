@@ -65,7 +65,7 @@ const WAIT_SECONDS = 55;
 const TERMINAL = new Set(["finished", "failed", "cancelled"]);
 
 interface Client {
-  call(method: "GET" | "POST" | "DELETE", path: string, body?: string): Promise<{ status: number; body: Record<string, unknown> | null }>;
+  call(method: "GET" | "POST" | "DELETE", path: string, body?: string): Promise<{ status: number; body: Record<string, unknown> | null; retryAfterMs?: number }>;
   close(): Promise<void>;
 }
 
@@ -102,7 +102,8 @@ function clientOf(io: CliIo, values: { url?: string | undefined; "client-token-f
       } catch {
         parsed = null;
       }
-      return { status: res.statusCode, body: parsed };
+      const retryAfter = Number(res.headers["retry-after"]);
+      return { status: res.statusCode, body: parsed, ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterMs: retryAfter * 1000 } : {}) };
     },
     close: async () => {
       await dispatcher?.close();
@@ -130,6 +131,11 @@ function jsonOption(io: CliIo, name: string, text: string): JsonValue {
   }
 }
 
+/** Answers that say "try again" rather than "no": the wait goes on through them. */
+const RETRYABLE = new Set([502, 503, 504]);
+/** Longest run of failed polls (hub unreachable or answering 503) before `--wait` gives up. */
+const GIVE_UP_MS = 5 * 60_000;
+
 /** First hold is short, so a task nobody takes is reported within seconds, then long holds. */
 const FIRST_WAIT_SECONDS = 2;
 
@@ -144,9 +150,39 @@ async function waitForEnd(client: Client, jobId: string, io: CliIo, command: str
   let last = "";
   let warned = false;
   const warnings = new Set<string>();
+  // A hub restarting, or its store away for a moment (503, 502, 504, a cut connection), does not
+  // end the wait: the job lives on in the store. Only a run of such failures longer than
+  // GIVE_UP_MS does, naming the job so the wait can be resumed.
+  let troubleSince: number | undefined;
+  let delay = 1000;
   for (let round = 0; ; round++) {
     const seconds = round === 0 ? FIRST_WAIT_SECONDS : WAIT_SECONDS;
-    const answer = await client.call("GET", `/_client/tasks/${encodeURIComponent(jobId)}?wait=${seconds}`);
+    let answer: Awaited<ReturnType<Client["call"]>>;
+    let trouble: string | undefined;
+    try {
+      answer = await client.call("GET", `/_client/tasks/${encodeURIComponent(jobId)}?wait=${seconds}`);
+      if (RETRYABLE.has(answer.status)) trouble = `hub answered ${answer.status}${typeof answer.body?.error === "string" ? `: ${answer.body.error}` : ""}`;
+    } catch (err) {
+      answer = { status: 0, body: null };
+      trouble = err instanceof Error ? err.message : String(err);
+    }
+    if (trouble !== undefined) {
+      const now = Date.now();
+      if (troubleSince === undefined) {
+        troubleSince = now;
+        io.stderr.write(`rxon ${command}: ${trouble}; still waiting for ${what} (the task is not affected)\n`);
+      }
+      if (now - troubleSince >= (Number(io.env.RXON_WAIT_GIVE_UP_MS) || GIVE_UP_MS)) {
+        if (answer.status !== 0) return answer;
+        throw new Error(`lost the hub while waiting for ${what}: ${trouble}; the task may still run: rxon task ${jobId} --wait`);
+      }
+      await new Promise((r) => setTimeout(r, Math.max(delay, Math.min(answer.retryAfterMs ?? 0, 30_000))));
+      delay = Math.min(delay * 2, 10_000);
+      continue;
+    }
+    if (troubleSince !== undefined) io.stderr.write(`rxon ${command}: the hub answers again\n`);
+    troubleSince = undefined;
+    delay = 1000;
     const state = String(answer.body?.status);
     if (answer.status !== 200 || TERMINAL.has(state)) return answer;
     const warning = answer.body?.warning;
