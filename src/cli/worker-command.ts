@@ -3,7 +3,8 @@ import { Worker } from "../worker/index.js";
 import type { Resources } from "../../generated/types.js";
 import { decode } from "../wire/codec.js";
 import { parseJson } from "../wire/json.js";
-import { loadConfig, optionsHelp, printableConfig, type ConfigSource, type OptionTable } from "./config.js";
+import { isValidIdentifier } from "../contracts/identifiers.js";
+import { loadConfig, optionsHelp, printableConfig, redactUrl, type ConfigSource, type OptionTable } from "./config.js";
 import { CliFailure, ExitCode, readText, UsageError, type CliIo } from "./io.js";
 import { cliLogger, LOG_FORMATS, LOG_LEVELS, type CliLogLevel, type LogFormat } from "./log.js";
 import { importTooling } from "./optional.js";
@@ -74,6 +75,15 @@ export async function workerCommand(argv: readonly string[], io: CliIo, stop?: A
   if (config.help) return void io.stdout.write(workerHelp), ExitCode.OK;
   if (config.printConfig) return void io.stdout.write(JSON.stringify(printableConfig(WORKER_OPTIONS, config), null, 2) + "\n"), ExitCode.OK;
   if (values.url === undefined || values.id === undefined || values.skills === undefined) throw new UsageError("--url, --id and --skills are required");
+  // Malformed values of options are usage errors (exit 2) naming the option, before anything is loaded.
+  if (!isValidIdentifier(values.id)) throw new UsageError(`--id must be letters, digits, _ and - only, not '${String(values.id).slice(0, 64)}'`);
+  let hubUrl: URL;
+  try {
+    hubUrl = new URL(values.url);
+  } catch {
+    throw new UsageError(`--url is not a URL: ${redactUrl(values.url)}`);
+  }
+  if (!["http:", "https:", "ws:", "wss:"].includes(hubUrl.protocol)) throw new UsageError(`--url must be http, https, ws or wss, not ${hubUrl.protocol}`);
   // A value or the file holding it: the one from the stronger source; both from the same one is a mistake.
   const valueOrFile = (name: "token" | "secret"): string | undefined => {
     const file = `${name}-file` as const;

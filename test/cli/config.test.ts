@@ -77,6 +77,16 @@ describe("hub and worker configuration", () => {
     expect(encoded.secrets).toEqual(expect.arrayContaining(["p%40ss%2Fword-77", "p@ss/word-77"]));
   });
 
+  it("a malformed --id or --url of the worker is a usage error naming the option", async () => {
+    const id = await run(["worker", "--url", "http://127.0.0.1:1", "--id", "a b", "--skills", "x.js", "--insecure"]);
+    expect(id.code, id.err).toBe(2);
+    expect(id.err).toContain("--id");
+    const scheme = await run(["worker", "--url", "ftp://u:pw-0123456@127.0.0.1:1", "--id", "w1", "--skills", "x.js", "--insecure"]);
+    expect(scheme.code, scheme.err).toBe(2);
+    expect(scheme.err).toContain("--url");
+    expect(scheme.err).not.toContain("pw-0123456");
+  });
+
   it("--print-config masks the password of the worker's --url, and the logger is given it", async () => {
     const worker = await run(["worker", "--print-config", "--url", "https://proxy:hub-url-pw-8812@hub.internal:8443", "--id", "w1", "--skills", "x.js"], { RXON_TOKEN: "env-token-abc789" });
     expect(worker.code, worker.err).toBe(0);
