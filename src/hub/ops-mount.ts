@@ -6,6 +6,7 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { pathOf } from "../listener/routes.js";
 import { routeLabel } from "../metrics/labels.js";
+import { CLIENT_PREFIX } from "./client-api.js";
 import { METRICS_PATH } from "../metrics/serve.js";
 import { answerHealth, HEALTH_PATHS, type HealthState } from "./health.js";
 import type { ListenOptions } from "./listen-options.js";
@@ -47,10 +48,21 @@ export function opsMount(options: Pick<ListenOptions, "metrics" | "serveMetrics"
         metrics!.countRequest(routeLabel(this.req.method, this.req.url), code);
         // Oversized bodies and rate limits are answered before (or instead of) the hub's checks.
         if (code === 413 || code === 429) metrics!.countRefusal("limits");
+        // Refused client and admin tokens (client API, dashboard): the worker routes announce their
+        // refusals (message:refused), these routes do not.
+        else if ((code === 401 || code === 403) && isClientOrDashboard(this.req.url)) metrics!.countRefusal("bad_token");
       }
       server.prependListener("request", (_req: IncomingMessage, res: ServerResponse) => {
         res.on("close", counted);
       });
     },
   };
+}
+
+/** The dashboard's path prefix (DASHBOARD_PREFIX; not imported, so the dashboard loads only when enabled). */
+const DASHBOARD = "/_dashboard";
+
+function isClientOrDashboard(url: string | undefined): boolean {
+  const { path } = pathOf(url);
+  return path.startsWith(CLIENT_PREFIX + "/") || path === DASHBOARD || path.startsWith(DASHBOARD + "/");
 }

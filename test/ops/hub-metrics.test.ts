@@ -179,4 +179,17 @@ describe("hub /metrics", () => {
     expect(value(samples, "rxon_hub_queue_depth", { skill: "other" })).toBe(7);
     expect(sum(samples, "rxon_hub_queue_depth")).toBe(10);
   });
+
+  it("counts refused client tokens as auth refusals", async () => {
+    const hub = new Hub({ auth: { tokens: SECRETS }, clientTokens: ["client-token-good-1"] });
+    const metrics = attachHubMetrics(hub);
+    const server = await hub.listen({ port: Number(process.env.RXON_TEST_HTTP_PORT ?? 0), metrics });
+    cleanup.push(() => hub.close());
+    for (const token of ["wrong-token-1", "wrong-token-2"]) {
+      const res = await fetch(`${server.url}/_client/tasks`, { method: "POST", headers: { "X-Client-Token": token, "Content-Type": "application/json" }, body: "{}" });
+      expect(res.status).toBe(403);
+    }
+    const samples = parseExposition(await metrics.metrics());
+    expect(value(samples, "rxon_hub_refused_total", { reason: "auth" })).toBe(2);
+  });
 });
