@@ -74,6 +74,8 @@ export class Dashboard {
   readonly #now: () => number;
   #sampler: NodeJS.Timeout | undefined;
   #closed = false;
+  /** The last depth sample failed: further failures are not logged again until one succeeds. */
+  #sampleFailing = false;
 
   /** A dashboard over a {@link Hub} (its events, stats, store; drain when the hub has it). */
   static forHub(hub: DashboardHub, options: DashboardOptions): Dashboard {
@@ -142,8 +144,13 @@ export class Dashboard {
   async sampleDepths(): Promise<void> {
     try {
       this.#depthSeries.add(this.#now(), await this.#queues.depths());
+      if (this.#sampleFailing) this.#logger.info({}, "hub dashboard: depth samples taken again");
+      this.#sampleFailing = false;
     } catch (err) {
-      this.#logger.warn({ err }, "hub dashboard: depth sample failed");
+      // Once per outage, not every few seconds for as long as the store is away.
+      if (this.#sampleFailing) this.#logger.debug({ err }, "hub dashboard: depth sample failed");
+      else this.#logger.warn({ err }, "hub dashboard: depth sample failed (not logged again until a sample succeeds)");
+      this.#sampleFailing = true;
     }
   }
 
