@@ -518,7 +518,23 @@ export class RxonListener {
     this.#sockets.add(ws);
     const channel = new WsCommandChannel(ws, workerId);
     ws.on("error", (error) => this.#logger.debug({ err: error, worker_id: workerId }, "rxon listener: WebSocket error"));
+    // A peer whose path died without FIN/RST never closes: ping it, and drop it after a missed pong.
+    let alive = true;
+    const pinger =
+      this.#limits.wsPingIntervalMs > 0
+        ? setInterval(() => {
+            if (!alive) return void ws.terminate();
+            alive = false;
+            ws.ping();
+          }, this.#limits.wsPingIntervalMs).unref()
+        : undefined;
+    const seen = (): void => {
+      alive = true;
+    };
+    ws.on("pong", seen);
+    ws.on("message", seen);
     ws.once("close", () => {
+      if (pinger !== undefined) clearInterval(pinger);
       flight.abort(new NetworkError("The command channel closed"));
       this.#sockets.delete(ws);
       this.#checkIdle();

@@ -51,6 +51,11 @@ export interface ListenerLimits {
   closeGraceMs?: number;
   /** After `close()`, how long WebSockets may take to finish their closing handshake. Default 2 s. */
   wsCloseTimeoutMs?: number;
+  /**
+   * Interval of pings on each worker WebSocket; a socket that answered neither the last ping nor
+   * with any frame is terminated (a worker whose path died without FIN/RST). Default 30 s; 0 = off.
+   */
+  wsPingIntervalMs?: number;
 }
 
 /** Resolved limits (every field present). */
@@ -126,6 +131,7 @@ export function resolveLimits(limits: ListenerLimits = {}): ResolvedLimits {
     maxPendingFrames: limits.maxPendingFrames ?? 32,
     closeGraceMs: limits.closeGraceMs ?? 1000,
     wsCloseTimeoutMs: limits.wsCloseTimeoutMs ?? 2000,
+    wsPingIntervalMs: limits.wsPingIntervalMs ?? 30_000,
   };
   for (const [name, value] of Object.entries(resolved)) {
     if (!(typeof value === "number" && Number.isFinite(value) && value >= 0)) {
