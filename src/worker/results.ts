@@ -88,7 +88,10 @@ export async function deliverResult(transport: WorkerTransport, result: TaskResu
       if (err instanceof RateLimitError && hold !== undefined) {
         if (++limited > MAX_RATE_LIMITED) return { kind: "lost", error: err };
         delay = hold.limited(err);
-      } else if (unavailable(err)) {
+      } else if (unavailable(err) || err instanceof NetworkError) {
+        // No answer at all (refused, reset, timed out) says no more than a 503: the orchestrator
+        // is away for now. Counting these as attempts dropped a finished result after about 7 s of
+        // a hub restart, and the hub then ran the whole task again once its lease expired.
         if (++refused > MAX_UNAVAILABLE) return { kind: "lost", error: err };
         delay = backoff.next();
         await clock.sleep(delay, signal);

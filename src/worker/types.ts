@@ -135,7 +135,11 @@ export interface WorkerOptions {
   nextTaskWithResult?: boolean;
   /** Listen for commands (`cancel_task`) on the WebSocket channel. Default true. */
   commands?: boolean;
-  /** Outer attempts per result when delivery throws a retryable error, the first included. Default 4. */
+  /**
+   * Outer attempts per result when the orchestrator answers with a retryable error (5xx other
+   * than 503, 408), the first included. Default 4. A 429, a 503 or no answer at all (the
+   * orchestrator away for now) uses none: those are retried with a backoff, at most 20 times.
+   */
   resultAttempts?: number;
   /** Least time between two progress events of one task. Default 100 ms. */
   progressIntervalMs?: number;
