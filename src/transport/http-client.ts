@@ -71,7 +71,8 @@ export class HttpClient {
   constructor(
     baseUrl: URL,
     private readonly workerId: string,
-    private readonly dispatcher: Dispatcher,
+    /** Where requests go; the transport replaces it when its connections went stale (see {@link onStall}). */
+    public dispatcher: Dispatcher,
     private readonly tokens: TokenHolder,
     private readonly options: ResolvedTransportOptions,
     private readonly closed: AbortSignal,
@@ -83,6 +84,13 @@ export class HttpClient {
     this.links = new SignalLinks(closed);
     this.deadlines = new BodyDeadlines(options.bodyTimeoutMs);
   }
+
+  /**
+   * Called when a request got no answer in time (undici's headers or body timeout, the body
+   * deadline, or a caller's `AbortSignal.timeout`): the connection it used is likely dead without
+   * a FIN/RST (a NAT or firewall dropped the path), and so are the idle ones opened before it.
+   */
+  onStall: (() => void) | undefined;
 
   /**
    * Sends `req` and interprets the answer: the parsed JSON body, or null for 204 / an empty body.
@@ -118,8 +126,9 @@ export class HttpClient {
     try {
       return await exchange.promise;
     } catch (error) {
-      if (error instanceof RxonError) throw error;
       if (this.closed.aborted) throw closedError();
+      if (stalled(error, req.signal)) this.onStall?.();
+      if (error instanceof RxonError) throw error;
       if (req.signal?.aborted) throw req.signal.reason;
       throw this.networkError(req, error);
     }
@@ -396,6 +405,14 @@ class BodyDeadlines {
       exchange.abort();
     }
   };
+}
+
+/** True when an exchange failed for want of an answer in time (not for a refusal, a reset or a plain abort). */
+function stalled(error: unknown, signal: AbortSignal | undefined): boolean {
+  if (signal?.aborted) return (signal.reason as { name?: unknown } | undefined)?.name === "TimeoutError";
+  if (error instanceof NetworkError) return error.details.reason === "body_timeout";
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT";
 }
 
 function bodyTimeout(req: HttpRequest, timeoutMs: number, cause: unknown): NetworkError {

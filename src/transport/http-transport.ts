@@ -56,8 +56,11 @@ export class HttpTransport implements WorkerTransport {
   readonly baseUrl: string;
   private readonly options: ResolvedTransportOptions;
   private readonly closer = new AbortController();
-  private readonly dispatcher: Dispatcher;
+  private dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
+  /** Pools replaced after a stall, closing once their requests in flight end (destroyed by close()). */
+  private readonly retiring = new Set<Dispatcher>();
+  private lastRecycle = 0;
   private readonly http: HttpClient;
   private readonly tokens: TokenService;
   private readonly channel: CommandChannel;
@@ -83,17 +86,18 @@ export class HttpTransport implements WorkerTransport {
     const tls = options.tls ?? {};
     this.ownsDispatcher = options.dispatcher === undefined;
     // One orchestrator, one origin: a Pool for it directly, without an Agent's per-request lookup of the origin's pool.
-    this.dispatcher =
-      options.dispatcher ??
+    const newPool = (): Pool =>
       new Pool(url.origin, {
         connect: tlsConnectOptions(tls),
         keepAliveTimeout: this.options.keepAliveTimeoutMs,
         keepAliveMaxTimeout: Math.max(this.options.keepAliveTimeoutMs, 600_000),
       });
+    this.dispatcher = options.dispatcher ?? newPool();
     this.tokens = new TokenService(token, this.options.logger, this.options.requestTimeoutMs);
     const hasClientCert = tls.cert !== undefined && tls.key !== undefined;
     this.http = new HttpClient(url, workerId, this.dispatcher, this.tokens, this.options, this.closer.signal, hasClientCert);
     this.tokens.bind(this.http);
+    if (this.ownsDispatcher) this.http.onStall = () => this.recycle(newPool);
     const id = encodeURIComponent(workerId);
     this.paths = {
       nextTask: Endpoint.NEXT_TASK.replace("{worker_id}", id),
@@ -130,13 +134,37 @@ export class HttpTransport implements WorkerTransport {
     this.closing ??= (async () => {
       this.closer.abort(closedError());
       await this.channel.stop();
-      if (this.ownsDispatcher) await this.dispatcher.destroy().catch(() => undefined);
+      if (this.ownsDispatcher) {
+        await Promise.all([this.dispatcher, ...this.retiring].map((d) => d.destroy().catch(() => undefined)));
+        this.retiring.clear();
+      }
     })();
     return this.closing;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /**
+   * A request got no answer in time: its connection is likely dead without a FIN/RST, and so are
+   * the idle connections opened before it (one NAT mapping or firewall state for all of them).
+   * New requests go through a fresh pool; the old one closes once its requests in flight end
+   * (each bounded by its own timeout), so no later request picks one of its dead idle sockets.
+   */
+  private recycle(newPool: () => Pool): void {
+    const now = performance.now();
+    if (this.isClosed || now - this.lastRecycle < 1_000) return;
+    this.lastRecycle = now;
+    const old = this.dispatcher;
+    this.dispatcher = newPool();
+    this.http.dispatcher = this.dispatcher;
+    this.retiring.add(old);
+    this.options.logger.info({ origin: new URL(this.baseUrl).origin }, "A request got no answer in time; opening new connections to the orchestrator");
+    old.close().then(
+      () => this.retiring.delete(old),
+      () => this.retiring.delete(old),
+    );
   }
 
   async register(registration: WorkerRegistration, options: CallOptions = {}): Promise<RegisterResponse | null> {

@@ -6,7 +6,7 @@
 import os from "node:os";
 import { WorkerStatus } from "../../generated/constants.js";
 import type { Heartbeat, SkillInfo, WorkerRegistration } from "../../generated/types.js";
-import { AuthError, isRxonError, ProtocolError, RateLimitError } from "../errors.js";
+import { AuthError, isRxonError, NetworkError, ProtocolError, RateLimitError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { WorkerTransport } from "../transport/types.js";
 import { WAKE } from "../transport/abort.js";
@@ -47,6 +47,26 @@ export interface SessionSettings {
   readonly skillsHash: string;
   /** Aborted by stop(): ends registration attempts and the heartbeat loop. */
   readonly signal: AbortSignal;
+}
+
+/**
+ * `signal`, also aborted with a `TimeoutError` after `ms`. Not `AbortSignal.any([signal,
+ * AbortSignal.timeout(ms)])`: on Node 20 the composite holds its sources weakly, and a timeout
+ * signal nothing else references is collected before it fires, so the deadline silently never comes.
+ */
+function withDeadline(signal: AbortSignal, ms: number): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(signal.reason);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
+  const timer = setTimeout(() => controller.abort(new DOMException(`No answer within ${ms} ms`, "TimeoutError")), ms);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    },
+  };
 }
 
 /** True for answers meaning "the orchestrator does not know this worker (any more)". */
@@ -169,7 +189,10 @@ export class Session {
       await rateLimit.wait(signal);
       if (signal.aborted) return false;
       try {
-        const response = await this.s.transport.register(this.registrationMessage(), { signal });
+        // Bounded like a heartbeat once registered: a registration stuck on a dead connection
+        // must not keep the worker silent for the transport's request timeout.
+        const limit = this.registrations > 0 ? withDeadline(signal, Math.max(1_000, this.s.heartbeatIntervalMs)) : undefined;
+        const response = await this.s.transport.register(this.registrationMessage(), { signal: limit?.signal ?? signal }).finally(() => limit?.dispose());
         if (signal.aborted) return false;
         rateLimit.succeeded();
         this.registrations++;
@@ -281,7 +304,23 @@ export class Session {
         // Whatever triggered it, this heartbeat carries the current load.
         if (this.loadChanged) this.lastLoadHeartbeatAt = this.s.clock.now();
         this.loadChanged = false;
-        const response = await this.s.transport.sendHeartbeat(await this.heartbeatMessage(), { signal });
+        // A heartbeat on a dead connection (no answer, no FIN/RST) must not hold the loop for the
+        // transport's request timeout (60 s): the orchestrator calls a worker gone after a few
+        // intervals and re-queues its tasks. Given up after one interval (at least 1 s), the
+        // aborted request's socket is dropped and the next heartbeat goes on a new connection.
+        const message = await this.heartbeatMessage();
+        const limit = withDeadline(signal, Math.max(1_000, interval));
+        let response: Awaited<ReturnType<WorkerTransport["sendHeartbeat"]>>;
+        try {
+          response = await this.s.transport.sendHeartbeat(message, { signal: limit.signal });
+        } catch (err) {
+          if (!signal.aborted && limit.signal.aborted) {
+            throw new NetworkError(`Heartbeat not answered within ${Math.max(1_000, interval)} ms`, { cause: err, details: { reason: "heartbeat_timeout" } });
+          }
+          throw err;
+        } finally {
+          limit.dispose();
+        }
         if (signal.aborted) break;
         rateLimit.succeeded();
         // Cancellations first: a reply may carry them next to require_full_sync.
