@@ -8,7 +8,7 @@ import { loadConfig, optionsHelp, printableConfig, redactUrl, type OptionTable }
 import { loadClientTokens, loadCredentials } from "./credentials.js";
 import { CliFailure, ExitCode, readText, UsageError, type CliIo } from "./io.js";
 import { cliLogger, LOG_FORMATS, LOG_LEVELS, type CliLogLevel, type LogFormat } from "./log.js";
-import { waitForSignal } from "./signals.js";
+import { exitOnSecondSignal, waitForSignal } from "./signals.js";
 
 /**
  * Options of `rxon hub`, one line each: flag name, type, default, environment variable (default
@@ -137,9 +137,11 @@ export async function hubCommand(argv: readonly string[], io: CliIo, stop?: Abor
   io.stdout.write(`rxon hub listening on ${server.url}\n`);
   const signal = await waitForSignal(stop);
   logger.info({ signal }, "hub: shutting down");
+  const forced = signal === "SIGINT" || signal === "SIGTERM" ? exitOnSecondSignal((second) => logger.warn({ signal: second }, "hub: second signal, exiting now")) : undefined;
   await hub.close();
   await ops?.close();
   await store?.close();
+  forced?.();
   return ExitCode.OK;
 }
 

@@ -18,3 +18,24 @@ export function waitForSignal(stop?: AbortSignal): Promise<string> {
     else stop?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/** Exit code of a process ended by `signal` (128 + its number, as a shell reports it). */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * After the first SIGINT or SIGTERM (a graceful stop under way): a second one ends the process
+ * at once, with exit code 130 or 143 as the default action would, after `log(signal)` has said
+ * so. Returns the function that removes the handlers (once the graceful stop is over).
+ */
+export function exitOnSecondSignal(log: (signal: string) => void): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log(signal);
+    process.exit(SIGNAL_EXIT[signal] ?? 1);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  return () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  };
+}

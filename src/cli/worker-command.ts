@@ -9,7 +9,7 @@ import { CliFailure, ExitCode, readText, UsageError, type CliIo } from "./io.js"
 import { cliLogger, LOG_FORMATS, LOG_LEVELS, type CliLogLevel, type LogFormat } from "./log.js";
 import { importTooling } from "./optional.js";
 import { loadSkills } from "./skills-module.js";
-import { waitForSignal } from "./signals.js";
+import { exitOnSecondSignal, waitForSignal } from "./signals.js";
 
 /**
  * Options of `rxon worker`, one line each (environment variable default `RXON_WORKER_<NAME>`).
@@ -157,7 +157,14 @@ export async function workerCommand(argv: readonly string[], io: CliIo, stop?: A
   stop?.removeEventListener("abort", onStop);
   // The Worker adds `worker_id` to its own lines; this one is the command's.
   if (refused === undefined) logger.info({ worker_id: values.id, signal }, "worker: draining");
+  const forced =
+    signal === "SIGINT" || signal === "SIGTERM"
+      ? exitOnSecondSignal((second) =>
+          logger.warn({ worker_id: values.id, signal: second, in_flight: worker.stats.inFlight }, "worker: second signal, exiting now; tasks still running are abandoned (the hub runs them again once their leases lapse)"),
+        )
+      : undefined;
   await worker.stop({ graceMs: values.grace });
+  forced?.();
   await started;
   await ops?.close();
   if (refused !== undefined) {
