@@ -5,6 +5,7 @@
  * the worker sends it (the only path some orchestrators and SDKs use).
  */
 import type { CommandChannel } from "../listener/types.js";
+import { REPLACED_REASON } from "../transport/commands.js";
 import type { HubCore } from "./core.js";
 import type { Outcomes } from "./outcomes.js";
 import type { CancelVerdict } from "./store.js";
@@ -40,7 +41,7 @@ export class Cancellation {
   async websocket(channel: CommandChannel): Promise<void> {
     const id = channel.workerId;
     const old = this.#channels.get(id);
-    if (old !== undefined && old !== channel) old.close(1008, "New connection established");
+    if (old !== undefined && old !== channel) old.close(1008, REPLACED_REASON);
     this.#channels.set(id, channel);
     await channel.closed;
     if (this.#channels.get(id) === channel) this.#channels.delete(id);

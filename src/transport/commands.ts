@@ -29,11 +29,18 @@ export interface ChannelDeps {
 }
 
 /** Shared WebSocket connection and reconnect loop of one transport. */
+/** How long a command channel must have stayed open for its close to start the reconnect backoff over. */
+const STABLE_MS = 10_000;
+/** Close reason (with code 1008) of a hub replacing a worker's channel with a newer one of the same worker id. */
+export const REPLACED_REASON = "New connection established";
+
 export class CommandChannel {
   private readonly subscribers = new Set<Subscriber>();
   private socket: WebSocket | undefined;
   private loopStop: AbortController | undefined;
   private loop: Promise<void> | undefined;
+  /** Said once: another connection of this worker id replaced this channel's. */
+  private warnedReplaced = false;
 
   constructor(
     /** `ws://` or `wss://` URL of the worker's command route. */
@@ -116,9 +123,16 @@ export class CommandChannel {
     const backoff = new Backoff(this.options.wsBackoffInitialMs, this.options.wsBackoffMaxMs);
     try {
       while (!stop.aborted && !this.closed.aborted) {
-        const { outcome, retryAfterMs } = await this.connectOnce(stop);
+        const { outcome, retryAfterMs, openMs, replaced } = await this.connectOnce(stop);
         if (stop.aborted || this.closed.aborted) break;
-        if (outcome === "opened") backoff.reset();
+        // Only a connection that held starts the backoff over: one closed soon after it opened
+        // (the orchestrator replacing it with another process's of the same worker id, say)
+        // would otherwise be reopened every second for as long as the cause lasts.
+        if (outcome === "opened" && (openMs ?? 0) >= STABLE_MS) backoff.reset();
+        if (replaced && !this.warnedReplaced) {
+          this.warnedReplaced = true;
+          this.options.logger.warn({ url: this.url }, "Command channel replaced by another connection of this worker id: is another process running with the same id?");
+        }
         if (outcome === "unauthorized") await this.deps.refreshToken().catch(() => false);
         // A rate-limited handshake waits at least as long as the orchestrator asked.
         const delay = Math.max(backoff.next(), retryAfterMs ?? 0);
@@ -131,7 +145,7 @@ export class CommandChannel {
   }
 
   /** One connection, from handshake to close. */
-  private connectOnce(stop: AbortSignal): Promise<{ outcome: "opened" | "failed" | "unauthorized"; retryAfterMs?: number }> {
+  private connectOnce(stop: AbortSignal): Promise<{ outcome: "opened" | "failed" | "unauthorized"; retryAfterMs?: number; openMs?: number; replaced?: boolean }> {
     const { logger } = this.options;
     return new Promise((resolve) => {
       let outcome: "opened" | "failed" | "unauthorized" = "failed";
@@ -157,8 +171,10 @@ export class CommandChannel {
         res.resume();
         ws.terminate();
       });
+      let openedAt = 0;
       ws.on("open", () => {
         outcome = "opened";
+        openedAt = performance.now();
         this.socket = ws;
         logger.info({ url: this.url }, "Command channel open");
         if (this.options.wsPingIntervalMs > 0) {
@@ -181,11 +197,13 @@ export class CommandChannel {
       ws.on("error", (error) => {
         if (!stop.aborted) logger.warn({ url: this.url, err: error }, "Command channel error");
       });
-      ws.on("close", () => {
+      ws.on("close", (code, reason) => {
         if (pinger !== undefined) clearInterval(pinger);
         stop.removeEventListener("abort", onStop);
         if (this.socket === ws) this.socket = undefined;
-        resolve(retryAfterMs === undefined ? { outcome } : { outcome, retryAfterMs });
+        const openMs = openedAt === 0 ? undefined : performance.now() - openedAt;
+        const replaced = code === 1008 && reason.toString() === REPLACED_REASON;
+        resolve({ outcome, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}), ...(openMs !== undefined ? { openMs } : {}), replaced });
       });
     });
   }
