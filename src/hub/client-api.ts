@@ -28,6 +28,7 @@ import { submitOptionsOf } from "./client-request.js";
 import { isTerminal, type CancelVerdict, type JobRecord } from "./store.js";
 import type { ClientApiOptions, ClientToken, SubmitOptions, TaskHandle } from "./types.js";
 import { RecentMap } from "../recent.js";
+import { LogBudget } from "../log-budget.js";
 
 /** Jobs {@link ClientApi} remembers having queued, at least (for a wait that follows the submission). */
 const MINE_LIMIT = 65_536;
@@ -93,6 +94,8 @@ export class ClientApi {
   /** Resolves `close()`'s wait once the last open wait has answered. */
   #drained: (() => void) | undefined;
   #closed = false;
+  /** Refused tokens are logged at most 10 per 10 s: strangers cannot flood the log. */
+  readonly #refusalLines = new LogBudget();
 
   constructor(hub: ClientApiHub, options: ClientApiOptions = {}) {
     const tokens: ClientToken[] = (options.tokens ?? []).map((t) => (typeof t === "string" ? { token: t } : t));
@@ -224,7 +227,8 @@ export class ClientApi {
     let found: Caller | undefined;
     for (const known of this.#digests) if (timingSafeEqual(d, known.digest)) found ??= known.caller;
     if (found === undefined) {
-      this.#logger.warn({ reason: "bad_client_token" }, "hub client api: refused a request with an unknown client token");
+      const skipped = this.#refusalLines.take("bad_client_token");
+      if (skipped !== undefined) this.#logger.warn({ reason: "bad_client_token", ...(skipped > 0 ? { not_logged: skipped } : {}) }, "hub client api: refused a request with an unknown client token");
       throw new AuthError("Invalid client token", { details: { reason: "bad_token" } });
     }
     this.#acceptedOn.set(req.socket, { token: presented, caller: found });

@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { isRxonError, UnavailableError } from "../errors.js";
 import type { ListenerContext } from "../listener/types.js";
 import type { Logger } from "../logger.js";
+import { LogBudget } from "../log-budget.js";
 import { MessageVerifier, type MessageKind } from "../security/index.js";
 import { replayRefusal } from "../security/verifier.js";
 import { HubAuth } from "./auth.js";
@@ -112,6 +113,8 @@ export class HubCore {
   readonly #sharedReplay: boolean;
   /** A store outage was logged and has not been seen to end. */
   #storeDown = false;
+  /** Refusals are logged at most 10 per 10 s per reason: strangers cannot flood the log. */
+  readonly #refusalLines = new LogBudget();
 
   constructor(store: HubStore, options: HubOptions, events: EventEmitter<HubEvents>, logger: Logger) {
     this.store = store;
@@ -194,7 +197,8 @@ export class HubCore {
     const reason = isRxonError(err) && typeof err.details.reason === "string" ? err.details.reason : "refused";
     const message = err instanceof Error ? err.message : String(err);
     this.counters.refused++;
-    this.logger.warn({ action, worker_id: workerId, reason }, `hub: refused ${action}: ${message}`);
+    const skipped = this.#refusalLines.take(reason);
+    if (skipped !== undefined) this.logger.warn({ action, worker_id: workerId, reason, ...(skipped > 0 ? { not_logged: skipped } : {}) }, `hub: refused ${action}: ${message}`);
     this.events.emit("message:refused", { action, workerId, reason, message });
   }
 
