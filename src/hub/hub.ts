@@ -158,8 +158,8 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /** Counters and gauges. */
   async stats(): Promise<HubStats> {
-    const [workers, queued] = await Promise.all([this.store.countWorkers(), this.store.queueLength()]);
-    return { ...this.#core.counters, workers, queued, running: this.#outcomes.running, waitingPolls: this.#dispatcher.parked };
+    const [workers, queued, running] = await Promise.all([this.store.countWorkers(), this.store.queueLength(), this.store.runningCount()]);
+    return { ...this.#core.counters, workers, queued, running, waitingPolls: this.#dispatcher.parked };
   }
 
   /** Serves the hub over HTTP (or HTTPS with `tls`); resolves with the URL once listening. */

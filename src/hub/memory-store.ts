@@ -98,6 +98,8 @@ export class MemoryStore implements HubStore {
   readonly #waitingByOwner = new Map<string, number>();
   #waiting = 0;
   readonly #leases = new Map<string, Set<string>>();
+  /** Jobs in state `running`. */
+  #running = 0;
   readonly #deadlines = new TimeHeap();
   readonly #cancelDue = new TimeHeap();
   /** Ended jobs in end order from `#endedHead` on. */
@@ -235,12 +237,17 @@ export class MemoryStore implements HubStore {
     return this.#waiting;
   }
 
+  runningCount(): number {
+    return this.#running;
+  }
+
   claim(workerId: string, jobIds: readonly string[]): JobRecord | null {
     for (const jobId of jobIds) {
       const job = this.#jobs.get(jobId);
       if (job === undefined || job.state !== "waiting_for_worker") continue;
       this.#dequeue(job);
       job.state = "running";
+      this.#running++;
       job.workerId = workerId;
       job.attempts++;
       job.dispatchedAt = this.#now();
@@ -699,7 +706,9 @@ export class MemoryStore implements HubStore {
     }
   }
 
+  /** Called while `job` still has the state it leaves. */
   #unlease(job: JobRecord): void {
+    if (job.state === "running") this.#running--;
     if (job.workerId === undefined) return;
     const set = this.#leases.get(job.workerId);
     set?.delete(job.jobId);

@@ -230,13 +230,6 @@ export class Outcomes {
     }
   }
 
-  /** Jobs of this process still running (a gauge). */
-  get running(): number {
-    let n = 0;
-    for (const l of this.#local.values()) if (l.state === "running") n++;
-    return n;
-  }
-
   /** Resolves every open handle with a transient failure (the hub closes; the jobs themselves live on in a shared store). */
   closeAll(): void {
     for (const [jobId, l] of [...this.#local]) {

@@ -386,6 +386,8 @@ export interface HubStore {
   queueDepths(): Awaitable<Record<string, number>>;
   /** Waiting tasks in all queues. */
   queueLength(): Awaitable<number>;
+  /** Tasks running now (dispatched to a worker and not ended or given back), whichever hub dispatched them. */
+  runningCount(): Awaitable<number>;
 
   /**
    * Claims for `workerId` the first of `jobIds` that is still waiting (removed from its queue,

@@ -188,8 +188,11 @@ export interface ClientApiOptions {
 
 /** Counters of a hub. */
 export interface HubStats {
+  /** Workers registered (every hub's, from the store). */
   readonly workers: number;
+  /** Tasks waiting for a worker (from the store). */
   readonly queued: number;
+  /** Tasks running on workers now, whichever hub or client submitted them (from the store). */
   readonly running: number;
   readonly waitingPolls: number;
   readonly submitted: number;

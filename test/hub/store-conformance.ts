@@ -184,6 +184,25 @@ export function storeConformance(label: string, make: () => Promise<StoreHarness
       expect((await store.queuesOf("a")).map((q) => q.name).sort()).toEqual(["a|c1", "a|c3"]);
     });
 
+    withStore("runningCount counts each running job once, from its claim to its end or its return to the queue", async (_h, store) => {
+      await registerWorker(store, "w1");
+      const [a, b, c] = [await submit(store), await submit(store), await submit(store)];
+      expect(await store.runningCount()).toBe(0);
+      const ja = await claimed(store, "w1", a.jobId);
+      const jb = await claimed(store, "w1", b.jobId);
+      await claimed(store, "w1", c.jobId);
+      expect(await store.runningCount()).toBe(3);
+      await store.settle("w1", ja.jobId, ja.taskId, { status: "success", transition: "success_transition" });
+      // A result sent again changes nothing.
+      await store.settle("w1", ja.jobId, ja.taskId, { status: "success", transition: "success_transition" });
+      expect(await store.runningCount()).toBe(2);
+      await store.release(jb.jobId, jb.taskId);
+      expect(await store.runningCount()).toBe(1);
+      await store.removeWorker("w1");
+      expect(await store.runningCount()).toBe(0);
+      expect(await store.queueLength()).toBe(2);
+    });
+
     withStore("answers the existing job for a seen idempotency key of the same owner", async (_h, store) => {
       const first = await store.submit(newJob({ owner: "alice", idempotencyKey: "k1" }), {});
       expect(first.kind).toBe("created");

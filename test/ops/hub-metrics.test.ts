@@ -11,7 +11,7 @@ import { waitUntil } from "../../src/testing/index.js";
 import { Worker } from "../../src/worker/index.js";
 import { SECRETS } from "../hub/helpers.js";
 import { parseExposition, sum, value, type Sample } from "./metrics-text.js";
-import { double } from "../helpers/skills.js";
+import { double, hangSkill } from "../helpers/skills.js";
 
 const refuse = {
   info: { name: "refuse", version: "1.0.0" },
@@ -191,5 +191,23 @@ describe("hub /metrics", () => {
     }
     const samples = parseExposition(await metrics.metrics());
     expect(value(samples, "rxon_hub_refused_total", { reason: "auth" })).toBe(2);
+  });
+
+  it("counts running tasks submitted over the client API, and those of every hub on the store", async () => {
+    const hub = new Hub({ auth: { tokens: SECRETS }, heartbeatIntervalMs: 500, clientTokens: ["client-token-run-1"] });
+    const metrics = attachHubMetrics(hub);
+    const server = await hub.listen({ port: 0, metrics });
+    cleanup.push(() => hub.close());
+    let started = 0;
+    const w = new Worker({ url: server.url, workerId: "cpu-1", token: SECRETS["cpu-1"]!, secret: SECRETS["cpu-1"]!, skills: [hangSkill(() => started++)] as never, heartbeatIntervalMs: 500, concurrency: 2 });
+    cleanup.push(() => w.stop({ graceMs: 100 }));
+    await w.start();
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${server.url}/_client/tasks`, { method: "POST", headers: { "X-Client-Token": "client-token-run-1", "Content-Type": "application/json" }, body: JSON.stringify({ type: "hang", params: {} }) });
+      expect(res.status).toBe(202);
+    }
+    await waitUntil(() => started === 2);
+    expect(value(parseExposition(await metrics.metrics()), "rxon_hub_tasks_running")).toBe(2);
+    expect((await hub.stats()).running).toBe(2);
   });
 });

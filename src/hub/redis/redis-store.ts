@@ -466,6 +466,10 @@ export class RedisStore implements HubStore {
     return Number((await this.#c.get(this.#key("wt")).catch(unreachable)) ?? 0);
   }
 
+  async runningCount(): Promise<number> {
+    return this.#c.scard(this.#key("run")).catch(unreachable);
+  }
+
   async claim(workerId: string, jobIds: readonly string[]): Promise<JobRecord | null> {
     if (jobIds.length === 0) return null;
     const r = (await this.#run("rxonClaim", workerId, ...jobIds)) as Flat | null;

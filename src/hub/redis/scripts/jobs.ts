@@ -71,6 +71,7 @@ local function take(j, wid)
   j.lms = nil
   save(j)
   redis.call('SADD', B .. 'l:' .. wid, j.id)
+  redis.call('SADD', B .. 'run', j.id)
   -- A worker the store does not know (forgotten between the hub's look at it and this claim)
   -- would hold this lease forever: due for expiry now, so the next sweep gives the task back.
   if redis.call('EXISTS', B .. 'w:' .. wid) == 0 then redis.call('ZADD', B .. 'we', now(), wid) end

@@ -16,7 +16,8 @@
  * - `B q:<queue>` zset, score -priority, member zero-padded seq `:` jobId (ties order by member,
  *   so FIFO within a priority); `B qs:<skill>` set of queues; `B qi` hash queue -> requirements.
  * - `B wt` / `B ws` / `B wo`: waiting counters (total, per skill, per owner).
- * - `B l:<workerId>` set of leased job ids; `B dl` deadlines and `B cd` cancel grace: zsets by due
+ * - `B l:<workerId>` set of leased job ids, `B run` set of every running job id (its size is the
+ *   running count; a set, not a counter, so a job can be counted once only); `B dl` deadlines and `B cd` cancel grace: zsets by due
  *   time; `B ended` list of ended jobs in end order (retention): sweeps read only what is due.
  * - `B w:<workerId>` hash of JSON fields; `B wk` zset (lexical listing), `B we` zset by expiry;
  *   `B swept` / `B resumed`: when worker expiry last ran, and when the last pause between two of
@@ -110,6 +111,7 @@ end
 
 local function unlease(j)
   if j.wid then redis.call('SREM', B .. 'l:' .. j.wid, j.id) end
+  redis.call('SREM', B .. 'run', j.id)
 end
 
 local END_FIELDS = {'endr', 'rwid', 'stask', 'swid', 'strans'}
