@@ -4,12 +4,11 @@
  * a heartbeat waiting on a dead connection for the transport's request timeout (60 s) let the hub
  * call the worker gone after three intervals and re-queue the task it was running.
  */
-import Type from "typebox";
 import { afterEach, expect, it } from "vitest";
-import { defineSkill } from "../../src/contracts/index.js";
 import { Hub } from "../../src/hub/index.js";
 import { Worker } from "../../src/worker/index.js";
 import { faultProxy } from "../helpers/fault-proxy.js";
+import { heldSkill } from "../helpers/skills.js";
 import { until } from "../hub/helpers.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -28,20 +27,7 @@ it("when every open connection dies at once, the worker is heard again on new on
   const requeued: string[] = [];
   hub.on("worker:expired", (e) => gone.push(e.workerId));
   hub.on("task:requeued", (e) => requeued.push(e.reason));
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  const runs: number[] = [];
-  const held = defineSkill({
-    name: "held",
-    version: "1.0.0",
-    input: Type.Object({}),
-    output: Type.Object({ ok: Type.Boolean() }),
-    handler: async () => {
-      runs.push(Date.now());
-      await released;
-      return { ok: true };
-    },
-  });
+  const { held, runs, release } = heldSkill();
   const worker = new Worker({ url: proxy.url, workerId: "w-1", token: "secret-w-1", secret: "secret-w-1", skills: [held], heartbeatIntervalMs: 1000 });
   cleanups.push(() => worker.stop({ graceMs: 500 }));
   await worker.start();
@@ -57,5 +43,5 @@ it("when every open connection dies at once, the worker is heard again on new on
   expect(requeued).toEqual([]);
   release();
   expect(await handle.result()).toMatchObject({ status: "success", attempts: 1 });
-  expect(runs.length).toBe(1);
+  expect(runs).toEqual(["w-1"]);
 }, 30_000);

@@ -26,3 +26,22 @@ export function hangSkill(onStart: () => void = () => {}): ReturnType<typeof def
       }),
   });
 }
+
+/** A skill whose tasks wait for `release()`; `runs` lists the worker of each run, in order. */
+export function heldSkill(): { held: ReturnType<typeof defineSkill>; runs: string[]; release: () => void } {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const runs: string[] = [];
+  const held = defineSkill({
+    name: "held",
+    version: "1.0.0",
+    input: Type.Object({}),
+    output: Type.Object({ by: Type.String() }),
+    handler: async (_p, ctx) => {
+      runs.push(ctx.workerId);
+      await released;
+      return { by: ctx.workerId };
+    },
+  });
+  return { held, runs, release };
+}

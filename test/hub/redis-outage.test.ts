@@ -18,9 +18,7 @@ import { Worker } from "../../src/worker/index.js";
 import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
 import type { Logger } from "../../src/logger.js";
 import { memoryLogger } from "../helpers/logger.js";
-import Type from "typebox";
-import { defineSkill } from "../../src/contracts/index.js";
-import { double } from "../helpers/skills.js";
+import { double, heldSkill } from "../helpers/skills.js";
 import { api } from "./client-http.js";
 import { until } from "./helpers.js";
 
@@ -205,22 +203,3 @@ describe.skipIf(!available)("a hub whose Redis goes away", () => {
     expect(JSON.stringify(logger.entries, (_k, v: unknown) => (v instanceof Error ? { ...v, message: v.message, stack: v.stack, cause: v.cause } : v))).not.toContain(secret);
   }, 60_000);
 });
-
-/** A skill whose tasks wait for `release()`; `runs` lists the worker of each run, in order. */
-function heldSkill(): { held: ReturnType<typeof defineSkill>; runs: string[]; release: () => void } {
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  const runs: string[] = [];
-  const held = defineSkill({
-    name: "held",
-    version: "1.0.0",
-    input: Type.Object({}),
-    output: Type.Object({ by: Type.String() }),
-    handler: async (_p, ctx) => {
-      runs.push(ctx.workerId);
-      await released;
-      return { by: ctx.workerId };
-    },
-  });
-  return { held, runs, release };
-}

@@ -420,12 +420,8 @@ export class RedisStore implements HubStore {
     if (limit <= 0) return { jobs: [] };
     const ids = await this.#c.smembers(this.#key(`l:${workerId}`)).catch(unreachable);
     if (ids.length === 0) return { jobs: [] };
-    const p = this.#c.pipeline();
-    for (const id of ids) p.hgetall(this.#key(`j:${id}`));
-    const res = (await p.exec().catch(unreachable)) ?? [];
     const all: JobRecord[] = [];
-    for (const [err, value] of res) {
-      if (err !== null) unreachable(err);
+    for (const value of await this.#hashes("j:", ids)) {
       const j = decodeJobFields(value as JobFields);
       if (j === undefined || j.state !== "running" || j.workerId !== workerId || j.seq >= below) continue;
       if ((filter.type !== undefined && j.type !== filter.type) || (filter.owner !== undefined && j.owner !== filter.owner)) continue;
@@ -464,6 +460,17 @@ export class RedisStore implements HubStore {
 
   async queueLength(): Promise<number> {
     return Number((await this.#c.get(this.#key("wt")).catch(unreachable)) ?? 0);
+  }
+
+  /** The hashes `{kind}{id}` of `ids`, in one pipeline. */
+  async #hashes(kind: "j:" | "w:", ids: readonly string[]): Promise<Record<string, string>[]> {
+    const p = this.#c.pipeline();
+    for (const id of ids) p.hgetall(this.#key(`${kind}${id}`));
+    const res = (await p.exec().catch(unreachable)) ?? [];
+    return res.map(([err, value]) => {
+      if (err !== null) unreachable(err);
+      return value as Record<string, string>;
+    });
   }
 
   async runningCount(): Promise<number> {
@@ -604,13 +611,9 @@ export class RedisStore implements HubStore {
           ? []
           : await this.#c.zrangebylex(this.#key("wk"), from, "+", "LIMIT", 0, limit).catch(unreachable);
     if (ids.length === 0) return [];
-    const p = this.#c.pipeline();
-    for (const id of ids) p.hgetall(this.#key(`w:${id}`));
-    const res = (await p.exec().catch(unreachable)) ?? [];
     const out: WorkerRecord[] = [];
-    for (const [err, value] of res) {
-      if (err !== null) unreachable(err);
-      const w = decodeWorkerHash(value as Record<string, string>);
+    for (const value of await this.#hashes("w:", ids)) {
+      const w = decodeWorkerHash(value);
       if (w !== undefined) out.push(w);
     }
     return out;
