@@ -84,7 +84,11 @@ const TRUE = new Set(["1", "true", "yes", "on"]);
 const FALSE = new Set(["0", "false", "no", "off", ""]);
 
 /** Converts a raw value; `what` names the option and its source in the error message. */
-function convert(spec: OptionSpec, raw: unknown, what: string): string | number | boolean {
+function convert(spec: OptionSpec, raw: unknown, what: string, typed = false): string | number | boolean {
+  // A JSON file says what type a value is: "8443" for a port is a mistake there, not in the environment.
+  if (typed && typeof raw !== (spec.type === "int" ? "number" : spec.type)) {
+    throw new UsageError(`${what} must be ${spec.type === "int" ? "an integer" : spec.type === "boolean" ? "true or false" : "a string"}, not ${JSON.stringify(raw)?.slice(0, 64)}`);
+  }
   if (spec.type === "boolean") {
     if (typeof raw === "boolean") return raw;
     const text = String(raw).trim().toLowerCase();
@@ -196,7 +200,7 @@ export function loadConfig<T extends OptionTable>(command: string, table: T, arg
       value = convert(spec, envValue, `${env} (--${name})`);
       sources[name] = "env";
     } else if (file.has(name)) {
-      value = convert(spec, file.get(name), `--config ${configPath}: ${name}`);
+      value = convert(spec, file.get(name), `--config ${configPath}: ${name}`, true);
       sources[name] = "file";
     } else if (spec.default !== undefined) {
       value = spec.default;

@@ -58,6 +58,20 @@ describe("hub and worker configuration", () => {
     expect(JSON.parse((await run(["hub", "--print-config", "--no-insecure"], { RXON_HUB_INSECURE: "true" })).out).insecure).toBe(false);
   });
 
+  it("a config file value of the wrong JSON type is a usage error naming the file and the option", async () => {
+    for (const [values, message] of [
+      [{ port: "8443" }, 'port must be an integer, not "8443"'],
+      [{ insecure: "yes" }, 'insecure must be true or false, not "yes"'],
+      [{ host: 8080 }, "host must be a string, not 8080"],
+    ] as const) {
+      const r = await run(["hub", "--config", file("typed.json", values), "--print-config"]);
+      expect(r.code, JSON.stringify(values)).toBe(2);
+      expect(r.err).toContain(`--config typed.json: ${message}`);
+    }
+    // The environment has only strings: there they are converted.
+    expect(JSON.parse((await run(["hub", "--print-config"], { RXON_HUB_PORT: "8443" })).out).port).toBe(8443);
+  });
+
   it("--print-config masks secrets from every source", async () => {
     const hub = await run(["hub", "--print-config"], { RXON_CLIENT_TOKENS: "tok-aaaa-1111,tok-bbbb-2222" });
     expect(JSON.parse(hub.out)["client-tokens"]).toBe("***");
