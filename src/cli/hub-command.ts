@@ -156,13 +156,28 @@ async function openStore(url: string, prefix: string, commandTimeoutMs: number):
   } catch (err) {
     throw new UsageError(`--store-prefix: ${(err as Error).message}`);
   }
-  try {
-    await store.ping();
-  } catch (err) {
-    await store.close();
-    throw new CliFailure(`cannot reach the store at ${redactUrl(url)}: ${(err as Error).message}`);
+  // A Redis starting beside the hub (not listening yet, or loading its file) is waited for, up to
+  // --store-timeout; one that refuses the hub (a wrong password) fails at once.
+  const deadline = Date.now() + Math.max(1000, commandTimeoutMs);
+  for (;;) {
+    try {
+      await store.ping();
+      return store;
+    } catch (err) {
+      if (!storeStarting(err) || Date.now() >= deadline) {
+        await store.close();
+        throw new CliFailure(`cannot reach the store at ${redactUrl(url)}: ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
-  return store;
+}
+
+/** Whether a failed first PING may succeed soon: no answer yet, or Redis loading its data or failing over. */
+function storeStarting(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/.test(message)) return true;
+  return (err as { name?: unknown } | null)?.name !== "ReplyError";
 }
 
 /**

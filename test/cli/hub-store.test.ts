@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
-import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
+import { freePort, requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
 import { hubUrl, registered, start, stop, until, type Proc } from "../e2e/procs.js";
 
 const available = requireRedis("rxon hub --store redis://");
@@ -84,6 +84,31 @@ describe.skipIf(!available)("rxon hub --store redis://", () => {
     procs.push(worker);
     const done = await request(`${urlB}/_client/tasks/${view.job_id}?wait=30`, { headers: { "x-client-token": CLIENT_TOKEN } });
     expect(await done.body.json()).toMatchObject({ status: "finished", outcome: { status: "success", data: { message: "through a restart" }, worker_id: "w1" } });
+  }, 90_000);
+
+  it("waits at start for a Redis that comes up after it, within --store-timeout; a wrong password fails at once", async () => {
+    const port = await freePort();
+    const hub = start(["src/cli/main.ts", "hub", "--port", "0", "--insecure", "--store", `redis://127.0.0.1:${port}/0`, "--store-timeout", "20000"]);
+    procs.push(hub);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(hub.child.exitCode).toBeNull();
+    const late = await startRedis({ port });
+    try {
+      const url = await hubUrl(hub);
+      expect((await request(`${url}/readyz`)).statusCode).toBe(200);
+    } finally {
+      await stop(hub);
+      await late.stop();
+    }
+    const locked = await startRedis({ extraArgs: ["--requirepass", "right-password-1"] });
+    try {
+      const refused = start(["src/cli/main.ts", "hub", "--port", "0", "--insecure", "--store", `redis://:wrong-password-1@127.0.0.1:${locked.port}/0`, "--store-timeout", "60000"]);
+      procs.push(refused);
+      expect(await refused.exited).toBe(1);
+      expect(refused.stderr.join("\n")).toMatch(/cannot reach the store at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0: WRONGPASS/);
+    } finally {
+      await locked.stop();
+    }
   }, 90_000);
 
   it("answers 503 with Retry-After within --store-timeout when its Redis is gone", async () => {

@@ -44,6 +44,8 @@ export interface RedisServerOptions {
   appendfsync?: "always" | "everysec" | "no";
   /** More `redis-server` arguments. */
   extraArgs?: readonly string[];
+  /** Port to listen on (default: a free one). */
+  port?: number;
 }
 
 /** A running test server. */
@@ -99,7 +101,8 @@ function pingOnce(port: number): Promise<boolean> {
     sock.once("error", () => done(false));
     sock.on("data", (d) => {
       buf += d.toString("latin1");
-      if (buf.includes("\r\n")) done(buf.startsWith("+PONG"));
+      // A server that asks for a password is up too.
+      if (buf.includes("\r\n")) done(buf.startsWith("+PONG") || buf.startsWith("-NOAUTH"));
     });
     sock.once("connect", () => sock.write("PING\r\n"));
   });
@@ -113,7 +116,7 @@ function exited(child: ChildProcess): Promise<void> {
 /** Starts a private `redis-server` and waits until it answers PING (at most ~10 s). */
 export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), "rxon-redis-"));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--protected-mode", "yes"];
   if (options.appendonly === true) args.push("--appendonly", "yes", "--appendfsync", options.appendfsync ?? "everysec");
   else args.push("--appendonly", "no");
