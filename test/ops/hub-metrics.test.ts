@@ -174,7 +174,7 @@ describe("hub /metrics", () => {
   it("counts refused client tokens as auth refusals", async () => {
     const hub = new Hub({ auth: { tokens: SECRETS }, clientTokens: ["client-token-good-1"] });
     const metrics = attachHubMetrics(hub);
-    const server = await hub.listen({ port: Number(process.env.RXON_TEST_HTTP_PORT ?? 0), metrics });
+    const server = await hub.listen({ port: 0, metrics });
     cleanup.push(() => hub.close());
     for (const token of ["wrong-token-1", "wrong-token-2"]) {
       const res = await fetch(`${server.url}/_client/tasks`, { method: "POST", headers: { "X-Client-Token": token, "Content-Type": "application/json" }, body: "{}" });
@@ -184,7 +184,7 @@ describe("hub /metrics", () => {
     expect(value(samples, "rxon_hub_refused_total", { reason: "auth" })).toBe(2);
   });
 
-  it("counts running tasks submitted over the client API, and those of every hub on the store", async () => {
+  it("counts running tasks submitted over the client API (from the store, as every hub on it sees them)", async () => {
     const hub = new Hub({ auth: { tokens: SECRETS }, heartbeatIntervalMs: 500, clientTokens: ["client-token-run-1"] });
     const metrics = attachHubMetrics(hub);
     const server = await hub.listen({ port: 0, metrics });
