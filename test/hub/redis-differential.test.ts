@@ -163,6 +163,7 @@ async function snapshot(store: HubStore, ids: string[]): Promise<unknown> {
     queues,
     depths: await store.queueDepths(),
     length: await store.queueLength(),
+    runningCount: await store.runningCount(),
     jobs: await Promise.all(ids.map(async (id) => norm(await store.getJob(id)))),
     listed: (await store.listJobs({}, 100)).jobs.map((j) => j.jobId),
     running: (await store.listJobs({ state: "running" }, 100)).jobs.map((j) => j.jobId),
