@@ -9,7 +9,7 @@ import type { Heartbeat, SkillInfo, WorkerRegistration } from "../../generated/t
 import { AuthError, isRxonError, NetworkError, ProtocolError, RateLimitError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { WorkerTransport } from "../transport/types.js";
-import { WAKE } from "../transport/abort.js";
+import { linkSignals, WAKE, type LinkedSignal } from "../transport/abort.js";
 import { Backoff } from "../transport/backoff.js";
 import type { TypedEmitter } from "./emitter.js";
 import type { RateLimitHold } from "./rate-limit.js";
@@ -54,17 +54,15 @@ export interface SessionSettings {
  * AbortSignal.timeout(ms)])`: on Node 20 the composite holds its sources weakly, and a timeout
  * signal nothing else references is collected before it fires, so the deadline silently never comes.
  */
-function withDeadline(signal: AbortSignal, ms: number): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const onAbort = (): void => controller.abort(signal.reason);
-  if (signal.aborted) onAbort();
-  else signal.addEventListener("abort", onAbort, { once: true });
-  const timer = setTimeout(() => controller.abort(new DOMException(`No answer within ${ms} ms`, "TimeoutError")), ms);
+function withDeadline(signal: AbortSignal, ms: number): LinkedSignal {
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new DOMException(`No answer within ${ms} ms`, "TimeoutError")), ms);
+  const linked = linkSignals(signal, deadline.signal);
   return {
-    signal: controller.signal,
+    signal: linked.signal,
     dispose: () => {
       clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
+      linked.dispose();
     },
   };
 }
