@@ -149,7 +149,7 @@ export async function hubCommand(argv: readonly string[], io: CliIo, stop?: Abor
 async function openStore(url: string, prefix: string, commandTimeoutMs: number): Promise<HubStore | undefined> {
   if (url === "memory") return undefined;
   if (!/^rediss?:\/\//.test(url)) throw new UsageError(`--store must be memory or a redis:// URL, not '${url.slice(0, 64)}'`);
-  const { RedisStore } = await importTooling("redis", () => import("../hub/redis/index.js"));
+  const { RedisStore, storeNotNow } = await importTooling("redis", () => import("../hub/redis/redis-store.js"));
   let store: HubStore;
   try {
     store = new RedisStore({ url, prefix, commandTimeoutMs });
@@ -164,20 +164,13 @@ async function openStore(url: string, prefix: string, commandTimeoutMs: number):
       await store.ping();
       return store;
     } catch (err) {
-      if (!storeStarting(err) || Date.now() >= deadline) {
+      if (!storeNotNow(err) || Date.now() >= deadline) {
         await store.close();
         throw new CliFailure(`cannot reach the store at ${redactUrl(url)}: ${(err as Error).message}`);
       }
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-}
-
-/** Whether a failed first PING may succeed soon: no answer yet, or Redis loading its data or failing over. */
-function storeStarting(err: unknown): boolean {
-  const message = err instanceof Error ? err.message : String(err);
-  if (/^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/.test(message)) return true;
-  return (err as { name?: unknown } | null)?.name !== "ReplyError";
 }
 
 /**

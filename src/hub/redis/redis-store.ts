@@ -208,16 +208,24 @@ function finite(name: string, v: number): number {
 const NOT_NOW = /^(LOADING|BUSY|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|OOM|MISCONF)\b/;
 
 /**
- * Rethrows a failed command's error: as an {@link UnavailableError} when Redis could not be
- * reached or cannot serve for now (connection lost or refused, timed out, retries spent, a
- * `NOT_NOW` reply), as it came otherwise (a script's error is a defect, answered 500). Either way
+ * Whether a failed command may succeed later with nothing changed: Redis could not be reached or
+ * cannot serve for now (connection lost or refused, timed out, retries spent, a `NOT_NOW` reply),
+ * not a reply refusing the command (a script's error, a wrong password).
+ */
+export function storeNotNow(err: unknown): boolean {
+  return !(err instanceof ReplyError) || NOT_NOW.test(String((err as Error).message));
+}
+
+/**
+ * Rethrows a failed command's error: as an {@link UnavailableError} when {@link storeNotNow}, as
+ * it came otherwise (a script's error is a defect, answered 500). Either way
  * without the command's arguments, which ioredis attaches to the error and which hold task params,
  * results and worker records: an error is logged, and a log must not carry them.
  */
 function unreachable(err: unknown): never {
   const command = (err as { command?: { name?: unknown } } | null)?.command;
   if (command !== undefined && command !== null) (err as { command: unknown }).command = { name: command.name };
-  if (err instanceof ReplyError && !NOT_NOW.test(String((err as Error).message))) throw err;
+  if (!storeNotNow(err)) throw err;
   throw new UnavailableError("The hub's store is unavailable; try again later", { cause: err, details: { reason: "store_unavailable" } });
 }
 
