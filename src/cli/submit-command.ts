@@ -7,6 +7,7 @@ import { Agent, request, type Dispatcher } from "undici";
 import { Header } from "../../generated/constants.js";
 import { canonicalize } from "../wire/canonical.js";
 import { parseJson, type JsonValue } from "../wire/json.js";
+import { parseRetryAfter } from "../transport/retry-after.js";
 import { ExitCode, intOption, parse, readText, UsageError, type CliIo } from "./io.js";
 
 const COMMON_OPTIONS = `  --url <url>                hub URL (http or https)
@@ -102,8 +103,9 @@ function clientOf(io: CliIo, values: { url?: string | undefined; "client-token-f
       } catch {
         parsed = null;
       }
-      const retryAfter = Number(res.headers["retry-after"]);
-      return { status: res.statusCode, body: parsed, ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterMs: retryAfter * 1000 } : {}) };
+      const header = res.headers["retry-after"];
+      const retryAfterMs = parseRetryAfter(Array.isArray(header) ? header[0] : header, Date.now(), RETRY_AFTER_MAX_MS);
+      return { status: res.statusCode, body: parsed, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
     },
     close: async () => {
       await dispatcher?.close();
@@ -131,6 +133,8 @@ function jsonOption(io: CliIo, name: string, text: string): JsonValue {
   }
 }
 
+/** Longest `Retry-After` a waiting command honours. */
+const RETRY_AFTER_MAX_MS = 30_000;
 /** Answers that say "try again" rather than "no": the wait goes on through them. */
 const RETRYABLE = new Set([502, 503, 504]);
 /** Longest run of failed polls (hub unreachable or answering 503) before `--wait` gives up. */
@@ -176,7 +180,7 @@ async function waitForEnd(client: Client, jobId: string, io: CliIo, command: str
         if (answer.status !== 0) return answer;
         throw new Error(`lost the hub while waiting for ${what}: ${trouble}; the task may still run: rxon task ${jobId} --wait`);
       }
-      await new Promise((r) => setTimeout(r, Math.max(delay, Math.min(answer.retryAfterMs ?? 0, 30_000))));
+      await new Promise((r) => setTimeout(r, Math.max(delay, answer.retryAfterMs ?? 0)));
       delay = Math.min(delay * 2, 10_000);
       continue;
     }
