@@ -56,7 +56,6 @@ export class HttpTransport implements WorkerTransport {
   readonly baseUrl: string;
   private readonly options: ResolvedTransportOptions;
   private readonly closer = new AbortController();
-  private dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   /** Pools replaced after a stall, closing once their requests in flight end (destroyed by close()). */
   private readonly retiring = new Set<Dispatcher>();
@@ -92,10 +91,10 @@ export class HttpTransport implements WorkerTransport {
         keepAliveTimeout: this.options.keepAliveTimeoutMs,
         keepAliveMaxTimeout: Math.max(this.options.keepAliveTimeoutMs, 600_000),
       });
-    this.dispatcher = options.dispatcher ?? newPool();
+    const dispatcher = options.dispatcher ?? newPool();
     this.tokens = new TokenService(token, this.options.logger, this.options.requestTimeoutMs);
     const hasClientCert = tls.cert !== undefined && tls.key !== undefined;
-    this.http = new HttpClient(url, workerId, this.dispatcher, this.tokens, this.options, this.closer.signal, hasClientCert);
+    this.http = new HttpClient(url, workerId, dispatcher, this.tokens, this.options, this.closer.signal, hasClientCert);
     this.tokens.bind(this.http);
     if (this.ownsDispatcher) this.http.onStall = () => this.recycle(newPool);
     const id = encodeURIComponent(workerId);
@@ -135,7 +134,7 @@ export class HttpTransport implements WorkerTransport {
       this.closer.abort(closedError());
       await this.channel.stop();
       if (this.ownsDispatcher) {
-        await Promise.all([this.dispatcher, ...this.retiring].map((d) => d.destroy().catch(() => undefined)));
+        await Promise.all([this.http.dispatcher, ...this.retiring].map((d) => d.destroy().catch(() => undefined)));
         this.retiring.clear();
       }
     })();
@@ -156,9 +155,8 @@ export class HttpTransport implements WorkerTransport {
     const now = performance.now();
     if (this.isClosed || now - this.lastRecycle < 1_000) return;
     this.lastRecycle = now;
-    const old = this.dispatcher;
-    this.dispatcher = newPool();
-    this.http.dispatcher = this.dispatcher;
+    const old = this.http.dispatcher;
+    this.http.dispatcher = newPool();
     this.retiring.add(old);
     this.options.logger.info({ origin: new URL(this.baseUrl).origin }, "A request got no answer in time; opening new connections to the orchestrator");
     old.close().then(
