@@ -7,6 +7,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { pathOf } from "../listener/routes.js";
 import { routeLabel } from "../metrics/labels.js";
 import { CLIENT_PREFIX } from "./client-api.js";
+import { DASHBOARD_PREFIX } from "./dashboard/dashboard.js";
 import { METRICS_PATH } from "../metrics/serve.js";
 import { answerHealth, HEALTH_PATHS, type HealthState } from "./health.js";
 import type { ListenOptions } from "./listen-options.js";
@@ -59,10 +60,7 @@ export function opsMount(options: Pick<ListenOptions, "metrics" | "serveMetrics"
   };
 }
 
-/** The dashboard's path prefix (DASHBOARD_PREFIX; not imported, so the dashboard loads only when enabled). */
-const DASHBOARD = "/_dashboard";
-
 function isClientOrDashboard(url: string | undefined): boolean {
   const { path } = pathOf(url);
-  return path.startsWith(CLIENT_PREFIX + "/") || path === DASHBOARD || path.startsWith(DASHBOARD + "/");
+  return path.startsWith(CLIENT_PREFIX + "/") || path === DASHBOARD_PREFIX || path.startsWith(DASHBOARD_PREFIX + "/");
 }
