@@ -126,6 +126,22 @@ describe("dashboard API", () => {
     for (const a of [body]) expect(a.text.length).toBeLessThan(200);
   });
 
+  it("refuses a number parameter that is not a number with 400 naming it, and moves out-of-range ones to the nearer end", async () => {
+    const { server } = await setup();
+    for (const path of ["/_dashboard/api/throughput?seconds=abc", "/_dashboard/api/workers?limit=ten", "/_dashboard/api/tasks?offset=1e3", "/_dashboard/api/tasks?limit=0x10"]) {
+      const a = await get(server.url, path);
+      expect(a.status, path).toBe(400);
+      expect(a.json.code).toBe("INVALID_INPUT_ERROR");
+      expect(a.text.length).toBeLessThan(200);
+    }
+    expect((await get(server.url, "/_dashboard/api/throughput?seconds=abc")).json.error).toMatch(/seconds/);
+    expect((await get(server.url, "/_dashboard/api/throughput?seconds=5")).json.seconds).toBe(10);
+    expect((await get(server.url, "/_dashboard/api/throughput?seconds=9000")).json.seconds).toBe(600);
+    expect((await get(server.url, "/_dashboard/api/throughput?seconds=30")).json.seconds).toBe(30);
+    expect((await get(server.url, "/_dashboard/api/throughput?seconds=")).json.seconds).toBe(600);
+    expect((await get(server.url, "/_dashboard/api/workers?limit=500")).json.limit).toBe(200);
+  });
+
   it("cancels a queued task and drains a worker", async () => {
     const { hub, server } = await setup();
     await register(hub, "cpu-1", { supported_skills: [skill("echo")] });

@@ -3,6 +3,7 @@
  * cut, objects and lists keep their first entries, nesting stops. A worker's registration is
  * its own to fill, so nothing of it reaches a page unbounded.
  */
+import { ValidationError } from "../../errors.js";
 
 /** Cuts a string to `max` characters (with an ellipsis when cut). */
 export function clip(value: string, max = 200): string {
@@ -40,13 +41,16 @@ export function preview(value: unknown, max = 2000): string | undefined {
   }
 }
 
-/** An integer query parameter within [min, max], `fallback` when absent or not a number. */
+/**
+ * An integer query parameter within [min, max] (values outside are moved to the nearer end),
+ * `fallback` when absent or empty; a value that is not a decimal number throws a
+ * {@link ValidationError} naming the parameter (the dashboard answers it 400).
+ */
 export function intParam(params: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
   const raw = params.get(name);
   if (raw === null || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n)) return fallback;
-  return Math.min(max, Math.max(min, Math.floor(n)));
+  if (raw.length > 24 || !/^[+-]?\d+(?:\.\d*)?$/.test(raw)) throw new ValidationError(`Query parameter ${name} must be a number`);
+  return Math.min(max, Math.max(min, Math.floor(Number(raw))));
 }
 
 /** A string query parameter cut to `max` characters, undefined when absent or empty. */
