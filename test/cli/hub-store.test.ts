@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
 import { freePort, requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
@@ -108,6 +109,22 @@ describe.skipIf(!available)("rxon hub --store redis://", () => {
       expect(refused.stderr.join("\n")).toMatch(/cannot reach the store at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0: WRONGPASS/);
     } finally {
       await locked.stop();
+    }
+  }, 90_000);
+
+  it("refuses at once a prefix whose keys are of another store layout, naming both", async () => {
+    const own = await startRedis();
+    const client = new Redis(own.url);
+    try {
+      await client.set("{fleet-a}:layout", "1");
+      const refused = start(["src/cli/main.ts", "hub", "--port", "0", "--insecure", "--store", own.url, "--store-prefix", "fleet-a", "--store-timeout", "60000"]);
+      procs.push(refused);
+      expect(await refused.exited).toBe(1);
+      expect(refused.stderr.join("\n")).toMatch(/prefix fleet-a are of store layout 1; this version of rxon reads layout \d+/);
+      expect(await client.get("{fleet-a}:layout")).toBe("1");
+    } finally {
+      client.disconnect();
+      await own.stop();
     }
   }, 90_000);
 

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { RedisStore } from "../../src/hub/redis/index.js";
+import { RedisStore, STORE_LAYOUT, StoreLayoutError } from "../../src/hub/redis/index.js";
+import { storeNotNow } from "../../src/hub/redis/redis-store.js";
 import type { JobRecord } from "../../src/hub/store.js";
 import { requireRedis, startRedis, type RedisServer } from "../helpers/redis.js";
 import { newJob, storeConformance, workerRecord } from "./store-conformance.js";
@@ -47,6 +48,36 @@ describe.skipIf(!available)("RedisStore", () => {
       expect(keys.length).toBeGreaterThan(5);
       for (const k of keys) expect(k.startsWith(`{${prefix}}:`)).toBe(true);
       await store.close();
+    });
+
+    test("ping() records the store layout on a fresh prefix and refuses a prefix of another layout", async () => {
+      const client = new Redis(server.url);
+      try {
+        const prefix = `layout-${randomUUID()}`;
+        const first = await RedisStore.connect(server.url, { prefix });
+        expect(await client.get(`{${prefix}}:layout`)).toBe(STORE_LAYOUT);
+        await first.close();
+        // A second hub of the same version shares the prefix.
+        const second = await RedisStore.connect(server.url, { prefix });
+        await second.close();
+        // Keys written by a version of another layout: refused at once, naming both layouts, never misread.
+        const old = `layout-old-${randomUUID()}`;
+        await client.set(`{${old}}:layout`, "1");
+        const refused = await RedisStore.connect(server.url, { prefix: old }).then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        expect(refused).toBeInstanceOf(StoreLayoutError);
+        expect((refused as Error).message).toMatch(new RegExp(`layout 1;.*layout ${STORE_LAYOUT}\\.`));
+        expect(storeNotNow(refused)).toBe(false);
+        expect(await client.get(`{${old}}:layout`)).toBe("1");
+        // A store made without connect() meets the same refusal at its first ping (readiness).
+        const direct = new RedisStore({ url: server.url, prefix: old });
+        await expect(direct.ping()).rejects.toBeInstanceOf(StoreLayoutError);
+        await direct.close();
+      } finally {
+        client.disconnect();
+      }
     });
 
     test("now() is Redis time and ping() answers; a client passed in stays open after close()", async () => {

@@ -213,7 +213,20 @@ const NOT_NOW = /^(LOADING|BUSY|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLI
  * not a reply refusing the command (a script's error, a wrong password).
  */
 export function storeNotNow(err: unknown): boolean {
+  if (err instanceof StoreLayoutError) return false;
   return !(err instanceof ReplyError) || NOT_NOW.test(String((err as Error).message));
+}
+
+/**
+ * The layout of the keys this version reads and writes, kept in `{prefix}:layout`. A version that
+ * changes what its keys hold changes it, so hubs of two versions never share a prefix unawares:
+ * the second one's `ping()` fails instead of misreading the first one's jobs.
+ */
+export const STORE_LAYOUT = "2";
+
+/** A prefix holds the keys of another store layout (see {@link STORE_LAYOUT}); waiting will not help. */
+export class StoreLayoutError extends Error {
+  override readonly name = "StoreLayoutError";
 }
 
 /**
@@ -269,6 +282,8 @@ export class RedisStore implements HubStore {
   #closed = false;
   /** The store's own client's last failed connection attempt since it was last ready (for `ping()`'s error). */
   #connectionError: Error | undefined;
+  /** `{prefix}:layout` was found (or made) to be {@link STORE_LAYOUT}; later pings only PING. */
+  #layoutChecked = false;
   readonly #batchWrites: boolean;
   /** The socket corked in this pass of the event loop, uncorked in its check phase. */
   #corked: { uncork(): void } | undefined;
@@ -729,6 +744,11 @@ export class RedisStore implements HubStore {
     return [`Redis maxmemory-policy is ${policy}: when it is full it evicts keys, the hub's queued tasks and leases among them, and those tasks are lost without an error. Set maxmemory-policy noeviction (then a full Redis refuses writes, answered 503).`];
   }
 
+  /**
+   * Answers once Redis answers a PING within `pingTimeoutMs`. The first ping that reaches Redis
+   * also checks the prefix's store layout: it records {@link STORE_LAYOUT} on a prefix that has
+   * none, and fails with a {@link StoreLayoutError} on one written by a version of another layout.
+   */
   async ping(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -738,10 +758,24 @@ export class RedisStore implements HubStore {
       }, this.#pingTimeoutMs);
     });
     try {
-      await Promise.race([this.#c.ping(), timeout]);
+      await Promise.race([this.#pingAndCheckLayout(), timeout]);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  async #pingAndCheckLayout(): Promise<void> {
+    await this.#c.ping();
+    if (this.#layoutChecked) return;
+    const key = this.#key("layout");
+    // Read first: a full Redis refuses even a SET NX that would write nothing.
+    const found = (await this.#c.get(key)) ?? (await this.#c.set(key, STORE_LAYOUT, "NX", "GET"));
+    if (found !== null && found !== STORE_LAYOUT) {
+      throw new StoreLayoutError(
+        `Redis keys under the prefix ${this.prefix} are of store layout ${found.slice(0, 16)}; this version of rxon reads layout ${STORE_LAYOUT}. Use another prefix (or drain the fleet on the old version first)`,
+      );
+    }
+    this.#layoutChecked = true;
   }
 
   async close(): Promise<void> {
