@@ -71,9 +71,11 @@ describe.skipIf(!available)("RedisStore", () => {
         expect((refused as Error).message).toMatch(new RegExp(`layout 1;.*layout ${STORE_LAYOUT}\\.`));
         expect(storeNotNow(refused)).toBe(false);
         expect(await client.get(`{${old}}:layout`)).toBe("1");
-        // A store made without connect() meets the same refusal at its first ping (readiness).
+        // A store made without connect() meets the same refusal at its first ping (readiness),
+        // and says so among the warnings a hub logs at start.
         const direct = new RedisStore({ url: server.url, prefix: old });
         await expect(direct.ping()).rejects.toBeInstanceOf(StoreLayoutError);
+        expect(await direct.settingsWarnings()).toEqual([expect.stringMatching(/^Redis keys under the prefix layout-old-.* are of store layout 1;/)]);
         await direct.close();
       } finally {
         client.disconnect();

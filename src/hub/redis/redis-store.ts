@@ -734,14 +734,20 @@ export class RedisStore implements HubStore {
   }
 
   /**
-   * Warns of a `maxmemory-policy` other than `noeviction`: with any other, a full Redis drops keys
-   * (queued tasks, leases, job records) to make room, and tasks are lost without an error.
+   * Warns of a prefix of another store layout (see {@link ping}) and of a `maxmemory-policy` other
+   * than `noeviction`: with any other, a full Redis drops keys (queued tasks, leases, job records)
+   * to make room, and tasks are lost without an error.
    */
   async settingsWarnings(): Promise<readonly string[]> {
+    // A hub given a store it did not ping() learns of a foreign layout here, at start.
+    const layout = await this.#pingAndCheckLayout().then(
+      (): string[] => [],
+      (err: unknown) => (err instanceof StoreLayoutError ? [err.message] : []),
+    );
     const info = String(await this.#c.info("memory").catch(unreachable));
     const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
-    if (policy === undefined || policy === "noeviction") return [];
-    return [`Redis maxmemory-policy is ${policy}: when it is full it evicts keys, the hub's queued tasks and leases among them, and those tasks are lost without an error. Set maxmemory-policy noeviction (then a full Redis refuses writes, answered 503).`];
+    if (policy === undefined || policy === "noeviction") return layout;
+    return [...layout, `Redis maxmemory-policy is ${policy}: when it is full it evicts keys, the hub's queued tasks and leases among them, and those tasks are lost without an error. Set maxmemory-policy noeviction (then a full Redis refuses writes, answered 503).`];
   }
 
   /**
