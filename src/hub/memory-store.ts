@@ -9,7 +9,9 @@ import { ErrorCode, TaskStatus } from "../../generated/constants.js";
 import { TimeHeap } from "./heap.js";
 import { SkillQueue } from "./queue.js";
 import {
+  cursorSeq,
   isTerminal,
+  jobCursor,
   jobIdOfTask,
   taskIdOf,
   type CancelVerdict,
@@ -189,15 +191,16 @@ export class MemoryStore implements HubStore {
     const ids = this.#orderIds;
     let i = ids.length - 1;
     if (cursor !== undefined) {
-      // Ids are in submission order, so the cursor's place is found by its seq.
-      const at = this.#jobs.get(cursor);
-      if (at === undefined) return { jobs: [] };
+      // Ids are in submission order, so the cursor's place is found by its seq (which stays
+      // valid after its job is forgotten).
+      const below = cursorSeq(cursor);
+      if (below === undefined) return { jobs: [] };
       const seqs = this.#orderSeqs;
       let lo = 0;
       let hi = seqs.length;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (seqs[mid]! < at.seq) lo = mid + 1;
+        if (seqs[mid]! < below) lo = mid + 1;
         else hi = mid;
       }
       i = lo - 1;
@@ -213,7 +216,7 @@ export class MemoryStore implements HubStore {
       if (filter.owner !== undefined && j.owner !== filter.owner) continue;
       jobs.push(copyJob(j));
     }
-    return i >= 0 && jobs.length > 0 ? { jobs, cursor: jobs[jobs.length - 1]!.jobId } : { jobs };
+    return i >= 0 && jobs.length > 0 ? { jobs, cursor: jobCursor(jobs[jobs.length - 1]!) } : { jobs };
   }
 
   queuesOf(skill: string): QueueInfo[] {

@@ -322,6 +322,18 @@ export type HubSignal =
    */
   | { readonly type: "resync" };
 
+/** The cursor of a {@link HubStore.listJobs} page that ends with `job`: its submission order, in decimal. */
+export function jobCursor(job: Pick<JobRecord, "seq">): string {
+  return String(job.seq);
+}
+
+/** The submission order a {@link jobCursor} names, or undefined for a string that is not a cursor. */
+export function cursorSeq(cursor: string): number | undefined {
+  if (!/^\d{1,16}$/.test(cursor)) return undefined;
+  const seq = Number(cursor);
+  return Number.isSafeInteger(seq) ? seq : undefined;
+}
+
 /** Filter of {@link HubStore.listJobs}. */
 export interface JobFilter {
   readonly state?: TaskState;
@@ -372,7 +384,11 @@ export interface HubStore {
    */
   reject(job: NewJob, error: TaskError): Awaitable<SubmitVerdict>;
   getJob(jobId: string): Awaitable<JobRecord | undefined>;
-  /** Jobs matching `filter`, newest first, at most `limit`, after the `cursor` of a previous page. */
+  /**
+   * Jobs matching `filter`, newest first, at most `limit`, after the `cursor` of a previous page
+   * (present while more may follow). A cursor is a position ({@link jobCursor}), not a job: it
+   * stays valid when its job is forgotten. A cursor that is not one answers an empty page.
+   */
   listJobs(filter: JobFilter, limit: number, cursor?: string): Awaitable<{ jobs: JobRecord[]; cursor?: string }>;
 
   /**

@@ -849,6 +849,33 @@ export function storeConformance(label: string, make: () => Promise<StoreHarness
       expect(e2.jobs.map((j) => j.jobId)).toEqual([ids[1]]);
       expect((await store.listJobs({ state: "finished" }, 10)).jobs).toEqual([]);
     });
+
+    withStore("listJobs pages on after the job its cursor came from was forgotten", async (_h, store) => {
+      store.configure({ ...POLICY, maxRetained: 1 });
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) ids.push((await submit(store, { type: "t" })).jobId);
+      const p1 = await store.listJobs({}, 2);
+      expect(p1.jobs.map((j) => j.jobId)).toEqual([ids[5], ids[4]]);
+      // The cursor's job ends and is forgotten (past maxRetained) between two pages.
+      await store.cancel(ids[4]!);
+      await store.cancel(ids[3]!);
+      expect((await store.sweep(10)).forgotten).toBe(1);
+      expect(await store.getJob(ids[4]!)).toBeUndefined();
+      const p2 = await store.listJobs({}, 2, p1.cursor);
+      expect(p2.jobs.map((j) => j.jobId)).toEqual([ids[3], ids[2]]);
+      const p3 = await store.listJobs({}, 2, p2.cursor);
+      expect(p3.jobs.map((j) => j.jobId)).toEqual([ids[1], ids[0]]);
+      // A worker's running jobs page the same way.
+      const now = await store.now();
+      await store.register(workerRecord("w1", now), [{ skill: "t", key: "k", info: { name: "t" } }]);
+      const running = [ids[2]!, ids[1]!, ids[0]!];
+      for (const id of running) expect((await store.claim("w1", [id]))?.jobId).toBe(id);
+      const r1 = await store.listJobs({ workerId: "w1", state: "running" }, 1);
+      expect(r1.jobs.map((j) => j.jobId)).toEqual([ids[2]]);
+      const r2 = await store.listJobs({ workerId: "w1", state: "running" }, 5, r1.cursor);
+      expect(r2.jobs.map((j) => j.jobId)).toEqual([ids[1], ids[0]]);
+      expect(await store.listJobs({}, 2, "not-a-cursor")).toEqual({ jobs: [] });
+    });
   });
 
   describe(`${label}: tokens, replay memory, signals`, () => {

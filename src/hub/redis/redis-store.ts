@@ -30,7 +30,7 @@ import type {
   WorkerGone,
   WorkerRecord,
 } from "../store.js";
-import { isTerminal } from "../store.js";
+import { cursorSeq, isTerminal, jobCursor } from "../store.js";
 import type { SkillInfo } from "../../../generated/types.js";
 import { decodeJob, decodeJobFields, decodeQueueEntry, decodeWorker, decodeWorkerHash, encodeWorker, jobArgs, jobFields, opt, type JobFields } from "./codec.js";
 import { CANCEL, CLAIM, CLAIM_BEST, LIST_JOBS, PROGRESS, QUEUES_OF, REJECT, RELEASE, SETTLE, SUBMIT, SWEEP } from "./scripts/jobs.js";
@@ -407,9 +407,9 @@ export class RedisStore implements HubStore {
     if (filter.workerId !== undefined && filter.state === "running") return this.#listLeased(filter, filter.workerId, limit, cursor);
     let start = "+inf";
     if (cursor !== undefined) {
-      const score = await this.#c.zscore(this.#key("jobs"), cursor).catch(unreachable);
-      if (score === null) return { jobs: [] };
-      start = `(${score}`;
+      const seq = cursorSeq(cursor);
+      if (seq === undefined) return { jobs: [] };
+      start = `(${seq}`;
     }
     const jobs: JobRecord[] = [];
     if (limit <= 0) return { jobs };
@@ -427,7 +427,7 @@ export class RedisStore implements HubStore {
       for (let i = 2; i < r.length; i++) jobs.push(decodeJob(r[i] as Flat));
       const more = Number(r[0]) === 1;
       if (!more) return { jobs };
-      if (jobs.length >= limit) return { jobs, cursor: jobs[jobs.length - 1]!.jobId };
+      if (jobs.length >= limit) return { jobs, cursor: jobCursor(jobs[jobs.length - 1]!) };
       start = `(${r[1]}`;
     }
   }
@@ -436,9 +436,9 @@ export class RedisStore implements HubStore {
   async #listLeased(filter: JobFilter, workerId: string, limit: number, cursor?: string): Promise<{ jobs: JobRecord[]; cursor?: string }> {
     let below = Infinity;
     if (cursor !== undefined) {
-      const score = await this.#c.zscore(this.#key("jobs"), cursor).catch(unreachable);
-      if (score === null) return { jobs: [] };
-      below = Number(score);
+      const seq = cursorSeq(cursor);
+      if (seq === undefined) return { jobs: [] };
+      below = seq;
     }
     if (limit <= 0) return { jobs: [] };
     const ids = await this.#c.smembers(this.#key(`l:${workerId}`)).catch(unreachable);
@@ -452,7 +452,7 @@ export class RedisStore implements HubStore {
     }
     all.sort((x, y) => y.seq - x.seq);
     const jobs = all.slice(0, limit);
-    return all.length > limit ? { jobs, cursor: jobs[jobs.length - 1]!.jobId } : { jobs };
+    return all.length > limit ? { jobs, cursor: jobCursor(jobs[jobs.length - 1]!) } : { jobs };
   }
 
   async queuesOf(skill: string, head = 0): Promise<readonly QueueInfo[]> {
