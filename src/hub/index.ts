@@ -8,7 +8,7 @@ export { ClientApi, CLIENT_PREFIX, type ClientApiHub } from "./client-api.js";
 export { MemoryStore, type MemoryStoreOptions } from "./memory-store.js";
 export { SkillCalls, SKILL_CALL_PATH } from "./skill-calls.js";
 export { queueNameOf, profileOf } from "./dispatch.js";
-export { taskIdOf, jobIdOfTask, isTerminal } from "./store.js";
+export { taskIdOf, jobIdOfTask, isTerminal, jobCursor, cursorSeq } from "./store.js";
 export { SkillQueue } from "./queue.js";
 export { HubAuth, tokenHash, secretsEqual } from "./auth.js";
 export { TRANSIENT_CODES } from "./dispatch.js";
