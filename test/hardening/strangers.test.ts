@@ -13,7 +13,9 @@ import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { AuthError } from "../../src/errors.js";
+import { Dashboard } from "../../src/hub/dashboard/dashboard.js";
 import { Hub } from "../../src/hub/index.js";
+import { serve } from "../../src/hub/server.js";
 import { guardStrangers, RxonListener, type RxonHandler } from "../../src/listener/index.js";
 import { silentLogger } from "../../src/logger.js";
 import { makeCerts } from "../listener/certs.js";
@@ -157,6 +159,53 @@ describe("the stranger deadline of a TLS server", () => {
     expect(kept.socket.destroyed).toBe(false);
     expect(held.socket.destroyed).toBe(false);
     expect(guardStrangers(server, 1).expired).toBe(2);
+  });
+});
+
+describe("the hub's server", () => {
+  it("keeps the connections whose worker, client or admin credentials it accepted, and closes the refused ones", async () => {
+    const CLIENT = "client-token-0123456789";
+    const ADMIN = "admin-token-0123456789abcdef";
+    const hub = new Hub({ auth: { tokens: { "w-1": "secret-of-w-1" } }, clientTokens: [CLIENT], logger: silentLogger });
+    const dashboard = Dashboard.forHub(hub, { adminTokens: [ADMIN] });
+    const server = await serve(hub.handler, { port: 0 }, silentLogger, [hub.clientApi, hub.skillCalls, dashboard], { limits: LIMITS });
+    cleanups.push(async () => {
+      await server.close();
+      await hub.close();
+      dashboard.close();
+    });
+    const worker = "X-Worker-Id: w-1\r\nX-Worker-Token: secret-of-w-1\r\n";
+    const call = JSON.stringify({ skill_name: "no spaces" });
+    const requests = {
+      poll: `GET /_worker/workers/w-1/tasks/next?timeout=0.01 HTTP/1.1\r\nHost: x\r\n${worker}\r\n`,
+      // Authenticated by the hub beside the listener; the body is then refused (400).
+      skillCall: `POST /skills/call HTTP/1.1\r\nHost: x\r\n${worker}Content-Type: application/json\r\nContent-Length: ${call.length}\r\n\r\n${call}`,
+      // An unknown job of an accepted client (404).
+      client: `GET /_client/tasks/job-x HTTP/1.1\r\nHost: x\r\nX-Client-Token: ${CLIENT}\r\n\r\n`,
+      admin: `GET /_dashboard/api/summary HTTP/1.1\r\nHost: x\r\nX-Client-Token: ${ADMIN}\r\n\r\n`,
+    };
+    const refused = {
+      poll: `GET /_worker/workers/w-1/tasks/next?timeout=0.01 HTTP/1.1\r\nHost: x\r\nX-Worker-Id: w-1\r\nX-Worker-Token: wrong\r\n\r\n`,
+      client: `GET /_client/tasks/job-x HTTP/1.1\r\nHost: x\r\nX-Client-Token: wrong\r\n\r\n`,
+      health: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    };
+    const kept = Object.entries(requests).map(([name, text]) => ({ name, text, w: open(server.port, HOST, text) }));
+    const dropped = Object.values(refused).map((text) => open(server.port, HOST, text));
+    sockets.push(...kept.map((k) => k.w), ...dropped);
+    for (const w of dropped) expect(await w.closedWithin(4000)).toBe(true);
+    await until(() => kept.every((k) => answers(k.w.received()) === 1));
+    await sleep(PAST_DEADLINE_MS);
+    for (const k of kept) {
+      expect({ name: k.name, closed: k.w.closed }).toEqual({ name: k.name, closed: false });
+      k.w.socket.write(k.text);
+    }
+    await until(() => kept.every((k) => answers(k.w.received()) === 2));
+    expect(kept.map((k) => k.w.received().match(/HTTP\/1\.1 (\d+)/g))).toEqual([
+      ["HTTP/1.1 204", "HTTP/1.1 204"],
+      ["HTTP/1.1 400", "HTTP/1.1 400"],
+      ["HTTP/1.1 404", "HTTP/1.1 404"],
+      ["HTTP/1.1 200", "HTTP/1.1 200"],
+    ]);
   });
 });
 
