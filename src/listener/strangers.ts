@@ -48,6 +48,9 @@ interface Watch {
   done: boolean;
 }
 
+/** The longest delay of a Node timer. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
 /** HTTP-level sockets of connections that carried an authenticated request. */
 const trusted = new WeakSet<object>();
 const guards = new WeakMap<NetServer, StrangerGuard>();
@@ -71,6 +74,8 @@ export function trustConnection(socket: object | null | undefined): void {
 export function guardStrangers(server: NetServer, timeoutMs: number): StrangerGuard {
   const existing = guards.get(server);
   if (existing !== undefined) return existing;
+  // Node turns a longer delay into 1 ms (with a warning): that would close every connection.
+  const delay = Math.min(timeoutMs, MAX_DELAY_MS);
   const tls = server instanceof TlsServer;
   const watches = new WeakMap<object, Watch>();
   /** TLS connections still in their handshake, by their address pair (the TLS socket reports the same). */
@@ -95,7 +100,7 @@ export function guardStrangers(server: NetServer, timeoutMs: number): StrangerGu
   };
   const arm = (w: Watch): void => {
     if (w.timer !== undefined) clearTimeout(w.timer);
-    w.timer = setTimeout(expire, timeoutMs, w);
+    w.timer = setTimeout(expire, delay, w);
     w.timer.unref();
   };
 
