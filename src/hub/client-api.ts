@@ -22,6 +22,7 @@ import { AuthError, RxonError, ValidationError } from "../errors.js";
 import { abandonBody, declaredLength, hasBody, isJsonContentType, readBody, unsupportedMediaType, BodyRefusal } from "../listener/body.js";
 import { errorAnswer, jsonText, sendError, sendJson } from "../listener/respond.js";
 import { pathOf } from "../listener/routes.js";
+import { trustConnection } from "../listener/strangers.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { parseJson } from "../wire/json.js";
 import { submitOptionsOf } from "./client-request.js";
@@ -232,6 +233,7 @@ export class ClientApi {
       throw new AuthError("Invalid client token", { details: { reason: "bad_token" } });
     }
     this.#acceptedOn.set(req.socket, { token: presented, caller: found });
+    trustConnection(req.socket);
     return found;
   }
 

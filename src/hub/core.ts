@@ -8,6 +8,7 @@ import type { EventEmitter } from "node:events";
 import type { SkillInfo } from "../../generated/types.js";
 import { createHash } from "node:crypto";
 import { isRxonError, UnavailableError } from "../errors.js";
+import { trustConnection } from "../listener/strangers.js";
 import type { ListenerContext } from "../listener/types.js";
 import type { Logger } from "../logger.js";
 import { LogBudget } from "../log-budget.js";
@@ -141,7 +142,10 @@ export class HubCore {
   /** The authenticated worker of a request; a refusal is counted, logged once and thrown. */
   async authenticate(action: string, ctx: ListenerContext, claimedId?: string | null): Promise<string> {
     try {
-      return await this.auth.authenticate(ctx, claimedId);
+      const workerId = await this.auth.authenticate(ctx, claimedId);
+      // Its connection is no stranger any more: it keeps the server's keep-alive time.
+      trustConnection(ctx.rawRequest?.socket);
+      return workerId;
     } catch (err) {
       this.refused(action, ctx.workerIdHint ?? claimedId ?? null, err);
       throw err;

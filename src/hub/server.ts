@@ -19,8 +19,10 @@ export interface RequestMount {
 /** Limits of a hub's server: the listener's, plus the ones of the server it creates. */
 export interface HubServerLimits extends ListenerLimits {
   /**
-   * How long an idle keep-alive connection is kept between requests. Default 65 s: many workers
-   * keep connections open, and Node's 5 s would churn them. Bounded by the per-address cap.
+   * How long an idle keep-alive connection is kept between requests, once one of its requests was
+   * authenticated (a worker's, a client's or an admin's; before that, `strangerIdleTimeoutMs`
+   * applies). Default 65 s: many workers keep connections open, and Node's 5 s would churn them.
+   * Bounded by the per-address cap.
    */
   keepAliveTimeoutMs?: number;
   /** HTTPS only: time allowed for the TLS handshake (Node's default is 120 s). Default 10 s. */

@@ -6,6 +6,7 @@ export { RxonListener, type NodeServer } from "./listener.js";
 export type { ListenerLimits, ListenerVerifyOptions, PreAuthenticate, RxonListenerOptions } from "./options.js";
 export { WorkerRateLimiter, type RateLimitOptions } from "./rate-limit.js";
 export { addressKey, capConnections, type ConnectionCaps, type ConnectionGuard } from "./connections.js";
+export { guardStrangers, trustConnection, type StrangerGuard } from "./strangers.js";
 export type { HttpAction } from "./routes.js";
 export { DEFAULT_PROTOCOL_VERSION } from "./options.js";
 export { certIdentityOf } from "./cert.js";

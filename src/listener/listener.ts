@@ -17,6 +17,7 @@ import { abandonBody, BodyRefusal, declaredLength, emptyBody, hasBody, isJsonCon
 import { FrameQueue, WsCommandChannel } from "./channel.js";
 import { asksNextTask, buildContext, parsePollQuery, type PollFields } from "./context.js";
 import { capConnections } from "./connections.js";
+import { guardStrangers, trustConnection } from "./strangers.js";
 import { DEFAULT_PROTOCOL_VERSION, resolveLimits, type PreAuthenticate, type ResolvedLimits, type RxonListenerOptions } from "./options.js";
 import { WorkerRateLimiter } from "./rate-limit.js";
 import { errorAnswer, jsonText, rawResponse, sendEmpty, sendError, sendJson, sendText } from "./respond.js";
@@ -148,7 +149,9 @@ export class RxonListener {
    * application's) keep receiving every request and upgrade that is not RXON's; without them,
    * unknown paths get 404. Also tightens `headersTimeout`/`requestTimeout` (and, before the server
    * listens, how often they are checked) against slow and silent clients when the application left
-   * Node's defaults, and caps connections in all and per remote address (see {@link ListenerLimits}).
+   * Node's defaults, caps connections in all and per remote address, and closes connections that
+   * stay idle while none of their requests was authenticated (`strangerIdleTimeoutMs`; see
+   * {@link ListenerLimits}).
    * Call it once the application's listeners exist.
    */
   attach<S extends NodeServer>(server: S): S {
@@ -156,7 +159,10 @@ export class RxonListener {
     const appUpgrade = server.listeners("upgrade") as ((req: IncomingMessage, socket: Duplex, head: Buffer) => void)[];
     server.removeAllListeners("request");
     server.removeAllListeners("upgrade");
+    // Installed before the caps, whose connection listener then runs first (both go first in line).
+    const strangers = this.#limits.strangerIdleTimeoutMs > 0 ? guardStrangers(server, this.#limits.strangerIdleTimeoutMs) : undefined;
     server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      strangers?.requestStarted(req, res);
       if (this.matches(req)) {
         void this.handle(req, res);
       } else if (appRequest.length > 0) {
@@ -167,6 +173,7 @@ export class RxonListener {
       }
     });
     server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      strangers?.upgraded(socket);
       if (matchWebSocket(pathOf(req.url).path) !== null) {
         void this.handleUpgrade(req, socket, head);
       } else if (appUpgrade.length > 0) {
@@ -247,7 +254,10 @@ export class RxonListener {
       if (this.#preAuthenticate !== undefined) {
         // Before the body is read: a stranger costs its headers, never a parse or a long error.
         const id = await this.#preAuthenticate(action, buildContext(req, pathId, flight, null));
-        if (typeof id === "string" && id !== "") this.#throttle((counted = id));
+        if (typeof id === "string" && id !== "") {
+          trustConnection(req.socket);
+          this.#throttle((counted = id));
+        }
       }
       const raw = await this.#readJson(action, req);
       const payload = raw === null ? null : action in MODEL_OF ? decode(MODEL_OF[action as keyof typeof MODEL_OF], raw) : raw;
@@ -258,6 +268,7 @@ export class RxonListener {
         const claimedId = typeof claimed === "string" && claimed !== "" ? claimed : null;
         const verifiedWorkerId = await verifyMessage(this.#verifier, kind, raw, claimedId, pathId);
         if (verifiedWorkerId !== undefined) {
+          trustConnection(req.socket);
           extra = { verifiedWorkerId };
           if (counted !== verifiedWorkerId) this.#throttle(verifiedWorkerId);
         }
@@ -273,6 +284,8 @@ export class RxonListener {
         return;
       }
       const value = await handler(action, action === "sts_token" ? null : (payload ?? null), context);
+      // The handler took it: whatever the application checks, the request passed.
+      trustConnection(req.socket);
       if (res.headersSent || res.writableEnded) return; // the handler answered natively
       sendJson(res, 200, replyText(action, value));
     } catch (error) {
@@ -323,6 +336,7 @@ export class RxonListener {
     });
     const call = Promise.resolve().then(() => handler("poll", workerId, context));
     const value = await Promise.race([call, release]);
+    if (!released) trustConnection(context.rawRequest.socket);
     if (released) {
       sendEmpty(res, 204);
       call.then(
@@ -361,6 +375,7 @@ export class RxonListener {
     let answer: string | undefined;
     try {
       const value = await call;
+      trustConnection(req.socket);
       if (!res.headersSent && !res.writableEnded) {
         answer = replyText("result", value);
         // An ignored result is told why and polls; a non-object answer has nowhere to put a task.

@@ -24,6 +24,18 @@ export interface ListenerLimits {
    * (Node checks it every `connectionsCheckingInterval`, a server creation option, 30 s by default.)
    */
   headersTimeoutMs?: number;
+  /**
+   * Time a connection that has not yet carried an authenticated request has to deliver a request's
+   * headers: from accept (a TLS handshake included) for its first request, and from the end of
+   * each answer for the next one; past it, the connection is destroyed (`attach()` only). Without
+   * it, a client that opens connections and sends nothing, or one cheap request and then nothing,
+   * holds its address's share under `maxConnectionsPerAddress` for `headersTimeoutMs` or the
+   * keep-alive timeout each time, and honest workers behind the same NAT address are refused
+   * meanwhile. Lifted while a request is answered (held polls, bodies still arriving), gone once a
+   * request of the connection was authenticated (`trustConnection`) or it was upgraded (WebSocket).
+   * Default 5 s; 0 = off.
+   */
+  strangerIdleTimeoutMs?: number;
   /** `server.requestTimeout` set by `attach()` when the application left Node's default. Default 60 s. */
   requestTimeoutMs?: number;
   /**
@@ -123,6 +135,7 @@ export function resolveLimits(limits: ListenerLimits = {}): ResolvedLimits {
     bodyTimeoutMs: limits.bodyTimeoutMs ?? 30_000,
     headersTimeoutMs: limits.headersTimeoutMs ?? 20_000,
     requestTimeoutMs: limits.requestTimeoutMs ?? 60_000,
+    strangerIdleTimeoutMs: limits.strangerIdleTimeoutMs ?? 5000,
     connectionsCheckIntervalMs: limits.connectionsCheckIntervalMs ?? 1000,
     maxConnections: limits.maxConnections ?? 4096,
     maxConnectionsPerAddress: limits.maxConnectionsPerAddress ?? 256,

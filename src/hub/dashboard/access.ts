@@ -8,6 +8,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { Header } from "../../../generated/constants.js";
 import { AuthError, RxonError } from "../../errors.js";
+import { trustConnection } from "../../listener/strangers.js";
 
 function digest(text: string): Buffer {
   return createHash("sha256").update(text, "utf8").digest();
@@ -58,6 +59,7 @@ export class DashboardAccess {
     let ok = false;
     for (const known of this.#digests) ok = timingSafeEqual(d, known) || ok;
     if (!ok) throw new AuthError("Invalid admin token", { details: { reason: "bad_token" } });
+    trustConnection(req.socket);
   }
 
   /** A new stream ticket (call only after {@link check} passed). */

@@ -1,0 +1,176 @@
+/**
+ * The stranger deadline of a server: a connection that has not yet carried an authenticated
+ * request must keep sending requests, or go. It has `timeoutMs` from accept (a TLS handshake
+ * included) to deliver its first request's headers, and again from the end of each answer to
+ * deliver the next one's; past it, it is destroyed.
+ *
+ * Without it, one client holding connections that send nothing (or one cheap request, then
+ * nothing) keeps its address's whole share under the per-address cap for the header timeout
+ * (20 s) or the keep-alive timeout (65 s), again and again, and every honest worker behind the
+ * same NAT address is refused meanwhile, without the client ever proving anything.
+ *
+ * The deadline is lifted while a request is being answered (a held poll, a body still arriving
+ * after its headers: the body and request timeouts rule those), ends for good once a request of
+ * the connection was authenticated ({@link trustConnection}) and when the connection is upgraded
+ * (a WebSocket leaves HTTP). No `data` listener is added to any socket: the HTTP parser keeps the
+ * stream, and the deadline is one timer per connection, cleared by the server's `request` event.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Server as NetServer, Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { Server as TlsServer } from "node:tls";
+
+/** What {@link guardStrangers} installed. */
+export interface StrangerGuard {
+  /** Connections destroyed by the deadline so far. */
+  readonly expired: number;
+  /**
+   * A request's headers arrived (call it from the server's `request` listener, first): the
+   * deadline is lifted until its answer ends, then set again unless the connection is trusted.
+   */
+  requestStarted(req: IncomingMessage, res: ServerResponse): void;
+  /** The connection of `socket` leaves HTTP (an upgrade): the deadline ends for good. */
+  upgraded(socket: Duplex): void;
+  /** Removes the server's listeners (deadlines already set still run). */
+  remove(): void;
+}
+
+/** One connection under the deadline. */
+interface Watch {
+  /** The accepted TCP socket. */
+  readonly raw: Socket;
+  /** The socket the HTTP parser reads: `raw`, or its TLS socket once the handshake is done. */
+  http: Socket | undefined;
+  timer: NodeJS.Timeout | undefined;
+  /** Requests of the connection whose answers have not ended. */
+  active: number;
+  /** Trusted, upgraded or closed: never set again. */
+  done: boolean;
+}
+
+/** The longest delay of a Node timer. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
+/** HTTP-level sockets of connections that carried an authenticated request. */
+const trusted = new WeakSet<object>();
+const guards = new WeakMap<NetServer, StrangerGuard>();
+
+/**
+ * Marks the connection of a request as authenticated: the stranger deadline no longer applies to
+ * it (its idle keep-alive time is the server's `keepAliveTimeout`). Pass `req.socket` once the
+ * request's credentials were accepted. The listener calls it for worker requests; call it for
+ * your own authenticated routes sharing a server the listener is attached to.
+ */
+export function trustConnection(socket: object | null | undefined): void {
+  if (socket !== null && socket !== undefined) trusted.add(socket);
+}
+
+/**
+ * Installs the stranger deadline (see the module's description) on `server`, an HTTP or HTTPS
+ * server whose `request` and `upgrade` listeners call {@link StrangerGuard.requestStarted} and
+ * {@link StrangerGuard.upgraded} (`RxonListener.attach()` does). Installed once per server; later
+ * calls return the installed guard.
+ */
+export function guardStrangers(server: NetServer, timeoutMs: number): StrangerGuard {
+  const existing = guards.get(server);
+  if (existing !== undefined) return existing;
+  // Node turns a longer delay into 1 ms (with a warning): that would close every connection.
+  const delay = Math.min(timeoutMs, MAX_DELAY_MS);
+  const tls = server instanceof TlsServer;
+  const watches = new WeakMap<object, Watch>();
+  /** TLS connections still in their handshake, by their address pair (the TLS socket reports the same). */
+  const handshaking = new Map<string, Watch>();
+  let expired = 0;
+
+  const stop = (w: Watch): void => {
+    w.done = true;
+    if (w.timer !== undefined) clearTimeout(w.timer);
+    w.timer = undefined;
+  };
+  const expire = (w: Watch): void => {
+    w.timer = undefined;
+    if (w.done || w.active > 0) return;
+    // A request Node answers without a `request` event (an application's `checkContinue`
+    // listener) is being served: left to the request timeouts.
+    if ((w.http as { _httpMessage?: unknown } | undefined)?._httpMessage) return stop(w);
+    stop(w);
+    expired++;
+    w.http?.destroy();
+    w.raw.destroy();
+  };
+  const arm = (w: Watch): void => {
+    if (w.timer !== undefined) clearTimeout(w.timer);
+    w.timer = setTimeout(expire, delay, w);
+    w.timer.unref();
+  };
+
+  const onConnection = (socket: Socket): void => {
+    // Already refused (the connection caps run first).
+    if (socket.destroyed) return;
+    const w: Watch = { raw: socket, http: tls ? undefined : socket, timer: undefined, active: 0, done: false };
+    if (tls) {
+      const key = pairOf(socket);
+      // Not TCP (a pipe): nothing to find its TLS socket by; the handshake timeout rules it.
+      if (key === undefined) return;
+      handshaking.set(key, w);
+      socket.once("close", () => {
+        if (handshaking.get(key) === w) handshaking.delete(key);
+        stop(w);
+      });
+    } else {
+      watches.set(socket, w);
+      socket.once("close", () => stop(w));
+    }
+    arm(w);
+  };
+  const onSecure = (socket: Socket): void => {
+    const key = pairOf(socket);
+    const w = key === undefined ? undefined : handshaking.get(key);
+    if (w === undefined) return;
+    handshaking.delete(key!);
+    w.http = socket;
+    watches.set(socket, w);
+    socket.once("close", () => stop(w));
+  };
+  // First in line (after the connection caps, installed later and so prepended before this).
+  server.prependListener("connection", onConnection);
+  if (tls) server.prependListener("secureConnection", onSecure);
+
+  const guard: StrangerGuard = {
+    get expired() {
+      return expired;
+    },
+    requestStarted(req, res) {
+      const w = watches.get(req.socket);
+      if (w === undefined || w.done) return;
+      if (trusted.has(req.socket)) return stop(w);
+      if (w.timer !== undefined) clearTimeout(w.timer);
+      w.timer = undefined;
+      w.active++;
+      res.once("close", () => {
+        w.active--;
+        if (w.active > 0 || w.done) return;
+        if (trusted.has(req.socket)) return stop(w);
+        if (!req.socket.destroyed) arm(w);
+      });
+    },
+    upgraded(socket) {
+      const w = watches.get(socket);
+      if (w !== undefined) stop(w);
+    },
+    remove() {
+      server.off("connection", onConnection);
+      server.off("secureConnection", onSecure);
+      guards.delete(server);
+    },
+  };
+  guards.set(server, guard);
+  return guard;
+}
+
+/** The address pair of a TCP connection (both ends), as a TLS socket over it reports it too. */
+function pairOf(socket: Socket): string | undefined {
+  const { remoteAddress, remotePort, localAddress, localPort } = socket;
+  if (remoteAddress === undefined || remotePort === undefined) return undefined;
+  return `${remoteAddress}|${remotePort}|${localAddress ?? ""}|${localPort ?? ""}`;
+}
