@@ -48,10 +48,12 @@ export function addressKey(address: string | undefined): string {
 /**
  * Caps the connections of `server`: sets `server.maxConnections` (Node refuses connections above
  * it) unless the application already set one, and closes at once any connection from an address
- * that already holds `maxConnectionsPerAddress`. Installed once per server; later calls return the
+ * that already holds `maxConnectionsPerAddress`, unless `evict(key)` closes one of that address's
+ * connections to make room (`attach()` passes the stranger guard's: an idle connection that never
+ * authenticated gives way to a newcomer). Installed once per server; later calls return the
  * installed guard.
  */
-export function capConnections(server: NetServer, caps: ConnectionCaps): ConnectionGuard {
+export function capConnections(server: NetServer, caps: ConnectionCaps, evict?: (key: string) => boolean): ConnectionGuard {
   const existing = guards.get(server);
   if (existing !== undefined) return existing;
   if (caps.maxConnections > 0 && !(server.maxConnections > 0)) server.maxConnections = caps.maxConnections;
@@ -60,7 +62,7 @@ export function capConnections(server: NetServer, caps: ConnectionCaps): Connect
   const onConnection = (socket: Socket): void => {
     const key = addressKey(socket.remoteAddress);
     const count = open.get(key) ?? 0;
-    if (caps.maxConnectionsPerAddress > 0 && count >= caps.maxConnectionsPerAddress) {
+    if (caps.maxConnectionsPerAddress > 0 && count >= caps.maxConnectionsPerAddress && evict?.(key) !== true) {
       refused++;
       // Nothing has been read yet: no answer is owed, and writing one would cost more than the close.
       socket.on("error", noop);

@@ -190,7 +190,8 @@ export class RxonListener {
     if (!server.listening && checked.connectionsCheckingInterval === NODE_CHECKING_INTERVAL) {
       checked.connectionsCheckingInterval = Math.max(1, this.#limits.connectionsCheckIntervalMs);
     }
-    capConnections(server, { maxConnections: this.#limits.maxConnections, maxConnectionsPerAddress: this.#limits.maxConnectionsPerAddress });
+    // At an address's cap, a newcomer takes the place of a connection that never authenticated.
+    capConnections(server, { maxConnections: this.#limits.maxConnections, maxConnectionsPerAddress: this.#limits.maxConnectionsPerAddress }, strangers && ((key) => strangers.evictIdle(key)));
     return server;
   }
 

@@ -19,11 +19,20 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Server as NetServer, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { Server as TlsServer } from "node:tls";
+import { addressKey } from "./connections.js";
 
 /** What {@link guardStrangers} installed. */
 export interface StrangerGuard {
   /** Connections destroyed by the deadline so far. */
   readonly expired: number;
+  /** Connections closed by {@link StrangerGuard.evictIdle} so far. */
+  readonly evicted: number;
+  /**
+   * Closes the connection from `key` (an {@link addressKey}) that has waited longest without a
+   * request while none of its requests was authenticated; false when there is none. The
+   * per-address cap calls it so that a newcomer takes a stranger's place instead of being refused.
+   */
+  evictIdle(key: string): boolean;
   /**
    * A request's headers arrived (call it from the server's `request` listener, first): the
    * deadline is lifted until its answer ends, then set again unless the connection is trusted.
@@ -39,6 +48,8 @@ export interface StrangerGuard {
 interface Watch {
   /** The accepted TCP socket. */
   readonly raw: Socket;
+  /** Its remote address's {@link addressKey}. */
+  readonly key: string;
   /** The socket the HTTP parser reads: `raw`, or its TLS socket once the handshake is done. */
   http: Socket | undefined;
   timer: NodeJS.Timeout | undefined;
@@ -80,12 +91,26 @@ export function guardStrangers(server: NetServer, timeoutMs: number): StrangerGu
   const watches = new WeakMap<object, Watch>();
   /** TLS connections still in their handshake, by their address pair (the TLS socket reports the same). */
   const handshaking = new Map<string, Watch>();
+  /** Per address, the connections waiting for a request under the deadline, longest waiting first. */
+  const idle = new Map<string, Set<Watch>>();
   let expired = 0;
+  let evicted = 0;
 
-  const stop = (w: Watch): void => {
-    w.done = true;
+  /** The connection is answering a request, or done: off the deadline and out of `idle`. */
+  const busy = (w: Watch): void => {
     if (w.timer !== undefined) clearTimeout(w.timer);
     w.timer = undefined;
+    const set = idle.get(w.key);
+    if (set !== undefined && set.delete(w) && set.size === 0) idle.delete(w.key);
+  };
+  const stop = (w: Watch): void => {
+    w.done = true;
+    busy(w);
+  };
+  const close = (w: Watch): void => {
+    stop(w);
+    w.http?.destroy();
+    w.raw.destroy();
   };
   const expire = (w: Watch): void => {
     w.timer = undefined;
@@ -93,21 +118,22 @@ export function guardStrangers(server: NetServer, timeoutMs: number): StrangerGu
     // A request Node answers without a `request` event (an application's `checkContinue`
     // listener) is being served: left to the request timeouts.
     if ((w.http as { _httpMessage?: unknown } | undefined)?._httpMessage) return stop(w);
-    stop(w);
     expired++;
-    w.http?.destroy();
-    w.raw.destroy();
+    close(w);
   };
   const arm = (w: Watch): void => {
-    if (w.timer !== undefined) clearTimeout(w.timer);
+    busy(w);
     w.timer = setTimeout(expire, delay, w);
     w.timer.unref();
+    let set = idle.get(w.key);
+    if (set === undefined) idle.set(w.key, (set = new Set()));
+    set.add(w);
   };
 
   const onConnection = (socket: Socket): void => {
     // Already refused (the connection caps run first).
     if (socket.destroyed) return;
-    const w: Watch = { raw: socket, http: tls ? undefined : socket, timer: undefined, active: 0, done: false };
+    const w: Watch = { raw: socket, key: addressKey(socket.remoteAddress), http: tls ? undefined : socket, timer: undefined, active: 0, done: false };
     if (tls) {
       const key = pairOf(socket);
       // Not TCP (a pipe): nothing to find its TLS socket by; the handshake timeout rules it.
@@ -140,12 +166,21 @@ export function guardStrangers(server: NetServer, timeoutMs: number): StrangerGu
     get expired() {
       return expired;
     },
+    get evicted() {
+      return evicted;
+    },
+    evictIdle(key) {
+      const oldest = idle.get(key)?.values().next().value;
+      if (oldest === undefined) return false;
+      evicted++;
+      close(oldest);
+      return true;
+    },
     requestStarted(req, res) {
       const w = watches.get(req.socket);
       if (w === undefined || w.done) return;
       if (trusted.has(req.socket)) return stop(w);
-      if (w.timer !== undefined) clearTimeout(w.timer);
-      w.timer = undefined;
+      busy(w);
       w.active++;
       res.once("close", () => {
         w.active--;

@@ -47,7 +47,8 @@ describe("connection limits of the listener's servers", () => {
   });
 
   it("caps connections per address: an attacker at its cap is refused, a client elsewhere is served", async () => {
-    const s = await listener({ maxConnectionsPerAddress: 5, headersTimeoutMs: 60_000, requestTimeoutMs: 60_000 });
+    // The cap alone: without the stranger deadline no connection gives way to a newcomer (see strangers.test.ts).
+    const s = await listener({ maxConnectionsPerAddress: 5, headersTimeoutMs: 60_000, requestTimeoutMs: 60_000, strangerIdleTimeoutMs: 0 });
     const held = Array.from({ length: 12 }, () => open(s.port, ATTACKER));
     sockets.push(...held);
     await settled(held);
