@@ -62,7 +62,7 @@ export {
 } from "./dashboard/index.js";
 export type { RequestMount } from "./server.js";
 // Metrics live in `rxon/metrics` (they load prom-client); the option type is here for `listen()`.
-export type { HubMetrics } from "./metrics.js";
+export type { ClosedConnections, HubMetrics } from "./metrics.js";
 export {
   answerHealth,
   readiness,

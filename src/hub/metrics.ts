@@ -42,6 +42,16 @@ export interface HubMetricsOptions {
   now?: () => number;
 }
 
+/** Connections a server closed before serving them, as running totals. */
+export interface ClosedConnections {
+  /** Refused at accept: their address was at its cap, with no idle stranger to give way. */
+  cap: number;
+  /** Closed after waiting `strangerIdleTimeoutMs` for a request without ever authenticating. */
+  idle_stranger: number;
+  /** Closed to make room for a newcomer from their address at its cap (idle, never authenticated). */
+  evicted: number;
+}
+
 /** The metrics of one hub. Pass it to `hub.listen({ metrics })` to serve `/metrics` and count requests. */
 export interface HubMetrics extends MetricsSource {
   /** The registry holding them. */
@@ -57,6 +67,11 @@ export interface HubMetrics extends MetricsSource {
    * does): the hub's own limit refusals, answered 429 by that server, are then not counted twice.
    */
   countingHttpLimits: boolean;
+  /**
+   * Reports, at each scrape, the connections a server closed before serving them: `read()`
+   * answers running totals (`hub.listen({ metrics })` passes its server's connection guards).
+   */
+  countConnections(read: () => ClosedConnections): void;
   /** Stops listening to the hub's events (the registry keeps the metrics). */
   detach(): void;
 }
@@ -119,6 +134,7 @@ const SCRAPE_SHARE_MS = 250;
  * | `rxon_hub_task_duration_seconds` | histogram | `skill` (dispatch to outcome) |
  * | `rxon_hub_requests_total` | counter | `route`, `code` |
  * | `rxon_hub_refused_total` | counter | `reason` (signature, replay, auth, limits, other) |
+ * | `rxon_hub_connections_closed_total` | counter | `reason` (cap, idle_stranger, evicted) |
  */
 export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {}): HubMetrics {
   const registry = options.registry ?? new Registry();
@@ -187,6 +203,18 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
   const dispatchLatency = new Histogram({ name: "rxon_hub_dispatch_latency_seconds", help: "Time from submit (or requeue) to dispatch.", buckets: [...(options.dispatchBuckets ?? DISPATCH_BUCKETS)], registers });
   const duration = new Histogram({ name: "rxon_hub_task_duration_seconds", help: "Time from dispatch to outcome of tasks that ran, by skill.", labelNames: ["skill"] as const, buckets: [...(options.durationBuckets ?? DURATION_BUCKETS)], registers });
   for (const c of ["signature", "replay", "auth", "limits", "other"] satisfies RefusalCategory[]) refused.inc({ reason: c }, 0);
+  let readConnections: (() => ClosedConnections) | undefined;
+  new Counter({
+    name: "rxon_hub_connections_closed_total",
+    help: "Connections closed before they were served, by reason (cap: refused at accept at the per-address cap; idle_stranger: no request in time before authenticating; evicted: gave way to a newcomer at the cap).",
+    labelNames: ["reason"] as const,
+    registers,
+    collect() {
+      const totals = readConnections?.() ?? { cap: 0, idle_stranger: 0, evicted: 0 };
+      this.reset();
+      for (const reason of ["cap", "idle_stranger", "evicted"] as const) this.inc({ reason }, totals[reason]);
+    },
+  });
 
   new Gauge({
     name: "rxon_hub_queue_depth",
@@ -331,6 +359,9 @@ export function attachHubMetrics(hub: MetricsHub, options: HubMetricsOptions = {
     countRequest: (route, code) => requests.inc({ route, code: codeLabel(code) }),
     countRefusal: (reason) => refused.inc({ reason: refusalCategory(reason) }),
     countingHttpLimits: false,
+    countConnections: (read) => {
+      readConnections = read;
+    },
     detach: () => {
       hub.off?.("task:submitted", onSubmitted);
       hub.off?.("task:dispatched", onDispatched);

@@ -11,6 +11,8 @@ import { DASHBOARD_PREFIX } from "./dashboard/dashboard.js";
 import { METRICS_PATH } from "../metrics/serve.js";
 import { answerHealth, HEALTH_PATHS, type HealthState } from "./health.js";
 import type { ListenOptions } from "./listen-options.js";
+import { connectionGuardOf } from "../listener/connections.js";
+import { strangerGuardOf } from "../listener/strangers.js";
 
 /** Answers the operations paths of a hub's server. */
 export interface OpsMount {
@@ -42,6 +44,11 @@ export function opsMount(options: Pick<ListenOptions, "metrics" | "serveMetrics"
     countRequests: (server) => {
       if (metrics === undefined) return;
       metrics.countingHttpLimits = true;
+      metrics.countConnections(() => ({
+        cap: connectionGuardOf(server)?.refused ?? 0,
+        idle_stranger: strangerGuardOf(server)?.expired ?? 0,
+        evicted: strangerGuardOf(server)?.evicted ?? 0,
+      }));
       // One handler shared by every response (no closure per request); the route is read from
       // the request at the end, whose method and URL do not change.
       function counted(this: ServerResponse): void {

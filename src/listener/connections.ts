@@ -92,4 +92,9 @@ export function capConnections(server: NetServer, caps: ConnectionCaps, evict?: 
   return guard;
 }
 
+/** The guard {@link capConnections} installed on `server`, if any (installs nothing). */
+export function connectionGuardOf(server: NetServer): ConnectionGuard | undefined {
+  return guards.get(server);
+}
+
 function noop(): void {}

@@ -203,6 +203,11 @@ export function guardStrangers(server: NetServer, timeoutMs: number): StrangerGu
   return guard;
 }
 
+/** The guard {@link guardStrangers} installed on `server`, if any (installs nothing). */
+export function strangerGuardOf(server: NetServer): StrangerGuard | undefined {
+  return guards.get(server);
+}
+
 /** The address pair of a TCP connection (both ends), as a TLS socket over it reports it too. */
 function pairOf(socket: Socket): string | undefined {
   const { remoteAddress, remotePort, localAddress, localPort } = socket;

@@ -12,6 +12,10 @@ import { Worker } from "../../src/worker/index.js";
 import { SECRETS } from "../hub/helpers.js";
 import { parseExposition, sum, value, type Sample } from "./metrics-text.js";
 import { double, hangSkill } from "../helpers/skills.js";
+import { serve } from "../../src/hub/server.js";
+import { silentLogger } from "../../src/logger.js";
+import { until } from "../hub/helpers.js";
+import { destroyAll, open, settled, type Watched } from "../hardening/sockets.js";
 
 const refuse = {
   info: { name: "refuse", version: "1.0.0" },
@@ -153,6 +157,38 @@ describe("hub /metrics", () => {
     const samples = parseExposition(await metrics.metrics());
     expect(value(samples, "rxon_hub_refused_total", { reason: "limits" })).toBe(1);
     expect(value(samples, "rxon_hub_requests_total", { route: "client_tasks", code: "202" })).toBe(1);
+  });
+
+  it("counts the connections its server closed before serving them: at the cap, idle strangers and those that gave way", async () => {
+    const hub = new Hub({ auth: { tokens: SECRETS } });
+    const metrics = attachHubMetrics(hub);
+    const server = await serve(hub.handler, { port: 0, metrics }, silentLogger, [], { limits: { maxConnectionsPerAddress: 2, strangerIdleTimeoutMs: 300 } });
+    const sockets: Watched[] = [];
+    cleanup.push(async () => (destroyAll(sockets), await server.close(), await hub.close()));
+    const closed = async (): Promise<Record<string, number | undefined>> => {
+      const samples = parseExposition(await metrics.metrics());
+      return Object.fromEntries(["cap", "idle_stranger", "evicted"].map((reason) => [reason, value(samples, "rxon_hub_connections_closed_total", { reason })]));
+    };
+    expect(await closed()).toEqual({ cap: 0, idle_stranger: 0, evicted: 0 });
+    // Three silent connections from one address at a cap of two: the third takes the first's place,
+    // then the other two wait for a request past the deadline.
+    for (let i = 0; i < 3; i++) {
+      const w = open(server.port, "127.0.0.1");
+      sockets.push(w);
+      await settled([w]);
+    }
+    await until(() => sockets.every((w) => w.closed), 5000);
+    expect(await closed()).toEqual({ cap: 0, idle_stranger: 2, evicted: 1 });
+    // Two held polls of a worker fill the address: a newcomer has no stranger to take the place of.
+    const poll = "GET /_worker/workers/gpu-1/tasks/next HTTP/1.1\r\nHost: x\r\nX-Worker-ID: gpu-1\r\nX-Worker-Token: s-gpu-1\r\n\r\n";
+    const held = [open(server.port, "127.0.0.1", poll), open(server.port, "127.0.0.1", poll)];
+    sockets.push(...held);
+    await settled(held);
+    await until(async () => hub.stats().then((st) => st.waitingPolls === 2));
+    const refused = open(server.port, "127.0.0.1");
+    sockets.push(refused);
+    expect(await refused.closedWithin(2000)).toBe(true);
+    expect(await closed()).toEqual({ cap: 1, idle_stranger: 2, evicted: 1 });
   });
 
   it("keeps the skill label bounded whatever clients submit, and adds up what it counts as other", async () => {
