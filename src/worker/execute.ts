@@ -8,6 +8,7 @@ import type { TaskError, TaskPayload } from "../../generated/types.js";
 import { validateParams, validateResult } from "../contracts/index.js";
 import { isRxonError, ValidationError, type ValidationIssue } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { canonicalize } from "../wire/canonical.js";
 import type { TaskContext, WorkerSkill } from "./types.js";
 
 /** Why a task's signal fired. */
@@ -210,6 +211,12 @@ export async function executeTask(run: RunningTask, skill: WorkerSkill | undefin
     };
   }
   const data = (value ?? undefined) as Record<string, unknown> | undefined;
+  // First: it reads every member (a getter or proxy that throws is found here), and says more
+  // about a Date than the contract would ("must be string").
+  const unwritable = data === undefined ? undefined : unwritableOutput(data, logger);
+  if (unwritable !== undefined) {
+    return { status: TaskStatus.FAILURE, error: { code: ErrorCode.CONTRACT_VIOLATION_ERROR, message: `Local contract violation: output cannot be sent as JSON. ${unwritable}` } };
+  }
   const output = validateResult(skill.info, data ?? {});
   if (!output.ok && output.reason !== "unsupported_dialect") {
     return {
@@ -218,4 +225,24 @@ export async function executeTask(run: RunningTask, skill: WorkerSkill | undefin
     };
   }
   return data === undefined ? { status: TaskStatus.SUCCESS } : { status: TaskStatus.SUCCESS, data };
+}
+
+/**
+ * Why `data` has no JSON form (`<pointer> <reason>`), or undefined when it has one. Checked here as
+ * the hub checks submitted params, because encoding a message works on a copy of it, which would
+ * turn a class instance (a Date, a Map) into `{}` and let the task succeed without its data.
+ */
+function unwritableOutput(data: Record<string, unknown>, logger: Logger): string | undefined {
+  try {
+    canonicalize(data);
+    return undefined;
+  } catch (err) {
+    if (err instanceof ValidationError) {
+      const issue = err.errors[0];
+      return issue !== undefined ? `${issue.path || "/"} ${issue.message}`.slice(0, 200) : "no details";
+    }
+    // A getter or a proxy threw while being read: its text may carry anything, so it is only logged.
+    logger.error({ err }, "reading the handler's output threw");
+    return "reading it threw";
+  }
 }

@@ -286,7 +286,7 @@ describe("results", () => {
     mock.pushTask(task("odd"));
     await mock.waitFor((m) => m.results.length === 1);
     expect(mock.results[0]!.status).toBe("failure");
-    expect(errorOf(mock.results[0])).toEqual({ code: "CONTRACT_VIOLATION_ERROR", message: "Local contract violation: result cannot be sent as JSON. /data/f A function is not a JSON value" });
+    expect(errorOf(mock.results[0])).toEqual({ code: "CONTRACT_VIOLATION_ERROR", message: "Local contract violation: output cannot be sent as JSON. /f A function is not a JSON value" });
   });
 });
 

@@ -7,6 +7,7 @@
 import Type from "typebox";
 import { describe, expect, it } from "vitest";
 import { defineSkill } from "../../src/contracts/index.js";
+import { RxonError } from "../../src/errors.js";
 import { realHubs } from "./real-hub.js";
 
 const start = realHubs();
@@ -49,17 +50,54 @@ describe("data the worker cannot encode", () => {
     return value;
   };
   it.each([
-    ["an integer beyond 64 bits", () => ({ v: 2n ** 70n }), "/data/v"],
-    ["1e21", () => ({ v: 1e21 }), "/data/v"],
-    ["a function", () => ({ v: () => 1 }), "/data/v"],
-    ["a lone surrogate", () => ({ v: "a\ud800" }), "/data/v"],
-    ["200 levels of nesting", () => nested(200), "/data/o/o"],
-    ["a circular object", circular, "/data/self/self"],
-  ])("%s: a CONTRACT_VIOLATION_ERROR failure naming where, sent once, and the task is not run again", async (_what, make, where) => {
-    const { outcome, runs, errors } = await outcomeOf(make);
+    ["an integer beyond 64 bits", () => ({ v: 2n ** 70n }), "/v Integer exceeds 64-bit range"],
+    ["1e21", () => ({ v: 1e21 }), "/v Integer exceeds 64-bit range"],
+    ["a function", () => ({ v: () => 1 }), "/v A function is not a JSON value"],
+    ["a lone surrogate", () => ({ v: "a\ud800" }), "/v String contains a lone surrogate"],
+    ["200 levels of nesting", () => nested(200), "/o/o/o"],
+    ["a circular object", circular, "/self/self/self"],
+  ])("%s: a CONTRACT_VIOLATION_ERROR failure naming where, and the task is not run again", async (_what, make, why) => {
+    const { outcome, runs } = await outcomeOf(make);
     expect(outcome).toMatchObject({ status: "failure", attempts: 1, error: { code: "CONTRACT_VIOLATION_ERROR" } });
-    expect(outcome.error!.message).toMatch(/^Local contract violation: result cannot be sent as JSON\. /);
-    expect(outcome.error!.message).toContain(where);
+    expect(outcome.error!.message).toMatch(/^Local contract violation: output cannot be sent as JSON\. /);
+    expect(outcome.error!.message).toContain(why);
+    expect(runs).toBe(1);
+  });
+
+  class Size {
+    constructor(readonly width: number) {}
+    get area(): number {
+      return this.width * this.width;
+    }
+  }
+  it.each([
+    ["a Date", () => ({ at: new Date(0) }), "/at An instance of Date is not a JSON value (convert it first)"],
+    ["a Map", () => ({ m: new Map([["a", 1]]) }), "/m An instance of Map is not a JSON value (convert it first)"],
+    ["an instance of a class", () => new Size(2), "/ An instance of Size is not a JSON value (convert it first)"],
+  ])("%s is refused, not sent as {} (a task that succeeded without its data)", async (_what, make, why) => {
+    const { outcome, runs } = await outcomeOf(make);
+    expect(outcome).toMatchObject({ status: "failure", attempts: 1, error: { code: "CONTRACT_VIOLATION_ERROR", message: `Local contract violation: output cannot be sent as JSON. ${why}` } });
+    expect(runs).toBe(1);
+  });
+
+  it("output whose getter throws: a failure that does not carry the exception's text, which is logged", async () => {
+    const { outcome, runs, errors } = await outcomeOf(() => {
+      const value = {};
+      Object.defineProperty(value, "secret", { enumerable: true, get: () => { throw new Error("token=abc"); } });
+      return value;
+    });
+    expect(outcome).toMatchObject({ status: "failure", attempts: 1, error: { code: "CONTRACT_VIOLATION_ERROR", message: "Local contract violation: output cannot be sent as JSON. reading it threw" } });
+    expect(runs).toBe(1);
+    expect(errors).toEqual(["reading the handler's output threw"]);
+  });
+});
+
+describe("a failure the worker cannot encode", () => {
+  it("an RxonError whose details have no JSON form: a CONTRACT_VIOLATION_ERROR failure naming where, and the task is not run again", async () => {
+    const { outcome, runs, errors } = await outcomeOf(() => {
+      throw new RxonError("model broke", { code: "TRANSIENT_ERROR", details: { size: 2n ** 70n } });
+    });
+    expect(outcome).toMatchObject({ status: "failure", attempts: 1, error: { code: "CONTRACT_VIOLATION_ERROR", message: "Local contract violation: result cannot be sent as JSON. /error/details/size Integer exceeds 64-bit range" } });
     expect(runs).toBe(1);
     expect(errors).toEqual(["result cannot be sent; reporting a failure instead"]);
   });
