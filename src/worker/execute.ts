@@ -36,6 +36,13 @@ export class RunningTask {
   abortKind: AbortKind | undefined = undefined;
   /** Called once when the task is aborted: ends the race of an asynchronous handler against its abort. */
   onAbort: (() => void) | undefined = undefined;
+  /**
+   * True while an asynchronous handler has not settled. Still true after the task ended: the
+   * handler ignored its abort and runs on, its slot free again and what it returns dropped.
+   */
+  handlerRunning = false;
+  /** Called once when a handler that was still running after its task ended settles at last. */
+  onHandlerEnd: (() => void) | undefined = undefined;
   #controller: AbortController | undefined = undefined;
 
   constructor(
@@ -149,9 +156,20 @@ function race(run: RunningTask, pending: PromiseLike<unknown>, logger: Logger): 
       run.onAbort = undefined;
       resolve(settled);
     };
+    run.handlerRunning = true;
+    const settled = (): void => {
+      run.handlerRunning = false;
+      const onEnd = run.onHandlerEnd;
+      run.onHandlerEnd = undefined;
+      onEnd?.();
+    };
     Promise.resolve(pending).then(
-      (value) => decide({ ok: true, value }),
+      (value) => {
+        settled();
+        decide({ ok: true, value });
+      },
       (error: unknown) => {
+        settled();
         if (decided && !(error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError"))) {
           logger.debug({ err: error }, "aborted handler rejected after its result was decided");
         }
