@@ -43,6 +43,8 @@ export class RunningTask {
   handlerRunning = false;
   /** Called once when a handler that was still running after its task ended settles at last. */
   onHandlerEnd: (() => void) | undefined = undefined;
+  /** Named already in a warning that the event loop was blocked while it ran. */
+  blockReported = false;
   #controller: AbortController | undefined = undefined;
 
   constructor(

@@ -142,6 +142,7 @@ export class Worker {
       heartbeatStatus: () => this.heartbeatStatus(),
       currentTasks: () => this.currentTasks(options.reportJobIdsInHeartbeat !== false),
       cancelTask: (id) => this.cancelTask(id),
+      loopBlocked: (blockedMs, silentMs, intervalMs) => this.loopBlocked(blockedMs, silentMs, intervalMs),
     };
     this.session = new Session(
       {
@@ -346,6 +347,31 @@ export class Worker {
   private heartbeatStatus(): WorkerStatus {
     if (this.currentState === "draining" || this.currentState === "stopping") return WorkerStatus.DRAINING;
     return this.running.size >= this.concurrency ? WorkerStatus.FULL : WorkerStatus.IDLE;
+  }
+
+  /**
+   * Warns that the event loop was blocked while the orchestrator heard nothing for two heartbeat
+   * intervals or more, naming the tasks that ran (one of their handlers did synchronous work that
+   * long, most likely). Once per task: a handler that blocks again and again is named once.
+   */
+  private loopBlocked(blockedMs: number, silentMs: number, intervalMs: number): void {
+    const runs = [...this.running.values()];
+    const fresh = runs.filter((run) => !run.blockReported);
+    const fields = {
+      blocked_ms: Math.round(blockedMs),
+      silent_ms: Math.round(silentMs),
+      heartbeat_interval_ms: intervalMs,
+      tasks: runs.slice(0, 20).map((run) => ({ task_id: run.task.task_id, skill: String(run.task.type).slice(0, 128) })),
+    };
+    if (runs.length > 0 && fresh.length === 0) {
+      this.logger.debug(fields, "event loop blocked again");
+      return;
+    }
+    for (const run of fresh) run.blockReported = true;
+    this.logger.warn(
+      fields,
+      "event loop blocked: no heartbeat for two intervals, and an orchestrator that hears nothing for about three runs this worker's tasks again elsewhere; run CPU-bound handler code in worker_threads, or yield (await setImmediate) well within each interval",
+    );
   }
 
   // --- commands --------------------------------------------------------------------------------
