@@ -70,11 +70,11 @@ function allowedSkills(task: Readonly<TaskPayload>): readonly unknown[] | undefi
 const MAX_REASON_CHARS = 200;
 
 /**
- * The failure sent in place of a result that cannot go out as it is: data with no JSON form
- * (found while encoding it: a BigInt beyond 64 bits, a function, a lone surrogate, a class
- * instance, too deep, a getter that throws), or an orchestrator that refused its content (400 or
- * 422: invalid, e.g. data clients could not be shown; 413: too large). Neither gets better by
- * running the task again, so the codes end it. Undefined for any other end of a delivery.
+ * The failure sent in place of a result that cannot go out as it is: one with no JSON form, found
+ * while encoding it (a handler's output is checked before, so this is e.g. an RxonError's
+ * `details`), or one whose content the orchestrator refused (400 or 422: invalid, e.g. data
+ * clients could not be shown; 413: too large). Neither gets better by running the task again, so
+ * the codes end it. Undefined for any other end of a delivery.
  */
 function unsendable(delivery: DeliveryOutcome): TaskOutcome | undefined {
   if (delivery.kind === "invalid") {
