@@ -103,9 +103,17 @@ function isEntryPoint(): boolean {
   }
 }
 
+/**
+ * How long a long-running command that ended well may take to exit by itself: it has closed
+ * everything, but a skill handler that ignored its abort (the worker names it in a warn line) can
+ * hold the process open with its own timers or sockets for ever.
+ */
+const LINGER_MS = 2_000;
+
 if (isEntryPoint()) {
   const code = await main(process.argv.slice(2));
   process.exitCode = code;
-  // Long-running commands have closed everything; short ones must not wait on stray handles.
-  if (code !== ExitCode.OK || !["hub", "worker"].includes(process.argv[2] ?? "")) setTimeout(() => process.exit(code), 50).unref();
+  // Short commands must not wait on stray handles; long-running ones exit by themselves, at the latest after LINGER_MS.
+  const short = code !== ExitCode.OK || !["hub", "worker"].includes(process.argv[2] ?? "");
+  setTimeout(() => process.exit(code), short ? 50 : LINGER_MS).unref();
 }

@@ -8,6 +8,7 @@ import type { TaskError, TaskPayload } from "../../generated/types.js";
 import { validateParams, validateResult } from "../contracts/index.js";
 import { isRxonError, ValidationError, type ValidationIssue } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { canonicalize } from "../wire/canonical.js";
 import type { TaskContext, WorkerSkill } from "./types.js";
 
 /** Why a task's signal fired. */
@@ -35,6 +36,15 @@ export class RunningTask {
   abortKind: AbortKind | undefined = undefined;
   /** Called once when the task is aborted: ends the race of an asynchronous handler against its abort. */
   onAbort: (() => void) | undefined = undefined;
+  /**
+   * True while an asynchronous handler has not settled. Still true after the task ended: the
+   * handler ignored its abort and runs on, its slot free again and what it returns dropped.
+   */
+  handlerRunning = false;
+  /** Called once when a handler that was still running after its task ended settles at last. */
+  onHandlerEnd: (() => void) | undefined = undefined;
+  /** Named already in a warning that the event loop was blocked while it ran. */
+  blockReported = false;
   #controller: AbortController | undefined = undefined;
 
   constructor(
@@ -148,9 +158,20 @@ function race(run: RunningTask, pending: PromiseLike<unknown>, logger: Logger): 
       run.onAbort = undefined;
       resolve(settled);
     };
+    run.handlerRunning = true;
+    const settled = (): void => {
+      run.handlerRunning = false;
+      const onEnd = run.onHandlerEnd;
+      run.onHandlerEnd = undefined;
+      onEnd?.();
+    };
     Promise.resolve(pending).then(
-      (value) => decide({ ok: true, value }),
+      (value) => {
+        settled();
+        decide({ ok: true, value });
+      },
       (error: unknown) => {
+        settled();
         if (decided && !(error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError"))) {
           logger.debug({ err: error }, "aborted handler rejected after its result was decided");
         }
@@ -210,6 +231,12 @@ export async function executeTask(run: RunningTask, skill: WorkerSkill | undefin
     };
   }
   const data = (value ?? undefined) as Record<string, unknown> | undefined;
+  // First: it reads every member (a getter or proxy that throws is found here), and says more
+  // about a Date than the contract would ("must be string").
+  const unwritable = data === undefined ? undefined : unwritableOutput(data, logger);
+  if (unwritable !== undefined) {
+    return { status: TaskStatus.FAILURE, error: { code: ErrorCode.CONTRACT_VIOLATION_ERROR, message: `Local contract violation: output cannot be sent as JSON. ${unwritable}` } };
+  }
   const output = validateResult(skill.info, data ?? {});
   if (!output.ok && output.reason !== "unsupported_dialect") {
     return {
@@ -218,4 +245,24 @@ export async function executeTask(run: RunningTask, skill: WorkerSkill | undefin
     };
   }
   return data === undefined ? { status: TaskStatus.SUCCESS } : { status: TaskStatus.SUCCESS, data };
+}
+
+/**
+ * Why `data` has no JSON form (`<pointer> <reason>`), or undefined when it has one. Checked here as
+ * the hub checks submitted params, because encoding a message works on a copy of it, which would
+ * turn a class instance (a Date, a Map) into `{}` and let the task succeed without its data.
+ */
+function unwritableOutput(data: Record<string, unknown>, logger: Logger): string | undefined {
+  try {
+    canonicalize(data);
+    return undefined;
+  } catch (err) {
+    if (err instanceof ValidationError) {
+      const issue = err.errors[0];
+      return issue !== undefined ? `${issue.path || "/"} ${issue.message}`.slice(0, 200) : "no details";
+    }
+    // A getter or a proxy threw while being read: its text may carry anything, so it is only logged.
+    logger.error({ err }, "reading the handler's output threw");
+    return "reading it threw";
+  }
 }

@@ -35,7 +35,7 @@ export class ProgressReporter {
       return;
     }
     const progress = Math.min(1, Math.max(0, fraction));
-    this.pending = { progress, message: typeof message === "string" ? message : message === undefined ? "" : String(message) };
+    this.pending = { progress, message: typeof message === "string" ? message : message === undefined ? "" : this.text(message) };
     if (this.timer !== undefined) return;
     const wait = this.lastSentAt + this.intervalMs - this.clock.now();
     if (wait <= 0) {
@@ -48,6 +48,16 @@ export class ProgressReporter {
       this.timer = undefined;
       this.sendPending();
     });
+  }
+
+  /** `message` as text; "" when turning it into text throws (a toString that throws would reach the handler, or a timer). */
+  private text(message: unknown): string {
+    try {
+      return String(message);
+    } catch (err) {
+      this.logger.debug({ err }, "progress message left out: it cannot be turned into text");
+      return "";
+    }
   }
 
   /**

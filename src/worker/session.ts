@@ -24,6 +24,11 @@ export interface SessionHost {
   currentTasks(): string[];
   /** Aborts a running task (by task id or job id) as cancelled; false if none is running. */
   cancelTask(id: string): boolean;
+  /**
+   * The event loop was blocked for at least `blockedMs`, and by then the orchestrator had not heard
+   * from the worker for `silentMs`, two heartbeat intervals (`intervalMs`) or more.
+   */
+  loopBlocked(blockedMs: number, silentMs: number, intervalMs: number): void;
 }
 
 /** Settings of a {@link Session}. */
@@ -49,14 +54,36 @@ export interface SessionSettings {
   readonly signal: AbortSignal;
 }
 
+/** A timer that fires this much later than asked for means the event loop was blocked meanwhile. */
+const BLOCKED_MS = 100;
+
 /**
  * `signal`, also aborted with a `TimeoutError` after `ms`. Not `AbortSignal.any([signal,
  * AbortSignal.timeout(ms)])`: on Node 20 the composite holds its sources weakly, and a timeout
  * signal nothing else references is collected before it fires, so the deadline silently never comes.
+ *
+ * Time the event loop was blocked (a handler's synchronous work) does not count: timers run before
+ * I/O callbacks, so a deadline that comes due during a block would give up on an answer that is
+ * waiting unread. A timer that fires late grants that lateness once more (up to `ms`), and reports
+ * it to `onLate`.
  */
-function withDeadline(signal: AbortSignal, ms: number): LinkedSignal {
+function withDeadline(signal: AbortSignal, ms: number, onLate?: (lateMs: number) => void): LinkedSignal {
   const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new DOMException(`No answer within ${ms} ms`, "TimeoutError")), ms);
+  let due = Date.now() + ms;
+  let extended = false;
+  const fire = (): void => {
+    const late = Date.now() - due;
+    if (!extended && late >= BLOCKED_MS) {
+      extended = true;
+      onLate?.(late);
+      const more = Math.min(ms, late);
+      due = Date.now() + more;
+      timer = setTimeout(fire, more);
+      return;
+    }
+    deadline.abort(new DOMException(`No answer within ${ms} ms`, "TimeoutError"));
+  };
+  let timer = setTimeout(fire, ms);
   const linked = linkSignals(signal, deadline.signal);
   return {
     signal: linked.signal,
@@ -92,6 +119,8 @@ export class Session {
    */
   private lastLoadHeartbeatAt = Number.NEGATIVE_INFINITY;
   private wake: AbortController | undefined;
+  /** When the last heartbeat or registration went out (epoch ms). */
+  private lastSentAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly s: SessionSettings,
@@ -114,6 +143,17 @@ export class Session {
   registered(): Promise<boolean> {
     return this.current;
   }
+
+  /**
+   * A heartbeat timer fired `lateMs` late, or would have: the event loop was blocked at least that
+   * long. When the orchestrator has not heard from the worker for two intervals by then (an rxon
+   * hub's default lease grace; it calls a worker gone after three), the host says so.
+   */
+  private readonly timerLate = (lateMs: number): void => {
+    if (lateMs < BLOCKED_MS || this.s.signal.aborted) return;
+    const silent = this.s.clock.now() - this.lastSentAt;
+    if (silent >= 2 * this.s.heartbeatIntervalMs) this.host.loopBlocked(lateMs, silent, this.s.heartbeatIntervalMs);
+  };
 
   /** Sends a heartbeat as soon as possible (state change). */
   requestHeartbeat(): void {
@@ -189,7 +229,8 @@ export class Session {
       try {
         // Bounded like a heartbeat once registered: a registration stuck on a dead connection
         // must not keep the worker silent for the transport's request timeout.
-        const limit = this.registrations > 0 ? withDeadline(signal, Math.max(1_000, this.s.heartbeatIntervalMs)) : undefined;
+        const limit = this.registrations > 0 ? withDeadline(signal, Math.max(1_000, this.s.heartbeatIntervalMs), this.timerLate) : undefined;
+        this.lastSentAt = this.s.clock.now();
         const response = await this.s.transport.register(this.registrationMessage(), { signal: limit?.signal ?? signal }).finally(() => limit?.dispose());
         if (signal.aborted) return false;
         rateLimit.succeeded();
@@ -261,9 +302,13 @@ export class Session {
       const wake = (this.wake = new AbortController());
       const onStop = (): void => wake.abort(WAKE);
       signal.addEventListener("abort", onStop, { once: true });
+      const due = clock.now() + left;
       await clock.sleep(left, wake.signal);
       signal.removeEventListener("abort", onStop);
       this.wake = undefined;
+      // Woken or not, resuming after the timer was due means the loop was blocked past it (a task
+      // that starts wakes this wait, and its synchronous handler runs before the loop resumes).
+      this.timerLate(clock.now() - due);
       // The whole wait passed: heartbeat now. Woken early: look again at what is due.
       if (!wake.signal.aborted) return;
     }
@@ -307,7 +352,8 @@ export class Session {
         // intervals and re-queues its tasks. Given up after one interval (at least 1 s), the
         // aborted request's socket is dropped and the next heartbeat goes on a new connection.
         const message = await this.heartbeatMessage();
-        const limit = withDeadline(signal, Math.max(1_000, interval));
+        const limit = withDeadline(signal, Math.max(1_000, interval), this.timerLate);
+        this.lastSentAt = this.s.clock.now();
         let response: Awaited<ReturnType<WorkerTransport["sendHeartbeat"]>>;
         try {
           response = await this.s.transport.sendHeartbeat(message, { signal: limit.signal });

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { ErrorCode, EventType, TaskStatus } from "../../generated/constants.js";
 import type { TaskPayload, TaskResult } from "../../generated/types.js";
-import { RxonError } from "../errors.js";
+import { ProtocolError, RxonError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { verifyTaskSignature } from "../security/task-signature.js";
 import { linkSignals, WAKE } from "../transport/abort.js";
@@ -18,7 +18,7 @@ import { abortTask, errorOutcome, executeTask, type RunningTask, type TaskOutcom
 import { withFields } from "./log.js";
 import { ProgressReporter } from "./progress.js";
 import type { RateLimitHold } from "./rate-limit.js";
-import { deliverResult } from "./results.js";
+import { deliverResult, type DeliveryOutcome } from "./results.js";
 import { traceTask, UNTRACED, type TaskTracing } from "./trace.js";
 import type { TaskContext, WorkerClock, WorkerEvents, WorkerSkill } from "./types.js";
 
@@ -64,6 +64,33 @@ function allowedSkills(task: Readonly<TaskPayload>): readonly unknown[] | undefi
   const allowed: unknown = (task.policy as { allowed_skills?: unknown } | undefined)?.allowed_skills;
   if (allowed === undefined) return undefined;
   return Array.isArray(allowed) ? allowed : [];
+}
+
+/** Longest part of a refusal's text copied into the failure sent instead of the result. */
+const MAX_REASON_CHARS = 200;
+
+/**
+ * The failure sent in place of a result that cannot go out as it is: one with no JSON form, found
+ * while encoding it (a handler's output is checked before, so this is e.g. an RxonError's
+ * `details`), or one whose content the orchestrator refused (400 or 422: invalid, e.g. data
+ * clients could not be shown; 413: too large). Neither gets better by running the task again, so
+ * the codes end it. Undefined for any other end of a delivery.
+ */
+function unsendable(delivery: DeliveryOutcome): TaskOutcome | undefined {
+  if (delivery.kind === "invalid") {
+    const issue = delivery.error.errors[0];
+    const where = issue !== undefined ? ` ${issue.path || "/"} ${issue.message}`.slice(0, MAX_REASON_CHARS) : "";
+    return { status: TaskStatus.FAILURE, error: { code: ErrorCode.CONTRACT_VIOLATION_ERROR, message: `Local contract violation: result cannot be sent as JSON.${where}` } };
+  }
+  if (delivery.kind !== "lost" || !(delivery.error instanceof ProtocolError)) return undefined;
+  const status = delivery.error.status;
+  if (status === 413) {
+    return { status: TaskStatus.FAILURE, error: { code: ErrorCode.LIMIT_EXCEEDED_ERROR, message: "Result is larger than the orchestrator accepts (HTTP 413)" } };
+  }
+  if (status === 400 || status === 422) {
+    return { status: TaskStatus.FAILURE, error: { code: ErrorCode.CONTRACT_VIOLATION_ERROR, message: `Result refused by the orchestrator as invalid (HTTP ${status})` } };
+  }
+  return undefined;
 }
 
 /** Runs tasks for one worker. */
@@ -195,10 +222,15 @@ export class TaskRunner {
     let result = this.resultFor(run, outcome, tracing);
     const options = { attempts: s.resultAttempts, clock: s.clock, logger, signal: s.signal, ...(s.rateLimit !== undefined ? { rateLimit: s.rateLimit } : {}), ...(s.nextPoll !== undefined ? { next: s.nextPoll } : {}) };
     let delivery = await deliverResult(s.transport, result, options);
-    if (delivery.kind === "invalid") {
-      // The handler's data cannot be put on the wire; one result must still go out, so send why.
-      logger.error({ err: delivery.error }, "result cannot be encoded; reporting a failure instead");
-      result = this.resultFor(run, { status: TaskStatus.FAILURE, error: { code: ErrorCode.INTERNAL_ERROR, message: "Result data cannot be encoded as canonical JSON" } }, tracing);
+    const instead = unsendable(delivery);
+    if (instead !== undefined) {
+      // One result must still go out, and saying why ends the task: a lost result would run the
+      // task again once its lease lapsed, to fail the same way each time.
+      logger.error({ err: "error" in delivery ? delivery.error : undefined, code: instead.error?.code }, "result cannot be sent; reporting a failure instead");
+      // An orchestrator that read the refused result keeps its (job, task, second) against
+      // replays: a second result within the same second would be refused as one.
+      if (delivery.kind === "lost") await s.clock.sleep(1_000, s.signal);
+      result = this.resultFor(run, instead, tracing);
       delivery = await deliverResult(s.transport, result, options);
     }
     const status = result.status;

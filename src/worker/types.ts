@@ -183,6 +183,11 @@ export interface WorkerStats {
   readonly cancelled: number;
   /** Tasks being run now. */
   readonly inFlight: number;
+  /**
+   * Handlers still running although their task ended: aborted (cancel, deadline, shutdown), they
+   * did not stop on their signal. Their slots are free again; what they return is dropped.
+   */
+  readonly abandoned: number;
   /** Results the orchestrator answered `ignored` (late, stale, cancelled job...). */
   readonly ignored: number;
   /** Results that could not be delivered at all. */

@@ -25,6 +25,11 @@ import { loadOpenTelemetry } from "../tracing/otel.js";
 const IDENTIFIER = /^[A-Za-z0-9_-]+$/;
 /** Bound of the last steps of a shutdown (final progress, final heartbeat), so stop() always ends. */
 const FLUSH_TIMEOUT_MS = 5_000;
+/**
+ * How long a handler may run on after its task was aborted and ended before the worker says it
+ * ignores its signal (a handler that honours it usually settles at once; cleanup may take a moment).
+ */
+const ABANDONED_WARN_MS = 1_000;
 /** An empty poll answered faster than this was not held by the server. */
 const QUICK_EMPTY_POLL_MS = 50;
 
@@ -68,6 +73,8 @@ export class Worker {
   private readonly running = new Map<string, RunningTask>();
   /** Each task's run to its delivered result. */
   private readonly taskPromises = new Map<RunningTask, Promise<void>>();
+  /** Tasks that ended while their handler runs on (it ignored its abort): their slots are free. */
+  private readonly abandoned = new Set<RunningTask>();
   private readonly counters: TaskCounters = { succeeded: 0, failed: 0, cancelled: 0, ignored: 0, lost: 0 };
   /** Wakes the poll loop waiting for a free slot (or for intake to stop), if it waits. */
   private slotFree: (() => void) | undefined;
@@ -135,6 +142,7 @@ export class Worker {
       heartbeatStatus: () => this.heartbeatStatus(),
       currentTasks: () => this.currentTasks(options.reportJobIdsInHeartbeat !== false),
       cancelTask: (id) => this.cancelTask(id),
+      loopBlocked: (blockedMs, silentMs, intervalMs) => this.loopBlocked(blockedMs, silentMs, intervalMs),
     };
     this.session = new Session(
       {
@@ -165,7 +173,7 @@ export class Worker {
 
   /** Counters since the worker started. */
   get stats(): WorkerStats {
-    return { ...this.counters, inFlight: this.running.size, registrations: this.session.registrations };
+    return { ...this.counters, inFlight: this.running.size, abandoned: this.abandoned.size, registrations: this.session.registrations };
   }
 
   /** SHA-256 of the canonical JSON of the skill catalogue, as sent in `skills_hash`. */
@@ -306,6 +314,10 @@ export class Worker {
     await this.startPromise?.catch(() => undefined);
     await Promise.allSettled(this.loops);
     await this.whenIdle();
+    if (this.abandoned.size > 0) {
+      const tasks = [...this.abandoned].map((run) => ({ task_id: run.task.task_id, skill: String(run.task.type).slice(0, 128) }));
+      this.logger.warn({ abandoned: tasks.length, tasks: tasks.slice(0, 20) }, "stopped with handlers still running: they ignore ctx.signal, and their timers or sockets may keep the process alive");
+    }
     if (this.session.registrations > 0) await this.session.sendOffline(FLUSH_TIMEOUT_MS);
     try {
       await this.transport.close();
@@ -335,6 +347,31 @@ export class Worker {
   private heartbeatStatus(): WorkerStatus {
     if (this.currentState === "draining" || this.currentState === "stopping") return WorkerStatus.DRAINING;
     return this.running.size >= this.concurrency ? WorkerStatus.FULL : WorkerStatus.IDLE;
+  }
+
+  /**
+   * Warns that the event loop was blocked while the orchestrator heard nothing for two heartbeat
+   * intervals or more, naming the tasks that ran (one of their handlers did synchronous work that
+   * long, most likely). Once per task: a handler that blocks again and again is named once.
+   */
+  private loopBlocked(blockedMs: number, silentMs: number, intervalMs: number): void {
+    const runs = [...this.running.values()];
+    const fresh = runs.filter((run) => !run.blockReported);
+    const fields = {
+      blocked_ms: Math.round(blockedMs),
+      silent_ms: Math.round(silentMs),
+      heartbeat_interval_ms: intervalMs,
+      tasks: runs.slice(0, 20).map((run) => ({ task_id: run.task.task_id, skill: String(run.task.type).slice(0, 128) })),
+    };
+    if (runs.length > 0 && fresh.length === 0) {
+      this.logger.debug(fields, "event loop blocked again");
+      return;
+    }
+    for (const run of fresh) run.blockReported = true;
+    this.logger.warn(
+      fields,
+      "event loop blocked: no heartbeat for two intervals, and an orchestrator that hears nothing for about three runs this worker's tasks again elsewhere; run CPU-bound handler code in worker_threads, or yield (await setImmediate) well within each interval",
+    );
   }
 
   // --- commands --------------------------------------------------------------------------------
@@ -438,6 +475,29 @@ export class Worker {
     }
   }
 
+  /**
+   * A task ended (aborted) while its handler runs on: nothing in-process can stop it, so its slot
+   * is freed and what it returns dropped. Said once if it still runs a moment later, and again
+   * when it ends; counted in `stats.abandoned` meanwhile.
+   */
+  private abandon(run: RunningTask): void {
+    this.abandoned.add(run);
+    const fields = { task_id: run.task.task_id, job_id: run.task.job_id, skill: String(run.task.type).slice(0, 128), aborted: run.abortKind };
+    let warned = false;
+    run.onHandlerEnd = () => {
+      this.abandoned.delete(run);
+      if (warned) this.logger.info(fields, "handler of an aborted task ended at last; what it returned was dropped");
+    };
+    void this.clock.sleep(ABANDONED_WARN_MS, this.life.signal).then(() => {
+      if (!run.handlerRunning || this.life.signal.aborted) return;
+      warned = true;
+      this.logger.warn(
+        { ...fields, abandoned: this.abandoned.size },
+        "handler still running after its task was aborted and ended: it ignores ctx.signal; its slot is free again and what it returns will be dropped",
+      );
+    });
+  }
+
   private accept(task: TaskPayload): void {
     if (this.running.has(task.task_id)) {
       this.logger.warn({ task_id: task.task_id }, "task delivered twice; the running copy will report");
@@ -460,6 +520,7 @@ export class Worker {
     }
     this.running.delete(run.task.task_id);
     this.taskPromises.delete(run);
+    if (run.handlerRunning) this.abandon(run);
     // The result's answer brought the next task: it takes the slot, and the poll loop waits on.
     if (next !== undefined) {
       this.accept(next);

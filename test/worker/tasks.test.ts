@@ -274,19 +274,19 @@ describe("results", () => {
     await mock.waitFor(() => done.length === 1);
     expect(mock.results).toHaveLength(1);
     expect(done).toEqual([false]);
-    mock.failNext("result", new ProtocolError("HTTP 400: bad", { status: 400 }));
+    mock.failNext("result", new ProtocolError("HTTP 409: conflict", { status: 409 }));
     mock.pushTask(task("add", { a: 1, b: 1 }));
     await mock.waitFor(() => done.length === 2);
     expect(worker.stats).toMatchObject({ ignored: 1, lost: 1 });
   });
 
-  it("data that cannot be encoded is reported as an INTERNAL_ERROR failure instead", async () => {
+  it("data that cannot be encoded is reported as a CONTRACT_VIOLATION_ERROR failure instead, naming where", async () => {
     const odd = skill("odd", () => ({ value: Number.NaN, f: () => 1 }));
     const { mock } = await started({ skills: [odd] });
     mock.pushTask(task("odd"));
     await mock.waitFor((m) => m.results.length === 1);
     expect(mock.results[0]!.status).toBe("failure");
-    expect(errorOf(mock.results[0]).code).toBe("INTERNAL_ERROR");
+    expect(errorOf(mock.results[0])).toEqual({ code: "CONTRACT_VIOLATION_ERROR", message: "Local contract violation: output cannot be sent as JSON. /f A function is not a JSON value" });
   });
 });
 
