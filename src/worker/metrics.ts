@@ -115,6 +115,16 @@ function createFamily(registry: Registry, withWorkerId: boolean, options: Worker
     },
   });
   new Gauge({
+    name: "rxon_worker_abandoned_handlers",
+    help: "Handlers still running after their task was aborted and ended (they ignore ctx.signal; their slots serve other tasks).",
+    labelNames: [...w],
+    registers,
+    collect() {
+      this.reset();
+      for (const m of members) this.set(m.labels, m.worker.stats.abandoned);
+    },
+  });
+  new Gauge({
     name: "rxon_worker_slots",
     help: "Tasks the worker runs at once (its concurrency).",
     labelNames: [...w],
@@ -146,6 +156,7 @@ function createFamily(registry: Registry, withWorkerId: boolean, options: Worker
  * | `rxon_worker_results_total` | counter | `outcome` (`delivered`, `ignored`, `lost`) |
  * | `rxon_worker_task_duration_seconds` | histogram | `skill` (handler time, as in the result's costs) |
  * | `rxon_worker_slots_busy` | gauge | |
+ * | `rxon_worker_abandoned_handlers` | gauge | (handlers running on after their task was aborted) |
  * | `rxon_worker_slots` | gauge | (when `concurrency` is given) |
  * | `rxon_worker_registrations_total` | counter | |
  * | `rxon_worker_reconnects_total` | counter | (re-registrations: the orchestrator lost the worker, e.g. restarted) |

@@ -7,6 +7,8 @@ import Type from "typebox";
 import { expect, it } from "vitest";
 import { defineSkill } from "../../src/contracts/index.js";
 import { waitUntil } from "../../src/testing/index.js";
+import { attachWorkerMetrics } from "../../src/metrics/index.js";
+import { parseExposition, value } from "../ops/metrics-text.js";
 import { realHubs } from "./real-hub.js";
 
 const start = realHubs();
@@ -34,6 +36,7 @@ const warnings = (log: { entries: { level: string; message: string; fields: obje
 it("a cancelled handler that runs on: the task ends cancelled, the slot serves the next task, and the handler is logged once and counted until it ends", async () => {
   const { deaf, quick, starts, finish } = skills();
   const { hub, worker, log } = await start([deaf, quick], { worker: { concurrency: 1 } });
+  const metrics = attachWorkerMetrics(worker);
   const first = await hub.submit({ type: "deaf", params: {} });
   await waitUntil(() => starts.length === 1);
   await first.cancel();
@@ -44,12 +47,15 @@ it("a cancelled handler that runs on: the task ends cancelled, the slot serves t
   expect(await next.result()).toMatchObject({ status: "success" });
   await waitUntil(() => worker.stats.inFlight === 0);
   expect(worker.stats.abandoned).toBe(1);
+  const gauge = async (): Promise<number | undefined> => value(parseExposition(await metrics.metrics()), "rxon_worker_abandoned_handlers");
+  expect(await gauge()).toBe(1);
 
   const warned = await waitUntil(() => warnings(log).find((e) => e.message.startsWith("handler still running after its task was aborted")));
   expect(warned.fields).toMatchObject({ task_id: starts[0], skill: "deaf", aborted: "cancelled" });
 
   finish();
   await waitUntil(() => worker.stats.abandoned === 0);
+  expect(await gauge()).toBe(0);
   expect(log.entries.filter((e) => e.message.startsWith("handler of an aborted task ended at last"))).toHaveLength(1);
   // Once, not once per heartbeat or per retry.
   expect(warnings(log).filter((e) => e.message.startsWith("handler still running"))).toHaveLength(1);
