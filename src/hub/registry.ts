@@ -157,7 +157,10 @@ export class Registry {
     }
     const response: HeartbeatResponse = { status: "ok" };
     if (hb.supported_skills === undefined && hb.skills_hash !== undefined && hb.skills_hash !== "") {
-      if (hb.skills_hash !== verdict.worker.skillsHash || verdict.worker.skills.length === 0) response.require_full_sync = true;
+      // The stored hash is written with the stored skills, so an equal hash means the same
+      // catalogue, an empty one included (asking a worker without skills for it again, as the
+      // Python orchestrator does, only has it register again at every heartbeat).
+      if (hb.skills_hash !== verdict.worker.skillsHash) response.require_full_sync = true;
     }
     if (verdict.cancel.length > 0) response.cancel_task_ids = verdict.cancel;
     if (verdict.released.length > 0) this.#hooks.released(verdict.released, "lease_unconfirmed", id);

@@ -204,6 +204,12 @@ describe("hub leases and heartbeats", () => {
     expect(await heartbeat(hub, "cpu-1", { skills_hash: "h1" })).toEqual({ status: "ok" });
     expect(await heartbeat(hub, "cpu-1", { skills_hash: "h2" })).toEqual({ status: "ok", require_full_sync: true });
     expect(await heartbeat(hub, "cpu-1", { skills_hash: "h2", supported_skills: [skill("echo")] })).toEqual({ status: "ok" });
+    // A worker without skills, registered with the hash of its empty catalogue, is not asked for it again.
+    await register(hub, "gpu-1", { skills_hash: "h-empty", supported_skills: [] });
+    expect(await heartbeat(hub, "gpu-1", { skills_hash: "h-empty" })).toEqual({ status: "ok" });
+    // One registered without a hash is asked for its catalogue, as before.
+    await register(hub, "gpu-2", { supported_skills: [] });
+    expect(await heartbeat(hub, "gpu-2", { skills_hash: "h-empty" })).toEqual({ status: "ok", require_full_sync: true });
   });
 
   it("stops dispatching to a draining worker", async () => {
