@@ -21,6 +21,7 @@ import { PollWaiters, type Waiter } from "./waiters.js";
 import { RecentMap } from "../recent.js";
 
 const NO_PROFILES: ReadonlySet<string> = new Set();
+const NO_POLLS: ReadonlySet<Waiter> = new Set();
 
 /** What a worker profile can run of a queue: nothing, each task as its params pass, or every task. */
 type Verdict = 0 | 1 | 2;
@@ -53,8 +54,6 @@ export class Dispatcher {
     added: (skill, profile) => this.#profileParked(skill, profile),
     removed: (skill, profile) => this.#profileGone(skill, profile),
   });
-  /** Matching view of each worker profile seen. */
-  readonly #views = new Map<string, MatchView>();
   /** Requirement class of each queue seen. */
   readonly #queueReqs = new Map<string, { skill: string; requirements: TaskRequirements }>();
   /** Queues seen, by skill. */
@@ -129,7 +128,10 @@ export class Dispatcher {
       await core.store.touch(id, s.ttlMs);
     }
     const profile = worker.profile ?? profileOf(worker);
-    const view = this.#viewOf(worker, profile);
+    // Made for this poll and kept by it while it is held, never per profile: workers that each
+    // have a profile of their own (a serial number in capabilities.extra) and come and go under
+    // new ids would otherwise leave a view (their skill catalogue) each in the hub.
+    const view = matchView(worker);
     const skills = pollSkills(worker, ctx.availableSkills);
     // With a synchronous store the claim and the parking happen in one turn, so no task can be
     // queued in between; otherwise the parked poll looks at the queues once more.
@@ -215,12 +217,11 @@ export class Dispatcher {
       return;
     }
     for (const profile of this.#able.get(queue) ?? NO_PROFILES) {
-      const view = this.#views.get(profile);
       const set = byProfile.get(profile);
-      if (view === undefined || set === undefined) continue;
+      if (set === undefined) continue;
       for (const w of set) {
-        if (w.done || !this.#waiters.take(w)) continue;
-        this.#serve(w, view, 0);
+        if (w.done || w.view === undefined || !this.#waiters.take(w)) continue;
+        this.#serve(w, w.view, 0);
         // One poll per queued task; the poll takes the best task it can run.
         return;
       }
@@ -273,7 +274,9 @@ export class Dispatcher {
   }
 
   #matchQueue(name: string, skill: string, requirements: TaskRequirements, profile: string): void {
-    const view = this.#views.get(profile);
+    // The view of a poll of this profile parked for the skill (the profile is matched only then).
+    let view: MatchView | undefined;
+    for (const w of this.#waiters.profilesFor(skill).get(profile) ?? NO_POLLS) if ((view = w.view) !== undefined) break;
     if (view === undefined || this.#verdict(profile, view, name, skill, requirements) === NONE) return;
     let able = this.#able.get(name);
     if (able === undefined) this.#able.set(name, (able = new Set()));
@@ -308,15 +311,6 @@ export class Dispatcher {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     this.#waiters.releaseAll();
-  }
-
-  #viewOf(worker: WorkerRecord, profile: string): MatchView {
-    let view = this.#views.get(profile);
-    if (view === undefined) {
-      view = matchView(worker);
-      this.#views.set(profile, view);
-    }
-    return view;
   }
 
   /**
@@ -505,6 +499,7 @@ export class Dispatcher {
         workerId,
         profile,
         skills,
+        view,
         get done() {
           return done;
         },

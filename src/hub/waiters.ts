@@ -6,6 +6,7 @@
  * at): offering a task costs one match per distinct profile that polls for its skill, not one per
  * parked poll, so a fleet of a hundred thousand identical CPU workers costs a GPU task one check.
  */
+import type { WorkerRecord as MatchView } from "../matching/requirement.js";
 import type { JobRecord } from "./store.js";
 
 /** One parked poll. */
@@ -15,6 +16,8 @@ export interface Waiter {
   readonly profile: string;
   /** Skills it can take; empty for a poll that must not get work (unknown or draining worker). */
   readonly skills: readonly string[];
+  /** What tasks are matched against for it (its worker's matching view); undefined when it must not get work. */
+  readonly view: MatchView | undefined;
   /** Ends the wait with a task (already assigned) or nothing. */
   settle(job: JobRecord | null): void;
   /** True once settled. */
