@@ -31,6 +31,30 @@ export class TimeHeap {
     }
   }
 
+  /**
+   * Keeps only the entries `keep` accepts (then rebuilds the heap, O(n)): for entries made stale
+   * long before they come due, which would otherwise stay until then.
+   */
+  retain(keep: (entry: HeapEntry) => boolean): void {
+    const items = this.#items;
+    let n = 0;
+    for (const e of items) if (keep(e)) items[n++] = e;
+    items.length = n;
+    for (let start = (n >> 1) - 1; start >= 0; start--) {
+      let i = start;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < n && items[l]!.at < items[m]!.at) m = l;
+        if (r < n && items[r]!.at < items[m]!.at) m = r;
+        if (m === i) break;
+        [items[m], items[i]] = [items[i]!, items[m]!];
+        i = m;
+      }
+    }
+  }
+
   /** The earliest entry, if any. */
   peek(): HeapEntry | undefined {
     return this.#items[0];

@@ -355,6 +355,14 @@ export class MemoryStore implements HubStore {
     return { kind: "requested", job: copyJob(job) };
   }
 
+  /**
+   * Entries of its due-time indexes (deadlines, cancel grace, worker expiries, tokens, replay
+   * memory), stale ones included: what its sweeps hold besides the records themselves (diagnostics).
+   */
+  get dueEntries(): number {
+    return this.#deadlines.size + this.#cancelDue.size + this.#expiries.size + this.#tokenExpiries.size + this.#rememberedExpiries.size;
+  }
+
   sweep(limit: number): SweepResult {
     const now = this.#now();
     const deadline: JobRecord[] = [];
@@ -388,6 +396,14 @@ export class MemoryStore implements HubStore {
         if (job.idempotencyKey !== undefined) this.#idempotency.delete(`${job.owner ?? ""}\u0000${job.idempotencyKey}`);
         forgotten++;
       }
+    }
+    // A job's deadline entry stays until the deadline comes, however long before it the job ended
+    // and was forgotten (a deadline may be days ahead): drop the stale ones once they are most.
+    if (this.#deadlines.size >= 1024 + 2 * this.#jobs.size) {
+      this.#deadlines.retain((e) => {
+        const job = this.#jobs.get(e.id);
+        return job !== undefined && !isTerminal(job.state) && job.deadline === e.at;
+      });
     }
     // Forgotten jobs leave the listing order now and then, not one by one.
     if (this.#orderGone >= 1024 && this.#orderGone * 2 >= this.#orderIds.length) {

@@ -19,6 +19,31 @@ storeConformance("MemoryStore", async () => {
 });
 
 describe("MemoryStore listing", () => {
+  it("drops the deadline entries of jobs forgotten long before their deadlines, and still ends live jobs at theirs", () => {
+    let now = 1_700_000_000_000;
+    const store = new MemoryStore({ now: () => now });
+    store.configure({ retentionMs: 60_000, maxRetained: 1_000_000, cancelGraceMs: 1000 });
+    const base = store.dueEntries;
+    const live: string[] = [];
+    for (let i = 0; i < 5000; i++) {
+      // Deadlines an hour or more ahead; every 500th job stays, with a deadline of its own.
+      const v = store.submit(newJob({ jobId: `job-${i}`, deadline: now + 3_600_000 + (i % 7) * 60_000 }), {});
+      if (v.kind !== "created") throw new Error("not created");
+      if (i % 500 === 0) live.push(v.job.jobId);
+      else store.cancel(v.job.jobId);
+    }
+    now += 120_000;
+    let forgotten = 0;
+    for (let r = store.sweep(10_000); r.forgotten > 0; r = store.sweep(10_000)) forgotten += r.forgotten;
+    expect(forgotten).toBe(4990);
+    // The ended and forgotten jobs' entries are gone an hour before their deadlines would have come.
+    expect(store.dueEntries - base).toBe(live.length);
+    now += 3_600_000 + 7 * 60_000;
+    const ended = store.sweep(10_000).deadline.map((j) => j.jobId);
+    expect(ended.sort()).toEqual([...live].sort());
+    expect(store.dueEntries).toBe(base);
+  });
+
   it("pages newest first through jobs that survive retention, after thousands were forgotten", () => {
     let now = 1_700_000_000_000;
     const store = new MemoryStore({ now: () => now });
