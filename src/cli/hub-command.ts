@@ -36,6 +36,9 @@ export const HUB_OPTIONS = {
   "queue-limit-per-skill": { type: "int", arg: "<n>", min: 1, help: "most waiting tasks per skill (then 429)" },
   "queue-limit-per-client": { type: "int", arg: "<n>", min: 1, help: "most waiting tasks per client token (then 429)" },
   "queue-classes-per-skill": { type: "int", arg: "<n>", min: 1, default: DEFAULT_CLASSES_PER_SKILL, help: "most distinct requirement classes with tasks waiting per skill (then 429)" },
+  "max-connections": { type: "int", arg: "<n>", help: "most open connections in all (default 4096; 0 = no cap); keep it below ulimit -n" },
+  "max-connections-per-address": { type: "int", arg: "<n>", help: "most open connections from one address, IPv6 /64 (default 256; 0 = no cap, e.g. behind a reverse proxy, whose connections all come from its addresses)" },
+  "stranger-idle-timeout": { type: "int", arg: "<ms>", help: "close a connection that waits this long for a request before any of its requests was authenticated (default 5000; 0 = off, e.g. behind a reverse proxy with a longer idle time)" },
   "orchestrator-key-file": { type: "string", arg: "<file>", env: "RXON_ORCHESTRATOR_KEY_FILE", help: "sign every dispatched task (sig) with the secret in this file" },
   dashboard: { type: "boolean", default: false, help: "serve the live dashboard at /_dashboard (admins sign in with an --admin-tokens token)" },
   "metrics-port": { type: "int", arg: "<n>", max: 65535, help: "serve /metrics only on this port (default: on the hub's port, if prom-client is installed)" },
@@ -122,7 +125,12 @@ export async function hubCommand(argv: readonly string[], io: CliIo, stop?: Abor
       : undefined;
   let server;
   try {
-    server = await hub.listen({ ...ops?.listen, port: values.port, host: values.host, ...(tls ? { tls } : {}) });
+    const limits = {
+      ...(values["max-connections"] !== undefined ? { maxConnections: values["max-connections"] } : {}),
+      ...(values["max-connections-per-address"] !== undefined ? { maxConnectionsPerAddress: values["max-connections-per-address"] } : {}),
+      ...(values["stranger-idle-timeout"] !== undefined ? { strangerIdleTimeoutMs: values["stranger-idle-timeout"] } : {}),
+    };
+    server = await hub.listen({ ...ops?.listen, port: values.port, host: values.host, limits, ...(tls ? { tls } : {}) });
   } catch (err) {
     await hub.close();
     await ops?.close();

@@ -5,28 +5,17 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Header, ProtocolVersion } from "../../generated/constants.js";
-import { RxonListener, type ListenerLimits, type PreAuthenticate, type RateLimitOptions } from "../listener/index.js";
+import { RxonListener, type PreAuthenticate, type RateLimitOptions } from "../listener/index.js";
 import type { RxonHandler } from "../listener/types.js";
 import type { Logger } from "../logger.js";
-import type { ListenOptions } from "./listen-options.js";
+import type { HubServerLimits, ListenOptions } from "./listen-options.js";
 import { opsMount } from "./ops-mount.js";
+
+export type { HubServerLimits } from "./listen-options.js";
 
 /** Something answering some of a server's requests (the client API, `/skills/call`, the dashboard): true when it answered. */
 export interface RequestMount {
   handle(req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean>;
-}
-
-/** Limits of a hub's server: the listener's, plus the ones of the server it creates. */
-export interface HubServerLimits extends ListenerLimits {
-  /**
-   * How long an idle keep-alive connection is kept between requests, once one of its requests was
-   * authenticated (a worker's, a client's or an admin's; before that, `strangerIdleTimeoutMs`
-   * applies). Default 65 s: many workers keep connections open, and Node's 5 s would churn them.
-   * Bounded by the per-address cap.
-   */
-  keepAliveTimeoutMs?: number;
-  /** HTTPS only: time allowed for the TLS handshake (Node's default is 120 s). Default 10 s. */
-  handshakeTimeoutMs?: number;
 }
 
 /** Hardening options of {@link serve}, beside the hub's {@link ListenOptions}. */

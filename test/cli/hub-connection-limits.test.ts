@@ -1,0 +1,46 @@
+/**
+ * `rxon hub --max-connections-per-address` and `--stranger-idle-timeout` reach the server of a
+ * real hub process: behind a reverse proxy, every connection comes from the proxy's address.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { hubUrl, start, stop, type Proc } from "../e2e/procs.js";
+import { destroyAll, open, settled, type Watched } from "../hardening/sockets.js";
+
+const procs: Proc[] = [];
+const sockets: Watched[] = [];
+afterEach(async () => {
+  destroyAll(sockets.splice(0));
+  for (const p of procs.splice(0)) await stop(p);
+});
+
+const portOf = (url: string): number => Number(new URL(url).port);
+
+describe("rxon hub connection limits", () => {
+  it("caps an address at --max-connections-per-address and, with --stranger-idle-timeout 0, keeps silent connections", async () => {
+    const hub = start(["src/cli/main.ts", "hub", "--port", "0", "--insecure", "--max-connections-per-address", "3", "--stranger-idle-timeout", "0"]);
+    procs.push(hub);
+    const port = portOf(await hubUrl(hub));
+    const held = [open(port, "127.0.0.1"), open(port, "127.0.0.1"), open(port, "127.0.0.1")];
+    sockets.push(...held);
+    await settled(held);
+    // A fourth from the same address is closed at accept: no stranger deadline, so none gives way.
+    const fourth = open(port, "127.0.0.1");
+    sockets.push(fourth);
+    expect(await fourth.closedWithin(3000)).toBe(true);
+    expect(fourth.received()).toBe("");
+    // Past the default deadline (5 s) the silent ones are still open: the flag turned it off.
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(held.map((w) => w.closed)).toEqual([false, false, false]);
+  }, 60_000);
+
+  it("with --max-connections-per-address 0 takes more connections from one address than the default cap", async () => {
+    const hub = start(["src/cli/main.ts", "hub", "--port", "0", "--insecure", "--max-connections-per-address", "0"]);
+    procs.push(hub);
+    const port = portOf(await hubUrl(hub));
+    const many = Array.from({ length: 300 }, () => open(port, "127.0.0.1"));
+    sockets.push(...many);
+    await settled(many);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(many.filter((w) => w.closed)).toHaveLength(0);
+  }, 60_000);
+});
