@@ -26,8 +26,10 @@ export interface ListenerLimits {
   headersTimeoutMs?: number;
   /**
    * Time a connection that has not yet carried an authenticated request has to deliver a request's
-   * headers: from accept (a TLS handshake included) for its first request, and from the end of
-   * each answer for the next one; past it, the connection is destroyed (`attach()` only). Without
+   * headers: from accept (a TLS handshake included) for its first request; past it, the connection
+   * is destroyed (`attach()` only). The answer to a request that was not authenticated says
+   * `Connection: close` and ends the connection (the deadline runs again after it should the
+   * client send on regardless). Without
    * it, a client that opens connections and sends nothing, or one cheap request and then nothing,
    * holds its address's share under `maxConnectionsPerAddress` for `headersTimeoutMs` or the
    * keep-alive timeout each time, and honest workers behind the same NAT address are refused

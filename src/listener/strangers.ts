@@ -2,7 +2,8 @@
  * The stranger deadline of a server: a connection that has not yet carried an authenticated
  * request must keep sending requests, or go. It has `timeoutMs` from accept (a TLS handshake
  * included) to deliver its first request's headers, and again from the end of each answer to
- * deliver the next one's; past it, it is destroyed.
+ * deliver the next one's; past it, it is destroyed. The answer to a request that was not
+ * authenticated also says `Connection: close`, so a well-behaved client does not wait for that.
  *
  * Without it, one client holding connections that send nothing (or one cheap request, then
  * nothing) keeps its address's whole share under the per-address cap for the header timeout
@@ -64,6 +65,12 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
 
 /** HTTP-level sockets of connections that carried an authenticated request. */
 const trusted = new WeakSet<object>();
+/**
+ * The answer in progress on a stranger's connection, told to close the connection after it
+ * (`Connection: close`), and whether it would have kept it open: restored if the request turns
+ * out to be authenticated before the answer's head is written.
+ */
+const answering = new WeakMap<object, { res: ServerResponse; keepAlive: boolean }>();
 const guards = new WeakMap<NetServer, StrangerGuard>();
 
 /**
@@ -73,7 +80,11 @@ const guards = new WeakMap<NetServer, StrangerGuard>();
  * your own authenticated routes sharing a server the listener is attached to.
  */
 export function trustConnection(socket: object | null | undefined): void {
-  if (socket !== null && socket !== undefined) trusted.add(socket);
+  if (socket === null || socket === undefined) return;
+  trusted.add(socket);
+  // The answer being made on it may keep the connection open after all.
+  const answer = answering.get(socket);
+  if (answer !== undefined && !answer.res.headersSent) answer.res.shouldKeepAlive = answer.keepAlive;
 }
 
 /**
@@ -182,7 +193,13 @@ export function guardStrangers(server: NetServer, timeoutMs: number): StrangerGu
       if (trusted.has(req.socket)) return stop(w);
       busy(w);
       w.active++;
+      // A stranger's answer closes its connection (`Connection: close`), unless the request is
+      // authenticated before the answer's head goes out: the client is told, rather than finding
+      // later that an idle connection it meant to reuse was closed under it.
+      answering.set(req.socket, { res, keepAlive: res.shouldKeepAlive });
+      res.shouldKeepAlive = false;
       res.once("close", () => {
+        if (answering.get(req.socket)?.res === res) answering.delete(req.socket);
         w.active--;
         if (w.active > 0 || w.done) return;
         if (trusted.has(req.socket)) return stop(w);

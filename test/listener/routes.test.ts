@@ -1,3 +1,4 @@
+import { UnavailableError } from "../../src/errors.js";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -231,17 +232,30 @@ describe("mounting next to an application", () => {
 });
 
 describe("keep-alive", () => {
-  it("405 and 503 answers to bodyless requests keep the connection; refused bodies close it", async () => {
-    const s = await start();
+  it("an authenticated request's 503 keeps the connection; a stranger's answers and refused bodies close it", async () => {
+    // Every request that reaches authentication is the worker w1's; a wrong method is answered before.
+    const s = await start({
+      authenticate: () => "w1",
+      handler: () => {
+        throw new UnavailableError("Busy");
+      },
+    });
     try {
-      const r405 = await call(s.base, "DELETE", "/_worker/events");
-      expect([r405.status, r405.headers.connection]).toEqual([405, "keep-alive"]);
       const r503 = await call(s.base, "GET", "/_worker/workers/w1/tasks/next");
       expect([r503.status, r503.headers.connection]).toEqual([503, "keep-alive"]);
-      const withBody = await call(s.base, "POST", "/_worker/events", { a: 1 });
-      expect([withBody.status, withBody.headers.connection]).toEqual([503, "close"]);
+      // Not authenticated: the client is told the connection closes (see the stranger deadline).
+      const r405 = await call(s.base, "DELETE", "/_worker/events");
+      expect([r405.status, r405.headers.connection]).toEqual([405, "close"]);
     } finally {
       await s.stop();
+    }
+    // Not served at all (no handler): a body that was not read closes the connection.
+    const idle = await start();
+    try {
+      const withBody = await call(idle.base, "POST", "/_worker/events", { a: 1 });
+      expect([withBody.status, withBody.headers.connection]).toEqual([503, "close"]);
+    } finally {
+      await idle.stop();
     }
   });
 });
