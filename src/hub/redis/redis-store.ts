@@ -774,8 +774,9 @@ export class RedisStore implements HubStore {
     await this.#c.ping();
     if (this.#layoutChecked) return;
     const key = this.#key("layout");
-    // Read first: a full Redis refuses even a SET NX that would write nothing.
-    const found = (await this.#c.get(key)) ?? (await this.#c.set(key, STORE_LAYOUT, "NX", "GET"));
+    // Read first: a full Redis refuses even a SET NX that would write nothing. A SET NX that lost
+    // a race with another hub's reads what that hub wrote.
+    const found = (await this.#c.get(key)) ?? ((await this.#c.set(key, STORE_LAYOUT, "NX")) === "OK" ? STORE_LAYOUT : await this.#c.get(key));
     if (found !== null && found !== STORE_LAYOUT) {
       throw new StoreLayoutError(
         `Redis keys under the prefix ${this.prefix} are of store layout ${found.slice(0, 16)}; this version of rxon reads layout ${STORE_LAYOUT}. Use another prefix (or drain the fleet on the old version first)`,
