@@ -1,0 +1,41 @@
+/**
+ * Held `?wait` requests of the hub's client API under abuse: waits on jobs that ended long ago,
+ * odd `wait` values, and the size of what a refusal lists. Real hub on 127.0.0.1:0, real HTTP.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { Hub, type HubServer } from "../../src/hub/index.js";
+import { api as request, type Answer, type ApiOptions } from "./client-http.js";
+
+const TOKEN = "client-token-waits-0123456789";
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+async function setup(options: ConstructorParameters<typeof Hub>[0] = {}): Promise<{ hub: Hub; server: HubServer }> {
+  const hub = new Hub({ clientTokens: [TOKEN], ...options });
+  const server = await hub.listen({ port: 0 });
+  cleanup.push(() => hub.close());
+  return { hub, server };
+}
+
+function api(url: string, method: string, path: string, o: ApiOptions = {}): Promise<Answer> {
+  return request(url, method, path, o, TOKEN);
+}
+
+describe("client API waits", () => {
+  it("answers a GET ?wait on a job it queued that ended long ago (many ends since) at once, not when the wait runs out", async () => {
+    const { server, hub } = await setup();
+    const jobId = (await api(server.url, "POST", "/_client/tasks", { body: { type: "nobody-runs-this" } })).body!.job_id as string;
+    expect((await api(server.url, "DELETE", `/_client/tasks/${jobId}`)).body).toMatchObject({ status: "cancelled" });
+    // Ten thousand other jobs end after it: far more than the hub keeps as "ended lately".
+    for (let i = 0; i < 10_000; i++) await (await hub.submit({ type: "other" })).cancel();
+    const started = Date.now();
+    const answer = await api(server.url, "GET", `/_client/tasks/${jobId}?wait=60`);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ job_id: jobId, status: "cancelled", outcome: { status: "cancelled" } });
+    // Held for the whole 60 s before; answered from the store at once now.
+    expect(Date.now() - started).toBeLessThan(30_000);
+  }, 40_000);
+});
