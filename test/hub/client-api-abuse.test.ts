@@ -1,6 +1,6 @@
 /**
- * Held `?wait` requests of the hub's client API under abuse: waits on jobs that ended long ago,
- * odd `wait` values, and the size of what a refusal lists. Real hub on 127.0.0.1:0, real HTTP.
+ * The hub's client API under abuse: waits on jobs that ended long ago, odd `wait` values, and
+ * the size of what a refusal lists. Real hub on 127.0.0.1:0, real HTTP.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { Hub, type HubServer } from "../../src/hub/index.js";
@@ -38,4 +38,17 @@ describe("client API waits", () => {
     // Held for the whole 60 s before; answered from the store at once now.
     expect(Date.now() - started).toBeLessThan(30_000);
   }, 40_000);
+});
+
+describe("client API refusals", () => {
+  it("lists at most 20 problems of a submission, whatever their number, and says how many there were", async () => {
+    const { server } = await setup();
+    const body: Record<string, unknown> = { type: "double" };
+    for (let i = 0; i < 5000; i++) body[`unknown-${i}`] = 1;
+    const answer = await api(server.url, "POST", "/_client/tasks", { body });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ code: "INVALID_INPUT_ERROR", error: "Invalid task: /unknown-0 unknown member (and 4999 more)" });
+    expect((answer.body!.errors as unknown[]).length).toBe(20);
+    expect(answer.body!.truncated).toBeUndefined();
+  });
 });
