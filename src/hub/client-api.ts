@@ -298,11 +298,13 @@ export class ClientApi {
     // Clients send the same query again and again: the seconds of one seen lately are kept.
     let seconds = recentWaits.get(query);
     if (seconds === undefined) {
-      const raw = new URLSearchParams(query).get("wait");
-      seconds = raw === null ? 0 : raw === "" ? NaN : Number(raw);
+      // Decimal seconds, given once: `wait=0x10`, `wait=%20` or `wait=1&wait=60` (which a proxy may
+      // read as 60) are refused rather than read as something the client may not have meant.
+      const given = new URLSearchParams(query).getAll("wait");
+      seconds = given.length === 0 ? 0 : given.length === 1 && WAIT_SECONDS.test(given[0]!) ? Number(given[0]) : NaN;
       if (query.length <= 64) recentWaits.set(query, seconds);
     }
-    if (!Number.isFinite(seconds) || seconds < 0) throw new ValidationError("wait must be a number of seconds >= 0", [{ path: "/wait", message: "must be a number >= 0" }]);
+    if (!Number.isFinite(seconds) || seconds < 0) throw new ValidationError("wait must be given once, as a decimal number of seconds >= 0", [{ path: "/wait", message: "must be a decimal number >= 0, given once" }]);
     return Math.min(seconds * 1000, this.#maxWaitMs);
   }
 
@@ -354,6 +356,9 @@ export class ClientApi {
     });
   }
 }
+
+/** A `wait` value: decimal seconds, with an optional fraction. */
+const WAIT_SECONDS = /^[0-9]+(\.[0-9]+)?$/;
 
 /** `wait` seconds of query strings seen lately (NaN for an unparseable one, 0 without `wait`). */
 const recentWaits = new RecentMap<string, number>(64);

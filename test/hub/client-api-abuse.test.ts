@@ -40,6 +40,22 @@ describe("client API waits", () => {
   }, 40_000);
 });
 
+describe("client API wait values", () => {
+  it("refuses a wait that is not decimal seconds given once, before anything is queued; takes fractions and caps huge ones", async () => {
+    const { server, hub } = await setup({ clientApi: { maxWaitSeconds: 1 } });
+    for (const wait of ["wait=1&wait=999", "wait=0x10", "wait=%20", "wait=1e1", "wait=-1", "wait=Infinity", "wait=", "wait=1%00"]) {
+      const answer = await api(server.url, "POST", `/_client/tasks?${wait}`, { body: { type: "double", params: { n: 1 } } });
+      expect(answer.status, wait).toBe(400);
+      expect(answer.body, wait).toMatchObject({ code: "INVALID_INPUT_ERROR", errors: [{ path: "/wait" }] });
+    }
+    expect((await hub.stats()).submitted).toBe(0);
+    const job = (await api(server.url, "POST", "/_client/tasks?wait=0.05", { body: { type: "double", params: { n: 1 } } })).body!.job_id as string;
+    expect((await api(server.url, "GET", `/_client/tasks/${job}?wait=1&wait=2`)).status).toBe(400);
+    // Capped at maxWaitSeconds: a wait of 10^9 s is held for 1 s.
+    expect((await api(server.url, "GET", `/_client/tasks/${job}?wait=1000000000`)).body).toMatchObject({ job_id: job, status: "waiting_for_worker" });
+  });
+});
+
 describe("client API refusals", () => {
   it("lists at most 20 problems of a submission, whatever their number, and says how many there were", async () => {
     const { server } = await setup();
