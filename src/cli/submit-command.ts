@@ -3,6 +3,7 @@
  * (`/_client/tasks`). The client token comes from RXON_CLIENT_TOKEN or `--client-token-file`,
  * never from argv, and is never printed.
  */
+import { randomUUID } from "node:crypto";
 import { Agent, request, type Dispatcher } from "undici";
 import { Header } from "../../generated/constants.js";
 import { canonicalize } from "../wire/canonical.js";
@@ -66,7 +67,7 @@ const WAIT_SECONDS = 55;
 const TERMINAL = new Set(["finished", "failed", "cancelled"]);
 
 interface Client {
-  call(method: "GET" | "POST" | "DELETE", path: string, body?: string): Promise<{ status: number; body: Record<string, unknown> | null; retryAfterMs?: number }>;
+  call(method: "GET" | "POST" | "DELETE", path: string, body?: string, headers?: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> | null; retryAfterMs?: number }>;
   close(): Promise<void>;
 }
 
@@ -86,10 +87,10 @@ function clientOf(io: CliIo, values: { url?: string | undefined; "client-token-f
   const dispatcher: Dispatcher | undefined = ca !== undefined ? new Agent({ connect: { ca: readText(io, ca) } }) : undefined;
   const root = values.url.replace(/\/+$/, "");
   return {
-    async call(method, path, body) {
+    async call(method, path, body, headers) {
       const res = await request(root + path, {
         method,
-        headers: { [Header.CLIENT_TOKEN]: token, ...(body !== undefined ? { "Content-Type": "application/json" } : {}) },
+        headers: { [Header.CLIENT_TOKEN]: token, ...(body !== undefined ? { "Content-Type": "application/json" } : {}), ...headers },
         ...(body !== undefined ? { body } : {}),
         ...(dispatcher !== undefined ? { dispatcher } : {}),
         // A held ?wait may take up to a minute.
@@ -135,8 +136,8 @@ function jsonOption(io: CliIo, name: string, text: string): JsonValue {
 
 /** Longest `Retry-After` a waiting command honours. */
 const RETRY_AFTER_MAX_MS = 30_000;
-/** Answers that say "try again" rather than "no": the wait goes on through them. */
-const RETRYABLE = new Set([502, 503, 504]);
+/** Answers that say "try again" rather than "no": the wait (and the submission) goes on through them. */
+const RETRYABLE = new Set([429, 502, 503, 504]);
 /** Longest run of failed polls (hub unreachable or answering 503) before `--wait` gives up. */
 const GIVE_UP_MS = 5 * 60_000;
 
@@ -207,6 +208,41 @@ async function waitForEnd(client: Client, jobId: string, io: CliIo, command: str
   }
 }
 
+/**
+ * Posts the submission, again through answers that say "try again" (429 past the queue limits,
+ * 503 while the store is away, a cut connection), after their `Retry-After`, for at most the
+ * give-up time. An `Idempotency-Key` names the submission, so a retry of one that was queued
+ * after all answers that job instead of queuing a second.
+ */
+async function submitTask(client: Client, text: string, io: CliIo): Promise<Awaited<ReturnType<Client["call"]>>> {
+  const headers = { "Idempotency-Key": `rxon-submit-${randomUUID()}` };
+  let troubleSince: number | undefined;
+  let delay = 1000;
+  for (;;) {
+    let answer: Awaited<ReturnType<Client["call"]>>;
+    let trouble: string | undefined;
+    try {
+      answer = await client.call("POST", "/_client/tasks", text, headers);
+      if (RETRYABLE.has(answer.status)) trouble = `hub answered ${answer.status}${typeof answer.body?.error === "string" ? `: ${answer.body.error}` : ""}`;
+    } catch (err) {
+      answer = { status: 0, body: null };
+      trouble = err instanceof Error ? err.message : String(err);
+    }
+    if (trouble === undefined) return answer;
+    const now = Date.now();
+    if (troubleSince === undefined) {
+      troubleSince = now;
+      io.stderr.write(`rxon submit: ${trouble}; trying again${answer.retryAfterMs !== undefined ? ` as the hub asks (Retry-After)` : ""}\n`);
+    }
+    if (now - troubleSince >= (Number(io.env.RXON_WAIT_GIVE_UP_MS) || GIVE_UP_MS)) {
+      if (answer.status !== 0) return answer;
+      throw new Error(`could not submit: ${trouble}`);
+    }
+    await new Promise((r) => setTimeout(r, Math.max(delay, answer.retryAfterMs ?? 0)));
+    delay = Math.min(delay * 2, 10_000);
+  }
+}
+
 function succeeded(view: Record<string, unknown> | null): boolean {
   const outcome = view?.outcome as { status?: unknown } | undefined;
   return outcome?.status === "success";
@@ -245,7 +281,7 @@ export async function submitCommand(argv: readonly string[], io: CliIo): Promise
   };
   const client = clientOf(io, values);
   try {
-    const submitted = await client.call("POST", "/_client/tasks", canonicalize(body));
+    const submitted = await submitTask(client, canonicalize(body), io);
     if (submitted.status !== 202 || typeof submitted.body?.job_id !== "string") return refused(io, "submit", submitted.status, submitted.body);
     const jobId = submitted.body.job_id;
     io.stdout.write(`${jobId}\n`);
