@@ -114,14 +114,23 @@ function clientOf(io: CliIo, values: { url?: string | undefined; "client-token-f
   };
 }
 
-/** Prints a refusal of the hub (status, message, code, and pointers for 400s); returns 1. */
-function refused(io: CliIo, command: string, status: number, body: Record<string, unknown> | null): number {
+/**
+ * Prints a refusal of the hub (status, message, code, and pointers for 400s); returns 1. With the
+ * job it was about, a 404 says why the hub may not know it.
+ */
+function refused(io: CliIo, command: string, status: number, body: Record<string, unknown> | null, jobId?: string): number {
   const error = typeof body?.error === "string" ? body.error : "request failed";
   const code = typeof body?.code === "string" ? ` (${body.code})` : "";
   const hint = status === 404 && body === null ? " (is the client API enabled with --client-tokens?)" : "";
   io.stderr.write(`rxon ${command}: hub answered ${status}: ${error}${code}${hint}\n`);
   if (Array.isArray(body?.errors)) {
     for (const e of body.errors as { path?: unknown; message?: unknown }[]) io.stderr.write(`  ${String(e.path) || "/"}: ${String(e.message)}\n`);
+  }
+  if (status === 404 && body?.code === "job_not_found" && jobId !== undefined) {
+    io.stderr.write(
+      `rxon ${command}: the hub does not know job ${jobId}: it ended longer ago than the hub keeps ended jobs, ` +
+        "it was lost when a hub without a shared store (Redis) restarted, or it was submitted with another client token\n",
+    );
   }
   return ExitCode.FAILURE;
 }
@@ -287,7 +296,7 @@ export async function submitCommand(argv: readonly string[], io: CliIo): Promise
     io.stdout.write(`${jobId}\n`);
     if (!values.wait) return ExitCode.OK;
     const end = await waitForEnd(client, jobId, io, "submit", values.type);
-    if (end.status !== 200) return refused(io, "submit", end.status, end.body);
+    if (end.status !== 200) return refused(io, "submit", end.status, end.body, jobId);
     io.stdout.write(`${JSON.stringify(end.body?.outcome ?? null)}\n`);
     return succeeded(end.body) ? ExitCode.OK : ExitCode.FAILURE;
   } finally {
@@ -308,7 +317,7 @@ export async function taskCommand(argv: readonly string[], io: CliIo): Promise<n
   const client = clientOf(io, values);
   try {
     const answer = values.wait ? await waitForEnd(client, jobId, io, "task") : await client.call("GET", `/_client/tasks/${encodeURIComponent(jobId)}`);
-    if (answer.status !== 200) return refused(io, "task", answer.status, answer.body);
+    if (answer.status !== 200) return refused(io, "task", answer.status, answer.body, jobId);
     io.stdout.write(`${JSON.stringify(answer.body)}\n`);
     return !values.wait || succeeded(answer.body) ? ExitCode.OK : ExitCode.FAILURE;
   } finally {
@@ -324,7 +333,7 @@ export async function cancelCommand(argv: readonly string[], io: CliIo): Promise
   const client = clientOf(io, values);
   try {
     const answer = await client.call("DELETE", `/_client/tasks/${encodeURIComponent(jobId)}`);
-    if (answer.status !== 202) return refused(io, "cancel", answer.status, answer.body);
+    if (answer.status !== 202) return refused(io, "cancel", answer.status, answer.body, jobId);
     io.stdout.write(`${JSON.stringify(answer.body)}\n`);
     return ExitCode.OK;
   } finally {

@@ -1,15 +1,20 @@
 /**
  * `rxon submit` and `rxon task --wait` against hubs that push back or fail: 429 with Retry-After
- * past the queue limits (and from a proxy in front of the hub), and a connection cut after the hub
- * took the submission. Real hubs on 127.0.0.1:0, real HTTP.
+ * past the queue limits (and from a proxy in front of the hub), a connection cut after the hub
+ * took the submission, and a hub on the memory store that restarts mid-wait (the job is gone).
+ * Real hubs on 127.0.0.1:0 (in process, and `rxon hub` processes), real HTTP.
  */
+import { execFile } from "node:child_process";
 import http from "node:http";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
 import type { CliIo } from "../../src/cli/io.js";
 import { Hub } from "../../src/hub/index.js";
-import { until } from "../e2e/procs.js";
+import { hubUrl, ROOT, start, stop, until, type Proc } from "../e2e/procs.js";
 import { api } from "../hub/client-http.js";
 
 const CLIENT = "client-token-cli-faults-3e9d";
@@ -95,4 +100,38 @@ describe("rxon submit / task against a hub that pushes back", () => {
     expect(r.out.trim()).toMatch(/^job-/);
     expect((await hub.stats()).submitted).toBe(1);
   }, 30_000);
+});
+
+describe("rxon task --wait and a hub restart on the memory store", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rxon-cli-faults-"));
+  writeFileSync(join(dir, "clients.txt"), `${CLIENT}\n`);
+  let hub: Proc | undefined;
+  afterEach(async () => {
+    await stop(hub);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("says the job is gone, and why it may be, instead of a bare 404", async () => {
+    const hubArgs = (port: number): string[] => ["src/cli/main.ts", "hub", "--port", String(port), "--client-tokens", join(dir, "clients.txt"), "--log-level", "warn"];
+    hub = start(hubArgs(0), { RXON_TOKENS: "w1=worker-token-cli-faults" });
+    const url = await hubUrl(hub);
+    const port = Number(new URL(url).port);
+    const jobId = (await api(url, "POST", "/_client/tasks", { body: { type: "nobody-runs-this" } }, CLIENT)).body!.job_id as string;
+    let stderr = "";
+    const waiting = new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const child = execFile(process.execPath, ["--import", "tsx", "src/cli/main.ts", "task", jobId, "--url", url, "--wait"], { cwd: ROOT, env: { ...process.env, RXON_CLIENT_TOKEN: CLIENT }, timeout: 60_000 }, (_e, out, err) =>
+        resolve({ code: child.exitCode, out, err }),
+      );
+      child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    });
+    await until(() => stderr.includes("waiting for job"), () => stderr, 30_000);
+    await stop(hub);
+    hub = start(hubArgs(port), { RXON_TOKENS: "w1=worker-token-cli-faults" });
+    await hubUrl(hub);
+    const r = await waiting;
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("hub answered 404: Job not found (job_not_found)");
+    expect(r.err).toContain(`the hub does not know job ${jobId}`);
+    expect(r.err).toContain("a hub without a shared store (Redis) restarted");
+  }, 90_000);
 });
