@@ -3,6 +3,7 @@
  * (`/_client/tasks`). The client token comes from RXON_CLIENT_TOKEN or `--client-token-file`,
  * never from argv, and is never printed.
  */
+import { randomUUID } from "node:crypto";
 import { Agent, request, type Dispatcher } from "undici";
 import { Header } from "../../generated/constants.js";
 import { canonicalize } from "../wire/canonical.js";
@@ -66,7 +67,7 @@ const WAIT_SECONDS = 55;
 const TERMINAL = new Set(["finished", "failed", "cancelled"]);
 
 interface Client {
-  call(method: "GET" | "POST" | "DELETE", path: string, body?: string): Promise<{ status: number; body: Record<string, unknown> | null; retryAfterMs?: number }>;
+  call(method: "GET" | "POST" | "DELETE", path: string, body?: string, headers?: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> | null; retryAfterMs?: number }>;
   close(): Promise<void>;
 }
 
@@ -86,10 +87,10 @@ function clientOf(io: CliIo, values: { url?: string | undefined; "client-token-f
   const dispatcher: Dispatcher | undefined = ca !== undefined ? new Agent({ connect: { ca: readText(io, ca) } }) : undefined;
   const root = values.url.replace(/\/+$/, "");
   return {
-    async call(method, path, body) {
+    async call(method, path, body, headers) {
       const res = await request(root + path, {
         method,
-        headers: { [Header.CLIENT_TOKEN]: token, ...(body !== undefined ? { "Content-Type": "application/json" } : {}) },
+        headers: { [Header.CLIENT_TOKEN]: token, ...(body !== undefined ? { "Content-Type": "application/json" } : {}), ...headers },
         ...(body !== undefined ? { body } : {}),
         ...(dispatcher !== undefined ? { dispatcher } : {}),
         // A held ?wait may take up to a minute.
@@ -113,14 +114,23 @@ function clientOf(io: CliIo, values: { url?: string | undefined; "client-token-f
   };
 }
 
-/** Prints a refusal of the hub (status, message, code, and pointers for 400s); returns 1. */
-function refused(io: CliIo, command: string, status: number, body: Record<string, unknown> | null): number {
+/**
+ * Prints a refusal of the hub (status, message, code, and pointers for 400s); returns 1. With the
+ * job it was about, a 404 says why the hub may not know it.
+ */
+function refused(io: CliIo, command: string, status: number, body: Record<string, unknown> | null, jobId?: string): number {
   const error = typeof body?.error === "string" ? body.error : "request failed";
   const code = typeof body?.code === "string" ? ` (${body.code})` : "";
   const hint = status === 404 && body === null ? " (is the client API enabled with --client-tokens?)" : "";
   io.stderr.write(`rxon ${command}: hub answered ${status}: ${error}${code}${hint}\n`);
   if (Array.isArray(body?.errors)) {
     for (const e of body.errors as { path?: unknown; message?: unknown }[]) io.stderr.write(`  ${String(e.path) || "/"}: ${String(e.message)}\n`);
+  }
+  if (status === 404 && body?.code === "job_not_found" && jobId !== undefined) {
+    io.stderr.write(
+      `rxon ${command}: the hub does not know job ${jobId}: it ended longer ago than the hub keeps ended jobs, ` +
+        "it was lost when a hub without a shared store (Redis) restarted, or it was submitted with another client token\n",
+    );
   }
   return ExitCode.FAILURE;
 }
@@ -135,8 +145,8 @@ function jsonOption(io: CliIo, name: string, text: string): JsonValue {
 
 /** Longest `Retry-After` a waiting command honours. */
 const RETRY_AFTER_MAX_MS = 30_000;
-/** Answers that say "try again" rather than "no": the wait goes on through them. */
-const RETRYABLE = new Set([502, 503, 504]);
+/** Answers that say "try again" rather than "no": the wait (and the submission) goes on through them. */
+const RETRYABLE = new Set([429, 502, 503, 504]);
 /** Longest run of failed polls (hub unreachable or answering 503) before `--wait` gives up. */
 const GIVE_UP_MS = 5 * 60_000;
 
@@ -207,6 +217,41 @@ async function waitForEnd(client: Client, jobId: string, io: CliIo, command: str
   }
 }
 
+/**
+ * Posts the submission, again through answers that say "try again" (429 past the queue limits,
+ * 503 while the store is away, a cut connection), after their `Retry-After`, for at most the
+ * give-up time. An `Idempotency-Key` names the submission, so a retry of one that was queued
+ * after all answers that job instead of queuing a second.
+ */
+async function submitTask(client: Client, text: string, io: CliIo): Promise<Awaited<ReturnType<Client["call"]>>> {
+  const headers = { "Idempotency-Key": `rxon-submit-${randomUUID()}` };
+  let troubleSince: number | undefined;
+  let delay = 1000;
+  for (;;) {
+    let answer: Awaited<ReturnType<Client["call"]>>;
+    let trouble: string | undefined;
+    try {
+      answer = await client.call("POST", "/_client/tasks", text, headers);
+      if (RETRYABLE.has(answer.status)) trouble = `hub answered ${answer.status}${typeof answer.body?.error === "string" ? `: ${answer.body.error}` : ""}`;
+    } catch (err) {
+      answer = { status: 0, body: null };
+      trouble = err instanceof Error ? err.message : String(err);
+    }
+    if (trouble === undefined) return answer;
+    const now = Date.now();
+    if (troubleSince === undefined) {
+      troubleSince = now;
+      io.stderr.write(`rxon submit: ${trouble}; trying again${answer.retryAfterMs !== undefined ? ` as the hub asks (Retry-After)` : ""}\n`);
+    }
+    if (now - troubleSince >= (Number(io.env.RXON_WAIT_GIVE_UP_MS) || GIVE_UP_MS)) {
+      if (answer.status !== 0) return answer;
+      throw new Error(`could not submit: ${trouble}`);
+    }
+    await new Promise((r) => setTimeout(r, Math.max(delay, answer.retryAfterMs ?? 0)));
+    delay = Math.min(delay * 2, 10_000);
+  }
+}
+
 function succeeded(view: Record<string, unknown> | null): boolean {
   const outcome = view?.outcome as { status?: unknown } | undefined;
   return outcome?.status === "success";
@@ -245,13 +290,13 @@ export async function submitCommand(argv: readonly string[], io: CliIo): Promise
   };
   const client = clientOf(io, values);
   try {
-    const submitted = await client.call("POST", "/_client/tasks", canonicalize(body));
+    const submitted = await submitTask(client, canonicalize(body), io);
     if (submitted.status !== 202 || typeof submitted.body?.job_id !== "string") return refused(io, "submit", submitted.status, submitted.body);
     const jobId = submitted.body.job_id;
     io.stdout.write(`${jobId}\n`);
     if (!values.wait) return ExitCode.OK;
     const end = await waitForEnd(client, jobId, io, "submit", values.type);
-    if (end.status !== 200) return refused(io, "submit", end.status, end.body);
+    if (end.status !== 200) return refused(io, "submit", end.status, end.body, jobId);
     io.stdout.write(`${JSON.stringify(end.body?.outcome ?? null)}\n`);
     return succeeded(end.body) ? ExitCode.OK : ExitCode.FAILURE;
   } finally {
@@ -272,7 +317,7 @@ export async function taskCommand(argv: readonly string[], io: CliIo): Promise<n
   const client = clientOf(io, values);
   try {
     const answer = values.wait ? await waitForEnd(client, jobId, io, "task") : await client.call("GET", `/_client/tasks/${encodeURIComponent(jobId)}`);
-    if (answer.status !== 200) return refused(io, "task", answer.status, answer.body);
+    if (answer.status !== 200) return refused(io, "task", answer.status, answer.body, jobId);
     io.stdout.write(`${JSON.stringify(answer.body)}\n`);
     return !values.wait || succeeded(answer.body) ? ExitCode.OK : ExitCode.FAILURE;
   } finally {
@@ -288,7 +333,7 @@ export async function cancelCommand(argv: readonly string[], io: CliIo): Promise
   const client = clientOf(io, values);
   try {
     const answer = await client.call("DELETE", `/_client/tasks/${encodeURIComponent(jobId)}`);
-    if (answer.status !== 202) return refused(io, "cancel", answer.status, answer.body);
+    if (answer.status !== 202) return refused(io, "cancel", answer.status, answer.body, jobId);
     io.stdout.write(`${JSON.stringify(answer.body)}\n`);
     return ExitCode.OK;
   } finally {

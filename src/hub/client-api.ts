@@ -50,6 +50,10 @@ export interface ClientApiHub {
    * job that ended just before. Returns the function that stops watching.
    */
   watch(jobId: string, wake: (job?: JobRecord) => void): () => void;
+  /** A mark of the job ends `watch` has seen so far. */
+  endMark(): number;
+  /** Whether `watch` still wakes at once for any job that ended since `mark`. */
+  seesEndsSince(mark: number): boolean;
 }
 
 /** Who is calling: the owner id of the credential and whether it sees every job. */
@@ -88,8 +92,11 @@ export class ClientApi {
   readonly #maxWaitMs: number;
   readonly #bodyTimeoutMs: number;
   readonly #logger: Logger;
-  /** Jobs this API queued and answered before they ended, with their owner: a wait on one skips the first read. */
-  readonly #mine = new RecentMap<string, string>(2 * MINE_LIMIT);
+  /**
+   * Jobs this API queued and answered before they ended, with their owner and the hub's end mark
+   * then: a wait on one skips the first read while an end since would still wake it at once.
+   */
+  readonly #mine = new RecentMap<string, { readonly owner: string; readonly mark: number }>(2 * MINE_LIMIT);
   /** Every open wait, so that `close()` can end them. */
   readonly #open = new Set<() => void>();
   /** Resolves `close()`'s wait once the last open wait has answered. */
@@ -188,8 +195,11 @@ export class ClientApi {
       const ending = valid && waitMs > 0 ? this.#watch(jobId, waitMs, res) : undefined;
       try {
         // A job this API queued for this caller and not seen ending needs no read before the wait:
-        // the end wakes the watch (with the record when this hub ended it), a timeout reads.
-        if (ending !== undefined && badWait === undefined && this.#mine.get(jobId) === caller.owner) {
+        // the end wakes the watch (with the record when this hub ended it), a timeout reads. Once
+        // more jobs ended since it was queued than the hub keeps as ended lately, its end may
+        // have been forgotten: then it is read like any other.
+        const mine = ending !== undefined && badWait === undefined ? this.#mine.get(jobId) : undefined;
+        if (ending !== undefined && mine !== undefined && mine.owner === caller.owner && this.#hub.seesEndsSince(mine.mark)) {
           const now = await this.#afterWait(jobId, ending);
           if (now === undefined) throw failure(404, "Job not found", IgnoredReason.JOB_NOT_FOUND);
           if (isTerminal(now.state)) this.#mine.delete(jobId);
@@ -288,11 +298,13 @@ export class ClientApi {
     // Clients send the same query again and again: the seconds of one seen lately are kept.
     let seconds = recentWaits.get(query);
     if (seconds === undefined) {
-      const raw = new URLSearchParams(query).get("wait");
-      seconds = raw === null ? 0 : raw === "" ? NaN : Number(raw);
+      // Decimal seconds, given once: `wait=0x10`, `wait=%20` or `wait=1&wait=60` (which a proxy may
+      // read as 60) are refused rather than read as something the client may not have meant.
+      const given = new URLSearchParams(query).getAll("wait");
+      seconds = given.length === 0 ? 0 : given.length === 1 && WAIT_SECONDS.test(given[0]!) ? Number(given[0]) : NaN;
       if (query.length <= 64) recentWaits.set(query, seconds);
     }
-    if (!Number.isFinite(seconds) || seconds < 0) throw new ValidationError("wait must be a number of seconds >= 0", [{ path: "/wait", message: "must be a number >= 0" }]);
+    if (!Number.isFinite(seconds) || seconds < 0) throw new ValidationError("wait must be given once, as a decimal number of seconds >= 0", [{ path: "/wait", message: "must be a decimal number >= 0, given once" }]);
     return Math.min(seconds * 1000, this.#maxWaitMs);
   }
 
@@ -324,7 +336,7 @@ export class ClientApi {
 
   /** Notes that this API queued `jobId` for `owner` (at least the last {@link MINE_LIMIT} notes are kept). */
   #remember(jobId: string, owner: string): void {
-    this.#mine.set(jobId, owner);
+    this.#mine.set(jobId, { owner, mark: this.#hub.endMark() });
   }
 
   /** The job once `ending` resolved: the ended record it carries, or the store's current one. */
@@ -344,6 +356,9 @@ export class ClientApi {
     });
   }
 }
+
+/** A `wait` value: decimal seconds, with an optional fraction. */
+const WAIT_SECONDS = /^[0-9]+(\.[0-9]+)?$/;
 
 /** `wait` seconds of query strings seen lately (NaN for an unparseable one, 0 without `wait`). */
 const recentWaits = new RecentMap<string, number>(64);

@@ -5,7 +5,7 @@
  */
 import type { InstalledArtifact, Resources } from "../../generated/types.js";
 import { ValidationError, type ValidationIssue } from "../errors.js";
-import { decode } from "../wire/codec.js";
+import { decode, MAX_REPORTED_ISSUES } from "../wire/codec.js";
 import type { JsonValue } from "../wire/json.js";
 import type { SubmitOptions, TaskRequirements } from "./types.js";
 
@@ -134,7 +134,8 @@ export function submitOptionsOf(body: JsonValue): SubmitOptions {
   }
   if (issues.length > 0) {
     const first = issues[0]!;
-    throw new ValidationError(`Invalid task: ${first.path || "/"} ${first.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""}`, issues);
+    // The first problems are listed, as decode() does: a body of many unknown members is not answered with all of them.
+    throw new ValidationError(`Invalid task: ${first.path || "/"} ${first.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""}`, issues.slice(0, MAX_REPORTED_ISSUES));
   }
   return {
     type: type as string,

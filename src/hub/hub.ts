@@ -85,7 +85,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.skillCalls = new SkillCalls(core, this.#submissions, this.#cancellation);
     this.#sweeper = new Sweeper(core, this.#registry, this.#dispatcher, this.#outcomes);
     this.clientApi = new ClientApi(
-      { submit: (o) => this.#submissions.submit(o, undefined, false), cancel: (jobId, owner) => this.#cancellation.cancel(jobId, owner), store: this.store, watch: (jobId, wake) => this.#outcomes.watch(jobId, wake) },
+      { submit: (o) => this.#submissions.submit(o, undefined, false), cancel: (jobId, owner) => this.#cancellation.cancel(jobId, owner), store: this.store, watch: (jobId, wake) => this.#outcomes.watch(jobId, wake), endMark: () => this.#outcomes.endMark(), seesEndsSince: (mark) => this.#outcomes.seesEndsSince(mark) },
       { ...options.clientApi, ...(options.clientTokens !== undefined ? { tokens: options.clientTokens } : {}), logger: this.logger },
     );
     const dash = options.dashboard === true ? {} : options.dashboard === false ? undefined : options.dashboard;

@@ -45,6 +45,8 @@ export class Outcomes {
    * the watchers present at the end, never kept.
    */
   readonly #recent = new RecentSet<string>(2 * RECENT_ENDS);
+  /** Ends noted so far (some twice: by this hub's transition and by the store's signal). */
+  #ends = 0;
 
   constructor(core: HubCore) {
     this.#core = core;
@@ -182,6 +184,7 @@ export class Outcomes {
   /** Notes that `jobId` ended (with its record when known), wakes its watchers and, with the record, its local handle. */
   #settle(jobId: string, job: JobRecord | undefined): void {
     this.#recent.add(jobId);
+    this.#ends++;
     // Woken watchers are done: dropped now, so the store's signal for an end this hub already
     // announced finds no one to decode its record for.
     const watchers = this.#watchers.get(jobId);
@@ -213,6 +216,19 @@ export class Outcomes {
       set.delete(wake);
       if (set.size === 0 && this.#watchers.get(jobId) === set) this.#watchers.delete(jobId);
     };
+  }
+
+  /** A mark of the ends noted so far, for {@link seesEndsSince}. */
+  endMark(): number {
+    return this.#ends;
+  }
+
+  /**
+   * Whether every job that ended since `mark` (from {@link endMark}) is still among the recent
+   * ends, so that {@link watch} on it wakes at once. False once more ended since than are kept.
+   */
+  seesEndsSince(mark: number): boolean {
+    return this.#ends - mark < RECENT_ENDS;
   }
 
   /**

@@ -1,0 +1,70 @@
+/**
+ * The hub's client API under abuse: waits on jobs that ended long ago, odd `wait` values, and
+ * the size of what a refusal lists. Real hub on 127.0.0.1:0, real HTTP.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { Hub, type HubServer } from "../../src/hub/index.js";
+import { api as request, type Answer, type ApiOptions } from "./client-http.js";
+
+const TOKEN = "client-token-waits-0123456789";
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+async function setup(options: ConstructorParameters<typeof Hub>[0] = {}): Promise<{ hub: Hub; server: HubServer }> {
+  const hub = new Hub({ clientTokens: [TOKEN], ...options });
+  const server = await hub.listen({ port: 0 });
+  cleanup.push(() => hub.close());
+  return { hub, server };
+}
+
+function api(url: string, method: string, path: string, o: ApiOptions = {}): Promise<Answer> {
+  return request(url, method, path, o, TOKEN);
+}
+
+describe("client API waits", () => {
+  it("answers a GET ?wait on a job it queued that ended long ago (many ends since) at once, not when the wait runs out", async () => {
+    const { server, hub } = await setup();
+    const jobId = (await api(server.url, "POST", "/_client/tasks", { body: { type: "nobody-runs-this" } })).body!.job_id as string;
+    expect((await api(server.url, "DELETE", `/_client/tasks/${jobId}`)).body).toMatchObject({ status: "cancelled" });
+    // Ten thousand other jobs end after it: far more than the hub keeps as "ended lately".
+    for (let i = 0; i < 10_000; i++) await (await hub.submit({ type: "other" })).cancel();
+    const started = Date.now();
+    const answer = await api(server.url, "GET", `/_client/tasks/${jobId}?wait=60`);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ job_id: jobId, status: "cancelled", outcome: { status: "cancelled" } });
+    // Held for the whole 60 s before; answered from the store at once now.
+    expect(Date.now() - started).toBeLessThan(30_000);
+  }, 40_000);
+});
+
+describe("client API wait values", () => {
+  it("refuses a wait that is not decimal seconds given once, before anything is queued; takes fractions and caps huge ones", async () => {
+    const { server, hub } = await setup({ clientApi: { maxWaitSeconds: 1 } });
+    for (const wait of ["wait=1&wait=999", "wait=0x10", "wait=%20", "wait=1e1", "wait=-1", "wait=Infinity", "wait=", "wait=1%00"]) {
+      const answer = await api(server.url, "POST", `/_client/tasks?${wait}`, { body: { type: "double", params: { n: 1 } } });
+      expect(answer.status, wait).toBe(400);
+      expect(answer.body, wait).toMatchObject({ code: "INVALID_INPUT_ERROR", errors: [{ path: "/wait" }] });
+    }
+    expect((await hub.stats()).submitted).toBe(0);
+    const job = (await api(server.url, "POST", "/_client/tasks?wait=0.05", { body: { type: "double", params: { n: 1 } } })).body!.job_id as string;
+    expect((await api(server.url, "GET", `/_client/tasks/${job}?wait=1&wait=2`)).status).toBe(400);
+    // Capped at maxWaitSeconds: a wait of 10^9 s is held for 1 s.
+    expect((await api(server.url, "GET", `/_client/tasks/${job}?wait=1000000000`)).body).toMatchObject({ job_id: job, status: "waiting_for_worker" });
+  });
+});
+
+describe("client API refusals", () => {
+  it("lists at most 20 problems of a submission, whatever their number, and says how many there were", async () => {
+    const { server } = await setup();
+    const body: Record<string, unknown> = { type: "double" };
+    for (let i = 0; i < 5000; i++) body[`unknown-${i}`] = 1;
+    const answer = await api(server.url, "POST", "/_client/tasks", { body });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ code: "INVALID_INPUT_ERROR", error: "Invalid task: /unknown-0 unknown member (and 4999 more)" });
+    expect((answer.body!.errors as unknown[]).length).toBe(20);
+    expect(answer.body!.truncated).toBeUndefined();
+  });
+});
