@@ -96,7 +96,7 @@ function clientOf(io: CliIo, values: { url?: string | undefined; "client-token-f
         // A held ?wait may take up to a minute.
         headersTimeout: (WAIT_SECONDS + 30) * 1000,
       });
-      const text = await res.body.text();
+      const text = await boundedText(res.body, MAX_ANSWER_BYTES);
       let parsed: Record<string, unknown> | null = null;
       try {
         const v = text === "" ? null : (JSON.parse(text) as unknown);
@@ -114,17 +114,45 @@ function clientOf(io: CliIo, values: { url?: string | undefined; "client-token-f
   };
 }
 
+/** Longest answer read from the hub (an outcome carries result data, which the hub bounds far below). */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+/** The text of a body of at most `max` bytes; a longer one is dropped unread and is an error. */
+async function boundedText(body: AsyncIterable<Buffer> & { destroy(): unknown }, max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > max) {
+      body.destroy();
+      throw new Error(`the hub's answer is larger than ${max} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * Text from the hub, fit for a terminal: control characters (escape sequences, line breaks that
+ * would fake a line of output) and bidirectional overrides shown as \uXXXX, at most `max` characters.
+ */
+function printable(value: unknown, max = 2000): string {
+  return String(value)
+    .slice(0, max)
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 /**
  * Prints a refusal of the hub (status, message, code, and pointers for 400s); returns 1. With the
  * job it was about, a 404 says why the hub may not know it.
  */
 function refused(io: CliIo, command: string, status: number, body: Record<string, unknown> | null, jobId?: string): number {
-  const error = typeof body?.error === "string" ? body.error : "request failed";
-  const code = typeof body?.code === "string" ? ` (${body.code})` : "";
+  const error = typeof body?.error === "string" ? printable(body.error) : "request failed";
+  const code = typeof body?.code === "string" ? ` (${printable(body.code, 64)})` : "";
   const hint = status === 404 && body === null ? " (is the client API enabled with --client-tokens?)" : "";
   io.stderr.write(`rxon ${command}: hub answered ${status}: ${error}${code}${hint}\n`);
   if (Array.isArray(body?.errors)) {
-    for (const e of body.errors as { path?: unknown; message?: unknown }[]) io.stderr.write(`  ${String(e.path) || "/"}: ${String(e.message)}\n`);
+    for (const e of body.errors as { path?: unknown; message?: unknown }[]) io.stderr.write(`  ${printable(e.path, 200) || "/"}: ${printable(e.message, 500)}\n`);
   }
   if (status === 404 && body?.code === "job_not_found" && jobId !== undefined) {
     io.stderr.write(
@@ -175,7 +203,7 @@ async function waitForEnd(client: Client, jobId: string, io: CliIo, command: str
     let trouble: string | undefined;
     try {
       answer = await client.call("GET", `/_client/tasks/${encodeURIComponent(jobId)}?wait=${seconds}`);
-      if (RETRYABLE.has(answer.status)) trouble = `hub answered ${answer.status}${typeof answer.body?.error === "string" ? `: ${answer.body.error}` : ""}`;
+      if (RETRYABLE.has(answer.status)) trouble = `hub answered ${answer.status}${typeof answer.body?.error === "string" ? `: ${printable(answer.body.error)}` : ""}`;
     } catch (err) {
       answer = { status: 0, body: null };
       trouble = err instanceof Error ? err.message : String(err);
@@ -202,9 +230,9 @@ async function waitForEnd(client: Client, jobId: string, io: CliIo, command: str
     const warning = answer.body?.warning;
     if (typeof warning === "string" && !warnings.has(warning)) {
       warnings.add(warning);
-      io.stderr.write(`rxon ${command}: hub: ${warning}\n`);
+      io.stderr.write(`rxon ${command}: hub: ${printable(warning)}\n`);
     }
-    if (state !== last && round > 0) io.stderr.write(`rxon ${command}: ${what} is ${state}\n`);
+    if (state !== last && round > 0) io.stderr.write(`rxon ${command}: ${what} is ${printable(state, 64)}\n`);
     if ((state === "waiting_for_worker" || state === "queued") && !warned) {
       warned = true;
       io.stderr.write(
@@ -232,7 +260,7 @@ async function submitTask(client: Client, text: string, io: CliIo): Promise<Awai
     let trouble: string | undefined;
     try {
       answer = await client.call("POST", "/_client/tasks", text, headers);
-      if (RETRYABLE.has(answer.status)) trouble = `hub answered ${answer.status}${typeof answer.body?.error === "string" ? `: ${answer.body.error}` : ""}`;
+      if (RETRYABLE.has(answer.status)) trouble = `hub answered ${answer.status}${typeof answer.body?.error === "string" ? `: ${printable(answer.body.error)}` : ""}`;
     } catch (err) {
       answer = { status: 0, body: null };
       trouble = err instanceof Error ? err.message : String(err);

@@ -135,3 +135,33 @@ describe("rxon task --wait and a hub restart on the memory store", () => {
     expect(r.err).toContain("a hub without a shared store (Redis) restarted");
   }, 90_000);
 });
+
+describe("what the CLI prints of a hostile hub's answers", () => {
+  /** A server answering every request with `status` and `body`. */
+  async function answering(status: number, body: string): Promise<string> {
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.once("end", () => res.writeHead(status, { "content-type": "application/json" }).end(body));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanup.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  }
+
+  it("shows control characters in the hub's error text as \\u escapes: no escape sequence or fake line reaches the terminal", async () => {
+    const evil = "\u001b]0;owned\u0007\u001b[2J\nrxon submit: submitted job-ok\r\u202e";
+    const url = await answering(400, JSON.stringify({ error: evil, code: "X\u001b[31m", errors: [{ path: "/a\u001b[1m", message: `bad\n${evil}` }] }));
+    const { code, err } = await run(["submit", "--url", url, "--type", "echo"]).done;
+    expect(code).toBe(1);
+    expect(err).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(err).toContain("\\u001b]0;owned\\u0007");
+    expect(err.split("\n").filter((l) => l.startsWith("rxon submit: submitted"))).toEqual([]);
+  });
+
+  it("refuses an answer larger than it reads (16 MiB) instead of holding it all", async () => {
+    const url = await answering(400, JSON.stringify({ error: "x".repeat(17 * 1024 * 1024) }));
+    const { code, err } = await run(["submit", "--url", url, "--type", "echo"], { RXON_WAIT_GIVE_UP_MS: "1" }).done;
+    expect(code).toBe(1);
+    expect(err).toMatch(/larger than 16777216 bytes/);
+  });
+});
