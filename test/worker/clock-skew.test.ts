@@ -76,3 +76,16 @@ describe("a worker whose clock is off", () => {
     expect(log.entries.filter((e) => e.level === "error")).toEqual([]);
   });
 });
+
+describe("task deadlines are the hub's time", () => {
+  it.each([45, -45])("a worker whose clock is %i s off runs a task with a 5 s deadline to the end, and ctx.deadline leaves it about 5 s on its own clock", async (skewSeconds) => {
+    const clock = skewedClock(skewSeconds * 1000);
+    // The worker's clock alone: the transport stamps on it too.
+    const { hub } = await start([nap], { worker: { clock } });
+    const outcome = await (await hub.submit({ type: "nap", params: { ms: 200 }, timeoutMs: 5_000 })).result();
+    expect(outcome).toMatchObject({ status: "success", attempts: 1 });
+    const leftMs = outcome.data?.leftMs as number;
+    expect(leftMs).toBeGreaterThan(2_000);
+    expect(leftMs).toBeLessThanOrEqual(7_000);
+  });
+});
