@@ -21,6 +21,7 @@ import type { RateLimitHold } from "./rate-limit.js";
 import { deliverResult, type DeliveryOutcome } from "./results.js";
 import { traceTask, UNTRACED, type TaskTracing } from "./trace.js";
 import type { TaskContext, WorkerClock, WorkerEvents, WorkerSkill } from "./types.js";
+import { elapsedNow } from "./clock.js";
 
 /** Counters the runner updates. */
 export interface TaskCounters {
@@ -211,7 +212,7 @@ export class TaskRunner {
     if (typeof task.origin_worker_id === "string") result.origin_worker_id = task.origin_worker_id;
     if (outcome.data !== undefined) result.data = outcome.data;
     if (outcome.error !== undefined) result.error = outcome.error;
-    result.costs = { execution_time_seconds: round4(Math.max(0, this.s.clock.now() - run.startedAt) / 1000) };
+    result.costs = { execution_time_seconds: round4(Math.max(0, elapsedNow(this.s.clock) - run.startedTick) / 1000) };
     // The orchestrator's time, like every other timestamp the worker sends.
     result.picked_up_at = Math.floor((run.startedAt + (this.s.transport.clockOffsetMs ?? 0)) / 1000);
     // TaskResult has no trace field of its own; metadata is free-form and merged into the job's.

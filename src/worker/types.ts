@@ -76,8 +76,13 @@ export interface WorkerSkill {
  * Time source and waiting, injectable so tests can run backoff schedules without real delays.
  */
 export interface WorkerClock {
-  /** Wall-clock time in epoch milliseconds (compared with task deadlines). */
+  /** Wall-clock time in epoch milliseconds (compared with task deadlines, message timestamps). */
   now(): number;
+  /**
+   * Milliseconds from an arbitrary origin that never jump (default `performance.now`), to measure
+   * intervals with. Without it, intervals are measured on `now()`.
+   */
+  monotonic?(): number;
   /** Resolves after `ms`, or early when `signal` aborts; never rejects. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }

@@ -89,3 +89,39 @@ describe("task deadlines are the hub's time", () => {
     expect(leftMs).toBeLessThanOrEqual(7_000);
   });
 });
+
+describe("intervals are measured on a monotonic clock", () => {
+  it("a wall clock set back 5 min while the worker waits to heartbeat does not stretch the wait: a task that starts then is announced and the heartbeats go on", async () => {
+    const clock = skewedClock(0);
+    const { hub, worker } = await start([nap], { worker: { clock, transportOptions: { clock: clock.now } } });
+    const expired: string[] = [];
+    hub.on("worker:expired", (e) => expired.push(e.workerId));
+    const beats: number[] = [];
+    const send = worker.transport.sendHeartbeat.bind(worker.transport);
+    worker.transport.sendHeartbeat = (heartbeat, options) => {
+      beats.push(performance.now());
+      return send(heartbeat, options);
+    };
+    // A first task: its start and end each sent a heartbeat for the load change (cooldown 2 s).
+    expect(await (await hub.submit({ type: "nap", params: { ms: 40 } })).result()).toMatchObject({ status: "success" });
+    await sleep(2_500);
+    clock.skewMs -= 300_000;
+    const jumped = performance.now();
+    const handle = await hub.submit({ type: "nap", params: { ms: 3_000 } });
+    expect(await handle.result()).toMatchObject({ status: "success", attempts: 1 });
+    // Heartbeats every second (1 s interval) through the 3 s task: none stalled for minutes.
+    expect(beats.filter((t) => t > jumped).length).toBeGreaterThanOrEqual(3);
+    expect(expired).toEqual([]);
+  });
+
+  it("a wall clock set forward 5 min is not taken for a blocked event loop", async () => {
+    const clock = skewedClock(0);
+    const { hub, worker, log } = await start([nap], { worker: { clock, transportOptions: { clock: clock.now } } });
+    const handle = await hub.submit({ type: "nap", params: { ms: 2_000 } });
+    await waitUntil(() => worker.stats.inFlight === 1);
+    clock.skewMs += 300_000;
+    expect(await handle.result()).toMatchObject({ status: "success", attempts: 1 });
+    await sleep(1_200);
+    expect(log.entries.filter((e) => e.message.startsWith("event loop blocked"))).toEqual([]);
+  });
+});
