@@ -11,6 +11,7 @@ import { parseJson, type JsonValue } from "../wire/json.js";
 import { SignalLinks, type AbortTarget, type LinkedAbort } from "./abort.js";
 import type { ResolvedTransportOptions } from "./options.js";
 import { parseRetryAfter } from "./retry-after.js";
+import { HubClock } from "./hub-clock.js";
 
 /** One request through {@link HttpClient.call}. */
 export interface HttpRequest {
@@ -67,6 +68,8 @@ export class HttpClient {
   private readonly deadlines: BodyDeadlines;
   /** The common headers for the current token, without and with a JSON body (undici only reads them). */
   private headerSets: { readonly token: string; readonly bare: Record<string, string>; readonly json: Record<string, string> } | undefined;
+  /** The orchestrator's time, learned from the `Date` header of every answer. */
+  readonly hubClock: HubClock;
 
   constructor(
     baseUrl: URL,
@@ -83,6 +86,7 @@ export class HttpClient {
     this.ownVersion = options.protocolVersion;
     this.links = new SignalLinks(closed);
     this.deadlines = new BodyDeadlines(options.bodyTimeoutMs);
+    this.hubClock = new HubClock(options.clock, options.logger);
   }
 
   /**
@@ -124,7 +128,9 @@ export class HttpClient {
       exchange,
     );
     try {
-      return await exchange.promise;
+      const res = await exchange.promise;
+      this.hubClock.observe(headerValue(res.headers.date));
+      return res;
     } catch (error) {
       if (this.closed.aborted) throw closedError();
       if (stalled(error, req.signal)) this.onStall?.();
@@ -179,7 +185,7 @@ export class HttpClient {
     if (body.code !== undefined) details.code = body.code;
     if (status === 429) {
       const header = headerValue(res.headers["retry-after"]);
-      const parsed = parseRetryAfter(header, this.options.clock(), this.options.rateLimitMaxMs);
+      const parsed = parseRetryAfter(header, this.hubClock.now(), this.options.rateLimitMaxMs);
       const retryAfterMs = parsed ?? this.options.rateLimitDefaultMs;
       details.retryAfterSource = parsed === undefined ? "default" : "header";
       let message: string;
@@ -344,7 +350,7 @@ class Exchange implements Dispatcher.DispatchHandler, AbortTarget {
 }
 
 /** The response headers the client reads, by their lowercase names; the others are not decoded. */
-const READ_HEADERS: ReadonlySet<string> = new Set(["content-type", "content-length", "retry-after", VERSION_HEADER]);
+const READ_HEADERS: ReadonlySet<string> = new Set(["content-type", "content-length", "retry-after", "date", VERSION_HEADER]);
 
 /** The {@link READ_HEADERS} of a response, as undici's parseHeaders writes them (repeated ones as arrays). */
 function readHeaders(raw: (Buffer | string)[]): Record<string, string | string[]> {

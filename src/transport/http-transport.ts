@@ -20,7 +20,7 @@ import type {
   WorkerEventPayload,
   WorkerRegistration,
 } from "../../generated/types.js";
-import { NetworkError, ProtocolError, RxonError, ValidationError } from "../errors.js";
+import { AuthError, NetworkError, ProtocolError, RxonError, ValidationError } from "../errors.js";
 import { canonicalize } from "../wire/canonical.js";
 import { silentLogger } from "../logger.js";
 import { decode, type ModelName } from "../wire/codec.js";
@@ -30,7 +30,7 @@ import { sleep } from "./backoff.js";
 import { CommandChannel } from "./commands.js";
 import { closedError, HttpClient } from "./http-client.js";
 import { resolveOptions, type ResolvedTransportOptions, type TransportOptions, type TransportTlsOptions } from "./options.js";
-import { prepareOutgoing, type MessageSigner } from "./outgoing.js";
+import { prepareOutgoing, type MessageSigner, type OutgoingKind, type OutgoingModels } from "./outgoing.js";
 import { createSigner } from "./signing.js";
 import { rememberReceived } from "./received.js";
 import { TokenService } from "./tokens.js";
@@ -166,8 +166,9 @@ export class HttpTransport implements WorkerTransport {
   }
 
   async register(registration: WorkerRegistration, options: CallOptions = {}): Promise<RegisterResponse | null> {
-    const { body } = prepareOutgoing("register", registration, this.options.clock(), this.signer);
-    const value = await this.http.call({ method: "POST", endpoint: Endpoint.REGISTER, body, signal: options.signal, timeoutMs: this.options.requestTimeoutMs });
+    const value = await this.stamped("register", registration, (body) =>
+      this.http.call({ method: "POST", endpoint: Endpoint.REGISTER, body, signal: options.signal, timeoutMs: this.options.requestTimeoutMs }),
+    );
     if (value === null) return null;
     if (isObject(value) && typeof value.access_token === "string" && value.access_token !== "") {
       this.tokens.adopt(value.access_token, typeof value.refresh_token === "string" ? value.refresh_token : undefined);
@@ -203,11 +204,12 @@ export class HttpTransport implements WorkerTransport {
     const attempts = this.options.resultRetries;
     let delay = this.options.resultRetryDelayMs;
     for (let attempt = 1; ; attempt++) {
-      // Stamped afresh on every attempt, so a late retry stays inside the replay window.
-      const { body } = prepareOutgoing("result", result, this.options.clock(), this.signer);
       let value: JsonValue | null;
       try {
-        value = await this.http.call({ method: "POST", endpoint: Endpoint.RESULT, body, signal, timeoutMs: this.options.requestTimeoutMs, ...(query !== undefined ? { query } : {}) });
+        // Stamped afresh on every attempt, so a late retry stays inside the replay window.
+        value = await this.stamped("result", result, (body) =>
+          this.http.call({ method: "POST", endpoint: Endpoint.RESULT, body, signal, timeoutMs: this.options.requestTimeoutMs, ...(query !== undefined ? { query } : {}) }),
+        );
       } catch (error) {
         // Only "no answer at all" is retried: an answered result must never be sent twice.
         if (!(error instanceof NetworkError) || !error.retryable || attempt >= attempts) throw error;
@@ -226,23 +228,20 @@ export class HttpTransport implements WorkerTransport {
   }
 
   async sendHeartbeat(heartbeat: Heartbeat | null, options: CallOptions = {}): Promise<HeartbeatResponse | null> {
-    const body = heartbeat === null ? undefined : prepareOutgoing("heartbeat", heartbeat, this.options.clock(), this.signer).body;
-    const value = await this.http.call({
-      method: "PATCH",
-      endpoint: this.paths.heartbeat,
-      ...(body === undefined ? {} : { body }),
-      signal: options.signal,
-      timeoutMs: this.options.requestTimeoutMs,
-    });
+    const patch = (body: string | undefined): Promise<JsonValue | null> =>
+      this.http.call({ method: "PATCH", endpoint: this.paths.heartbeat, ...(body === undefined ? {} : { body }), signal: options.signal, timeoutMs: this.options.requestTimeoutMs });
+    const value = heartbeat === null ? await patch(undefined) : await this.stamped("heartbeat", heartbeat, patch);
     if (value === null) return null;
     return decodeResponse("HeartbeatResponse", value, this.paths.heartbeat);
   }
 
   async emitEvent(event: WorkerEventPayload, options: CallOptions = {}): Promise<boolean> {
-    const { body } = prepareOutgoing("event", event, this.options.clock(), this.signer);
+    const { body } = prepareOutgoing("event", event, this.http.hubClock.now(), this.signer);
     if (this.channel.isOpen && (await this.channel.send(body))) return true;
     try {
-      const value = await this.http.call({ method: "POST", endpoint: Endpoint.EVENTS, body, signal: options.signal, timeoutMs: this.options.requestTimeoutMs });
+      const value = await this.stamped("event", event, (text) =>
+        this.http.call({ method: "POST", endpoint: Endpoint.EVENTS, body: text, signal: options.signal, timeoutMs: this.options.requestTimeoutMs }),
+      body);
       if (isObject(value) && value.status === "error") {
         // The Python orchestrator refuses invalid events with HTTP 200 and this body.
         this.options.logger.warn({ event_id: event.event_id, code: value.code, message: value.message }, "Event refused by the orchestrator");
@@ -281,7 +280,7 @@ export class HttpTransport implements WorkerTransport {
     let message: Record<string, unknown> = { skill_name: name, params };
     if (typeof options.taskId === "string") message.task_id = options.taskId;
     if (this.signer !== undefined) {
-      message.timestamp = Math.floor(this.options.clock() / 1000);
+      message.timestamp = Math.floor(this.http.hubClock.now() / 1000);
       message = this.signer(message, []);
     }
     const timeoutMs = typeof options.timeoutMs === "number" && options.timeoutMs > 0 ? options.timeoutMs : this.options.skillCallTimeoutMs;
@@ -293,6 +292,33 @@ export class HttpTransport implements WorkerTransport {
     if (isObject(value.data ?? null)) outcome.data = value.data as Record<string, unknown>;
     if (isObject(value.error ?? null)) outcome.error = value.error as Record<string, unknown>;
     return outcome;
+  }
+
+  /**
+   * The orchestrator's time minus this machine's clock in milliseconds, learned from the `Date`
+   * header of its answers (0 until one differed by more than about 2 s).
+   */
+  get clockOffsetMs(): number {
+    return this.http.hubClock.offsetMs;
+  }
+
+  /**
+   * Stamps `value` with the orchestrator's time, signs it and hands the body to `send`. A refusal
+   * (AuthError) whose answer moved the clock offset (its `Date` header disagreed with the time the
+   * message was stamped with) is followed by one more attempt, stamped again: the message was most
+   * likely refused for its timestamp because this machine's clock is off or just jumped.
+   * `body`: the first attempt's body when the caller already prepared it.
+   */
+  private async stamped<K extends OutgoingKind, T>(kind: K, value: OutgoingModels[K], send: (body: string) => Promise<T>, body?: string): Promise<T> {
+    const clock = this.http.hubClock;
+    const offset = clock.offsetMs;
+    try {
+      return await send(body ?? prepareOutgoing(kind, value, clock.now(), this.signer).body);
+    } catch (error) {
+      if (!(error instanceof AuthError) || clock.offsetMs === offset) throw error;
+      this.options.logger.info({ kind, clock_offset_ms: clock.offsetMs, previous_offset_ms: offset }, "Message refused with a new reading of the orchestrator's clock; sending it again stamped with that");
+      return send(prepareOutgoing(kind, value, clock.now(), this.signer).body);
+    }
   }
 
   /**

@@ -86,6 +86,11 @@ export type ResultDelivery =
 export interface WorkerTransport extends AsyncDisposable {
   /** The worker id this transport speaks for. */
   readonly workerId: string;
+  /**
+   * The orchestrator's time minus this machine's clock, in milliseconds, as the transport measured
+   * it (the HTTP transport: from the `Date` header of answers). Absent or 0: the clocks agree.
+   */
+  readonly clockOffsetMs?: number;
   /** Opens resources (idempotent). Other calls connect lazily when needed. */
   connect(): Promise<void>;
   /** Closes everything (idempotent); pending calls are aborted and `commands()` iterators end. */

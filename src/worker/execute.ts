@@ -51,6 +51,8 @@ export class RunningTask {
     readonly task: Readonly<TaskPayload>,
     /** Epoch milliseconds when the task was picked up. */
     readonly startedAt: number,
+    /** The same moment on the worker's monotonic time (see `elapsedNow`), to measure the run with. */
+    readonly startedTick: number = startedAt,
   ) {}
 
   /** True once the task was aborted (its signal, if made, has fired). */

@@ -6,6 +6,7 @@
  */
 import type { Logger } from "../logger.js";
 import type { WorkerClock } from "./types.js";
+import { elapsedNow } from "./clock.js";
 
 /** Sends one progress event; resolves when done (its failure is logged by the reporter). */
 export type ProgressSender = (progress: number, message: string) => Promise<unknown>;
@@ -37,7 +38,7 @@ export class ProgressReporter {
     const progress = Math.min(1, Math.max(0, fraction));
     this.pending = { progress, message: typeof message === "string" ? message : message === undefined ? "" : this.text(message) };
     if (this.timer !== undefined) return;
-    const wait = this.lastSentAt + this.intervalMs - this.clock.now();
+    const wait = this.lastSentAt + this.intervalMs - elapsedNow(this.clock);
     if (wait <= 0) {
       this.sendPending();
       return;
@@ -80,7 +81,7 @@ export class ProgressReporter {
     const item = this.pending;
     if (item === undefined) return;
     this.pending = undefined;
-    this.lastSentAt = this.clock.now();
+    this.lastSentAt = elapsedNow(this.clock);
     this.sends++;
     this.chain = this.chain.then(async () => {
       try {

@@ -7,6 +7,7 @@
 import type { RateLimitError } from "../errors.js";
 import { RateLimitBackoff, type RateLimitBackoffOptions } from "../transport/backoff.js";
 import type { WorkerClock } from "./types.js";
+import { elapsedNow } from "./clock.js";
 
 /** The shared hold. */
 export class RateLimitHold {
@@ -27,7 +28,7 @@ export class RateLimitHold {
 
   /** Records a 429 and returns how long to wait from now (every loop waits at least as long). */
   limited(err: RateLimitError): number {
-    const now = this.clock.now();
+    const now = elapsedNow(this.clock);
     const delay = this.backoff.next(err.retryAfterMs);
     this.until = Math.max(this.until, now + delay);
     return this.until - now;
@@ -40,12 +41,12 @@ export class RateLimitHold {
 
   /** True while a hold is on (callers on a hot path skip {@link wait} otherwise). */
   holds(): boolean {
-    return this.until > this.clock.now();
+    return this.until > elapsedNow(this.clock);
   }
 
   /** Waits until the hold is over (at once when there is none), or until `signal` aborts. */
   async wait(signal: AbortSignal): Promise<void> {
-    const left = this.until - this.clock.now();
+    const left = this.until - elapsedNow(this.clock);
     if (left > 0) await this.clock.sleep(left, signal);
   }
 }

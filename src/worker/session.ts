@@ -11,6 +11,7 @@ import type { Logger } from "../logger.js";
 import type { WorkerTransport } from "../transport/types.js";
 import { linkSignals, WAKE, type LinkedSignal } from "../transport/abort.js";
 import { Backoff } from "../transport/backoff.js";
+import { elapsedNow } from "./clock.js";
 import type { TypedEmitter } from "./emitter.js";
 import type { RateLimitHold } from "./rate-limit.js";
 import type { WorkerClock, WorkerEvents, WorkerOptions } from "./types.js";
@@ -69,15 +70,15 @@ const BLOCKED_MS = 100;
  */
 function withDeadline(signal: AbortSignal, ms: number, onLate?: (lateMs: number) => void): LinkedSignal {
   const deadline = new AbortController();
-  let due = Date.now() + ms;
+  let due = performance.now() + ms;
   let extended = false;
   const fire = (): void => {
-    const late = Date.now() - due;
+    const late = performance.now() - due;
     if (!extended && late >= BLOCKED_MS) {
       extended = true;
       onLate?.(late);
       const more = Math.min(ms, late);
-      due = Date.now() + more;
+      due = performance.now() + more;
       timer = setTimeout(fire, more);
       return;
     }
@@ -113,13 +114,13 @@ export class Session {
   /** A load change asked for a heartbeat, due once the cooldown since the last one has passed. */
   private loadChanged = false;
   /**
-   * When the last heartbeat asked for by a load change went out (epoch ms). The cooldown runs from
+   * When the last heartbeat asked for by a load change went out ({@link elapsedNow} ms). The cooldown runs from
    * it, not from periodic heartbeats: a slot that frees just after a periodic `full` must still be
    * reported at once.
    */
   private lastLoadHeartbeatAt = Number.NEGATIVE_INFINITY;
   private wake: AbortController | undefined;
-  /** When the last heartbeat or registration went out (epoch ms). */
+  /** When the last heartbeat or registration went out ({@link elapsedNow} ms). */
   private lastSentAt = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -151,7 +152,7 @@ export class Session {
    */
   private readonly timerLate = (lateMs: number): void => {
     if (lateMs < BLOCKED_MS || this.s.signal.aborted) return;
-    const silent = this.s.clock.now() - this.lastSentAt;
+    const silent = elapsedNow(this.s.clock) - this.lastSentAt;
     if (silent >= 2 * this.s.heartbeatIntervalMs) this.host.loopBlocked(lateMs, silent, this.s.heartbeatIntervalMs);
   };
 
@@ -230,7 +231,7 @@ export class Session {
         // Bounded like a heartbeat once registered: a registration stuck on a dead connection
         // must not keep the worker silent for the transport's request timeout.
         const limit = this.registrations > 0 ? withDeadline(signal, Math.max(1_000, this.s.heartbeatIntervalMs), this.timerLate) : undefined;
-        this.lastSentAt = this.s.clock.now();
+        this.lastSentAt = elapsedNow(this.s.clock);
         const response = await this.s.transport.register(this.registrationMessage(), { signal: limit?.signal ?? signal }).finally(() => limit?.dispose());
         if (signal.aborted) return false;
         rateLimit.succeeded();
@@ -294,21 +295,21 @@ export class Session {
   /** Waits up to `ms`, less when a heartbeat is requested or a load change's cooldown is over. */
   private async waitForHeartbeat(ms: number): Promise<void> {
     const { clock, signal } = this.s;
-    const until = clock.now() + ms;
+    const until = elapsedNow(clock) + ms;
     while (!signal.aborted && !this.heartbeatRequested) {
-      let left = until - clock.now();
-      if (this.loadChanged) left = Math.min(left, this.lastLoadHeartbeatAt + this.s.heartbeatCooldownMs - clock.now());
+      let left = until - elapsedNow(clock);
+      if (this.loadChanged) left = Math.min(left, this.lastLoadHeartbeatAt + this.s.heartbeatCooldownMs - elapsedNow(clock));
       if (left <= 0) return;
       const wake = (this.wake = new AbortController());
       const onStop = (): void => wake.abort(WAKE);
       signal.addEventListener("abort", onStop, { once: true });
-      const due = clock.now() + left;
+      const due = elapsedNow(clock) + left;
       await clock.sleep(left, wake.signal);
       signal.removeEventListener("abort", onStop);
       this.wake = undefined;
       // Woken or not, resuming after the timer was due means the loop was blocked past it (a task
       // that starts wakes this wait, and its synchronous handler runs before the loop resumes).
-      this.timerLate(clock.now() - due);
+      this.timerLate(elapsedNow(clock) - due);
       // The whole wait passed: heartbeat now. Woken early: look again at what is due.
       if (!wake.signal.aborted) return;
     }
@@ -345,7 +346,7 @@ export class Session {
       }
       try {
         // Whatever triggered it, this heartbeat carries the current load.
-        if (this.loadChanged) this.lastLoadHeartbeatAt = this.s.clock.now();
+        if (this.loadChanged) this.lastLoadHeartbeatAt = elapsedNow(this.s.clock);
         this.loadChanged = false;
         // A heartbeat on a dead connection (no answer, no FIN/RST) must not hold the loop for the
         // transport's request timeout (60 s): the orchestrator calls a worker gone after a few
@@ -353,7 +354,7 @@ export class Session {
         // aborted request's socket is dropped and the next heartbeat goes on a new connection.
         const message = await this.heartbeatMessage();
         const limit = withDeadline(signal, Math.max(1_000, interval), this.timerLate);
-        this.lastSentAt = this.s.clock.now();
+        this.lastSentAt = elapsedNow(this.s.clock);
         let response: Awaited<ReturnType<WorkerTransport["sendHeartbeat"]>>;
         try {
           response = await this.s.transport.sendHeartbeat(message, { signal: limit.signal });

@@ -21,6 +21,7 @@ import type { RateLimitHold } from "./rate-limit.js";
 import { deliverResult, type DeliveryOutcome } from "./results.js";
 import { traceTask, UNTRACED, type TaskTracing } from "./trace.js";
 import type { TaskContext, WorkerClock, WorkerEvents, WorkerSkill } from "./types.js";
+import { elapsedNow } from "./clock.js";
 
 /** Counters the runner updates. */
 export interface TaskCounters {
@@ -104,7 +105,9 @@ export class TaskRunner {
     // Made on first use: most tasks log nothing and report no progress.
     const logger = new TaskLogger(s.logger, task);
     s.emitter.emit("task:start", { task });
-    const deadline = typeof task.deadline === "number" && Number.isFinite(task.deadline) ? task.deadline * 1000 : undefined;
+    // The deadline is the orchestrator's time: read on this machine's clock, shifted by the offset
+    // the transport measured, so a clock that is off does not end tasks early (or late).
+    const deadline = typeof task.deadline === "number" && Number.isFinite(task.deadline) ? task.deadline * 1000 - (s.transport.clockOffsetMs ?? 0) : undefined;
     let finished: AbortController | undefined;
     if (deadline !== undefined && deadline <= s.clock.now()) {
       abortTask(run, "deadline");
@@ -209,8 +212,9 @@ export class TaskRunner {
     if (typeof task.origin_worker_id === "string") result.origin_worker_id = task.origin_worker_id;
     if (outcome.data !== undefined) result.data = outcome.data;
     if (outcome.error !== undefined) result.error = outcome.error;
-    result.costs = { execution_time_seconds: round4(Math.max(0, this.s.clock.now() - run.startedAt) / 1000) };
-    result.picked_up_at = Math.floor(run.startedAt / 1000);
+    result.costs = { execution_time_seconds: round4(Math.max(0, elapsedNow(this.s.clock) - run.startedTick) / 1000) };
+    // The orchestrator's time, like every other timestamp the worker sends.
+    result.picked_up_at = Math.floor((run.startedAt + (this.s.transport.clockOffsetMs ?? 0)) / 1000);
     // TaskResult has no trace field of its own; metadata is free-form and merged into the job's.
     const carrier = tracing.carrier;
     if (carrier !== undefined) result.metadata = { tracing_context: { ...carrier } };

@@ -20,7 +20,8 @@ export function openTransport(options: WorkerOptions, logger: Logger): WorkerTra
   if (typeof options.url !== "string") {
     throw new ValidationError("a worker needs `url` or `transport`", [{ path: "/url", message: "required when no transport is given" }]);
   }
-  const transportOptions: TransportOptions = { logger, ...options.transportOptions };
+  // One clock for the worker: message stamps and task deadlines are read on the same one.
+  const transportOptions: TransportOptions = { logger, ...(options.clock !== undefined ? { clock: () => options.clock!.now() } : {}), ...options.transportOptions };
   if (options.secret !== undefined) transportOptions.secret = options.secret;
   if (options.ed25519Key !== undefined) transportOptions.ed25519Key = options.ed25519Key;
   // Like the Python worker SDK, a worker signs with its long-term token unless told otherwise.

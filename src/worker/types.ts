@@ -29,7 +29,11 @@ export interface TaskContext {
   readonly taskId: string;
   /** Id of the job the task belongs to. */
   readonly jobId: string;
-  /** Absolute deadline in epoch milliseconds, when the task has one. */
+  /**
+   * Absolute deadline in epoch milliseconds on this machine's clock (the worker's `clock.now()`),
+   * when the task has one: the task's `deadline`, which is the orchestrator's time, shifted by the
+   * clock offset the transport measured, so `deadline - Date.now()` is the time left.
+   */
   readonly deadline?: number;
   /**
    * The W3C trace this run belongs to, continued from the task's `tracing_context`: send
@@ -72,8 +76,13 @@ export interface WorkerSkill {
  * Time source and waiting, injectable so tests can run backoff schedules without real delays.
  */
 export interface WorkerClock {
-  /** Wall-clock time in epoch milliseconds (compared with task deadlines). */
+  /** Wall-clock time in epoch milliseconds (compared with task deadlines, message timestamps). */
   now(): number;
+  /**
+   * Milliseconds from an arbitrary origin that never jump (default `performance.now`), to measure
+   * intervals with. Without it, intervals are measured on `now()`.
+   */
+  monotonic?(): number;
   /** Resolves after `ms`, or early when `signal` aborts; never rejects. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }

@@ -10,7 +10,7 @@ import { silentLogger, type Logger } from "../logger.js";
 import type { PollOptions, WorkerTransport } from "../transport/types.js";
 import { hashPayload } from "../wire/canonical.js";
 import { Backoff } from "../transport/backoff.js";
-import { systemClock } from "./clock.js";
+import { elapsedNow, systemClock } from "./clock.js";
 import { TypedEmitter, type Unsubscribe } from "./emitter.js";
 import { abortTask, RunningTask } from "./execute.js";
 import { withFields } from "./log.js";
@@ -448,7 +448,7 @@ export class Worker {
       if (this.rateLimit.holds()) await this.rateLimit.wait(signal);
       if (signal.aborted) break;
       let task: TaskPayload | null;
-      const polledAt = this.clock.now();
+      const polledAt = elapsedNow(this.clock);
       try {
         task = await this.transport.pollTask(pollOptions);
         backoff.reset();
@@ -467,7 +467,7 @@ export class Worker {
       if (task !== null) {
         emptyBackoff.reset();
         this.accept(task);
-      } else if (this.clock.now() - polledAt < QUICK_EMPTY_POLL_MS) {
+      } else if (elapsedNow(this.clock) - polledAt < QUICK_EMPTY_POLL_MS) {
         await this.clock.sleep(emptyBackoff.next(), signal);
       } else {
         emptyBackoff.reset();
@@ -503,7 +503,7 @@ export class Worker {
       this.logger.warn({ task_id: task.task_id }, "task delivered twice; the running copy will report");
       return;
     }
-    const run = new RunningTask(task, this.clock.now());
+    const run = new RunningTask(task, this.clock.now(), elapsedNow(this.clock));
     this.running.set(task.task_id, run);
     // Orchestrators that dispatch only to `idle` workers learn of the new load at once.
     this.session.requestLoadHeartbeat();

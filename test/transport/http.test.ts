@@ -157,7 +157,8 @@ describe("response statuses", () => {
   it("429 with Retry-After as an HTTP-date", async () => {
     const now = Date.parse("2026-01-01T00:00:00Z");
     const t = transport({ clock: () => now });
-    server.next("poll", { status: 429, headers: { "retry-after": "Thu, 01 Jan 2026 00:00:12 GMT" } });
+    // The server's clock agrees with the transport's (its Date header), so the date is 12 s ahead.
+    server.next("poll", { status: 429, headers: { "retry-after": "Thu, 01 Jan 2026 00:00:12 GMT", date: "Thu, 01 Jan 2026 00:00:00 GMT" } });
     await expect(t.pollTask({ timeoutSeconds: 1 })).rejects.toMatchObject({ retryAfterMs: 12_000, message: "Rate limit exceeded" });
   });
 

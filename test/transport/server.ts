@@ -42,6 +42,8 @@ export interface TestServerOptions {
   resultAnswerDelayMs?: number;
   /** Version header sent back. Default 1.0b14. */
   version?: string;
+  /** The server's clock, for the `Date` header of its answers (epoch ms). Default: the real time. */
+  now?: () => number;
 }
 
 function routeOf(method: string, path: string): Route {
@@ -190,6 +192,7 @@ export class TestServer {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString("utf8");
+    if (this.options.now !== undefined) res.setHeader("Date", new Date(this.options.now()).toUTCString());
     const url = new URL(req.url ?? "/", "http://x");
     const route = routeOf(req.method ?? "", url.pathname);
     this.requests.push({ route, method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });

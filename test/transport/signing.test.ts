@@ -12,7 +12,8 @@ const SECRET = "long-term-worker-secret";
 const NOW = Date.parse("2026-03-01T12:00:00.750Z");
 
 beforeEach(async () => {
-  server = await new TestServer({ tokens: new Set([SECRET]) }).start();
+  // A server whose clock agrees with the transport's: the stamps are the transport's clock.
+  server = await new TestServer({ tokens: new Set([SECRET]), now: () => NOW }).start();
   t = createTransport(server.url, "w1", SECRET, { secret: SECRET, clock: () => NOW }) as HttpTransport;
 });
 
