@@ -202,7 +202,9 @@ export class HubCore {
     const message = err instanceof Error ? err.message : String(err);
     this.counters.refused++;
     const skipped = this.#refusalLines.take(reason);
-    if (skipped !== undefined) this.logger.warn({ action, worker_id: workerId, reason, ...(skipped > 0 ? { not_logged: skipped } : {}) }, `hub: refused ${action}: ${message}`);
+    // A refused timestamp says how far the sender's clock is from this hub's (seconds, + ahead).
+    const skew = isRxonError(err) && typeof err.details.skew_s === "number" ? { skew_s: err.details.skew_s } : {};
+    if (skipped !== undefined) this.logger.warn({ action, worker_id: workerId, reason, ...skew, ...(skipped > 0 ? { not_logged: skipped } : {}) }, `hub: refused ${action}: ${message}`);
     this.events.emit("message:refused", { action, workerId, reason, message });
   }
 

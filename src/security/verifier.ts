@@ -46,8 +46,8 @@ const NONE: readonly string[] = [];
 const DEFAULT_WINDOW_MS = 60_000;
 const INTEGER_TEXT = /^\s*[+-]?\d{1,20}\s*$/;
 
-function denied(message: string, reason: string): AuthError {
-  return new AuthError(message, { details: { reason } });
+function denied(message: string, reason: string, more: Record<string, unknown> = {}): AuthError {
+  return new AuthError(message, { details: { reason, ...more } });
 }
 
 /** The refusal of a message already received (also what hubs sharing a store throw for one). */
@@ -105,7 +105,9 @@ export class MessageVerifier {
     const timestamp = readTimestamp(msg.timestamp);
     const window = windowVerdict(timestamp, now, this.#windowMs);
     if (window !== "accepted") {
-      throw denied("Message timestamp expired (replay protection)", window === "expired" ? "timestamp_expired" : "timestamp_future");
+      // How far the stamp is from this side's clock, for the log: the sender's clock is that far off.
+      const skew = Math.trunc(timestamp - Math.floor(now / 1000));
+      throw denied("Message timestamp expired (replay protection)", window === "expired" ? "timestamp_expired" : "timestamp_future", { skew_s: skew });
     }
 
     const lookup = this.#keys(workerId);

@@ -59,6 +59,9 @@ describe("MessageVerifier: PROTOCOL.md 7.2 in order", () => {
     const base = NOW / 1000;
     expect(await reason(verifier().verify(at(base - 61), ctx))).toMatchObject({ reason: "timestamp_expired", message: "Message timestamp expired (replay protection)" });
     expect(await reason(verifier().verify(at(base + 61), ctx))).toMatchObject({ reason: "timestamp_future", status: 403 });
+    // How far off the sender's clock is, for the hub's log line (+ ahead of this side's clock).
+    const skew = async (seconds: number): Promise<unknown> => verifier().verify(at(seconds), ctx).then(() => undefined, (e: AuthError) => e.details.skew_s);
+    expect([await skew(base - 61), await skew(base + 3600)]).toEqual([-61, 3600]);
     await expect(verifier().verify(at(base - 60), ctx)).resolves.toBeUndefined();
     await expect(verifier().verify(at(base + 60), ctx)).resolves.toBeUndefined();
     await expect(verifier().verify(at(base + 0.9), ctx)).resolves.toBeUndefined();
