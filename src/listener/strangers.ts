@@ -80,7 +80,8 @@ const guards = new WeakMap<NetServer, StrangerGuard>();
  * your own authenticated routes sharing a server the listener is attached to.
  */
 export function trustConnection(socket: object | null | undefined): void {
-  if (socket === null || socket === undefined) return;
+  // Called at each step of an authenticated request (and of every later one): once is enough.
+  if (socket === null || socket === undefined || trusted.has(socket)) return;
   trusted.add(socket);
   // The answer being made on it may keep the connection open after all.
   const answer = answering.get(socket);
