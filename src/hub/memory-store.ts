@@ -127,7 +127,7 @@ export class MemoryStore implements HubStore {
 
   // ------------------------------------------------------------------ jobs
 
-  submit(job: NewJob, limits: QueueLimits): SubmitVerdict {
+  submit(job: NewJob, limits: QueueLimits, handTo?: string): SubmitVerdict {
     const existing = this.#byIdempotency(job);
     if (existing !== undefined) return { kind: "existing", job: copyJob(existing) };
     if (limits.total !== undefined && this.#waiting >= limits.total) return { kind: "refused", scope: "total", limit: limits.total };
@@ -142,6 +142,11 @@ export class MemoryStore implements HubStore {
     }
     const record = this.#create(job);
     if (record.deadline !== undefined) this.#deadlines.push(record.deadline, record.jobId);
+    // Handed at once when nothing of its queue waits ahead of it and the worker is known.
+    if (handTo !== undefined && !this.#queues.has(record.queue) && this.#workers.has(handTo)) {
+      this.#take(record, handTo);
+      return { kind: "created", job: copyJob(record) };
+    }
     this.#enqueue(record);
     this.#emit({ type: "queued", queue: record.queue, skill: record.type });
     return { kind: "created", job: copyJob(record) };
@@ -248,21 +253,26 @@ export class MemoryStore implements HubStore {
     for (const jobId of jobIds) {
       const job = this.#jobs.get(jobId);
       if (job === undefined || job.state !== "waiting_for_worker") continue;
-      this.#dequeue(job);
-      job.state = "running";
-      this.#running++;
-      job.workerId = workerId;
-      job.attempts++;
-      job.dispatchedAt = this.#now();
-      delete job.leaseMissingSince;
-      let set = this.#leases.get(workerId);
-      if (set === undefined) this.#leases.set(workerId, (set = new Set()));
-      set.add(jobId);
-      // A worker this store does not know would hold the lease forever: due for expiry now.
-      if (!this.#workers.has(workerId)) this.#expiries.push(job.dispatchedAt, workerId);
+      this.#take(job, workerId);
       return copyJob(job);
     }
     return null;
+  }
+
+  /** Hands a waiting job to a worker: running, leased, one more attempt. */
+  #take(job: JobRecord, workerId: string): void {
+    this.#dequeue(job);
+    job.state = "running";
+    this.#running++;
+    job.workerId = workerId;
+    job.attempts++;
+    job.dispatchedAt = this.#now();
+    delete job.leaseMissingSince;
+    let set = this.#leases.get(workerId);
+    if (set === undefined) this.#leases.set(workerId, (set = new Set()));
+    set.add(job.jobId);
+    // A worker this store does not know would hold the lease forever: due for expiry now.
+    if (!this.#workers.has(workerId)) this.#expiries.push(job.dispatchedAt, workerId);
   }
 
   claimBest(workerId: string, skills: readonly string[], runnable: readonly string[], skipped: readonly string[]): ClaimBestVerdict {

@@ -376,8 +376,14 @@ export interface HubStore {
    * Records and queues a new job: assigns `seq`, `submittedAt`, `taskId` (generation 0); refuses
    * it past `limits`; answers the existing job when `job.idempotencyKey` was seen (scoped to its
    * owner) and that job is still retained. Publishes `queued`.
+   *
+   * `handTo` names a worker with a poll held by the calling hub that can run the job. When no
+   * task waits in the job's queue (none would be passed over) and the worker is registered, the
+   * job is claimed for it in the same step, as {@link claim} does (running, leased, attempt 1),
+   * and nothing is queued or published. A store may ignore `handTo`: the hub then offers the
+   * queued task to its held polls as usual.
    */
-  submit(job: NewJob, limits: QueueLimits): Awaitable<SubmitVerdict>;
+  submit(job: NewJob, limits: QueueLimits, handTo?: string): Awaitable<SubmitVerdict>;
   /**
    * Records a job that ends at once (refused at submission, e.g. params no contract accepts),
    * answering it ended; the idempotency key is remembered as for {@link submit}. Publishes `ended`.

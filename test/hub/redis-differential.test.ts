@@ -17,7 +17,7 @@ import { newJob, workerRecord } from "./store-conformance.js";
 const available = requireRedis("RedisStore differential test");
 
 type Op =
-  | { op: "submit"; job: number; type: "a" | "b"; priority: number; owner?: "o1" | "o2"; idem?: "k1" | "k2"; limit?: number }
+  | { op: "submit"; job: number; type: "a" | "b"; priority: number; owner?: "o1" | "o2"; idem?: "k1" | "k2"; limit?: number; handTo?: number }
   | { op: "reject"; job: number; idem?: "k1" }
   | { op: "claim"; worker: number; jobs: number[] }
   | { op: "claimBest"; worker: number; skills: ("a" | "b")[]; runnable: ("a" | "b")[]; skipped: ("a" | "b")[] }
@@ -35,7 +35,7 @@ const WORKERS = 3;
 const job = fc.integer({ min: 0, max: JOBS - 1 });
 const worker = fc.integer({ min: 0, max: WORKERS - 1 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ op: fc.constant("submit" as const), job, type: fc.constantFrom("a" as const, "b" as const), priority: fc.integer({ min: -1, max: 2 }), owner: fc.option(fc.constantFrom("o1" as const, "o2" as const), { nil: undefined }), idem: fc.option(fc.constantFrom("k1" as const, "k2" as const), { nil: undefined }), limit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }) }) },
+  { weight: 4, arbitrary: fc.record({ op: fc.constant("submit" as const), job, type: fc.constantFrom("a" as const, "b" as const), priority: fc.integer({ min: -1, max: 2 }), owner: fc.option(fc.constantFrom("o1" as const, "o2" as const), { nil: undefined }), idem: fc.option(fc.constantFrom("k1" as const, "k2" as const), { nil: undefined }), limit: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined }), handTo: fc.option(worker, { nil: undefined }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("reject" as const), job, idem: fc.option(fc.constant("k1" as const), { nil: undefined }) }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant("claim" as const), worker, jobs: fc.array(job, { minLength: 1, maxLength: 4 }) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant("claimBest" as const), worker, skills: fc.subarray(["a" as const, "b" as const]), runnable: fc.subarray(["a" as const, "b" as const]), skipped: fc.subarray(["a" as const, "b" as const]) }) },
@@ -94,6 +94,7 @@ async function apply(store: HubStore, ids: string[], op: Op): Promise<unknown> {
       const v = await store.submit(
         newJob({ jobId: jobId(op.job), type: op.type, priority: op.priority, params: { n: op.job, list: [] }, maxRetries: 1, ...(op.owner ? { owner: op.owner } : {}), ...(op.idem ? { idempotencyKey: op.idem } : {}) }),
         op.limit === undefined ? {} : { perSkill: op.limit, perOwner: op.limit },
+        op.handTo === undefined ? undefined : `w${op.handTo}`,
       );
       return v.kind === "refused" ? v : { kind: v.kind, job: norm(v.job) };
     }

@@ -316,6 +316,49 @@ export function storeConformance(label: string, make: () => Promise<StoreHarness
       expect(await store.queueLength()).toBe(0);
     });
 
+    withStore("submit with handTo claims the job for a registered worker when its queue is empty, queuing and signalling nothing", async (_h, store) => {
+      await registerWorker(store, "w1");
+      const s = await listen(store);
+      const v = await store.submit(newJob({ deadline: (await store.now()) + 600_000 }), {}, "w1");
+      expect(v).toMatchObject({ kind: "created", job: { state: "running", workerId: "w1", attempts: 1, generation: 0 } });
+      const job = v.kind === "created" ? v.job : undefined!;
+      expect(job.taskId).toBe(`${job.jobId}_0`);
+      expect(job.dispatchedAt).toBeGreaterThanOrEqual(job.submittedAt);
+      expect(await store.getJob(job.jobId)).toMatchObject({ state: "running", workerId: "w1", attempts: 1 });
+      expect(await store.queueLength()).toBe(0);
+      expect(await store.queueDepths()).toEqual({});
+      expect(await store.runningCount()).toBe(1);
+      expect(await store.claimBest("w2", ["echo"], ["echo"], [])).toEqual({ kind: "none" });
+      // Leased like a claimed job: listed as the worker's running job, settled by it alone.
+      expect((await store.listJobs({ workerId: "w1", state: "running" }, 10)).jobs.map((j) => j.jobId)).toEqual([job.jobId]);
+      expect(await store.settle("w2", job.jobId, job.taskId, OK)).toMatchObject({ kind: "ignored", reason: "worker_mismatch" });
+      expect(await store.settle("w1", job.jobId, job.taskId, OK)).toMatchObject({ kind: "accepted" });
+      await s.waitFor((x) => x.type === "ended" && x.jobId === job.jobId);
+      expect(s.signals.filter((x) => x.type === "queued")).toEqual([]);
+      expect(await store.runningCount()).toBe(0);
+      s.stop();
+    });
+
+    withStore("submit with handTo queues the job as usual behind a waiting one, or for a worker the store does not know", async (_h, store) => {
+      await registerWorker(store, "w1");
+      const first = await submit(store);
+      const behind = await store.submit(newJob(), {}, "w1");
+      expect(behind).toMatchObject({ kind: "created", job: { state: "waiting_for_worker", attempts: 0 } });
+      expect((await store.peek("echo", 10)).map((e) => e.jobId)).toEqual([first.jobId, behind.kind === "created" ? behind.job.jobId : ""]);
+      // Another queue of the same skill is empty: handed, the other queue's tasks untouched.
+      expect(await store.submit(newJob({ queue: "echo:b" }), {}, "w1")).toMatchObject({ kind: "created", job: { state: "running", workerId: "w1" } });
+      const stranger = await store.submit(newJob({ queue: "echo:c" }), {}, "nobody");
+      expect(stranger).toMatchObject({ kind: "created", job: { state: "waiting_for_worker" } });
+      expect(await store.queueLength()).toBe(3);
+      expect(await store.runningCount()).toBe(1);
+      // Limits and idempotency come first: nothing is handed for a refused or repeated submission.
+      expect(await store.submit(newJob({ queue: "echo:d" }), { total: 3 }, "w1")).toEqual({ kind: "refused", scope: "total", limit: 3 });
+      const keyed = await store.submit(newJob({ queue: "echo:e", owner: "o", idempotencyKey: "k" }), {});
+      const again = await store.submit(newJob({ queue: "echo:e", owner: "o", idempotencyKey: "k" }), {}, "w1");
+      expect(again).toMatchObject({ kind: "existing", job: { jobId: keyed.kind === "created" ? keyed.job.jobId : "", state: "waiting_for_worker" } });
+      expect(await store.runningCount()).toBe(1);
+    });
+
     withStore("release puts a claimed task back, uncounted, under a new task id", async (_h, store) => {
       const s = await listen(store);
       const job = await submit(store, { priority: 3 });

@@ -387,8 +387,8 @@ export class RedisStore implements HubStore {
 
   // ------------------------------------------------------------------ jobs
 
-  async submit(job: NewJob, limits: QueueLimits): Promise<SubmitVerdict> {
-    const r = (await this.#run("rxonSubmit", ...jobArgs(job), opt(limits.total), opt(limits.perSkill), opt(limits.perOwner), opt(limits.classesPerSkill))) as [string, ...unknown[]];
+  async submit(job: NewJob, limits: QueueLimits, handTo?: string): Promise<SubmitVerdict> {
+    const r = (await this.#run("rxonSubmit", ...jobArgs(job), opt(limits.total), opt(limits.perSkill), opt(limits.perOwner), opt(limits.classesPerSkill), opt(handTo))) as [string, ...unknown[]];
     if (r[0] === "refused") return { kind: "refused", scope: r[1] as "total" | "skill" | "owner" | "classes", limit: Number(r[2]) };
     return { kind: r[0] as "created" | "existing", job: decodeJob(r[1] as Flat) };
   }

@@ -36,30 +36,6 @@ redis.call('ZADD', B .. 'jobs', seq, id)
 if ikey then redis.call('HSET', B .. 'idem', ikey, id) end
 `;
 
-/** Submit. ARGV 11..14: limits total?, perSkill?, perOwner?, classesPerSkill?. Answers {'created'|'existing', job} or {'refused', scope, limit}. */
-export const SUBMIT = `${PRELUDE}${CREATE}
-local total = opt(ARGV[11])
-if total and tonumber(redis.call('GET', B .. 'wt') or '0') >= tonumber(total) then return {'refused', 'total', total} end
-local per_skill = opt(ARGV[12])
-if per_skill and tonumber(redis.call('HGET', B .. 'ws', ARGV[2]) or '0') >= tonumber(per_skill) then return {'refused', 'skill', per_skill} end
-local per_owner = opt(ARGV[13])
-if per_owner and owner and tonumber(redis.call('HGET', B .. 'wo', owner) or '0') >= tonumber(per_owner) then return {'refused', 'owner', per_owner} end
-local classes = opt(ARGV[14])
-if classes and redis.call('SISMEMBER', B .. 'qs:' .. ARGV[2], ARGV[3]) == 0 and redis.call('SCARD', B .. 'qs:' .. ARGV[2]) >= tonumber(classes) then return {'refused', 'classes', classes} end
-${CREATE_RECORD}
-if dl then redis.call('ZADD', B .. 'dl', dl, id) end
-enqueue(j, ARGV[10])
--- The record as just written (what HGETALL would answer).
-return {'created', {'s', s, 'blob', ARGV[9], 'req', ARGV[10]}}
-`;
-
-/** Reject: a job that ends at once. ARGV 11: the error (JSON). */
-export const REJECT = `${PRELUDE}${CREATE}
-${CREATE_RECORD}
-finish(j, {state = 'failed', status = '${TaskStatus.FAILURE}', err = ARGV[11], endr = 'rejected'})
-return {'created', rec(id)}
-`;
-
 /** Hands a waiting job to worker `wid`: running, leased, one more attempt. */
 const TAKE = `
 local function take(j, wid)
@@ -76,6 +52,40 @@ local function take(j, wid)
   -- would hold this lease forever: due for expiry now, so the next sweep gives the task back.
   if redis.call('EXISTS', B .. 'w:' .. wid) == 0 then redis.call('ZADD', B .. 'we', now(), wid) end
 end
+`;
+
+/**
+ * Submit. ARGV 11..14: limits total?, perSkill?, perOwner?, classesPerSkill?; 15 handTo? (a
+ * worker to claim the job for at once when its queue is empty and the worker registered). Answers
+ * {'created'|'existing', job} or {'refused', scope, limit}.
+ */
+export const SUBMIT = `${PRELUDE}${TAKE}${CREATE}
+local total = opt(ARGV[11])
+if total and tonumber(redis.call('GET', B .. 'wt') or '0') >= tonumber(total) then return {'refused', 'total', total} end
+local per_skill = opt(ARGV[12])
+if per_skill and tonumber(redis.call('HGET', B .. 'ws', ARGV[2]) or '0') >= tonumber(per_skill) then return {'refused', 'skill', per_skill} end
+local per_owner = opt(ARGV[13])
+if per_owner and owner and tonumber(redis.call('HGET', B .. 'wo', owner) or '0') >= tonumber(per_owner) then return {'refused', 'owner', per_owner} end
+local classes = opt(ARGV[14])
+if classes and redis.call('SISMEMBER', B .. 'qs:' .. ARGV[2], ARGV[3]) == 0 and redis.call('SCARD', B .. 'qs:' .. ARGV[2]) >= tonumber(classes) then return {'refused', 'classes', classes} end
+${CREATE_RECORD}
+if dl then redis.call('ZADD', B .. 'dl', dl, id) end
+local hand = opt(ARGV[15])
+if hand and redis.call('EXISTS', B .. 'q:' .. j.queue) == 0 and redis.call('EXISTS', B .. 'w:' .. hand) == 1 then
+  -- Nothing waits ahead of it: claimed now, never queued (take's dequeue finds no entry).
+  take(j, hand)
+  return {'created', {'s', cjson.encode(j), 'blob', ARGV[9], 'req', ARGV[10]}}
+end
+enqueue(j, ARGV[10])
+-- The record as just written (what HGETALL would answer).
+return {'created', {'s', s, 'blob', ARGV[9], 'req', ARGV[10]}}
+`;
+
+/** Reject: a job that ends at once. ARGV 11: the error (JSON). */
+export const REJECT = `${PRELUDE}${CREATE}
+${CREATE_RECORD}
+finish(j, {state = 'failed', status = '${TaskStatus.FAILURE}', err = ARGV[11], endr = 'rejected'})
+return {'created', rec(id)}
 `;
 
 /** Claim the first still-waiting job. ARGV: 1 workerId, 2.. candidate job ids. */
