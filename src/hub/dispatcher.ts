@@ -46,6 +46,14 @@ const SUBMITTED_PARAMS_MAX = 4096;
 /** Synchronous dispatches in a row after which a poll gives up its turn (timers and I/O run). */
 const YIELD_EVERY = 64;
 
+/** A held poll reserved for a submission (see {@link Dispatcher.reserve}). */
+export interface HandOff {
+  /** The poll's worker, to claim the job for. */
+  readonly workerId: string;
+  /** Called once with the job the submission created (undefined when it created none). */
+  done(job: JobRecord | undefined): void;
+}
+
 /** Polls, held polls and claims. */
 export class Dispatcher {
   readonly #core: HubCore;
@@ -194,6 +202,48 @@ export class Dispatcher {
     // Small params only: this memo must not hold a second copy of large ones for every queued task.
     if (paramsSize > SUBMITTED_PARAMS_MAX) return;
     this.#submitted.set(job.jobId, { type: job.type, params: job.params });
+  }
+
+  /**
+   * Takes a held poll of this hub that can run `job` (its queue's class fits, and its params when
+   * its worker's contract decides task by task), for the submission to claim the job for that
+   * worker in the same store step (see {@link HubStore.submit}'s `handTo`). The submission calls
+   * `done` with what the store answered: the poll is answered with the job when it was handed,
+   * else it looks at the queues again.
+   */
+  reserve(job: Pick<NewJob, "queue" | "type" | "params">): HandOff | undefined {
+    const byProfile = this.#waiters.profilesFor(job.type);
+    if (byProfile.size === 0) return undefined;
+    const queue = this.#queueReqs.get(job.queue);
+    if (queue === undefined) return undefined;
+    for (const profile of this.#able.get(job.queue) ?? NO_PROFILES) {
+      const set = byProfile.get(profile);
+      if (set === undefined) continue;
+      for (const w of set) {
+        const view = w.view;
+        if (w.done || view === undefined) continue;
+        if (this.#verdict(profile, view, job.queue, job.type, queue.requirements) === EACH && !acceptsParams(view, job.type, job.params)) break;
+        if (!this.#waiters.take(w)) continue;
+        return { workerId: w.workerId, done: (claimed) => this.#handed(w, view, claimed) };
+      }
+    }
+    return undefined;
+  }
+
+  /** The end of a {@link reserve}: `job` as the submission created it, or undefined when it created none. */
+  #handed(w: Waiter, view: MatchView, job: JobRecord | undefined): void {
+    if (job !== undefined && job.state === "running" && job.workerId === w.workerId) {
+      this.#assigned(job, w.workerId);
+      if (!w.done) {
+        w.settle(job);
+        return;
+      }
+      // The poll ended while the job was being handed to it: the job goes back.
+      this.#core.background("release", () => this.release(job, "poll_ended"));
+      return;
+    }
+    // Not handed: tasks queued meanwhile were not offered to this poll, so it looks again.
+    if (!w.done && !this.#core.closed) this.#serve(w, view, 0);
   }
 
   /** A task was queued (here or on another hub): offer it to held polls that can run it. */

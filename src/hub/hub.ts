@@ -82,6 +82,7 @@ export class Hub extends EventEmitter<HubEvents> {
     this.#cancellation = new Cancellation(core, this.#outcomes);
     this.#submissions = new Submissions(core, this.#outcomes);
     this.#submissions.onQueue = (job, paramsSize) => this.#dispatcher.learnJob(job, paramsSize);
+    this.#submissions.handOff = (job) => this.#dispatcher.reserve(job);
     this.skillCalls = new SkillCalls(core, this.#submissions, this.#cancellation);
     this.#sweeper = new Sweeper(core, this.#registry, this.#dispatcher, this.#outcomes);
     this.clientApi = new ClientApi(

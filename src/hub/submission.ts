@@ -17,6 +17,7 @@ import { paramsSatisfy } from "../matching/requirement.js";
 import { contractKeyOf, MAX_QUEUE_VERDICTS, queueNameOf } from "./dispatch.js";
 import { isPromise } from "./flow.js";
 import { RecentMap } from "../recent.js";
+import type { HandOff } from "./dispatcher.js";
 import type { Outcomes } from "./outcomes.js";
 import { taskIdOf, type JobParent, type JobRecord, type NewJob, type SubmitVerdict } from "./store.js";
 import type { SubmitOptions, TaskHandle } from "./types.js";
@@ -41,6 +42,8 @@ export class Submissions {
 
   /** Told of each queue a submission goes to, before the transition (set by the hub). */
   onQueue: (job: NewJob, paramsSize: number) => void = () => {};
+  /** A held poll to hand the job to in the submit step, if one can run it (set by the hub). */
+  handOff: (job: NewJob) => HandOff | undefined = () => undefined;
 
   constructor(core: HubCore, outcomes: Outcomes) {
     this.#core = core;
@@ -68,17 +71,24 @@ export class Submissions {
     }
     if (follow) this.#outcomes.expect(job.jobId, taskIdOf(job.jobId, 0));
     this.onQueue(job, paramsSize);
+    // A poll held here that can run the job gets it in the same store step when nothing waits
+    // ahead of it: no queue entry, signal or claim of its own.
+    const hand = this.handOff(job);
     let verdict: SubmitVerdict;
     try {
       // Not awaited when the store answers at once: `task:submitted` is then announced before
       // the store's signals (a held poll claiming the task) are heard.
-      const answer = core.store.submit(job, core.settings.queueLimits);
+      const answer = core.store.submit(job, core.settings.queueLimits, hand?.workerId);
       verdict = isPromise(answer) ? await answer : answer;
     } catch (err) {
       this.#outcomes.forget(job.jobId);
+      hand?.done(undefined);
       throw err;
     }
-    if (verdict.kind !== "created") this.#outcomes.forget(job.jobId);
+    if (verdict.kind !== "created") {
+      this.#outcomes.forget(job.jobId);
+      hand?.done(undefined);
+    }
     if (verdict.kind === "existing") sameTask(job, verdict.job, options.maxRetries !== undefined);
     if (verdict.kind === "refused") {
       core.counters.throttled++;
@@ -90,6 +100,7 @@ export class Submissions {
     if (verdict.kind === "created") {
       core.counters.submitted++;
       core.events.emit("task:submitted", { jobId: verdict.job.jobId, taskId: verdict.job.taskId, type: verdict.job.type });
+      hand?.done(verdict.job);
     }
     return follow ? this.#outcomes.handle(verdict.job) : this.#outcomes.snapshot(verdict.job);
   }

@@ -124,12 +124,14 @@ describe("dispatch cost", () => {
     expect(calls.get("claimBest") ?? 0).toBe(0);
     expect(calls.get("getJob") ?? 0).toBe(0);
     expect(calls.get("peek") ?? 0).toBe(0);
-    // A CPU task is handed to exactly one of them, in one claim.
+    // A CPU task is handed to exactly one of them in the submit step itself: no claim.
     calls.clear();
-    await hub.submit({ type: "echo" });
-    expect(calls.get("claimBest")).toBe(1);
+    const cpu = await hub.submit({ type: "echo" });
+    expect(calls.get("submit")).toBe(1);
+    expect(calls.get("claimBest") ?? 0).toBe(0);
     expect(calls.get("claim") ?? 0).toBe(0);
     expect((await hub.stats()).waitingPolls).toBe(999);
+    expect((await store.getJob(cpu.jobId))?.state).toBe("running");
     controller.abort();
     await Promise.all(held);
   });
