@@ -27,7 +27,8 @@
  * their own (same build, same settings), so idle hubs' periodic commands never reach the Redis
  * of the row being measured; each row's note says how much CPU the idle rows took meanwhile.
  * `RXON_BENCH_E2E_ROWS=floor,relay,relay1,memory,memory1,redis,redis1,redis3,redis31,bullmq` runs only those rows (all by default);
- * `RXON_BENCH_CPU_PROF=<dir>` runs the hub and child processes with `--cpu-prof` into that directory.
+ * `RXON_BENCH_CPU_PROF=<dir>` runs the hub and child processes with `--cpu-prof` into that directory;
+ * `RXON_BENCH_E2E_LANES=<n>` keeps n tasks in flight instead of 32 (the targets hold for 32 only).
  * Every process started here is stopped by PID at the end, also when a row fails.
  */
 import { spawn, spawnSync, fork, type ChildProcess } from "node:child_process";
@@ -47,8 +48,11 @@ const ROOT = resolve(fileURLToPath(new URL(".", import.meta.url)), "..");
 const CHILD = join(ROOT, "dist", "bench", "hub-e2e-child.js");
 const CLI = join(ROOT, "dist", "src", "cli", "main.js");
 const WORKERS = 16;
-/** Tasks in flight: two per worker, so a worker has its next task waiting when it re-polls. */
-const LANES = 2 * WORKERS;
+/**
+ * Tasks in flight: two per worker, so a worker has its next task waiting when it re-polls
+ * (`RXON_BENCH_E2E_LANES` sets another number, e.g. 1 for a fleet that is mostly idle).
+ */
+const LANES = lanes(process.env.RXON_BENCH_E2E_LANES, 2 * WORKERS);
 const ROUNDS = 5;
 const ROUND_MS = 2000;
 const WARMUP_MS = 2000;
@@ -192,6 +196,14 @@ interface Samples {
 /** One task of a closed loop: resolves with its submit-to-outcome and submit-to-dispatch times (ms). */
 type Task = (lane: number, n: number) => Promise<{ total: number; dispatch?: number }>;
 
+/** Tasks in flight from the environment's text: a whole number from 1 to 1024, else `fallback`. */
+function lanes(text: string | undefined, fallback: number): number {
+  if (text === undefined || text === "") return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new Error(`RXON_BENCH_E2E_LANES must be a whole number from 1 to 1024, not ${JSON.stringify(text)}`);
+  return n;
+}
+
 /** Runs `LANES` lanes for `ms`; tasks per second (each lane's last task included). */
 async function closedLoop(task: Task, ms: number, samples?: Samples): Promise<number> {
   const t0 = performance.now();
@@ -324,7 +336,7 @@ function rowResult(row: Row): BenchRow {
     opsPerSec: ops,
     usPerOp: 1e6 / ops,
     ...(row.floor !== undefined ? { floor: row.floor } : {}),
-    note: `p50 ${percentile(samples.total, 50).toFixed(1)} ms, p99 ${percentile(samples.total, 99).toFixed(1)} ms submit-to-outcome${dispatch}; ${ROUNDS} rounds ${int(Math.min(...rates))}–${int(Math.max(...rates))}/s; CPU ${shares}${row.note ? `; ${row.note}` : ""}`,
+    note: `p50 ${percentile(samples.total, 50).toFixed(1)} ms, p99 ${percentile(samples.total, 99).toFixed(1)} ms submit-to-outcome${dispatch}; ${ROUNDS} rounds ${int(Math.min(...rates))}–${int(Math.max(...rates))}/s; CPU ${shares}${row.note ? `; ${row.note}` : ""}${LANES !== 2 * WORKERS ? `; ${LANES} tasks in flight (RXON_BENCH_E2E_LANES), not 32` : ""}`,
   };
 }
 
