@@ -97,6 +97,14 @@ export class Dispatcher {
   readonly #learning = new Set<string>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #streak = 0;
+  /**
+   * Changes to the queues heard so far: tasks queued ({@link onQueued} calls), and claims that
+   * lost every candidate they named to other claimers (tasks may be left that no signal will
+   * announce again). A poll whose claim went to the store and found nothing looks again after
+   * parking only if this moved meanwhile: a task queued during the claim was offered to the polls
+   * held then, not to it. Otherwise parking is enough.
+   */
+  #queueChanges = 0;
 
   constructor(core: HubCore, outcomes: Outcomes) {
     this.#core = core;
@@ -142,14 +150,16 @@ export class Dispatcher {
     const view = matchView(worker);
     const skills = pollSkills(worker, ctx.availableSkills);
     // With a synchronous store the claim and the parking happen in one turn, so no task can be
-    // queued in between; otherwise the parked poll looks at the queues once more.
+    // queued in between; otherwise the parked poll looks at the queues once more if a task was
+    // queued while the claim ran (it was offered to polls held then, not to this one).
+    const queuedBefore = this.#queueChanges;
     const claimed = this.#claim(profile, view, id, skills);
     const wentAsync = isPromise(claimed);
     let job = wentAsync ? await claimed : claimed;
     const parked = job === null;
     // A result asking for its worker's next task is answered at once, with or without one.
     if (parked && noHold) return null;
-    if (parked) job = await this.#park(id, profile, skills, holdMs, ctx.signal, wentAsync, view);
+    if (parked) job = await this.#park(id, profile, skills, holdMs, ctx.signal, wentAsync ? queuedBefore : undefined, view);
     if (job === null) return null;
     // A held poll whose client left gives its task back here. One answered at once needs no
     // signal made for it: the listener gives back a task it cannot deliver (onUndelivered).
@@ -248,6 +258,7 @@ export class Dispatcher {
 
   /** A task was queued (here or on another hub): offer it to held polls that can run it. */
   onQueued(queue: string, skill: string): void {
+    this.#queueChanges++;
     const byProfile = this.#waiters.profilesFor(skill);
     if (byProfile.size === 0) return;
     if (!this.#queueReqs.has(queue)) {
@@ -480,6 +491,7 @@ export class Dispatcher {
         return job;
       }
     }
+    this.#queueChanges++;
     return null;
   }
 
@@ -539,7 +551,7 @@ export class Dispatcher {
     skills: readonly string[],
     holdMs: number,
     signal: AbortSignal,
-    recheck = false,
+    queuedBefore?: number,
     view?: MatchView,
   ): Promise<JobRecord | null> {
     if (this.#core.closed || signal.aborted || holdMs <= 0) return Promise.resolve(null);
@@ -570,7 +582,9 @@ export class Dispatcher {
       this.#waiters.add(waiter);
       // A task queued between this poll's (asynchronous) look at the queues and now was offered
       // to nobody: look once more, now that later tasks will be offered here.
-      if (recheck && view !== undefined && skills.length > 0 && this.#waiters.take(waiter)) this.#serve(waiter, view, 0);
+      if (queuedBefore !== undefined && queuedBefore !== this.#queueChanges && view !== undefined && skills.length > 0 && this.#waiters.take(waiter)) {
+        this.#serve(waiter, view, 0);
+      }
     });
   }
 
@@ -589,12 +603,14 @@ export class Dispatcher {
   }
 
   *#serveFlow(w: Waiter, view: MatchView, depth: number): Flow<void> {
+    const queuedBefore = this.#queueChanges;
     const claimed = this.#claim(w.profile, view, w.workerId, w.skills);
     const job = yield* wait(claimed);
     if (job === null) {
       if (w.done || this.#core.closed) return;
       this.#waiters.add(w);
-      if (isPromise(claimed) && depth < 3 && this.#waiters.take(w)) this.#serve(w, view, depth + 1);
+      // Held again; it looks once more only when a task was queued while its claim ran.
+      if (isPromise(claimed) && queuedBefore !== this.#queueChanges && depth < 3 && this.#waiters.take(w)) this.#serve(w, view, depth + 1);
       return;
     }
     if (w.done) {

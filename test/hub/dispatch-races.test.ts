@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Hub, MemoryStore, type HubStore } from "../../src/hub/index.js";
 import type { QueueEntry } from "../../src/hub/store.js";
-import { poll, register, result } from "./helpers.js";
+import { poll, register, result, until } from "./helpers.js";
 
 const hubs: Hub[] = [];
 afterEach(async () => {
@@ -24,6 +24,29 @@ function laggingStore(): HubStore {
       return (...args: unknown[]) => new Promise((resolve) => setImmediate(() => resolve((value as (...a: unknown[]) => unknown).apply(target, args))));
     },
   });
+}
+
+/**
+ * `claimBest` answers with what the store held when asked, but only once `gate` opens (none set:
+ * a macrotask later); calls are counted.
+ */
+function gatedClaimStore(): { store: HubStore; claims: () => number; gate: { wait?: Promise<void> } } {
+  const inner = new MemoryStore();
+  let calls = 0;
+  const gate: { wait?: Promise<void> } = {};
+  const store = new Proxy(inner, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key);
+      if (key !== "claimBest") return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      return async (...args: Parameters<MemoryStore["claimBest"]>) => {
+        calls++;
+        const answer = target.claimBest(...args);
+        await (gate.wait ?? new Promise((r) => setImmediate(r)));
+        return answer;
+      };
+    },
+  });
+  return { store, claims: () => calls, gate };
 }
 
 /** Queue reads answer with what was queued when asked, but only after a while. */
@@ -85,6 +108,43 @@ describe("hub dispatch under concurrency", () => {
   it("does the same with a store that answers asynchronously", async () => {
     const { requeued } = await fleet(laggingStore(), 16, 150);
     expect(requeued).toBe(0);
+  });
+
+  it("a poll held after an asynchronous claim found nothing claims no more while nothing is queued", async () => {
+    const { store, claims } = gatedClaimStore();
+    const hub = new Hub({ auth: { tokens: { "cpu-1": "s-cpu-1" } }, store });
+    hubs.push(hub);
+    await register(hub, "cpu-1");
+    const pending = poll(hub, "cpu-1", { pollTimeout: 5 });
+    await until(async () => (await hub.stats()).waitingPolls === 1);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    // One look at the queues, then held: the store is not asked again and again for nothing.
+    expect(claims()).toBe(1);
+    const h = await hub.submit({ type: "echo" });
+    expect((await pending)?.job_id).toBe(h.jobId);
+  });
+
+  it("a task queued on another hub while a poll's claim is on its way to the store still reaches that poll", async () => {
+    const { store, gate } = gatedClaimStore();
+    // No sweep (and so no re-check of held polls) within the test: only the look after parking can find the task.
+    const hub = new Hub({ auth: { tokens: { "cpu-1": "s-cpu-1" } }, store, sweepIntervalMs: 60_000 });
+    const other = new Hub({ auth: {}, store, sweepIntervalMs: 60_000 });
+    hubs.push(hub, other);
+    await register(hub, "cpu-1");
+    // A first task teaches the polling hub its queue, so a later signal for it is offered at once.
+    const first = await other.submit({ type: "echo" });
+    const got = await poll(hub, "cpu-1", { pollTimeout: 5 });
+    expect(got?.job_id).toBe(first.jobId);
+    await result(hub, "cpu-1", { job_id: first.jobId, task_id: got!.task_id, data: {} });
+    let open!: () => void;
+    gate.wait = new Promise((r) => (open = r));
+    // The claim has read an empty queue; its answer is held back while the task is queued.
+    const pending = poll(hub, "cpu-1", { pollTimeout: 5 });
+    await new Promise((r) => setTimeout(r, 10));
+    const h = await other.submit({ type: "echo" });
+    delete gate.wait;
+    open();
+    expect((await pending)?.job_id).toBe(h.jobId);
   });
 
   it("a poll that parks just after a task was queued still gets it (no lost wake-up)", async () => {
