@@ -66,7 +66,7 @@ export function openApiDocument(files: SchemaFile[], sourceName: string): Schema
       "405": error("Method not allowed; the Allow header lists the allowed ones."),
       "413": error("Body larger than the limit."),
       "415": error("Body is not application/json."),
-      "429": error("Too many requests.", retryAfter),
+      "429": error("Too many requests: past the hub's queue limits (a submission), or the client token already holds its share of held waits (a request with `wait`).", retryAfter),
       "503": error("The hub is shutting down."),
     };
     return Object.fromEntries(statuses.map((s) => [s, all[s]]));

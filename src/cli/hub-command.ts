@@ -36,6 +36,7 @@ export const HUB_OPTIONS = {
   "queue-limit-per-skill": { type: "int", arg: "<n>", min: 1, help: "most waiting tasks per skill (then 429)" },
   "queue-limit-per-client": { type: "int", arg: "<n>", min: 1, help: "most waiting tasks per client token (then 429)" },
   "queue-classes-per-skill": { type: "int", arg: "<n>", min: 1, default: DEFAULT_CLASSES_PER_SKILL, help: "most distinct requirement classes with tasks waiting per skill (then 429)" },
+  "max-waits-per-client": { type: "int", arg: "<n>", help: "most ?wait requests one client token holds open at once (default 1024; 0 = no cap; then 429)" },
   "max-connections": { type: "int", arg: "<n>", help: "most open connections in all (default 4096; 0 = no cap); keep it below ulimit -n" },
   "max-connections-per-address": { type: "int", arg: "<n>", help: "most open connections from one address, IPv6 /64 (default 256; 0 = no cap, e.g. behind a reverse proxy, whose connections all come from its addresses)" },
   "stranger-idle-timeout": { type: "int", arg: "<ms>", help: "close a connection that waits this long for a request before any of its requests was authenticated (default 5000; 0 = off, e.g. behind a reverse proxy with a longer idle time)" },
@@ -103,6 +104,7 @@ export async function hubCommand(argv: readonly string[], io: CliIo, stop?: Abor
   };
   const hub = new Hub({
     ...(allClientTokens.length > 0 ? { clientTokens: allClientTokens } : {}),
+    ...(values["max-waits-per-client"] !== undefined ? { clientApi: { maxWaitsPerClient: values["max-waits-per-client"] } } : {}),
     ...(store !== undefined ? { store } : {}),
     auth: { ...auth, allowAnonymous: values.insecure === true },
     logger,

@@ -12,13 +12,14 @@
  * | `DELETE /_client/tasks/{job_id}` | 202 `{job_id, task_id, status}` |
  *
  * Errors are `{error, code}` (plus `errors: [{path, message}]` for 400): 401 without a token,
- * 403 with a wrong one, 404 unknown job or route, 405, 413, 415, 503 while the hub closes.
+ * 403 with a wrong one, 404 unknown job or route, 405, 413, 415, 429 past the queue limits or
+ * when the token already holds `maxWaitsPerClient` waits, 503 while the hub closes.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, Header, IgnoredReason, Limit } from "../../generated/constants.js";
 import { isValidIdentifier } from "../contracts/identifiers.js";
-import { AuthError, RxonError, ValidationError } from "../errors.js";
+import { AuthError, RateLimitError, RxonError, ValidationError } from "../errors.js";
 import { abandonBody, declaredLength, hasBody, isJsonContentType, readBody, unsupportedMediaType, BodyRefusal } from "../listener/body.js";
 import { errorAnswer, jsonText, sendError, sendJson } from "../listener/respond.js";
 import { pathOf } from "../listener/routes.js";
@@ -35,6 +36,10 @@ import { LogBudget } from "../log-budget.js";
 const MINE_LIMIT = 65_536;
 /** How long `close()` lets open waits answer (one store read each) before the connections close. */
 const CLOSE_GRACE_MS = 2000;
+/** Default of {@link ClientApiOptions.maxWaitsPerClient}. */
+export const DEFAULT_MAX_WAITS_PER_CLIENT = 1024;
+/** `Retry-After` of a wait refused because its token holds too many. */
+const WAITS_FULL_RETRY_MS = 1000;
 
 /** Path prefix of the client API. */
 export const CLIENT_PREFIX = "/_client";
@@ -99,6 +104,9 @@ export class ClientApi {
   readonly #mine = new RecentMap<string, { readonly owner: string; readonly mark: number }>(2 * MINE_LIMIT);
   /** Every open wait, so that `close()` can end them. */
   readonly #open = new Set<() => void>();
+  /** Waits held (or about to be) per owner; an owner holding none has no entry. */
+  readonly #waitsOf = new Map<string, number>();
+  readonly #maxWaitsPerClient: number;
   /** Resolves `close()`'s wait once the last open wait has answered. */
   #drained: (() => void) | undefined;
   #closed = false;
@@ -115,6 +123,11 @@ export class ClientApi {
     this.#digests = tokens.map((t) => ({ digest: digest(t.token), caller: { owner: ownerOf(t.token), admin: t.scope === "admin" } }));
     this.#maxBodyBytes = options.maxBodyBytes ?? Limit.MAX_BODY_BYTES;
     this.#maxWaitMs = (options.maxWaitSeconds ?? 60) * 1000;
+    const maxWaits = options.maxWaitsPerClient ?? DEFAULT_MAX_WAITS_PER_CLIENT;
+    if (!Number.isSafeInteger(maxWaits) || maxWaits < 0) {
+      throw new ValidationError("maxWaitsPerClient must be a whole number >= 0", [{ path: "/clientApi/maxWaitsPerClient", message: "must be a whole number >= 0 (0: no cap)" }]);
+    }
+    this.#maxWaitsPerClient = maxWaits;
     this.#bodyTimeoutMs = options.bodyTimeoutMs ?? 30_000;
     this.#logger = options.logger ?? silentLogger;
   }
@@ -192,7 +205,8 @@ export class ClientApi {
         badWait = err;
       }
       // The watch starts before the read, so an end in between wakes it.
-      const ending = valid && waitMs > 0 ? this.#watch(jobId, waitMs, res) : undefined;
+      const slot = valid && waitMs > 0 ? this.#takeWaitSlot(caller.owner) : undefined;
+      const ending = slot !== undefined ? this.#watch(jobId, waitMs, res) : undefined;
       try {
         // A job this API queued for this caller and not seen ending needs no read before the wait:
         // the end wakes the watch (with the record when this hub ended it), a timeout reads. Once
@@ -215,6 +229,7 @@ export class ClientApi {
         if (!res.destroyed) sendJson(res, 200, jsonText(view(now ?? job)));
       } finally {
         ending?.stop();
+        slot?.();
       }
       return;
     }
@@ -254,6 +269,16 @@ export class ClientApi {
 
   async #submit(req: IncomingMessage, res: ServerResponse, caller: Caller, query: string): Promise<void> {
     const waitMs = this.#waitOf(query);
+    // A wait past the token's share is refused before the body is read or anything is queued.
+    const slot = waitMs > 0 ? this.#takeWaitSlot(caller.owner) : undefined;
+    try {
+      await this.#submitHolding(req, res, caller, waitMs);
+    } finally {
+      slot?.();
+    }
+  }
+
+  async #submitHolding(req: IncomingMessage, res: ServerResponse, caller: Caller, waitMs: number): Promise<void> {
     const length = declaredLength(req, this.#maxBodyBytes);
     if (length === 0) throw new ValidationError("Request body is empty", [{ path: "", message: "body is empty" }]);
     if (!isJsonContentType(req, true)) throw unsupportedMediaType();
@@ -291,6 +316,29 @@ export class ClientApi {
     await this.#hub.cancel(job.jobId, caller.admin ? undefined : caller.owner);
     const now = (await this.#hub.store.getJob(job.jobId)) ?? job;
     sendJson(res, 202, jsonText({ job_id: now.jobId, task_id: now.taskId, status: now.state }));
+  }
+
+  /**
+   * Takes one of `owner`'s wait slots and returns its release (idempotent), or throws a
+   * {@link RateLimitError} (429, `Retry-After: 1`) when the owner already holds
+   * `maxWaitsPerClient`: one client token cannot hold every connection the hub allows.
+   */
+  #takeWaitSlot(owner: string): () => void {
+    const held = this.#waitsOf.get(owner) ?? 0;
+    if (this.#maxWaitsPerClient > 0 && held >= this.#maxWaitsPerClient) {
+      throw new RateLimitError(`Too many waits: this client token holds ${this.#maxWaitsPerClient}, the most allowed; try again later`, WAITS_FULL_RETRY_MS, {
+        details: { reason: "too_many_waits" },
+      });
+    }
+    this.#waitsOf.set(owner, held + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.#waitsOf.get(owner) ?? 1) - 1;
+      if (left > 0) this.#waitsOf.set(owner, left);
+      else this.#waitsOf.delete(owner);
+    };
   }
 
   #waitOf(query: string): number {

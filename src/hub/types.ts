@@ -180,6 +180,11 @@ export interface ClientApiOptions {
   maxBodyBytes?: number;
   /** Longest `?wait=` honoured, in seconds (longer waits are cut to it). Default 60. */
   maxWaitSeconds?: number;
+  /**
+   * Most `?wait=` requests one client token holds open on this hub at once; past it a wait is
+   * refused with 429 and `Retry-After: 1` before anything is read or queued. Default 1024; 0: no cap.
+   */
+  maxWaitsPerClient?: number;
   /** Time allowed to receive a request body, in ms. Default 30 000. */
   bodyTimeoutMs?: number;
   /** Logger. Default silent. */

@@ -1,10 +1,12 @@
 /**
- * `rxon hub --max-connections-per-address` and `--stranger-idle-timeout` reach the server of a
- * real hub process: behind a reverse proxy, every connection comes from the proxy's address.
+ * `rxon hub --max-connections-per-address`, `--stranger-idle-timeout` and `--max-waits-per-client`
+ * reach the server of a real hub process: behind a reverse proxy, every connection comes from the
+ * proxy's address, so a client token's share of held waits is what keeps one client from the rest.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { hubUrl, start, stop, type Proc } from "../e2e/procs.js";
 import { destroyAll, open, settled, type Watched } from "../hardening/sockets.js";
+import { api } from "../hub/client-http.js";
 
 const procs: Proc[] = [];
 const sockets: Watched[] = [];
@@ -42,5 +44,23 @@ describe("rxon hub connection limits", () => {
     await settled(many);
     await new Promise((r) => setTimeout(r, 500));
     expect(many.filter((w) => w.closed)).toHaveLength(0);
+  }, 60_000);
+
+  it("refuses a client token's wait past --max-waits-per-client with 429", async () => {
+    const token = "client-token-cli-waits-0123456789";
+    const hub = start(["src/cli/main.ts", "hub", "--port", "0", "--insecure", "--client-tokens", token, "--max-waits-per-client", "1"]);
+    procs.push(hub);
+    const url = await hubUrl(hub);
+    const job = (await api(url, "POST", "/_client/tasks", { body: { type: "nobody-runs-this" } }, token)).body!.job_id as string;
+    const leave = new AbortController();
+    const held = api(url, "GET", `/_client/tasks/${job}?wait=30`, { signal: leave.signal }, token).catch(() => undefined);
+    // Asked with short waits until the first is held (each is admitted and answered after 10 ms
+    // until then), at most 100 times.
+    let second = await api(url, "GET", `/_client/tasks/${job}?wait=0.01`, {}, token);
+    for (let i = 0; i < 100 && second.status !== 429; i++) second = await api(url, "GET", `/_client/tasks/${job}?wait=0.01`, {}, token);
+    expect(second.status).toBe(429);
+    expect(second.headers["retry-after"]).toBe("1");
+    leave.abort();
+    await held;
   }, 60_000);
 });

@@ -68,3 +68,71 @@ describe("client API refusals", () => {
     expect(answer.body!.truncated).toBeUndefined();
   });
 });
+
+describe("client API waits per client token", () => {
+  const OTHER = "client-token-other-9876543210";
+
+  /** Resolves once the hub holds `n` waits (bounded: fails after 5 s). */
+  async function holding(hub: Hub, n: number): Promise<void> {
+    for (const until = Date.now() + 5000; hub.clientApi.waiting !== n; ) {
+      if (Date.now() > until) throw new Error(`the hub holds ${hub.clientApi.waiting} waits, not ${n}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  it("refuses a token's wait past maxWaitsPerClient with 429 and Retry-After, before anything is queued; other tokens and plain requests go on", async () => {
+    const { server, hub } = await setup({ clientTokens: [TOKEN, OTHER], clientApi: { maxWaitsPerClient: 2 } });
+    const job = (await api(server.url, "POST", "/_client/tasks", { body: { type: "nobody-runs-this" } })).body!.job_id as string;
+    const leave = new AbortController();
+    const held = [1, 2].map(() => api(server.url, "GET", `/_client/tasks/${job}?wait=30`, { signal: leave.signal }).catch(() => undefined));
+    await holding(hub, 2);
+
+    const third = await api(server.url, "GET", `/_client/tasks/${job}?wait=30`);
+    expect(third.status).toBe(429);
+    expect(third.headers["retry-after"]).toBe("1");
+    expect(third.body).toEqual({ error: "Too many waits: this client token holds 2, the most allowed; try again later", code: "LIMIT_EXCEEDED_ERROR" });
+    const submitted = (await hub.stats()).submitted;
+    const post = await api(server.url, "POST", "/_client/tasks?wait=30", { body: { type: "nobody-runs-this" } });
+    expect(post.status).toBe(429);
+    expect((await hub.stats()).submitted).toBe(submitted);
+
+    // Requests that do not wait, and another token's waits, are not this token's share.
+    expect((await api(server.url, "GET", `/_client/tasks/${job}`)).status).toBe(200);
+    expect((await api(server.url, "POST", "/_client/tasks", { body: { type: "nobody-runs-this" } })).status).toBe(202);
+    const theirs = (await api(server.url, "POST", "/_client/tasks?wait=0.05", { body: { type: "nobody-runs-this" }, token: OTHER })).body!.job_id as string;
+    expect((await api(server.url, "GET", `/_client/tasks/${theirs}?wait=0.05`, { token: OTHER })).status).toBe(200);
+
+    // A client that leaves gives its waits back.
+    leave.abort();
+    await Promise.all(held);
+    await holding(hub, 0);
+    expect((await api(server.url, "GET", `/_client/tasks/${job}?wait=0.05`)).status).toBe(200);
+  });
+
+  it("gives the share back whatever ends a wait: a refused submission, an unknown job, the end of the task, the timeout", async () => {
+    const { server, hub } = await setup({ clientApi: { maxWaitsPerClient: 1 } });
+    for (let i = 0; i < 3; i++) {
+      expect((await api(server.url, "POST", "/_client/tasks?wait=5", { raw: "{not json" })).status).toBe(400);
+      expect((await api(server.url, "POST", "/_client/tasks?wait=5", { body: { type: "t", params: { big: 1e21 } } })).status).toBe(400);
+      expect((await api(server.url, "GET", "/_client/tasks/no-such-job?wait=5")).status).toBe(404);
+    }
+    const job = (await api(server.url, "POST", "/_client/tasks", { body: { type: "nobody-runs-this" } })).body!.job_id as string;
+    const ending = api(server.url, "GET", `/_client/tasks/${job}?wait=30`);
+    await holding(hub, 1);
+    expect((await api(server.url, "DELETE", `/_client/tasks/${job}`)).status).toBe(202);
+    expect((await ending).body).toMatchObject({ status: "cancelled" });
+    expect((await api(server.url, "POST", "/_client/tasks?wait=0.05", { body: { type: "nobody-runs-this" } })).status).toBe(202);
+    expect((await api(server.url, "POST", "/_client/tasks?wait=0.05", { body: { type: "nobody-runs-this" } })).status).toBe(202);
+  });
+
+  it("takes 0 for no cap and refuses a share that is not a whole number >= 0", async () => {
+    const { server, hub } = await setup({ clientApi: { maxWaitsPerClient: 0 } });
+    const job = (await api(server.url, "POST", "/_client/tasks", { body: { type: "nobody-runs-this" } })).body!.job_id as string;
+    const leave = Array.from({ length: 40 }, () => new AbortController());
+    const held = leave.map((c) => api(server.url, "GET", `/_client/tasks/${job}?wait=30`, { signal: c.signal }).catch(() => undefined));
+    await holding(hub, 40);
+    for (const c of leave) c.abort();
+    await Promise.all(held);
+    for (const bad of [-1, 1.5, Number.NaN]) expect(() => new Hub({ clientTokens: [TOKEN], clientApi: { maxWaitsPerClient: bad } })).toThrow(/maxWaitsPerClient/);
+  });
+});
