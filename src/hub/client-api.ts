@@ -110,7 +110,7 @@ export class ClientApi {
   /** Resolves `close()`'s wait once the last open wait has answered. */
   #drained: (() => void) | undefined;
   #closed = false;
-  /** Refused tokens are logged at most 10 per 10 s: strangers cannot flood the log. */
+  /** Refused tokens and refused waits are logged at most 10 per 10 s each: nobody can flood the log. */
   readonly #refusalLines = new LogBudget();
 
   constructor(hub: ClientApiHub, options: ClientApiOptions = {}) {
@@ -326,6 +326,10 @@ export class ClientApi {
   #takeWaitSlot(owner: string): () => void {
     const held = this.#waitsOf.get(owner) ?? 0;
     if (this.#maxWaitsPerClient > 0 && held >= this.#maxWaitsPerClient) {
+      const skipped = this.#refusalLines.take("too_many_waits");
+      if (skipped !== undefined) {
+        this.#logger.warn({ reason: "too_many_waits", owner, limit: this.#maxWaitsPerClient, ...(skipped > 0 ? { not_logged: skipped } : {}) }, "hub client api: refused a wait, the client token holds its share");
+      }
       throw new RateLimitError(`Too many waits: this client token holds ${this.#maxWaitsPerClient}, the most allowed; try again later`, WAITS_FULL_RETRY_MS, {
         details: { reason: "too_many_waits" },
       });

@@ -3,7 +3,9 @@
  * the size of what a refusal lists. Real hub on 127.0.0.1:0, real HTTP.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { ownerOf } from "../../src/hub/client-api.js";
 import { Hub, type HubServer } from "../../src/hub/index.js";
+import { memoryLogger } from "../helpers/logger.js";
 import { api as request, type Answer, type ApiOptions } from "./client-http.js";
 
 const TOKEN = "client-token-waits-0123456789";
@@ -81,7 +83,8 @@ describe("client API waits per client token", () => {
   }
 
   it("refuses a token's wait past maxWaitsPerClient with 429 and Retry-After, before anything is queued; other tokens and plain requests go on", async () => {
-    const { server, hub } = await setup({ clientTokens: [TOKEN, OTHER], clientApi: { maxWaitsPerClient: 2 } });
+    const logger = memoryLogger();
+    const { server, hub } = await setup({ clientTokens: [TOKEN, OTHER], clientApi: { maxWaitsPerClient: 2 }, logger });
     const job = (await api(server.url, "POST", "/_client/tasks", { body: { type: "nobody-runs-this" } })).body!.job_id as string;
     const leave = new AbortController();
     const held = [1, 2].map(() => api(server.url, "GET", `/_client/tasks/${job}?wait=30`, { signal: leave.signal }).catch(() => undefined));
@@ -95,6 +98,13 @@ describe("client API waits per client token", () => {
     const post = await api(server.url, "POST", "/_client/tasks?wait=30", { body: { type: "nobody-runs-this" } });
     expect(post.status).toBe(429);
     expect((await hub.stats()).submitted).toBe(submitted);
+    // Said to the operator, with the token's owner id (never the token) and the limit.
+    const refusals = logger.entries.filter((e) => (e.fields as { reason?: string }).reason === "too_many_waits");
+    expect(refusals.map((e) => [e.level, e.fields])).toEqual([
+      ["warn", { reason: "too_many_waits", owner: ownerOf(TOKEN), limit: 2 }],
+      ["warn", { reason: "too_many_waits", owner: ownerOf(TOKEN), limit: 2 }],
+    ]);
+    expect(JSON.stringify(logger.entries)).not.toContain(TOKEN);
 
     // Requests that do not wait, and another token's waits, are not this token's share.
     expect((await api(server.url, "GET", `/_client/tasks/${job}`)).status).toBe(200);
