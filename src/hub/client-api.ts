@@ -31,6 +31,7 @@ import { isTerminal, type CancelVerdict, type JobRecord } from "./store.js";
 import type { ClientApiOptions, ClientToken, SubmitOptions, TaskHandle } from "./types.js";
 import { RecentMap } from "../recent.js";
 import { LogBudget } from "../log-budget.js";
+import { HeldShares } from "./held-shares.js";
 
 /** Jobs {@link ClientApi} remembers having queued, at least (for a wait that follows the submission). */
 const MINE_LIMIT = 65_536;
@@ -104,9 +105,8 @@ export class ClientApi {
   readonly #mine = new RecentMap<string, { readonly owner: string; readonly mark: number }>(2 * MINE_LIMIT);
   /** Every open wait, so that `close()` can end them. */
   readonly #open = new Set<() => void>();
-  /** Waits held (or about to be) per owner; an owner holding none has no entry. */
-  readonly #waitsOf = new Map<string, number>();
-  readonly #maxWaitsPerClient: number;
+  /** Waits held (or about to be) per owner. */
+  readonly #waits: HeldShares;
   /** Resolves `close()`'s wait once the last open wait has answered. */
   #drained: (() => void) | undefined;
   #closed = false;
@@ -123,11 +123,7 @@ export class ClientApi {
     this.#digests = tokens.map((t) => ({ digest: digest(t.token), caller: { owner: ownerOf(t.token), admin: t.scope === "admin" } }));
     this.#maxBodyBytes = options.maxBodyBytes ?? Limit.MAX_BODY_BYTES;
     this.#maxWaitMs = (options.maxWaitSeconds ?? 60) * 1000;
-    const maxWaits = options.maxWaitsPerClient ?? DEFAULT_MAX_WAITS_PER_CLIENT;
-    if (!Number.isSafeInteger(maxWaits) || maxWaits < 0) {
-      throw new ValidationError("maxWaitsPerClient must be a whole number >= 0", [{ path: "/clientApi/maxWaitsPerClient", message: "must be a whole number >= 0 (0: no cap)" }]);
-    }
-    this.#maxWaitsPerClient = maxWaits;
+    this.#waits = new HeldShares(options.maxWaitsPerClient ?? DEFAULT_MAX_WAITS_PER_CLIENT, "clientApi.maxWaitsPerClient");
     this.#bodyTimeoutMs = options.bodyTimeoutMs ?? 30_000;
     this.#logger = options.logger ?? silentLogger;
   }
@@ -319,30 +315,20 @@ export class ClientApi {
   }
 
   /**
-   * Takes one of `owner`'s wait slots and returns its release (idempotent), or throws a
+   * Takes one of `owner`'s wait shares and returns its release (idempotent), or throws a
    * {@link RateLimitError} (429, `Retry-After: 1`) when the owner already holds
    * `maxWaitsPerClient`: one client token cannot hold every connection the hub allows.
    */
   #takeWaitSlot(owner: string): () => void {
-    const held = this.#waitsOf.get(owner) ?? 0;
-    if (this.#maxWaitsPerClient > 0 && held >= this.#maxWaitsPerClient) {
-      const skipped = this.#refusalLines.take("too_many_waits");
-      if (skipped !== undefined) {
-        this.#logger.warn({ reason: "too_many_waits", owner, limit: this.#maxWaitsPerClient, ...(skipped > 0 ? { not_logged: skipped } : {}) }, "hub client api: refused a wait, the client token holds its share");
-      }
-      throw new RateLimitError(`Too many waits: this client token holds ${this.#maxWaitsPerClient}, the most allowed; try again later`, WAITS_FULL_RETRY_MS, {
-        details: { reason: "too_many_waits" },
-      });
+    const release = this.#waits.take(owner);
+    if (release !== undefined) return release;
+    const skipped = this.#refusalLines.take("too_many_waits");
+    if (skipped !== undefined) {
+      this.#logger.warn({ reason: "too_many_waits", owner, limit: this.#waits.max, ...(skipped > 0 ? { not_logged: skipped } : {}) }, "hub client api: refused a wait, the client token holds its share");
     }
-    this.#waitsOf.set(owner, held + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.#waitsOf.get(owner) ?? 1) - 1;
-      if (left > 0) this.#waitsOf.set(owner, left);
-      else this.#waitsOf.delete(owner);
-    };
+    throw new RateLimitError(`Too many waits: this client token holds ${this.#waits.max}, the most allowed; try again later`, WAITS_FULL_RETRY_MS, {
+      details: { reason: "too_many_waits" },
+    });
   }
 
   #waitOf(query: string): number {

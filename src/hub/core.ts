@@ -47,9 +47,13 @@ export interface HubSettings {
   readonly queueLimits: QueueLimits;
   readonly maxCallDepth: number;
   readonly skillCallTimeoutMs: number;
+  readonly maxSkillCallsPerWorker: number;
   readonly orchestratorKey: string | undefined;
   readonly allowedSkills: readonly string[] | undefined;
 }
+
+/** Default of {@link HubOptions.maxSkillCallsPerWorker}. */
+export const DEFAULT_SKILL_CALLS_PER_WORKER = 256;
 
 const DEFAULT_DISPATCHABLE = ["idle", "active", "busy", "full"];
 
@@ -74,6 +78,7 @@ export function settingsOf(options: HubOptions): HubSettings {
     queueLimits: { classesPerSkill: DEFAULT_CLASSES_PER_SKILL, ...options.queueLimits },
     maxCallDepth: options.maxCallDepth ?? 8,
     skillCallTimeoutMs: options.skillCallTimeoutMs ?? 300_000,
+    maxSkillCallsPerWorker: options.maxSkillCallsPerWorker ?? DEFAULT_SKILL_CALLS_PER_WORKER,
     orchestratorKey: options.orchestratorKey === "" ? undefined : options.orchestratorKey,
     allowedSkills: options.allowedSkills,
   };

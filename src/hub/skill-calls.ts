@@ -3,7 +3,9 @@
  * to run another skill and waits for its outcome. Authenticated like every worker route. The
  * child is a job like any other (queued, matched, leased, retried), with `parent_hash` and
  * `depth` set; chains deeper than the hub's limit are refused, and a call waits at most the
- * hub's skill-call timeout (the child is cancelled then).
+ * hub's skill-call timeout (the child is cancelled then). A worker holds at most
+ * `maxSkillCallsPerWorker` calls at once (429 past it), which also bounds the children it has
+ * waiting.
  *
  * Body: `{"skill_name": string, "params"?: object, "task_id"?: string}` (`task_id`: the calling
  * task, optional). Answer: `{"status", "data"?, "error"?}`.
@@ -12,7 +14,8 @@ import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, Header, Limit } from "../../generated/constants.js";
 import { isValidIdentifier } from "../contracts/identifiers.js";
-import { RxonError, ValidationError } from "../errors.js";
+import { RateLimitError, RxonError, ValidationError } from "../errors.js";
+import { LogBudget } from "../log-budget.js";
 import { certIdentityOf } from "../listener/cert.js";
 import { abandonBody, declaredLength, isJsonContentType, readBody, unsupportedMediaType } from "../listener/body.js";
 import { errorAnswer, jsonText, sendError, sendJson } from "../listener/respond.js";
@@ -24,22 +27,30 @@ import { isTerminal, jobIdOfTask, type JobParent, type JobTrace } from "./store.
 import type { Submissions } from "./submission.js";
 import type { Cancellation } from "./cancellation.js";
 import { outcomeOf } from "./outcomes.js";
+import { HeldShares } from "./held-shares.js";
 
 /** Path of the skill-call route. */
 export const SKILL_CALL_PATH = "/skills/call";
 
 const BODY_TIMEOUT_MS = 30_000;
+/** `Retry-After` of a call refused because its worker holds too many. */
+const CALLS_FULL_RETRY_MS = 1000;
 
 /** Serves `POST /skills/call`. */
 export class SkillCalls {
   readonly #core: HubCore;
   readonly #submissions: Submissions;
   readonly #cancellation: Cancellation;
+  /** Calls each worker holds open on this hub. */
+  readonly #calls: HeldShares;
+  /** Refused calls are logged at most 10 per 10 s. */
+  readonly #refusalLines = new LogBudget();
 
   constructor(core: HubCore, submissions: Submissions, cancellation: Cancellation) {
     this.#core = core;
     this.#submissions = submissions;
     this.#cancellation = cancellation;
+    this.#calls = new HeldShares(core.settings.maxSkillCallsPerWorker, "maxSkillCallsPerWorker");
   }
 
   /** Answers the request and resolves true when it is a skill call; false (touching nothing) otherwise. */
@@ -80,8 +91,31 @@ export class SkillCalls {
       rawBody: null,
       signal: controller.signal,
     };
-    // Authenticate before reading the body.
+    // Authenticate, and take the worker's share, before reading the body.
     const workerId = await core.authenticate("skill_call", ctx);
+    const release = this.#calls.take(workerId);
+    if (release === undefined) throw this.#tooMany(workerId);
+    try {
+      return await this.#run(req, controller, workerId);
+    } finally {
+      release();
+    }
+  }
+
+  /** A {@link RateLimitError} for a worker that holds its share of calls (logged within a budget). */
+  #tooMany(workerId: string): RateLimitError {
+    const skipped = this.#refusalLines.take("too_many_skill_calls");
+    if (skipped !== undefined) {
+      this.#core.logger.warn({ reason: "too_many_skill_calls", worker_id: workerId, limit: this.#calls.max, ...(skipped > 0 ? { not_logged: skipped } : {}) }, "hub: refused a skill call, the worker holds its share");
+    }
+    return new RateLimitError(`Too many skill calls: this worker holds ${this.#calls.max}, the most allowed; try again later`, CALLS_FULL_RETRY_MS, {
+      details: { reason: "too_many_skill_calls" },
+    });
+  }
+
+  /** The call of an authenticated worker holding a share: read, submit the child, wait for it. */
+  async #run(req: IncomingMessage, controller: AbortController, workerId: string): Promise<Record<string, unknown>> {
+    const core = this.#core;
     declaredLength(req, Limit.MAX_BODY_BYTES);
     if (!isJsonContentType(req, true)) throw unsupportedMediaType();
     const body = parseJson(await readBody(req, Limit.MAX_BODY_BYTES, BODY_TIMEOUT_MS), { maxBytes: Limit.MAX_BODY_BYTES });

@@ -125,6 +125,12 @@ export interface HubOptions {
   /** Longest a `POST /skills/call` waits for its child's outcome, in ms. Default 300 000. */
   skillCallTimeoutMs?: number;
   /**
+   * Most `POST /skills/call` requests one worker holds open on this hub at once; past it a call is
+   * refused with 429 and `Retry-After: 1` before its body is read (nothing is submitted).
+   * Default 256; 0: no cap.
+   */
+  maxSkillCallsPerWorker?: number;
+  /**
    * Secret the hub signs dispatched tasks with (`sig`: HMAC-SHA256 hex over the canonical task
    * without `security`, `sig` and `orchestrator_signature`); workers given the same key verify it.
    */

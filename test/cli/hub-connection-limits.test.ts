@@ -1,11 +1,12 @@
 /**
- * `rxon hub --max-connections-per-address`, `--stranger-idle-timeout` and `--max-waits-per-client`
- * reach the server of a real hub process: behind a reverse proxy, every connection comes from the
+ * `rxon hub --max-connections-per-address`, `--stranger-idle-timeout`, `--max-waits-per-client` and
+ * `--max-skill-calls-per-worker` reach the server of a real hub process: behind a reverse proxy, every connection comes from the
  * proxy's address, so a client token's share of held waits is what keeps one client from the rest.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { hubUrl, start, stop, type Proc } from "../e2e/procs.js";
 import { destroyAll, open, settled, type Watched } from "../hardening/sockets.js";
+import { request } from "undici";
 import { api } from "../hub/client-http.js";
 
 const procs: Proc[] = [];
@@ -62,5 +63,27 @@ describe("rxon hub connection limits", () => {
     expect(second.headers["retry-after"]).toBe("1");
     leave.abort();
     await held;
+  }, 60_000);
+
+  it("refuses a worker's skill call past --max-skill-calls-per-worker with 429", async () => {
+    const hub = start(["src/cli/main.ts", "hub", "--port", "0", "--insecure", "--max-skill-calls-per-worker", "1"]);
+    procs.push(hub);
+    const url = await hubUrl(hub);
+    const leave = new AbortController();
+    const call = async (): Promise<number> => {
+      const res = await request(`${url}/skills/call`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-Worker-ID": "worker-1" },
+        body: JSON.stringify({ skill_name: "nobody-runs-this" }),
+        signal: leave.signal,
+      });
+      await res.body.dump();
+      return res.statusCode;
+    };
+    // Both wait for a child nobody runs, so whichever comes second is past the share of one.
+    const statuses = [call().catch(() => 0), call().catch(() => 0)];
+    expect(await Promise.race(statuses)).toBe(429);
+    leave.abort();
+    await Promise.all(statuses);
   }, 60_000);
 });
