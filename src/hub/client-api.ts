@@ -201,8 +201,8 @@ export class ClientApi {
         badWait = err;
       }
       // The watch starts before the read, so an end in between wakes it.
-      const slot = valid && waitMs > 0 ? this.#takeWaitSlot(caller.owner) : undefined;
-      const ending = slot !== undefined ? this.#watch(jobId, waitMs, res) : undefined;
+      const share = valid && waitMs > 0 ? this.#takeWaitShare(caller.owner) : undefined;
+      const ending = share !== undefined ? this.#watch(jobId, waitMs, res) : undefined;
       try {
         // A job this API queued for this caller and not seen ending needs no read before the wait:
         // the end wakes the watch (with the record when this hub ended it), a timeout reads. Once
@@ -225,7 +225,7 @@ export class ClientApi {
         if (!res.destroyed) sendJson(res, 200, jsonText(view(now ?? job)));
       } finally {
         ending?.stop();
-        slot?.();
+        share?.();
       }
       return;
     }
@@ -266,11 +266,11 @@ export class ClientApi {
   async #submit(req: IncomingMessage, res: ServerResponse, caller: Caller, query: string): Promise<void> {
     const waitMs = this.#waitOf(query);
     // A wait past the token's share is refused before the body is read or anything is queued.
-    const slot = waitMs > 0 ? this.#takeWaitSlot(caller.owner) : undefined;
+    const share = waitMs > 0 ? this.#takeWaitShare(caller.owner) : undefined;
     try {
       await this.#submitHolding(req, res, caller, waitMs);
     } finally {
-      slot?.();
+      share?.();
     }
   }
 
@@ -319,7 +319,7 @@ export class ClientApi {
    * {@link RateLimitError} (429, `Retry-After: 1`) when the owner already holds
    * `maxWaitsPerClient`: one client token cannot hold every connection the hub allows.
    */
-  #takeWaitSlot(owner: string): () => void {
+  #takeWaitShare(owner: string): () => void {
     const release = this.#waits.take(owner);
     if (release !== undefined) return release;
     const skipped = this.#refusalLines.take("too_many_waits");

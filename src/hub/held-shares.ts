@@ -24,11 +24,6 @@ export class HeldShares {
     return this.#max;
   }
 
-  /** Holders holding something now. */
-  get holders(): number {
-    return this.#held.size;
-  }
-
   /**
    * Takes one share for `holder` and returns its release (calling it again does nothing), or
    * undefined when the holder already holds `max`.
