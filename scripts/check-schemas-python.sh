@@ -9,9 +9,20 @@ cd "$(dirname "$0")/.."
 
 QUICKTYPE="quicktype@23.2.6"
 
-if ! python3 -c 'import jsonschema' >/dev/null 2>&1; then
+# The first python3 that imports jsonschema: the one on PATH (which may be a pyenv or venv
+# interpreter), else Debian's, where apt-get installs python3-jsonschema. test/schemas/python.test.ts
+# looks in the same places.
+find_python() {
+  local p
+  for p in python3 /usr/bin/python3; do
+    if "$p" -c 'import jsonschema' >/dev/null 2>&1; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+if ! PY="$(find_python)"; then
   if [ "${CI:-}" = "true" ]; then
     (apt-get update -qq && apt-get install -y -qq python3-jsonschema) >/dev/null
+    PY="$(find_python)" || { echo "check-schemas-python: python3-jsonschema is installed, yet neither python3 nor /usr/bin/python3 imports jsonschema" >&2; exit 1; }
   else
     echo "check-schemas-python: python3-jsonschema is not installed; skipped (apt-get install python3-jsonschema)"
     exit 0
@@ -33,7 +44,7 @@ for f in schemas/*.schema.json; do
   case "$f" in */constants.schema.json|*/common.schema.json) ;; *) model_files+=("$f") ;; esac
 done
 bundle_models=()
-for m in $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(" ".join(k for k, v in d["$defs"].items() if v.get("type") == "object"))' "$bundle"); do
+for m in $("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(" ".join(k for k, v in d["$defs"].items() if v.get("type") == "object"))' "$bundle"); do
   bundle_models+=("$bundle#/\$defs/$m")
 done
 if npx --yes "$QUICKTYPE" --lang go --src-lang schema -o "$work/files.go" "${model_files[@]}" >"$work/quicktype-go.log" 2>&1 &&
@@ -47,7 +58,7 @@ if npx --yes "$QUICKTYPE" --lang go --src-lang schema -o "$work/files.go" "${mod
 fi
 
 if npx --yes "$QUICKTYPE" --lang python --python-version 3.7 --src-lang schema -o "$work/models.py" "${srcs[@]}" >"$work/quicktype.log" 2>&1; then
-  python3 scripts/check_schemas.py --roundtrip "$work"
+  "$PY" scripts/check_schemas.py --roundtrip "$work"
 else
   if [ "${CI:-}" = "true" ]; then
     echo "check-schemas-python: quicktype failed:" >&2
@@ -55,7 +66,7 @@ else
     exit 1
   fi
   echo "check-schemas-python: quicktype could not run (offline?); round trip skipped"
-  python3 scripts/check_schemas.py
+  "$PY" scripts/check_schemas.py
 fi
 
 # Optional (large downloads): the official validators of the two API documents.
