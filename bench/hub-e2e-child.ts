@@ -11,10 +11,12 @@
  *   `{ready, url}`; exits on `{stop}`.
  * - `relay-server`: the least a hub of this protocol's shape does, on bare node:http: `POST
  *   /_client/tasks[?wait]` queues a task (answering at once, or when it ends), `GET
- *   /_worker/poll` takes one (held until there is one), `POST /_worker/result` ends it, `GET
- *   /_client/tasks/{id}?wait` answers when it ended. No signing, checks or store; sends `{ready, url}`.
- * - `relay-workers <url> <count>`: `count` bare undici loops of poll, echo, result against a relay
- *   server; sends `{ready}`, stops on `{stop}`.
+ *   /_worker/poll` takes one (held until there is one), `POST /_worker/result` ends it and, with
+ *   `?next=1`, answers with the next queued task as the hub does, `GET /_client/tasks/{id}?wait`
+ *   answers when it ended. No signing, checks or store; sends `{ready, url}`.
+ * - `relay-workers <url> <count>`: `count` bare undici loops of echo and result against a relay
+ *   server, each result asking for the next task and polling only when none came with its
+ *   answer (as a `Worker` does with the hub); sends `{ready}`, stops on `{stop}`.
  *
  * Every `echo` answers `{n, d}`: `d` is the submit-to-dispatch time in ms, the handler's start
  * minus the client's submit time `t` (both `performance.timeOrigin + performance.now()`, one
@@ -156,7 +158,9 @@ async function relayServer(): Promise<void> {
         waits.delete(result.job_id);
         if (wait !== undefined) wait(outcome);
         else ended.set(result.job_id, outcome);
-        json(res, 200, `{"status":"accepted"}`);
+        // As the hub does for a result that asks (`next=1`): the worker's next task rides on the answer.
+        const next = url.includes("next=1") ? queue.shift() : undefined;
+        json(res, 200, next !== undefined ? `{"status":"accepted","next_task":${next.body}}` : `{"status":"accepted"}`);
       } else json(res, 404, "{}");
     });
   });
@@ -168,14 +172,18 @@ async function relayWorkers(url: string, count: number): Promise<void> {
   const { Agent, request } = await import("undici");
   const agent = new Agent({ connections: count * 2, pipelining: 1 });
   let running = true;
+  type RelayTask = { job_id: string; params: { n: number; t: number } };
   const loops = Array.from({ length: count }, async () => {
+    let task: RelayTask | undefined;
     while (running) {
-      const polled = await request(`${url}/_worker/poll`, { dispatcher: agent, method: "GET" }).catch(() => undefined);
-      if (polled === undefined) continue;
-      const task = (await polled.body.json()) as { job_id: string; params: { n: number; t: number } };
+      if (task === undefined) {
+        const polled = await request(`${url}/_worker/poll`, { dispatcher: agent, method: "GET" }).catch(() => undefined);
+        if (polled === undefined) continue;
+        task = (await polled.body.json()) as RelayTask;
+      }
       const body = JSON.stringify({ job_id: task.job_id, status: "success", data: echo(task.params) });
-      const posted = await request(`${url}/_worker/result`, { dispatcher: agent, method: "POST", headers: { "content-type": "application/json" }, body }).catch(() => undefined);
-      await posted?.body.text();
+      const posted = await request(`${url}/_worker/result?next=1`, { dispatcher: agent, method: "POST", headers: { "content-type": "application/json" }, body }).catch(() => undefined);
+      task = posted === undefined ? undefined : ((await posted.body.json()) as { next_task?: RelayTask }).next_task;
     }
   });
   onStop(async () => {

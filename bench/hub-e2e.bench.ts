@@ -6,8 +6,9 @@
  *
  * 1. floors: a bare node:http server process and the same client lanes doing the same client round
  *    trips per task (POST + GET), no workers; and a bare relay hub (a queue, held polls and held
- *    waits on node:http, no signing, checks or store) with 16 bare poll/result loops: the least a
- *    hub of this protocol's shape costs here, whatever it is written in;
+ *    waits on node:http, no signing, checks or store) with 16 bare result loops, each result
+ *    bringing the next task as the hub's do (a poll only when none came): the least a hub of this
+ *    protocol's shape costs here, whatever it is written in;
  * 2. `rxon hub`, memory store, one process;
  * 3. `rxon hub --store redis://`, one process;
  * 4. three `rxon hub` processes on one Redis, clients and workers spread over them round-robin;
@@ -458,7 +459,7 @@ function relaySetup(names: ModeRows): Promise<Setup> {
     closers.push(workers.stop);
     const agent = new Agent({ connections: LANES, pipelining: 1 });
     closers.push(() => agent.close());
-    const note = "bare node:http relay: a queue, held polls and held waits; 16 bare undici poll/result loops; no signing, checks or store";
+    const note = "bare node:http relay: a queue, held polls and held waits; 16 bare undici loops whose results bring the next task (a poll when none came); no signing, checks or store";
     return modeRows(names, (name, mode) => openRow(name, relayTask(url, agent, mode), note, undefined, { server: [server.pid!], workers: [workers.pid] }));
   });
 }
