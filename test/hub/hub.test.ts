@@ -98,6 +98,22 @@ describe("hub dispatch", () => {
     expect((await poll(hub, "cpu-1"))?.job_id).toBe(good.jobId);
     expect((await hub.stats()).rejected).toBe(1);
   });
+
+  it("checks a contract that appeared since its last look before refusing params", async () => {
+    const hub = makeHub();
+    const strict = skill("resize", { input_schema: { type: "object", properties: { width: { type: "integer" } }, required: ["width"] } });
+    await register(hub, "cpu-1", { supported_skills: [strict] });
+    // Refused, and the skill's contracts are now remembered by the hub for a while.
+    expect((await (await hub.submit({ type: "resize", params: { width: "wide" } })).result()).error?.code).toBe("INVALID_INPUT_ERROR");
+    const loose = skill("resize", { input_schema: { type: "object", properties: { width: { type: "string" } }, required: ["width"] } });
+    await register(hub, "cpu-2", { supported_skills: [loose] });
+    // The remembered list refuses it; the fresh one holds cpu-2's contract, which takes it.
+    const h = await hub.submit({ type: "resize", params: { width: "wide" } });
+    expect(h.status).toBe("waiting_for_worker");
+    expect(await poll(hub, "cpu-1")).toBeNull();
+    expect((await poll(hub, "cpu-2"))?.job_id).toBe(h.jobId);
+    expect((await hub.stats()).rejected).toBe(1);
+  });
 });
 
 describe("hub results", () => {
