@@ -19,7 +19,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, Header, IgnoredReason, Limit } from "../../generated/constants.js";
 import { isValidIdentifier } from "../contracts/identifiers.js";
-import { AuthError, RateLimitError, RxonError, ValidationError } from "../errors.js";
+import { AuthError, RxonError, ValidationError } from "../errors.js";
 import { abandonBody, declaredLength, hasBody, isJsonContentType, readBody, unsupportedMediaType, BodyRefusal } from "../listener/body.js";
 import { errorAnswer, jsonText, sendError, sendJson } from "../listener/respond.js";
 import { pathOf } from "../listener/routes.js";
@@ -39,8 +39,6 @@ const MINE_LIMIT = 65_536;
 const CLOSE_GRACE_MS = 2000;
 /** Default of {@link ClientApiOptions.maxWaitsPerClient}. */
 export const DEFAULT_MAX_WAITS_PER_CLIENT = 1024;
-/** `Retry-After` of a wait refused because its token holds too many. */
-const WAITS_FULL_RETRY_MS = 1000;
 
 /** Path prefix of the client API. */
 export const CLIENT_PREFIX = "/_client";
@@ -110,7 +108,7 @@ export class ClientApi {
   /** Resolves `close()`'s wait once the last open wait has answered. */
   #drained: (() => void) | undefined;
   #closed = false;
-  /** Refused tokens and refused waits are logged at most 10 per 10 s each: nobody can flood the log. */
+  /** Refused tokens are logged at most 10 per 10 s: strangers cannot flood the log (refused waits: see HeldShares). */
   readonly #refusalLines = new LogBudget();
 
   constructor(hub: ClientApiHub, options: ClientApiOptions = {}) {
@@ -123,9 +121,16 @@ export class ClientApi {
     this.#digests = tokens.map((t) => ({ digest: digest(t.token), caller: { owner: ownerOf(t.token), admin: t.scope === "admin" } }));
     this.#maxBodyBytes = options.maxBodyBytes ?? Limit.MAX_BODY_BYTES;
     this.#maxWaitMs = (options.maxWaitSeconds ?? 60) * 1000;
-    this.#waits = new HeldShares(options.maxWaitsPerClient ?? DEFAULT_MAX_WAITS_PER_CLIENT, "clientApi.maxWaitsPerClient");
     this.#bodyTimeoutMs = options.bodyTimeoutMs ?? 30_000;
     this.#logger = options.logger ?? silentLogger;
+    // One client token cannot hold every connection the hub allows.
+    this.#waits = new HeldShares(options.maxWaitsPerClient ?? DEFAULT_MAX_WAITS_PER_CLIENT, "clientApi.maxWaitsPerClient", {
+      reason: "too_many_waits",
+      holderField: "owner",
+      logMessage: "hub client api: refused a wait, the client token holds its share",
+      errorMessage: (max) => `Too many waits: this client token holds ${max}, the most allowed; try again later`,
+      logger: this.#logger,
+    });
   }
 
   /** True when client tokens are configured. */
@@ -201,7 +206,7 @@ export class ClientApi {
         badWait = err;
       }
       // The watch starts before the read, so an end in between wakes it.
-      const share = valid && waitMs > 0 ? this.#takeWaitShare(caller.owner) : undefined;
+      const share = valid && waitMs > 0 ? this.#waits.take(caller.owner) : undefined;
       const ending = share !== undefined ? this.#watch(jobId, waitMs, res) : undefined;
       try {
         // A job this API queued for this caller and not seen ending needs no read before the wait:
@@ -266,7 +271,7 @@ export class ClientApi {
   async #submit(req: IncomingMessage, res: ServerResponse, caller: Caller, query: string): Promise<void> {
     const waitMs = this.#waitOf(query);
     // A wait past the token's share is refused before the body is read or anything is queued.
-    const share = waitMs > 0 ? this.#takeWaitShare(caller.owner) : undefined;
+    const share = waitMs > 0 ? this.#waits.take(caller.owner) : undefined;
     try {
       await this.#submitHolding(req, res, caller, waitMs);
     } finally {
@@ -312,23 +317,6 @@ export class ClientApi {
     await this.#hub.cancel(job.jobId, caller.admin ? undefined : caller.owner);
     const now = (await this.#hub.store.getJob(job.jobId)) ?? job;
     sendJson(res, 202, jsonText({ job_id: now.jobId, task_id: now.taskId, status: now.state }));
-  }
-
-  /**
-   * Takes one of `owner`'s wait shares and returns its release (idempotent), or throws a
-   * {@link RateLimitError} (429, `Retry-After: 1`) when the owner already holds
-   * `maxWaitsPerClient`: one client token cannot hold every connection the hub allows.
-   */
-  #takeWaitShare(owner: string): () => void {
-    const release = this.#waits.take(owner);
-    if (release !== undefined) return release;
-    const skipped = this.#refusalLines.take("too_many_waits");
-    if (skipped !== undefined) {
-      this.#logger.warn({ reason: "too_many_waits", owner, limit: this.#waits.max, ...(skipped > 0 ? { not_logged: skipped } : {}) }, "hub client api: refused a wait, the client token holds its share");
-    }
-    throw new RateLimitError(`Too many waits: this client token holds ${this.#waits.max}, the most allowed; try again later`, WAITS_FULL_RETRY_MS, {
-      details: { reason: "too_many_waits" },
-    });
   }
 
   #waitOf(query: string): number {

@@ -14,8 +14,7 @@ import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ErrorCode, Header, Limit } from "../../generated/constants.js";
 import { isValidIdentifier } from "../contracts/identifiers.js";
-import { RateLimitError, RxonError, ValidationError } from "../errors.js";
-import { LogBudget } from "../log-budget.js";
+import { RxonError, ValidationError } from "../errors.js";
 import { certIdentityOf } from "../listener/cert.js";
 import { abandonBody, declaredLength, isJsonContentType, readBody, unsupportedMediaType } from "../listener/body.js";
 import { errorAnswer, jsonText, sendError, sendJson } from "../listener/respond.js";
@@ -33,8 +32,6 @@ import { HeldShares } from "./held-shares.js";
 export const SKILL_CALL_PATH = "/skills/call";
 
 const BODY_TIMEOUT_MS = 30_000;
-/** `Retry-After` of a call refused because its worker holds too many. */
-const CALLS_FULL_RETRY_MS = 1000;
 
 /** Serves `POST /skills/call`. */
 export class SkillCalls {
@@ -43,14 +40,18 @@ export class SkillCalls {
   readonly #cancellation: Cancellation;
   /** Calls each worker holds open on this hub. */
   readonly #calls: HeldShares;
-  /** Refused calls are logged at most 10 per 10 s. */
-  readonly #refusalLines = new LogBudget();
 
   constructor(core: HubCore, submissions: Submissions, cancellation: Cancellation) {
     this.#core = core;
     this.#submissions = submissions;
     this.#cancellation = cancellation;
-    this.#calls = new HeldShares(core.settings.maxSkillCallsPerWorker, "maxSkillCallsPerWorker");
+    this.#calls = new HeldShares(core.settings.maxSkillCallsPerWorker, "maxSkillCallsPerWorker", {
+      reason: "too_many_skill_calls",
+      holderField: "worker_id",
+      logMessage: "hub: refused a skill call, the worker holds its share",
+      errorMessage: (max) => `Too many skill calls: this worker holds ${max}, the most allowed; try again later`,
+      logger: core.logger,
+    });
   }
 
   /** Answers the request and resolves true when it is a skill call; false (touching nothing) otherwise. */
@@ -94,23 +95,11 @@ export class SkillCalls {
     // Authenticate, and take the worker's share, before reading the body.
     const workerId = await core.authenticate("skill_call", ctx);
     const release = this.#calls.take(workerId);
-    if (release === undefined) throw this.#tooMany(workerId);
     try {
       return await this.#run(req, controller, workerId);
     } finally {
       release();
     }
-  }
-
-  /** A {@link RateLimitError} for a worker that holds its share of calls (logged within a budget). */
-  #tooMany(workerId: string): RateLimitError {
-    const skipped = this.#refusalLines.take("too_many_skill_calls");
-    if (skipped !== undefined) {
-      this.#core.logger.warn({ reason: "too_many_skill_calls", worker_id: workerId, limit: this.#calls.max, ...(skipped > 0 ? { not_logged: skipped } : {}) }, "hub: refused a skill call, the worker holds its share");
-    }
-    return new RateLimitError(`Too many skill calls: this worker holds ${this.#calls.max}, the most allowed; try again later`, CALLS_FULL_RETRY_MS, {
-      details: { reason: "too_many_skill_calls" },
-    });
   }
 
   /** The call of an authenticated worker holding a share: read, submit the child, wait for it. */
