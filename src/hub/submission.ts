@@ -167,15 +167,16 @@ export class Submissions {
   async #contractCheck(job: NewJob): Promise<{ rejection?: TaskError; verdicts: Map<string, boolean> }> {
     const known = this.#core.settings.knownSkills.get(job.type);
     const verdicts = new Map<string, boolean>();
-    // Every contract is checked once, also when the fresh list below repeats the cached one.
-    const checked = new Set<string>();
+    // Every contract is checked once, also when the fresh list below repeats the cached one: the
+    // first ones checked are in `verdicts`, those past its cap here.
+    let pastVerdicts: Set<string> | undefined;
     let first: ValidationIssue[] | undefined;
     let accepted = false;
     const check = (skill: SkillInfo): void => {
       const key = skill.input_schema === undefined ? undefined : contractKeyOf(skill);
       if (key !== undefined) {
-        if (checked.has(key)) return;
-        checked.add(key);
+        if (verdicts.has(key) || pastVerdicts?.has(key) === true) return;
+        if (verdicts.size >= MAX_QUEUE_VERDICTS) (pastVerdicts ??= new Set()).add(key);
       }
       const r = validateParams(skill, job.params);
       if (key !== undefined && verdicts.size < MAX_QUEUE_VERDICTS) verdicts.set(key, paramsSatisfy(skill, job.params, r));
